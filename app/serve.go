@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"healthcode/config"
+	"healthcode/handlers"
+	"healthcode/models"
+)
+
+// serve runs the HTTP service until ctx is cancelled, then stops accepting,
+// lets in-flight requests finish within the shutdown timeout, closes the
+// database and returns nil.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) error {
+	d, err := build(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer models.CloseDB(d.db)
+
+	if cfg.DB.AutoMigrate {
+		applied, err := models.Migrate(ctx, d.db, d.clock)
+		for _, m := range applied {
+			log.Info("applied migration", "migration", m)
+		}
+		if err != nil {
+			return err
+		}
+	}
+
+	handler, err := handlers.New(handlers.Deps{Config: cfg, Store: d.store, Clock: d.clock, Logger: log})
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       cfg.HTTP.ReadTimeout.D(),
+		WriteTimeout:      cfg.HTTP.WriteTimeout.D(),
+		IdleTimeout:       cfg.HTTP.IdleTimeout.D(),
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	log.Info("healthcode listening", "addr", ln.Addr().String(), "mode", cfg.Mode,
+		"db", cfg.DB.Driver, "sandbox", cfg.SandboxEnabled())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout.String())
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout.D())
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shutdown: in-flight requests did not finish in time: %w", err)
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,240 @@
+// Package config holds the service's typed configuration: its defaults, which
+// run on a fresh machine with no setup (embedded SQLite, the sandbox platform,
+// development keys generated under the data directory), and its loading from an
+// optional JSON file and from HEALTHCODE_* environment variables.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Modes the service runs in.
+const (
+	ModeDevelopment = "development"
+	ModeProduction  = "production"
+)
+
+// Database drivers the store supports.
+const (
+	DriverSQLite = "sqlite"
+	DriverMySQL  = "mysql"
+)
+
+// Config is the whole configuration of the service. Field tags name the
+// environment variable that overrides a field (env) and mark values that are
+// never printed (secret).
+type Config struct {
+	Mode     string `json:"mode" env:"HEALTHCODE_MODE"`
+	Addr     string `json:"addr" env:"HEALTHCODE_ADDR"`
+	DataDir  string `json:"data_dir" env:"HEALTHCODE_DATA_DIR"`
+	TimeZone string `json:"time_zone" env:"HEALTHCODE_TIME_ZONE"`
+	// Region is the issuing region code written into codes (e.g. "310000").
+	Region string `json:"region" env:"HEALTHCODE_REGION"`
+	// LogFormat is "text" or "json"; LogLevel is debug, info, warn or error.
+	LogFormat string `json:"log_format" env:"HEALTHCODE_LOG_FORMAT"`
+	LogLevel  string `json:"log_level" env:"HEALTHCODE_LOG_LEVEL"`
+
+	DB     DB     `json:"db"`
+	HTTP   HTTP   `json:"http"`
+	Keys   Keys   `json:"keys"`
+	WeChat WeChat `json:"wechat"`
+	Alipay Alipay `json:"alipay"`
+
+	// Sandbox enables the local sandbox platform: "auto" (on in development,
+	// off in production), "true" or "false".
+	Sandbox string `json:"sandbox" env:"HEALTHCODE_SANDBOX"`
+	// SessionTTL is how long a login token lives.
+	SessionTTL Duration `json:"session_ttl" env:"HEALTHCODE_SESSION_TTL"`
+}
+
+// DB configures the database.
+type DB struct {
+	Driver string `json:"driver" env:"HEALTHCODE_DB_DRIVER"`
+	// DSN is the data source name; for sqlite an empty DSN means
+	// <data dir>/healthcode.db.
+	DSN          string `json:"dsn" env:"HEALTHCODE_DB_DSN" secret:"true"`
+	MaxOpenConns int    `json:"max_open_conns" env:"HEALTHCODE_DB_MAX_OPEN_CONNS"`
+	// AutoMigrate applies pending migrations when the server starts.
+	AutoMigrate bool `json:"auto_migrate" env:"HEALTHCODE_DB_AUTO_MIGRATE"`
+}
+
+// HTTP configures the HTTP server.
+type HTTP struct {
+	ReadTimeout     Duration `json:"read_timeout" env:"HEALTHCODE_HTTP_READ_TIMEOUT"`
+	WriteTimeout    Duration `json:"write_timeout" env:"HEALTHCODE_HTTP_WRITE_TIMEOUT"`
+	IdleTimeout     Duration `json:"idle_timeout" env:"HEALTHCODE_HTTP_IDLE_TIMEOUT"`
+	ShutdownTimeout Duration `json:"shutdown_timeout" env:"HEALTHCODE_HTTP_SHUTDOWN_TIMEOUT"`
+	// MaxBodyBytes bounds every request body; larger bodies are answered 413.
+	MaxBodyBytes int64 `json:"max_body_bytes" env:"HEALTHCODE_HTTP_MAX_BODY_BYTES"`
+	// TrustedProxies are the addresses (or CIDR ranges) of proxies whose
+	// X-Forwarded-For is believed; empty means the peer address is the client.
+	TrustedProxies []string `json:"trusted_proxies" env:"HEALTHCODE_HTTP_TRUSTED_PROXIES"`
+}
+
+// Keys locates key material. Each file holds base64 of 32 random bytes. In
+// development an empty location means a key generated under
+// <data dir>/keys on first run; production requires every location.
+type Keys struct {
+	EncryptionKeyFile string `json:"encryption_key_file" env:"HEALTHCODE_ENCRYPTION_KEY_FILE"`
+	HashKeyFile       string `json:"hash_key_file" env:"HEALTHCODE_HASH_KEY_FILE"`
+	SessionKeyFile    string `json:"session_key_file" env:"HEALTHCODE_SESSION_KEY_FILE"`
+}
+
+// WeChat holds the WeChat mini-program credentials; an empty AppID disables
+// the platform.
+type WeChat struct {
+	AppID     string `json:"app_id" env:"HEALTHCODE_WECHAT_APP_ID"`
+	AppSecret string `json:"app_secret" env:"HEALTHCODE_WECHAT_APP_SECRET" secret:"true"`
+}
+
+// Alipay holds the Alipay mini-program credentials (public-key mode); an
+// empty AppID disables the platform.
+type Alipay struct {
+	AppID string `json:"app_id" env:"HEALTHCODE_ALIPAY_APP_ID"`
+	// PrivateKeyFile holds the app's RSA private key (PEM).
+	PrivateKeyFile string `json:"private_key_file" env:"HEALTHCODE_ALIPAY_PRIVATE_KEY_FILE"`
+	// PublicKeyFile holds Alipay's public key (PKIX PEM), not the app's own.
+	PublicKeyFile string `json:"public_key_file" env:"HEALTHCODE_ALIPAY_PUBLIC_KEY_FILE"`
+	// EncryptKey is the AES key for my.getPhoneNumber payloads.
+	EncryptKey string `json:"encrypt_key" env:"HEALTHCODE_ALIPAY_ENCRYPT_KEY" secret:"true"`
+}
+
+// Default returns the configuration that runs on a fresh machine.
+func Default() Config {
+	return Config{
+		Mode:      ModeDevelopment,
+		Addr:      "127.0.0.1:8080",
+		DataDir:   "./data",
+		TimeZone:  "Asia/Shanghai",
+		Region:    "310000",
+		LogFormat: "text",
+		LogLevel:  "info",
+		DB: DB{
+			Driver:       DriverSQLite,
+			MaxOpenConns: 20,
+			AutoMigrate:  true,
+		},
+		HTTP: HTTP{
+			ReadTimeout:     Duration(10 * time.Second),
+			WriteTimeout:    Duration(15 * time.Second),
+			IdleTimeout:     Duration(120 * time.Second),
+			ShutdownTimeout: Duration(20 * time.Second),
+			MaxBodyBytes:    1 << 20,
+		},
+		Sandbox:    "auto",
+		SessionTTL: Duration(7 * 24 * time.Hour),
+	}
+}
+
+// Production reports whether the service runs in production mode.
+func (c Config) Production() bool { return c.Mode == ModeProduction }
+
+// SandboxEnabled reports whether the local sandbox platform is served.
+func (c Config) SandboxEnabled() bool {
+	switch c.Sandbox {
+	case "true":
+		return true
+	case "false":
+		return false
+	default:
+		return !c.Production()
+	}
+}
+
+// Location returns the configured time zone. Validate has checked it loads.
+func (c Config) Location() *time.Location {
+	loc, err := time.LoadLocation(c.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// SQLitePath is the database file used when the driver is sqlite and no DSN
+// is configured.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "healthcode.db") }
+
+// Validate reports every problem with the configuration at once, in words an
+// operator can act on.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	switch c.Mode {
+	case ModeDevelopment, ModeProduction:
+	default:
+		bad("HEALTHCODE_MODE must be %q or %q, not %q", ModeDevelopment, ModeProduction, c.Mode)
+	}
+	if c.Addr == "" {
+		bad("HEALTHCODE_ADDR must not be empty")
+	}
+	if c.DataDir == "" {
+		bad("HEALTHCODE_DATA_DIR must not be empty")
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil {
+		bad("HEALTHCODE_TIME_ZONE %q is not a known time zone", c.TimeZone)
+	}
+	if c.Region == "" {
+		bad("HEALTHCODE_REGION must not be empty")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("HEALTHCODE_LOG_FORMAT must be text or json, not %q", c.LogFormat)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("HEALTHCODE_LOG_LEVEL must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	switch c.DB.Driver {
+	case DriverSQLite:
+	case DriverMySQL:
+		if c.DB.DSN == "" {
+			bad("HEALTHCODE_DB_DSN is required when HEALTHCODE_DB_DRIVER is mysql")
+		}
+	default:
+		bad("HEALTHCODE_DB_DRIVER must be sqlite or mysql, not %q", c.DB.Driver)
+	}
+	if c.DB.MaxOpenConns < 1 {
+		bad("HEALTHCODE_DB_MAX_OPEN_CONNS must be at least 1")
+	}
+	if c.HTTP.MaxBodyBytes < 1024 {
+		bad("HEALTHCODE_HTTP_MAX_BODY_BYTES must be at least 1024")
+	}
+	for name, d := range map[string]Duration{
+		"HEALTHCODE_HTTP_READ_TIMEOUT": c.HTTP.ReadTimeout, "HEALTHCODE_HTTP_WRITE_TIMEOUT": c.HTTP.WriteTimeout,
+		"HEALTHCODE_HTTP_IDLE_TIMEOUT": c.HTTP.IdleTimeout, "HEALTHCODE_HTTP_SHUTDOWN_TIMEOUT": c.HTTP.ShutdownTimeout,
+		"HEALTHCODE_SESSION_TTL": c.SessionTTL,
+	} {
+		if d <= 0 {
+			bad("%s must be a positive duration", name)
+		}
+	}
+	switch c.Sandbox {
+	case "auto", "true", "false":
+	default:
+		bad("HEALTHCODE_SANDBOX must be auto, true or false, not %q", c.Sandbox)
+	}
+	if c.WeChat.AppID != "" && c.WeChat.AppSecret == "" {
+		bad("HEALTHCODE_WECHAT_APP_SECRET is required with HEALTHCODE_WECHAT_APP_ID")
+	}
+	if c.Alipay.AppID != "" && (c.Alipay.PrivateKeyFile == "" || c.Alipay.PublicKeyFile == "") {
+		bad("HEALTHCODE_ALIPAY_PRIVATE_KEY_FILE and HEALTHCODE_ALIPAY_PUBLIC_KEY_FILE are required with HEALTHCODE_ALIPAY_APP_ID")
+	}
+
+	if c.Production() {
+		if c.SandboxEnabled() {
+			bad("production mode refuses the sandbox platform: set HEALTHCODE_SANDBOX=false")
+		}
+		if c.WeChat.AppID == "" && c.Alipay.AppID == "" {
+			bad("production mode needs a mini-program platform: configure HEALTHCODE_WECHAT_APP_ID or HEALTHCODE_ALIPAY_APP_ID")
+		}
+		if c.Keys.EncryptionKeyFile == "" || c.Keys.HashKeyFile == "" || c.Keys.SessionKeyFile == "" {
+			bad("production mode refuses generated development keys: set HEALTHCODE_ENCRYPTION_KEY_FILE, HEALTHCODE_HASH_KEY_FILE and HEALTHCODE_SESSION_KEY_FILE")
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,99 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"healthcode/models"
+)
+
+// errorBody is the JSON envelope of every error answer.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// statusOf maps an error kind to its HTTP status; this is the only place
+// that does so.
+func statusOf(kind models.Kind) int {
+	switch kind {
+	case models.KindInvalid:
+		return http.StatusBadRequest
+	case models.KindUnauthorized:
+		return http.StatusUnauthorized
+	case models.KindForbidden:
+		return http.StatusForbidden
+	case models.KindNotFound:
+		return http.StatusNotFound
+	case models.KindMethod:
+		return http.StatusMethodNotAllowed
+	case models.KindConflict:
+		return http.StatusConflict
+	case models.KindTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case models.KindRateLimited:
+		return http.StatusTooManyRequests
+	case models.KindBusy, models.KindUnavailable:
+		return http.StatusServiceUnavailable
+	case models.KindUpstream:
+		return http.StatusBadGateway
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// errTooLarge answers a body over the configured limit.
+var errTooLarge = models.Errorf(models.KindTooLarge, "too_large", "请求内容过大")
+
+// respondError writes err as the JSON envelope and aborts the chain. Errors
+// without a safe message are logged here, once, with the request id, and
+// shown as a generic message.
+func respondError(c *gin.Context, log *slog.Logger, err error) {
+	var e *models.Error
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		e = errTooLarge
+	case errors.As(err, &e):
+		if e.Kind == models.KindInternal || e.Kind == models.KindUpstream || e.Kind == models.KindUnavailable {
+			log.ErrorContext(c, "request failed", "request_id", c.GetString(ctxRequestID), "code", e.Code, "err", err)
+		}
+	default:
+		log.ErrorContext(c, "request failed", "request_id", c.GetString(ctxRequestID), "err", err)
+		e = models.Errorf(models.KindInternal, "internal", "系统内部错误，请稍后再试")
+	}
+	c.AbortWithStatusJSON(statusOf(e.Kind), errorBody{Error: errorDetail{
+		Code: e.Code, Message: e.Message, RequestID: c.GetString(ctxRequestID),
+	}})
+}
+
+// bindJSON decodes the request body into dst. A malformed body, a wrong
+// field type or trailing data is an *models.Error of KindInvalid; a body over
+// the limit comes back as *http.MaxBytesError, which respondError answers 413.
+func bindJSON(c *gin.Context, dst any) error {
+	dec := json.NewDecoder(c.Request.Body)
+	if err := dec.Decode(dst); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return err
+		}
+		if errors.Is(err, io.EOF) {
+			return models.Errorf(models.KindInvalid, "invalid_json", "请求内容为空")
+		}
+		return models.Errorf(models.KindInvalid, "invalid_json", "请求内容不是有效的JSON").Wrap(err)
+	}
+	if dec.More() {
+		return models.Errorf(models.KindInvalid, "invalid_json", "请求内容不是有效的JSON")
+	}
+	return nil
+}

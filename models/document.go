@@ -1,0 +1,245 @@
+package models
+
+import (
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// DocType names a kind of identity document.
+type DocType string
+
+// The document types the service accepts.
+const (
+	DocResidentID         DocType = "resident_id"          // 居民身份证
+	DocPassport           DocType = "passport"             // 护照
+	DocHKMacaoPermit      DocType = "hk_macao_permit"      // 港澳居民来往内地通行证
+	DocTaiwanPermit       DocType = "taiwan_permit"        // 台湾居民来往大陆通行证
+	DocResidencePermit    DocType = "residence_permit"     // 港澳台居民居住证
+	DocForeignPermanentID DocType = "foreign_permanent_id" // 外国人永久居留身份证
+	DocBirthCertificate   DocType = "birth_certificate"    // 出生医学证明
+)
+
+// DocTypes lists every accepted document type.
+var DocTypes = []DocType{
+	DocResidentID, DocPassport, DocHKMacaoPermit, DocTaiwanPermit,
+	DocResidencePermit, DocForeignPermanentID, DocBirthCertificate,
+}
+
+// Document is a validated identity document with its number normalised
+// (upper case, half-width, no spaces).
+type Document struct {
+	Type   DocType
+	Number string
+	// BirthDate is the holder's birth date when the number carries one, else
+	// the zero time.
+	BirthDate time.Time
+}
+
+// Error codes of document validation, one per kind of failure.
+const (
+	CodeDocType       = "doc_type_unknown"
+	CodeDocEmpty      = "doc_empty"
+	CodeDocLength     = "id_length"
+	CodeDocCharacters = "id_characters"
+	CodeDocCheckDigit = "id_check_digit"
+	CodeDocBirthDate  = "id_birth_date"
+	CodeDocRegion     = "id_region"
+	CodeDocFormat     = "doc_format"
+)
+
+// earliestBirth is the earliest birth date a document may carry.
+var earliestBirth = time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// mainlandProvinces are the first two digits of mainland administrative
+// division codes (GB/T 2260), plus 71 for Taiwan.
+var mainlandProvinces = map[string]bool{
+	"11": true, "12": true, "13": true, "14": true, "15": true,
+	"21": true, "22": true, "23": true,
+	"31": true, "32": true, "33": true, "34": true, "35": true, "36": true, "37": true,
+	"41": true, "42": true, "43": true, "44": true, "45": true, "46": true,
+	"50": true, "51": true, "52": true, "53": true, "54": true,
+	"61": true, "62": true, "63": true, "64": true, "65": true,
+	"71": true,
+}
+
+// residencePermitPrefixes are the region codes of residence permits for
+// Hong Kong (81), Macao (82) and Taiwan (83) residents.
+var residencePermitPrefixes = map[string]bool{"810000": true, "820000": true, "830000": true}
+
+var (
+	passportPattern     = regexp.MustCompile(`^[A-Z0-9]{5,17}$`)
+	hkMacaoPattern      = regexp.MustCompile(`^[HM][0-9]{8}([0-9]{2})?$`)
+	taiwanPattern       = regexp.MustCompile(`^[0-9]{8}([0-9]{2})?$`)
+	foreignOldPattern   = regexp.MustCompile(`^[A-Z]{3}[0-9]{12}$`)
+	birthCertPattern    = regexp.MustCompile(`^[A-Z][0-9]{9}$`)
+	eighteenCharPattern = regexp.MustCompile(`^[0-9]{17}[0-9X]$`)
+)
+
+// ParseDocument validates a document number of the given type and returns it
+// normalised. today is the current date in the service's time zone; a birth
+// date after it is refused. Errors are *Error of KindInvalid with one of the
+// Code* codes above and a message a citizen can act on.
+func ParseDocument(docType, number string, today time.Time) (Document, error) {
+	t := DocType(strings.TrimSpace(docType))
+	n := NormalizeDocNumber(number)
+	if n == "" {
+		return Document{}, Errorf(KindInvalid, CodeDocEmpty, "请填写证件号码")
+	}
+	doc := Document{Type: t, Number: n}
+	var err error
+	switch t {
+	case DocResidentID:
+		doc.BirthDate, err = parseResidentID(n, today)
+	case DocResidencePermit:
+		doc.BirthDate, err = parseResidencePermit(n, today)
+	case DocForeignPermanentID:
+		doc.BirthDate, err = parseForeignPermanentID(n, today)
+	case DocPassport:
+		err = matchFormat(n, passportPattern, "护照号码应为5至17位字母或数字")
+	case DocHKMacaoPermit:
+		err = matchFormat(n, hkMacaoPattern, "港澳居民来往内地通行证号码应为H或M加8位数字")
+	case DocTaiwanPermit:
+		err = matchFormat(n, taiwanPattern, "台湾居民来往大陆通行证号码应为8位数字")
+	case DocBirthCertificate:
+		err = matchFormat(n, birthCertPattern, "出生医学证明编号应为1位字母加9位数字")
+	default:
+		return Document{}, Errorf(KindInvalid, CodeDocType, "不支持的证件类型")
+	}
+	if err != nil {
+		return Document{}, err
+	}
+	return doc, nil
+}
+
+// NormalizeDocNumber turns full-width characters into half-width ones, drops
+// spaces and upper-cases letters, so "11010519491231002x" and
+// "１１０１０５ 19491231002X" read the same.
+func NormalizeDocNumber(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r >= '！' && r <= '～': // full-width ASCII block
+			r -= '！' - '!'
+		case r == '\u3000':
+			r = ' '
+		}
+		if unicode.IsSpace(r) {
+			continue
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
+}
+
+func matchFormat(n string, p *regexp.Regexp, message string) error {
+	if !p.MatchString(n) {
+		return Errorf(KindInvalid, CodeDocFormat, "%s", message)
+	}
+	return nil
+}
+
+func parseResidentID(n string, today time.Time) (time.Time, error) {
+	if err := checkEighteen(n, "身份证号码"); err != nil {
+		return time.Time{}, err
+	}
+	if !mainlandProvinces[n[:2]] {
+		return time.Time{}, Errorf(KindInvalid, CodeDocRegion, "身份证号码的地区码不正确，请核对前两位")
+	}
+	birth, err := birthDate(n[6:14], "20060102", today)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return birth, checkDigit(n, "身份证号码")
+}
+
+func parseResidencePermit(n string, today time.Time) (time.Time, error) {
+	if err := checkEighteen(n, "居住证号码"); err != nil {
+		return time.Time{}, err
+	}
+	if !residencePermitPrefixes[n[:6]] {
+		return time.Time{}, Errorf(KindInvalid, CodeDocRegion, "港澳台居民居住证号码应以810000、820000或830000开头")
+	}
+	birth, err := birthDate(n[6:14], "20060102", today)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return birth, checkDigit(n, "居住证号码")
+}
+
+// parseForeignPermanentID accepts the 18-digit card issued since 2023
+// (9, province, nationality, birth date, sequence, GB 11643 check digit) and
+// the older 15-character card (nationality letters, office code, YYMMDD,
+// sequence and check character).
+func parseForeignPermanentID(n string, today time.Time) (time.Time, error) {
+	switch len(n) {
+	case 15:
+		if !foreignOldPattern.MatchString(n) {
+			return time.Time{}, Errorf(KindInvalid, CodeDocCharacters, "旧版永久居留身份证号码应为3位字母加12位数字")
+		}
+		// The card carries a two-digit year: take the latest century that
+		// does not put the birth date in the future.
+		if birth, err := birthDate("20"+n[7:13], "20060102", today); err == nil {
+			return birth, nil
+		}
+		return birthDate("19"+n[7:13], "20060102", today)
+	case 18:
+		if err := checkEighteen(n, "永久居留身份证号码"); err != nil {
+			return time.Time{}, err
+		}
+		if n[0] != '9' || !mainlandProvinces[n[1:3]] {
+			return time.Time{}, Errorf(KindInvalid, CodeDocRegion, "新版永久居留身份证号码应以9和受理地省份代码开头")
+		}
+		birth, err := birthDate(n[6:14], "20060102", today)
+		if err != nil {
+			return time.Time{}, err
+		}
+		return birth, checkDigit(n, "永久居留身份证号码")
+	default:
+		return time.Time{}, Errorf(KindInvalid, CodeDocLength, "永久居留身份证号码应为15位或18位")
+	}
+}
+
+func checkEighteen(n, what string) error {
+	if len(n) != 18 {
+		return Errorf(KindInvalid, CodeDocLength, "%s应为18位", what)
+	}
+	if !eighteenCharPattern.MatchString(n) {
+		return Errorf(KindInvalid, CodeDocCharacters, "%s前17位应为数字，最后一位为数字或X", what)
+	}
+	return nil
+}
+
+func birthDate(s, layout string, today time.Time) (time.Time, error) {
+	d, err := time.Parse(layout, s)
+	if err != nil || d.Format(layout) != s {
+		return time.Time{}, Errorf(KindInvalid, CodeDocBirthDate, "证件号码中的出生日期不是有效日期")
+	}
+	y, m, day := today.Date()
+	if d.After(time.Date(y, m, day, 0, 0, 0, 0, time.UTC)) || d.Before(earliestBirth) {
+		return time.Time{}, Errorf(KindInvalid, CodeDocBirthDate, "证件号码中的出生日期不在合理范围内")
+	}
+	return d, nil
+}
+
+// gb11643Weights are the weights of the first 17 digits (2^(17-i) mod 11).
+var gb11643Weights = [17]int{7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2}
+
+// CheckDigit returns the GB 11643 check character for the first 17 digits
+// of n; n must hold at least 17 ASCII digits.
+func CheckDigit(n string) byte {
+	sum := 0
+	for i, w := range gb11643Weights {
+		sum += int(n[i]-'0') * w
+	}
+	return "10X98765432"[sum%11]
+}
+
+func checkDigit(n, what string) error {
+	if CheckDigit(n) != n[17] {
+		return Errorf(KindInvalid, CodeDocCheckDigit, "%s校验位不正确，请核对后重新输入", what)
+	}
+	return nil
+}

@@ -1,0 +1,163 @@
+package models
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// today is the fixed date the tests validate against.
+var today = time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+
+// withCheck appends the GB 11643 check digit to 17 digits.
+func withCheck(first17 string) string { return first17 + string(CheckDigit(first17)) }
+
+func TestCheckDigitKnownNumbers(t *testing.T) {
+	// Published sample numbers of GB 11643.
+	for _, n := range []string{"11010519491231002X", "440524188001010014"} {
+		if got := CheckDigit(n); got != n[17] {
+			t.Errorf("CheckDigit(%s) = %c, want %c", n, got, n[17])
+		}
+	}
+}
+
+func TestParseDocument(t *testing.T) {
+	valid := withCheck("31011520000229123") // born on a leap day
+	tomorrow := withCheck("31011520261124123")
+	tests := []struct {
+		name, docType, number string
+		want                  string // normalised number when valid
+		wantBirth             string
+		wantCode              string
+	}{
+		{"resident id ending in X", "resident_id", "11010519491231002X", "11010519491231002X", "1949-12-31", ""},
+		{"lower-case x accepted", "resident_id", "11010519491231002x", "11010519491231002X", "1949-12-31", ""},
+		{"full-width digits and spaces", "resident_id", "１１０１０５ 1949 1231 002ｘ", "11010519491231002X", "1949-12-31", ""},
+		{"leap day", "resident_id", valid, valid, "2000-02-29", ""},
+		{"too short", "resident_id", "11010519491231002", "", "", CodeDocLength},
+		{"too long", "resident_id", "11010519491231002X1", "", "", CodeDocLength},
+		{"letter inside", "resident_id", "1101051949123100AX", "", "", CodeDocCharacters},
+		{"X not last", "resident_id", "11010519491231X020", "", "", CodeDocCharacters},
+		{"wrong check digit", "resident_id", "110105194912310021", "", "", CodeDocCheckDigit},
+		{"unknown province", "resident_id", withCheck("99010519491231002"), "", "", CodeDocRegion},
+		{"residence permit prefix is not a resident id", "resident_id", withCheck("81000019900101123"), "", "", CodeDocRegion},
+		{"impossible date", "resident_id", withCheck("11010519490230002"), "", "", CodeDocBirthDate},
+		{"not a leap year", "resident_id", withCheck("11010519000229002"), "", "", CodeDocBirthDate},
+		{"born tomorrow", "resident_id", tomorrow, "", "", CodeDocBirthDate},
+		{"born too long ago", "resident_id", withCheck("11010518800101002"), "", "", CodeDocBirthDate},
+		{"empty", "resident_id", "  ", "", "", CodeDocEmpty},
+		{"unknown type", "driving_licence", "123", "", "", CodeDocType},
+
+		{"hong kong residence permit", "residence_permit", withCheck("81000019900101123"), withCheck("81000019900101123"), "1990-01-01", ""},
+		{"taiwan residence permit", "residence_permit", withCheck("83000020010615002"), withCheck("83000020010615002"), "2001-06-15", ""},
+		{"residence permit with a mainland prefix", "residence_permit", "11010519491231002X", "", "", CodeDocRegion},
+		{"residence permit wrong check digit", "residence_permit", "810000199001011231", "", "", CodeDocCheckDigit},
+		{"residence permit short", "residence_permit", "81000019900101", "", "", CodeDocLength},
+
+		{"foreign permanent id, new form", "foreign_permanent_id", withCheck("93184019850412001"), withCheck("93184019850412001"), "1985-04-12", ""},
+		{"foreign permanent id, new form, bad check", "foreign_permanent_id", "931840198504120019", "", "", ""},
+		{"foreign permanent id, new form, not starting 9", "foreign_permanent_id", withCheck("83184019850412001"), "", "", CodeDocRegion},
+		{"foreign permanent id, old form", "foreign_permanent_id", "usa310085041201", "USA310085041201", "1985-04-12", ""},
+		{"foreign permanent id, old form, recent birth", "foreign_permanent_id", "USA310015041201", "USA310015041201", "2015-04-12", ""},
+		{"foreign permanent id, old form, digits where letters go", "foreign_permanent_id", "123310085041201", "", "", CodeDocCharacters},
+		{"foreign permanent id, wrong length", "foreign_permanent_id", "USA3100850412", "", "", CodeDocLength},
+
+		{"passport", "passport", "e12345678", "E12345678", "", ""},
+		{"foreign passport", "passport", "C01X00T47", "C01X00T47", "", ""},
+		{"passport with symbols", "passport", "E1234-5678", "", "", CodeDocFormat},
+		{"passport too short", "passport", "E12", "", "", CodeDocFormat},
+		{"hong kong travel permit", "hk_macao_permit", "H12345678", "H12345678", "", ""},
+		{"macao travel permit, 10 digits", "hk_macao_permit", "m1234567801", "M1234567801", "", ""},
+		{"travel permit with wrong letter", "hk_macao_permit", "K12345678", "", "", CodeDocFormat},
+		{"taiwan travel permit", "taiwan_permit", "12345678", "12345678", "", ""},
+		{"taiwan travel permit, letters", "taiwan_permit", "T1234567", "", "", CodeDocFormat},
+		{"birth certificate", "birth_certificate", "o440012345", "O440012345", "", ""},
+		{"birth certificate, digits only", "birth_certificate", "4400123456", "", "", CodeDocFormat},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc, err := ParseDocument(tt.docType, tt.number, today)
+			if tt.want == "" {
+				if err == nil {
+					t.Fatalf("ParseDocument(%q) = %+v, want an error", tt.number, doc)
+				}
+				if ErrorKind(err) != KindInvalid {
+					t.Errorf("kind = %s, want invalid", ErrorKind(err))
+				}
+				if tt.wantCode != "" && ErrorCode(err) != tt.wantCode {
+					t.Errorf("code = %s (%v), want %s", ErrorCode(err), err, tt.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseDocument(%q): %v", tt.number, err)
+			}
+			if doc.Number != tt.want || string(doc.Type) != tt.docType {
+				t.Errorf("got %s %s, want %s %s", doc.Type, doc.Number, tt.docType, tt.want)
+			}
+			gotBirth := ""
+			if !doc.BirthDate.IsZero() {
+				gotBirth = doc.BirthDate.Format(time.DateOnly)
+			}
+			if gotBirth != tt.wantBirth {
+				t.Errorf("birth date = %q, want %q", gotBirth, tt.wantBirth)
+			}
+		})
+	}
+}
+
+func TestParseDocumentErrorsNeverEchoTheNumber(t *testing.T) {
+	n := "110105194912310021"
+	_, err := ParseDocument("resident_id", n, today)
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("want *Error, got %v", err)
+	}
+	if strings.Contains(e.Message, n) || strings.Contains(e.Error(), n) {
+		t.Errorf("error repeats the number: %v", err)
+	}
+}
+
+// FuzzParseDocument checks, for any input, that parsing never panics, that
+// a number it accepts is normalised (parsing it again gives the same
+// document), and that a resident id it accepts has a correct check digit.
+func FuzzParseDocument(f *testing.F) {
+	for _, seed := range []struct{ t, n string }{
+		{"resident_id", "11010519491231002X"},
+		{"resident_id", "11010519491231002x"},
+		{"resident_id", "１１０１０５１９４９１２３１００２ｘ"},
+		{"resident_id", "110105194902300021"},
+		{"resident_id", ""},
+		{"resident_id", "\xff\xfe"},
+		{"residence_permit", "810000199001011234"},
+		{"foreign_permanent_id", "USA310085041201"},
+		{"passport", "E12345678"},
+		{"hk_macao_permit", "H12345678"},
+		{"birth_certificate", "O440012345"},
+	} {
+		f.Add(seed.t, seed.n)
+	}
+	f.Fuzz(func(t *testing.T, docType, number string) {
+		doc, err := ParseDocument(docType, number, today)
+		if err != nil {
+			if ErrorKind(err) != KindInvalid {
+				t.Fatalf("error of kind %s: %v", ErrorKind(err), err)
+			}
+			return
+		}
+		again, err := ParseDocument(string(doc.Type), doc.Number, today)
+		if err != nil || again != doc {
+			t.Fatalf("normalised %q does not parse to itself: %+v, %v", doc.Number, again, err)
+		}
+		if doc.Number != NormalizeDocNumber(doc.Number) {
+			t.Fatalf("%q is not normalised", doc.Number)
+		}
+		if doc.Type == DocResidentID && CheckDigit(doc.Number) != doc.Number[17] {
+			t.Fatalf("accepted %q with a wrong check digit", doc.Number)
+		}
+		if masked := MaskDocument(doc.Number); len([]rune(masked)) != len([]rune(doc.Number)) {
+			t.Fatalf("mask changed the length: %q", masked)
+		}
+	})
+}

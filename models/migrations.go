@@ -1,0 +1,164 @@
+package models
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// migration is one versioned schema change. Each migration declares the
+// tables it creates with its own frozen struct types, so later changes to
+// the entities never rewrite history.
+type migration struct {
+	Version int
+	Name    string
+	Up      func(tx *gorm.DB) error
+}
+
+// schemaMigration records an applied migration.
+type schemaMigration struct {
+	Version   int    `gorm:"primaryKey;autoIncrement:false"`
+	Name      string `gorm:"size:200;not null"`
+	AppliedAt time.Time
+}
+
+func (schemaMigration) TableName() string { return "schema_migrations" }
+
+// Frozen table shapes of migration 1.
+type (
+	m1Person struct {
+		ID         string `gorm:"primaryKey;size:32"`
+		DocType    string `gorm:"size:32;not null"`
+		DocHash    []byte `gorm:"size:32;not null;uniqueIndex:idx_persons_doc_hash"`
+		NameSealed []byte `gorm:"size:512;not null"`
+		DocSealed  []byte `gorm:"size:512;not null"`
+		MaskedName string `gorm:"size:128;not null"`
+		MaskedDoc  string `gorm:"size:64;not null"`
+		BirthDate  string `gorm:"size:10;not null"`
+		CreatedAt  time.Time
+		UpdatedAt  time.Time
+	}
+	m1Account struct {
+		ID             string  `gorm:"primaryKey;size:32"`
+		Platform       string  `gorm:"size:16;not null;uniqueIndex:idx_accounts_platform_user,priority:1"`
+		PlatformUserID string  `gorm:"size:128;not null;uniqueIndex:idx_accounts_platform_user,priority:2"`
+		UnionID        string  `gorm:"size:128;not null;index:idx_accounts_union_id"`
+		PersonID       *string `gorm:"size:32;index:idx_accounts_person_id"`
+		SessionVersion int64   `gorm:"not null"`
+		FaceVerifiedOn string  `gorm:"size:10;not null"`
+		CreatedAt      time.Time
+		UpdatedAt      time.Time
+	}
+	m1AuditEntry struct {
+		ID        uint64    `gorm:"primaryKey;autoIncrement"`
+		At        time.Time `gorm:"not null;index:idx_audit_log_at"`
+		Actor     string    `gorm:"size:64;not null;index:idx_audit_log_actor"`
+		Action    string    `gorm:"size:64;not null;index:idx_audit_log_action"`
+		Subject   string    `gorm:"size:64;not null;index:idx_audit_log_subject"`
+		Detail    string    `gorm:"size:1024;not null"`
+		RequestID string    `gorm:"size:64;not null"`
+	}
+)
+
+// migrations lists every schema change in order. Append; never edit one that
+// has shipped.
+var migrations = []migration{
+	{1, "create persons, accounts and audit_log", func(tx *gorm.DB) error {
+		return createTables(tx, map[string]any{
+			"persons": &m1Person{}, "accounts": &m1Account{}, "audit_log": &m1AuditEntry{},
+		})
+	}},
+}
+
+// LatestSchemaVersion is the version the code expects.
+func LatestSchemaVersion() int { return migrations[len(migrations)-1].Version }
+
+func createTables(tx *gorm.DB, tables map[string]any) error {
+	for name, shape := range tables {
+		if err := tableOptions(tx).Table(name).Migrator().CreateTable(shape); err != nil {
+			return fmt.Errorf("create table %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// tableOptions makes MySQL tables InnoDB in utf8mb4 whatever the server's
+// default character set.
+func tableOptions(tx *gorm.DB) *gorm.DB {
+	if tx.Dialector.Name() == "mysql" {
+		return tx.Set("gorm:table_options", "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci")
+	}
+	return tx
+}
+
+// Migrate applies every pending migration in order and returns the names of
+// those it applied (none when the schema is current). It is safe to run
+// again. A failed migration stops the run and is reported with its version.
+func Migrate(ctx context.Context, db *gorm.DB, clock Clock) (applied []string, err error) {
+	// On MySQL, nodes starting together take turns: a named lock on one
+	// pinned connection serialises their migration runs.
+	err = db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		// A session, so each statement below starts clean on the pinned
+		// connection instead of piling onto one shared statement.
+		conn = conn.Session(&gorm.Session{})
+		if conn.Dialector.Name() == "mysql" {
+			var got int
+			if err := conn.Raw("SELECT GET_LOCK('healthcode_migrate', 60)").Scan(&got).Error; err != nil || got != 1 {
+				return fmt.Errorf("take the migration lock: %v", err)
+			}
+			defer conn.Exec("SELECT RELEASE_LOCK('healthcode_migrate')")
+		}
+		applied, err = migrate(conn, clock)
+		return err
+	})
+	return applied, err
+}
+
+func migrate(db *gorm.DB, clock Clock) ([]string, error) {
+	if err := tableOptions(db).AutoMigrate(&schemaMigration{}); err != nil {
+		return nil, fmt.Errorf("create schema_migrations: %w", err)
+	}
+	current, err := schemaVersion(db)
+	if err != nil {
+		return nil, err
+	}
+	var applied []string
+	for _, m := range migrations {
+		if m.Version <= current {
+			continue
+		}
+		// MySQL commits DDL implicitly, so each migration is recorded right
+		// after it runs rather than inside one transaction with it.
+		if err := m.Up(db); err != nil {
+			return applied, fmt.Errorf("migration %d (%s): %w", m.Version, m.Name, err)
+		}
+		rec := schemaMigration{Version: m.Version, Name: m.Name, AppliedAt: clock.Now().UTC()}
+		if err := db.Create(&rec).Error; err != nil {
+			return applied, fmt.Errorf("record migration %d: %w", m.Version, err)
+		}
+		applied = append(applied, fmt.Sprintf("%d %s", m.Version, m.Name))
+	}
+	return applied, nil
+}
+
+// SchemaVersion returns the highest applied migration version, 0 when none.
+func SchemaVersion(ctx context.Context, db *gorm.DB) (int, error) {
+	db = db.WithContext(ctx)
+	if !db.Migrator().HasTable(&schemaMigration{}) {
+		return 0, nil
+	}
+	return schemaVersion(db)
+}
+
+func schemaVersion(db *gorm.DB) (int, error) {
+	var v *int
+	if err := db.Model(&schemaMigration{}).Select("MAX(version)").Scan(&v).Error; err != nil {
+		return 0, fmt.Errorf("read schema version: %w", err)
+	}
+	if v == nil {
+		return 0, nil
+	}
+	return *v, nil
+}

@@ -1,0 +1,130 @@
+package models
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Purposes that sealed person fields are bound to.
+const (
+	purposePersonName = "person.name"
+	purposePersonDoc  = "person.doc"
+)
+
+// CodeNameMismatch is the error code of a name that does not match the
+// document on record. Its message does not say which of the two is wrong.
+const CodeNameMismatch = "identity_mismatch"
+
+// Person is someone with an identity document. The name and number are
+// sealed; the keyed hash finds the person by document; the masked forms are
+// what pages show. ID is the opaque handle codes carry.
+type Person struct {
+	ID         string `gorm:"primaryKey;size:32"`
+	DocType    DocType
+	DocHash    []byte
+	NameSealed []byte
+	DocSealed  []byte
+	MaskedName string
+	MaskedDoc  string
+	// BirthDate is "2006-01-02", or empty when the document carries none.
+	BirthDate string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// TableName names the table.
+func (Person) TableName() string { return "persons" }
+
+// EnsurePerson returns the person holding doc, creating the record on first
+// sight. name must already be normalised. When the document is on record
+// under another name it returns an *Error with CodeNameMismatch.
+func (s *Store) EnsurePerson(ctx context.Context, name string, doc Document) (*Person, error) {
+	hash := s.vault.DocumentHash(doc)
+	p, err := s.personByHash(ctx, hash)
+	if err == nil {
+		return p, s.checkName(p, name)
+	}
+	if !errors.Is(err, gorm.ErrRecordNotFound) {
+		return nil, err
+	}
+	p = &Person{
+		ID:         newID(),
+		DocType:    doc.Type,
+		DocHash:    hash,
+		NameSealed: s.vault.Seal(name, purposePersonName),
+		DocSealed:  s.vault.Seal(doc.Number, purposePersonDoc),
+		MaskedName: MaskName(name),
+		MaskedDoc:  MaskDocument(doc.Number),
+	}
+	if !doc.BirthDate.IsZero() {
+		p.BirthDate = doc.BirthDate.Format(time.DateOnly)
+	}
+	err = s.db.WithContext(ctx).Create(p).Error
+	if errors.Is(err, gorm.ErrDuplicatedKey) {
+		// Someone registered the same document a moment ago: use theirs.
+		if p, err = s.personByHash(ctx, hash); err != nil {
+			return nil, err
+		}
+		return p, s.checkName(p, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("create person: %w", err)
+	}
+	return p, nil
+}
+
+// PersonByID returns a person by handle, or an *Error of KindNotFound.
+func (s *Store) PersonByID(ctx context.Context, id string) (*Person, error) {
+	var p Person
+	if err := s.db.WithContext(ctx).Take(&p, "id = ?", id).Error; err != nil {
+		return nil, notFound(err, "person_not_found", "未找到该人员")
+	}
+	return &p, nil
+}
+
+// PersonByDocument returns the person holding doc, or an *Error of
+// KindNotFound.
+func (s *Store) PersonByDocument(ctx context.Context, doc Document) (*Person, error) {
+	p, err := s.personByHash(ctx, s.vault.DocumentHash(doc))
+	if err != nil {
+		return nil, notFound(err, "person_not_found", "未找到该证件的登记信息")
+	}
+	return p, nil
+}
+
+// Unseal returns a person's name and document number in clear, for the
+// rare calls that need them (a face-verification request to a platform).
+// Never log or return them.
+func (s *Store) Unseal(p *Person) (name, number string, err error) {
+	if name, err = s.vault.Open(p.NameSealed, purposePersonName); err != nil {
+		return "", "", fmt.Errorf("unseal name of person %s: %w", p.ID, err)
+	}
+	if number, err = s.vault.Open(p.DocSealed, purposePersonDoc); err != nil {
+		return "", "", fmt.Errorf("unseal document of person %s: %w", p.ID, err)
+	}
+	return name, number, nil
+}
+
+func (s *Store) personByHash(ctx context.Context, hash []byte) (*Person, error) {
+	var p Person
+	if err := s.db.WithContext(ctx).Take(&p, "doc_hash = ?", hash).Error; err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+func (s *Store) checkName(p *Person, name string) error {
+	onRecord, err := s.vault.Open(p.NameSealed, purposePersonName)
+	if err != nil {
+		return fmt.Errorf("unseal name of person %s: %w", p.ID, err)
+	}
+	if subtle.ConstantTimeCompare([]byte(onRecord), []byte(name)) != 1 {
+		return Errorf(KindInvalid, CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+)
+
+// Store reads and writes the service's entities. It owns its transactions;
+// every method takes the request's context. It is safe for concurrent use.
+type Store struct {
+	db    *gorm.DB
+	vault *Vault
+	clock Clock
+	loc   *time.Location
+}
+
+// NewStore builds a store over an open database. loc is the service's time
+// zone, in which "today" is reckoned.
+func NewStore(db *gorm.DB, vault *Vault, clock Clock, loc *time.Location) *Store {
+	return &Store{db: db, vault: vault, clock: clock, loc: loc}
+}
+
+// Vault returns the vault the store seals personal data with.
+func (s *Store) Vault() *Vault { return s.vault }
+
+// Today returns the current date in the service's time zone, as a time at
+// midnight UTC of that date (the form ParseDocument expects).
+func (s *Store) Today() time.Time {
+	y, m, d := s.clock.Now().In(s.loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Ready reports whether the database answers and its schema is the one the
+// code expects. The error says which check failed.
+func (s *Store) Ready(ctx context.Context) (version int, err error) {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return 0, err
+	}
+	if err := sqlDB.PingContext(ctx); err != nil {
+		return 0, fmt.Errorf("database unreachable: %w", err)
+	}
+	version, err = SchemaVersion(ctx, s.db)
+	if err != nil {
+		return 0, err
+	}
+	if version != LatestSchemaVersion() {
+		return version, fmt.Errorf("schema at version %d, code expects %d: run migrate", version, LatestSchemaVersion())
+	}
+	return version, nil
+}
+
+// newID returns a random opaque identifier of 26 lower-case characters.
+func newID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return idEncoding.EncodeToString(b)
+}
+
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// notFound turns gorm's record-not-found into a domain error naming what.
+func notFound(err error, code, message string) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return &Error{Kind: KindNotFound, Code: code, Message: message}
+	}
+	return err
+}
