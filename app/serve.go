@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"healthcode/config"
@@ -34,7 +37,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		}
 	}
 
-	handler, err := handlers.New(handlers.Deps{Config: cfg, Store: d.store, Clock: d.clock, Logger: log})
+	platforms, err := buildPlatforms(cfg, d.clock)
+	if err != nil {
+		return err
+	}
+	// Logouts on other nodes reach this one within the poll interval.
+	if err := d.store.RefreshRevocations(ctx, d.sessions.Revoked, cfg.SessionTTL.D()); err != nil {
+		return err
+	}
+	watchCtx, stopWatching := context.WithCancel(context.Background())
+	defer stopWatching()
+	go d.store.WatchRevocations(watchCtx, d.sessions.Revoked, cfg.SessionTTL.D(), 2*time.Second, log)
+
+	handler, err := handlers.New(handlers.Deps{
+		Config: cfg, Store: d.store, Sessions: d.sessions, Platforms: platforms, Clock: d.clock, Logger: log,
+	})
 	if err != nil {
 		return err
 	}
@@ -52,7 +69,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	log.Info("healthcode listening", "addr", ln.Addr().String(), "mode", cfg.Mode,
-		"db", cfg.DB.Driver, "sandbox", cfg.SandboxEnabled())
+		"db", cfg.DB.Driver, "platforms", strings.Join(slices.Sorted(maps.Keys(platforms)), ","))
+	if cfg.SandboxEnabled() {
+		log.Info("development page", "url", "http://"+ln.Addr().String()+"/dev")
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()

@@ -12,9 +12,11 @@ import (
 
 // deps are the long-lived parts every command builds the same way.
 type deps struct {
-	db    *gorm.DB
-	store *models.Store
-	clock models.Clock
+	db       *gorm.DB
+	store    *models.Store
+	clock    models.Clock
+	keys     config.KeyMaterial
+	sessions *models.Sessions
 }
 
 // openDB opens the configured database; for sqlite with no DSN, the file
@@ -51,8 +53,10 @@ func build(ctx context.Context, cfg config.Config) (*deps, error) {
 		return nil, err
 	}
 	return &deps{
-		db:    db,
-		store: models.NewStore(db, vault, clock, cfg.Location()),
-		clock: clock,
+		db:       db,
+		store:    models.NewStore(db, vault, clock, cfg.Location()),
+		clock:    clock,
+		keys:     keys,
+		sessions: models.NewSessions(keys.Session, cfg.SessionTTL.D(), clock, cfg.Location(), models.NewRevocations()),
 	}, nil
 }

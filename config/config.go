@@ -49,6 +49,17 @@ type Config struct {
 	Sandbox string `json:"sandbox" env:"HEALTHCODE_SANDBOX"`
 	// SessionTTL is how long a login token lives.
 	SessionTTL Duration `json:"session_ttl" env:"HEALTHCODE_SESSION_TTL"`
+
+	RateLimit RateLimit `json:"rate_limit"`
+}
+
+// RateLimit bounds how often one client address or one account may call the
+// login, identity and face endpoints (requests per minute; bursts of the same
+// size are allowed).
+type RateLimit struct {
+	LoginPerMinuteIP      int `json:"login_per_minute_ip" env:"HEALTHCODE_RATE_LOGIN_PER_MINUTE_IP"`
+	IdentityPerMinuteIP   int `json:"identity_per_minute_ip" env:"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_IP"`
+	IdentityPerMinuteUser int `json:"identity_per_minute_account" env:"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_ACCOUNT"`
 }
 
 // DB configures the database.
@@ -101,6 +112,9 @@ type Alipay struct {
 	PublicKeyFile string `json:"public_key_file" env:"HEALTHCODE_ALIPAY_PUBLIC_KEY_FILE"`
 	// EncryptKey is the AES key for my.getPhoneNumber payloads.
 	EncryptKey string `json:"encrypt_key" env:"HEALTHCODE_ALIPAY_ENCRYPT_KEY" secret:"true"`
+	// ReturnURL is where Alipay face verification returns; empty means the
+	// mini-program itself.
+	ReturnURL string `json:"return_url" env:"HEALTHCODE_ALIPAY_RETURN_URL"`
 }
 
 // Default returns the configuration that runs on a fresh machine.
@@ -127,6 +141,8 @@ func Default() Config {
 		},
 		Sandbox:    "auto",
 		SessionTTL: Duration(7 * 24 * time.Hour),
+		// Generous per address: a whole estate may share one carrier-grade NAT.
+		RateLimit: RateLimit{LoginPerMinuteIP: 120, IdentityPerMinuteIP: 120, IdentityPerMinuteUser: 10},
 	}
 }
 
@@ -200,6 +216,9 @@ func (c Config) Validate() error {
 	}
 	if c.DB.MaxOpenConns < 1 {
 		bad("HEALTHCODE_DB_MAX_OPEN_CONNS must be at least 1")
+	}
+	if c.RateLimit.LoginPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteUser < 1 {
+		bad("HEALTHCODE_RATE_* limits must be at least 1 per minute")
 	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("HEALTHCODE_HTTP_MAX_BODY_BYTES must be at least 1024")

@@ -66,10 +66,10 @@ func respondError(c *gin.Context, log *slog.Logger, err error) {
 		e = errTooLarge
 	case errors.As(err, &e):
 		if e.Kind == models.KindInternal || e.Kind == models.KindUpstream || e.Kind == models.KindUnavailable {
-			log.ErrorContext(c, "request failed", "request_id", c.GetString(ctxRequestID), "code", e.Code, "err", err)
+			log.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(ctxRequestID), "code", e.Code, "err", err)
 		}
 	default:
-		log.ErrorContext(c, "request failed", "request_id", c.GetString(ctxRequestID), "err", err)
+		log.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(ctxRequestID), "err", err)
 		e = models.Errorf(models.KindInternal, "internal", "系统内部错误，请稍后再试")
 	}
 	c.AbortWithStatusJSON(statusOf(e.Kind), errorBody{Error: errorDetail{

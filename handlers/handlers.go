@@ -6,33 +6,50 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"healthcode/config"
+	"healthcode/miniprogram"
 	"healthcode/models"
 )
 
 // Deps is what the handlers need, built once by the composition root.
 type Deps struct {
-	Config config.Config
-	Store  *models.Store
-	Clock  models.Clock
-	Logger *slog.Logger
+	Config   config.Config
+	Store    *models.Store
+	Sessions *models.Sessions
+	// Platforms are the enabled mini-program platforms by name.
+	Platforms map[string]miniprogram.Platform
+	Clock     models.Clock
+	Logger    *slog.Logger
 }
 
 // API holds the dependencies every handler method uses.
 type API struct {
-	cfg   config.Config
-	store *models.Store
-	clock models.Clock
-	log   *slog.Logger
+	cfg       config.Config
+	store     *models.Store
+	sessions  *models.Sessions
+	platforms map[string]miniprogram.Platform
+	clock     models.Clock
+	loc       *time.Location
+	log       *slog.Logger
+
+	loginIP, identityIP, identityAccount *rateLimiter
 }
 
 // New returns the service's HTTP handler with every route registered.
 func New(d Deps) (http.Handler, error) {
 	gin.SetMode(gin.ReleaseMode)
-	api := &API{cfg: d.Config, store: d.Store, clock: d.Clock, log: d.Logger}
+	rl := d.Config.RateLimit
+	api := &API{
+		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
+		clock: d.Clock, loc: d.Config.Location(), log: d.Logger,
+		loginIP:         newRateLimiter(d.Clock, rl.LoginPerMinuteIP),
+		identityIP:      newRateLimiter(d.Clock, rl.IdentityPerMinuteIP),
+		identityAccount: newRateLimiter(d.Clock, rl.IdentityPerMinuteUser),
+	}
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -56,4 +73,28 @@ func New(d Deps) (http.Handler, error) {
 func (api *API) routes(r *gin.Engine) {
 	r.GET("/healthz", api.healthz)
 	r.GET("/readyz", api.readyz)
+
+	v1 := r.Group("/api/v1")
+	login := v1.Group("/auth", api.limitBy(api.loginIP, "login", clientKey))
+	login.POST("/wechat", api.loginWeChat)
+	login.POST("/alipay", api.loginAlipay)
+	login.POST("/sandbox", api.loginSandbox)
+	v1.POST("/auth/logout", api.requireSession, api.logout)
+
+	// Identity and face endpoints cost platform calls: limited per address
+	// and per account.
+	limited := v1.Group("", api.limitBy(api.identityIP, "identity", clientKey), api.requireSession,
+		api.limitBy(api.identityAccount, "identity", accountKey))
+	v1.GET("/me", api.requireSession, api.me)
+	limited.POST("/identity", api.bindIdentity)
+	limited.POST("/me/phone", api.bindPhone)
+	limited.POST("/face/start", api.startFace)
+	limited.POST("/face/callback", api.faceCallback)
+	v1.POST("/face/notify/alipay", api.alipayNotify)
+
+	if api.cfg.SandboxEnabled() {
+		v1.POST("/sandbox/face/:verify_id", api.sandboxDecideFace)
+		r.GET("/sandbox/face/:verify_id", api.sandboxFacePage)
+		r.GET("/dev", api.devPage)
+	}
 }

@@ -8,41 +8,114 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"gorm.io/gorm"
 
 	"healthcode/config"
+	"healthcode/miniprogram"
 	"healthcode/models"
 	"healthcode/models/storetest"
 )
 
-// testEnv is a handler on a real SQLite store, with its logs captured.
-type testEnv struct {
-	handler http.Handler
-	api     *API
-	store   *models.Store
-	logs    *bytes.Buffer
+// testClock is a settable clock.
+type testClock struct {
+	mu  sync.Mutex
+	now time.Time
 }
 
-func newTestEnv(t *testing.T) *testEnv {
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// lockedBuffer collects log output from concurrent handlers.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// testSetup is what a test may change before the handler is built.
+type testSetup struct {
+	cfg       config.Config
+	driver    string
+	platforms map[string]miniprogram.Platform
+}
+
+// testEnv is the real handler on a real store (SQLite unless a test asks
+// for MariaDB), with a settable clock, captured logs and every response
+// body kept for leak checks.
+type testEnv struct {
+	handler   http.Handler
+	api       *API
+	store     *models.Store
+	db        *gorm.DB
+	clock     *testClock
+	logs      *lockedBuffer
+	sessions  *models.Sessions
+	sessKey   []byte
+	platforms map[string]miniprogram.Platform
+
+	mu     sync.Mutex
+	bodies []string
+}
+
+// shanghaiNoon is the default test time: noon in Shanghai.
+var shanghaiNoon = time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+
+func newTestEnv(t *testing.T, changes ...func(*testSetup)) *testEnv {
 	t.Helper()
-	cfg := config.Default()
-	cfg.HTTP.MaxBodyBytes = 4096
-	db := storetest.Open(t, "sqlite")
-	loc, _ := time.LoadLocation(cfg.TimeZone)
-	store := models.NewStore(db, storetest.Vault(t), models.SystemClock{}, loc)
-	logs := &bytes.Buffer{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
-	h, err := New(Deps{Config: cfg, Store: store, Clock: models.SystemClock{}, Logger: log})
+	clock := &testClock{now: shanghaiNoon}
+	setup := testSetup{cfg: config.Default(), driver: "sqlite", platforms: map[string]miniprogram.Platform{}}
+	setup.cfg.HTTP.MaxBodyBytes = 4096
+	setup.platforms[models.PlatformSandbox] = miniprogram.NewSandbox(clock)
+	for _, change := range changes {
+		change(&setup)
+	}
+	cfg := setup.cfg
+	db := storetest.Open(t, setup.driver)
+	loc := cfg.Location()
+	store := models.NewStore(db, storetest.Vault(t), clock, loc)
+	key := storetest.RandomKey()
+	sessions := models.NewSessions(key, cfg.SessionTTL.D(), clock, loc, models.NewRevocations())
+	logs := &lockedBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Clock: clock, Logger: log}
+	h, err := New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{handler: h, store: store, logs: logs, api: &API{cfg: cfg, store: store, clock: models.SystemClock{}, log: log}}
+	return &testEnv{
+		handler: h, store: store, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
+		platforms: setup.platforms,
+		api:       &API{cfg: cfg, store: store, sessions: sessions, platforms: setup.platforms, clock: clock, loc: loc, log: log},
+	}
 }
 
-// do sends a request and returns the recorded response.
+// do sends a request and returns the recorded response. header holds
+// name, value pairs.
 func (e *testEnv) do(method, path string, body io.Reader, header ...string) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(method, path, body)
 	for i := 0; i+1 < len(header); i += 2 {
@@ -50,7 +123,30 @@ func (e *testEnv) do(method, path string, body io.Reader, header ...string) *htt
 	}
 	rec := httptest.NewRecorder()
 	e.handler.ServeHTTP(rec, req)
+	e.mu.Lock()
+	e.bodies = append(e.bodies, rec.Body.String())
+	e.mu.Unlock()
 	return rec
+}
+
+// json sends a JSON request, with a bearer token when token is not empty.
+func (e *testEnv) json(method, path, token string, body any) *httptest.ResponseRecorder {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	if token == "" {
+		return e.do(method, path, r, "Content-Type", "application/json")
+	}
+	return e.do(method, path, r, "Content-Type", "application/json", "Authorization", "Bearer "+token)
+}
+
+// allOutput is every response body and log line so far.
+func (e *testEnv) allOutput() string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return strings.Join(e.bodies, "\n") + "\n" + e.logs.String()
 }
 
 // wantError checks the status and the error envelope's code.
@@ -68,6 +164,19 @@ func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, code st
 	}
 }
 
+// decode reads a JSON response body, failing unless the status is want.
+func decode[T any](t *testing.T, rec *httptest.ResponseRecorder, want int) T {
+	t.Helper()
+	if rec.Code != want {
+		t.Fatalf("status = %d, want %d; body %s", rec.Code, want, rec.Body)
+	}
+	var v T
+	if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+		t.Fatalf("body %s: %v", rec.Body, err)
+	}
+	return v
+}
+
 func TestHealthAndReadiness(t *testing.T) {
 	e := newTestEnv(t)
 	rec := e.do("GET", "/healthz", nil)
@@ -75,7 +184,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("healthz = %d %s", rec.Code, rec.Body)
 	}
 	rec = e.do("GET", "/readyz", nil)
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"schema_version":1`) {
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"schema_version":2`) {
 		t.Errorf("readyz = %d %s", rec.Code, rec.Body)
 	}
 }

@@ -18,7 +18,7 @@ func (api *API) healthz(c *gin.Context) {
 // readyz answers 200 when the database is reachable and its schema current,
 // else 503, so a load balancer stops sending traffic.
 func (api *API) readyz(c *gin.Context) {
-	ctx, cancel := context.WithTimeout(c, 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
 	defer cancel()
 	version, err := api.store.Ready(ctx)
 	if err != nil {

@@ -63,7 +63,7 @@ func (api *API) accessLog() gin.HandlerFunc {
 		if status >= 500 {
 			level = slog.LevelWarn
 		}
-		api.log.LogAttrs(c, level, "request",
+		api.log.LogAttrs(c.Request.Context(), level, "request",
 			slog.String("request_id", c.GetString(ctxRequestID)),
 			slog.String("method", c.Request.Method),
 			slog.String("route", route),
@@ -84,7 +84,7 @@ func (api *API) recovery() gin.HandlerFunc {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				api.log.ErrorContext(c, "panic", "request_id", c.GetString(ctxRequestID),
+				api.log.ErrorContext(c.Request.Context(), "panic", "request_id", c.GetString(ctxRequestID),
 					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				respondError(c, api.log, models.Errorf(models.KindInternal, "internal", "系统内部错误，请稍后再试"))
 			}

@@ -62,12 +62,50 @@ type (
 	}
 )
 
+// Frozen table shapes of migration 2.
+type (
+	m2Account struct {
+		SessionKeySealed []byte  `gorm:"size:512"`
+		PendingPersonID  *string `gorm:"size:32"`
+		PhoneSealed      []byte  `gorm:"size:512"`
+		MaskedPhone      string  `gorm:"size:32;not null;default:''"`
+	}
+	m2FaceVerification struct {
+		ID          string    `gorm:"primaryKey;size:32"`
+		VerifyID    string    `gorm:"size:128;not null;uniqueIndex:idx_face_verifications_verify_id"`
+		Provider    string    `gorm:"size:16;not null"`
+		AccountID   string    `gorm:"size:32;not null;index:idx_face_verifications_account_id"`
+		PersonID    string    `gorm:"size:32;not null"`
+		Status      string    `gorm:"size:16;not null"`
+		Detail      string    `gorm:"size:128;not null"`
+		ExpiresAt   time.Time `gorm:"not null"`
+		CompletedAt *time.Time
+		CreatedAt   time.Time
+	}
+	m2SessionRevocation struct {
+		ID        uint64    `gorm:"primaryKey;autoIncrement"`
+		AccountID string    `gorm:"size:32;not null"`
+		Version   int64     `gorm:"not null"`
+		CreatedAt time.Time `gorm:"not null;index:idx_session_revocations_created_at"`
+	}
+)
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
 	{1, "create persons, accounts and audit_log", func(tx *gorm.DB) error {
 		return createTables(tx, map[string]any{
 			"persons": &m1Person{}, "accounts": &m1Account{}, "audit_log": &m1AuditEntry{},
+		})
+	}},
+	{2, "add login sessions, pending identities, phones and face verifications", func(tx *gorm.DB) error {
+		for _, col := range []string{"SessionKeySealed", "PendingPersonID", "PhoneSealed", "MaskedPhone"} {
+			if err := tx.Table("accounts").Migrator().AddColumn(&m2Account{}, col); err != nil {
+				return fmt.Errorf("add accounts.%s: %w", col, err)
+			}
+		}
+		return createTables(tx, map[string]any{
+			"face_verifications": &m2FaceVerification{}, "session_revocations": &m2SessionRevocation{},
 		})
 	}},
 }

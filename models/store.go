@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Store reads and writes the service's entities. It owns its transactions;
@@ -72,3 +73,10 @@ func notFound(err error, code, message string) error {
 	}
 	return err
 }
+
+// gormDB shortens transaction signatures.
+type gormDB = gorm.DB
+
+// lockForUpdate locks the rows a query reads until the transaction ends (on
+// MySQL; SQLite transactions are already exclusive).
+var lockForUpdate = clause.Locking{Strength: "UPDATE"}

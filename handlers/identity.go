@@ -1,0 +1,124 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"healthcode/models"
+)
+
+// identityView is a bound (or pending) identity, masked.
+type identityView struct {
+	DocType    models.DocType `json:"doc_type"`
+	MaskedName string         `json:"masked_name"`
+	MaskedDoc  string         `json:"masked_doc"`
+	// Status is "bound", or "pending_face_verification" when another account
+	// holds the identity and this one must pass face verification first.
+	Status string `json:"status"`
+}
+
+type meResponse struct {
+	Account  accountView   `json:"account"`
+	Identity *identityView `json:"identity"`
+}
+
+type identityRequest struct {
+	Name      string `json:"name"`
+	DocType   string `json:"doc_type"`
+	DocNumber string `json:"doc_number"`
+}
+
+type identityResponse struct {
+	Identity identityView `json:"identity"`
+	sessionResponse
+}
+
+type phoneRequest struct {
+	// Code is what the phone button returned: WeChat's code, Alipay's
+	// encrypted response, or a plain number in the sandbox.
+	Code string `json:"code"`
+}
+
+// me answers the caller's account and masked identity.
+func (api *API) me(c *gin.Context) {
+	a, err := api.currentAccount(c)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	resp := meResponse{Account: api.accountView(a)}
+	if a.PersonID != nil || a.PendingPersonID != nil {
+		p, err := api.store.IdentityToVerify(c.Request.Context(), a)
+		if err != nil {
+			respondError(c, api.log, err)
+			return
+		}
+		v := identityOf(p, a.PendingPersonID != nil)
+		resp.Identity = &v
+	}
+	c.JSON(http.StatusOK, resp)
+}
+
+// bindIdentity validates a name and document and binds them to the caller.
+func (api *API) bindIdentity(c *gin.Context) {
+	var req identityRequest
+	if err := bindJSON(c, &req); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	name, err := models.NormalizeName(req.Name)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	doc, err := models.ParseDocument(req.DocType, req.DocNumber, api.store.Today())
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	s, _ := sessionOf(c)
+	a, p, pending, err := api.store.BindIdentity(c.Request.Context(), s.AccountID, name, doc, c.GetString(ctxRequestID))
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, identityResponse{Identity: identityOf(p, pending), sessionResponse: api.sessionFor(a)})
+}
+
+// bindPhone reads the caller's verified phone number from the platform.
+func (api *API) bindPhone(c *gin.Context) {
+	var req phoneRequest
+	if err := bindJSON(c, &req); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	a, err := api.currentAccount(c)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	reader, ok := api.platforms[a.Platform].(phoneReader)
+	if !ok || req.Code == "" || len(req.Code) > 4096 {
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "phone_failed", "缺少手机号授权信息"))
+		return
+	}
+	phone, err := reader.Phone(c.Request.Context(), req.Code)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	if err := api.store.SetPhone(c.Request.Context(), a, phone, c.GetString(ctxRequestID)); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"masked_phone": a.MaskedPhone})
+}
+
+func identityOf(p *models.Person, pending bool) identityView {
+	v := identityView{DocType: p.DocType, MaskedName: p.MaskedName, MaskedDoc: p.MaskedDoc, Status: "bound"}
+	if pending {
+		v.Status = "pending_face_verification"
+	}
+	return v
+}

@@ -1,0 +1,100 @@
+package handlers
+
+import (
+	"math"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"healthcode/models"
+)
+
+// rateLimiter is a keyed token bucket: each key may spend perMinute tokens
+// a minute, with bursts of up to burst. Idle keys are swept so the map stays
+// small. It is safe for concurrent use.
+type rateLimiter struct {
+	mu        sync.Mutex
+	clock     models.Clock
+	rate      float64 // tokens per second
+	burst     float64
+	buckets   map[string]*bucket
+	lastSweep time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(clock models.Clock, perMinute int) *rateLimiter {
+	return &rateLimiter{
+		clock: clock, rate: float64(perMinute) / 60, burst: float64(perMinute),
+		buckets: map[string]*bucket{}, lastSweep: clock.Now(),
+	}
+}
+
+// allow spends a token of key. When none is left it reports how long until
+// one is.
+func (l *rateLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
+	now := l.clock.Now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.lastSweep) > time.Minute {
+		l.sweep(now)
+	}
+	b := l.buckets[key]
+	if b == nil {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// sweep drops buckets that have refilled completely: they hold no state.
+func (l *rateLimiter) sweep(now time.Time) {
+	for k, b := range l.buckets {
+		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
+			delete(l.buckets, k)
+		}
+	}
+	l.lastSweep = now
+}
+
+// errRateLimited answers a caller over its limit.
+var errRateLimited = models.Errorf(models.KindRateLimited, "rate_limited", "请求过于频繁，请稍后再试")
+
+// limitBy returns middleware that spends a token of the key keyOf derives
+// (an empty key is not limited) and answers 429 with Retry-After when none is
+// left.
+func (api *API) limitBy(l *rateLimiter, scope string, keyOf func(*gin.Context) string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		key := keyOf(c)
+		if key == "" {
+			c.Next()
+			return
+		}
+		if ok, wait := l.allow(scope + ":" + key); !ok {
+			c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			respondError(c, api.log, errRateLimited)
+			return
+		}
+		c.Next()
+	}
+}
+
+func clientKey(c *gin.Context) string { return c.ClientIP() }
+
+func accountKey(c *gin.Context) string {
+	if s, ok := sessionOf(c); ok {
+		return s.AccountID
+	}
+	return ""
+}

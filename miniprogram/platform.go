@@ -1,0 +1,119 @@
+// Package miniprogram holds the platform adapters: WeChat
+// (github.com/silenceper/wechat/v2), Alipay (github.com/smartwalle/alipay/v3)
+// and a local sandbox, behind one small interface for login and face
+// verification. Errors are *models.Error: KindUnauthorized for a login code
+// the platform refuses, KindUpstream when the platform cannot be reached or
+// answers nonsense (the cause is kept for the log, scrubbed of secrets).
+package miniprogram
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"time"
+
+	"healthcode/models"
+)
+
+// Platform is one mini-program platform.
+type Platform interface {
+	// Name is "wechat", "alipay" or "sandbox".
+	Name() string
+	// Login exchanges a login code from the mini-program for the user's
+	// platform identity.
+	Login(ctx context.Context, code string) (Login, error)
+	// StartFace starts a face verification of the user against an identity.
+	StartFace(ctx context.Context, req FaceRequest) (FaceTicket, error)
+	// QueryFace asks the platform how a face verification ended.
+	QueryFace(ctx context.Context, q FaceQuery) (FaceResult, error)
+}
+
+// PhoneReader is a platform that can tell the user's verified phone number
+// from what the mini-program's phone button returned.
+type PhoneReader interface {
+	Phone(ctx context.Context, payload string) (string, error)
+}
+
+// Login is a user's identity on a platform.
+type Login struct {
+	UserID  string // WeChat openid; Alipay open_id or user_id
+	UnionID string
+	// SessionKey is WeChat's session_key: kept sealed server-side, never sent.
+	SessionKey string
+}
+
+// FaceRequest starts a face verification.
+type FaceRequest struct {
+	OrderNo   string // our unique order number (out_seq_no, outer_order_no)
+	UserID    string // the platform user id of the account
+	Name      string
+	DocType   models.DocType
+	DocNumber string
+}
+
+// FaceTicket is a started face verification.
+type FaceTicket struct {
+	VerifyID  string // WeChat verify_id, Alipay certify_id, sandbox id
+	URL       string // where the mini-program (or browser) goes next, if anywhere
+	ExpiresAt time.Time
+}
+
+// FaceQuery asks how a face verification ended.
+type FaceQuery struct {
+	VerifyID  string
+	OrderNo   string
+	UserID    string
+	Name      string
+	DocType   models.DocType
+	DocNumber string
+}
+
+// FaceResult is a platform's verdict.
+type FaceResult struct {
+	Passed bool
+	// Pending means the person has not finished yet: nothing is recorded.
+	Pending bool
+	// Detail is the platform's result code, for the record (never personal data).
+	Detail string
+}
+
+// Error codes the adapters return.
+const (
+	CodeLoginFailed         = "login_failed"
+	CodePlatformUnavailable = "platform_unavailable"
+	CodeFaceUnsupported     = "face_unsupported_document"
+	CodePhoneFailed         = "phone_failed"
+)
+
+func loginRefused(cause error) error {
+	return models.Errorf(models.KindUnauthorized, CodeLoginFailed, "登录凭证无效或已过期，请重新进入小程序").Wrap(scrub(cause))
+}
+
+func unavailable(platform string, cause error) error {
+	return models.Errorf(models.KindUpstream, CodePlatformUnavailable, "%s服务暂时不可用，请稍后再试", platform).Wrap(scrub(cause))
+}
+
+func faceUnsupported() error {
+	return models.Errorf(models.KindInvalid, CodeFaceUnsupported, "该证件类型暂不支持线上人脸核验，请携带证件到服务点办理")
+}
+
+// secretParam matches credentials that SDK errors may quote inside URLs.
+var secretParam = regexp.MustCompile(`(?i)\b(secret|access_token|js_code|code|sign|cert_no|cert_name)=[^&\s"]*`)
+
+// scrubbedError keeps an error's message with credentials removed.
+type scrubbedError struct{ msg string }
+
+func (e scrubbedError) Error() string { return e.msg }
+
+// scrub returns err with app secrets, tokens and codes quoted in it (SDK
+// errors include the request URL) replaced by "***", so it can be logged.
+func scrub(err error) error {
+	if err == nil {
+		return nil
+	}
+	var me *models.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	return scrubbedError{secretParam.ReplaceAllString(err.Error(), "$1=***")}
+}

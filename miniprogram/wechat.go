@@ -1,0 +1,244 @@
+package miniprogram
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/silenceper/wechat/v2/credential"
+	wxmini "github.com/silenceper/wechat/v2/miniprogram"
+	wxconfig "github.com/silenceper/wechat/v2/miniprogram/config"
+	"github.com/silenceper/wechat/v2/util"
+
+	"healthcode/models"
+)
+
+// WeChat face-verification endpoints (not in the SDK; called with its
+// access token through its HTTP helpers).
+const (
+	wxGetVerifyID  = "https://api.weixin.qq.com/cityservice/face/identify/getverifyid?access_token=%s"
+	wxQueryVerify  = "https://api.weixin.qq.com/cityservice/face/identify/queryverifyinfo?access_token=%s"
+	wxGetInfo      = "https://api.weixin.qq.com/cityservice/face/identify/getinfo?access_token=%s"
+	wxVerifyPassed = 10000
+	wxTokenInvalid = 40001
+	wxTokenExpired = 42001
+	wxInvalidCode  = 40029
+	wxCodeUsed     = 40163
+	wxRiskyUser    = 40226
+)
+
+// WeChat is the WeChat mini-program platform. Build it once at start-up:
+// it holds the SDK client and its access-token cache.
+type WeChat struct {
+	mp    *wxmini.MiniProgram
+	appID string
+	cache *Cache
+	clock models.Clock
+}
+
+// NewWeChat builds the WeChat platform from the app's credentials.
+func NewWeChat(appID, appSecret string, clock models.Clock) *WeChat {
+	c := NewCache(clock)
+	mp := wxmini.NewMiniProgram(&wxconfig.Config{AppID: appID, AppSecret: appSecret, Cache: c})
+	return &WeChat{mp: mp, appID: appID, cache: c, clock: clock}
+}
+
+// Name returns "wechat".
+func (w *WeChat) Name() string { return models.PlatformWeChat }
+
+// Login runs Code2Session. A code WeChat refuses (40029 invalid, 40163
+// used, 40226 blocked user) is an *models.Error of KindUnauthorized; other
+// errcodes (-1 busy, 45011 too frequent) are KindUpstream.
+func (w *WeChat) Login(ctx context.Context, code string) (Login, error) {
+	res, err := w.mp.GetAuth().Code2SessionContext(ctx, code)
+	switch {
+	case err != nil && (res.ErrCode == wxInvalidCode || res.ErrCode == wxCodeUsed || res.ErrCode == wxRiskyUser):
+		return Login{}, loginRefused(err)
+	case err != nil:
+		return Login{}, unavailable("微信", err)
+	case res.OpenID == "":
+		return Login{}, unavailable("微信", errors.New("jscode2session answered without an openid"))
+	}
+	return Login{UserID: res.OpenID, UnionID: res.UnionID, SessionKey: res.SessionKey}, nil
+}
+
+// StartFace asks WeChat for a verify_id (getverifyid). Only mainland
+// resident ID cards can be verified this way.
+func (w *WeChat) StartFace(ctx context.Context, req FaceRequest) (FaceTicket, error) {
+	if req.DocType != models.DocResidentID {
+		return FaceTicket{}, faceUnsupported()
+	}
+	body := map[string]any{
+		"out_seq_no": req.OrderNo,
+		"cert_info":  map[string]string{"cert_type": "IDENTITY_CARD", "cert_name": req.Name, "cert_no": req.DocNumber},
+		"openid":     req.UserID,
+	}
+	var res struct {
+		util.CommonError
+		VerifyID  string `json:"verify_id"`
+		ExpiresIn int64  `json:"expires_in"`
+	}
+	if err := w.post(ctx, wxGetVerifyID, body, &res); err != nil {
+		return FaceTicket{}, err
+	}
+	if res.VerifyID == "" {
+		return FaceTicket{}, unavailable("微信", errors.New("getverifyid answered without a verify_id"))
+	}
+	ttl := time.Duration(res.ExpiresIn) * time.Second
+	if ttl <= 0 {
+		ttl = time.Hour
+	}
+	return FaceTicket{VerifyID: res.VerifyID, ExpiresAt: w.clock.Now().Add(ttl)}, nil
+}
+
+// QueryFace asks queryverifyinfo; passed means errcode 0 and verify_ret
+// 10000. A business errcode (the 900xx family: cancelled, face mismatch …)
+// is a failed verification, not an error.
+func (w *WeChat) QueryFace(ctx context.Context, q FaceQuery) (FaceResult, error) {
+	body := map[string]any{
+		"verify_id":  q.VerifyID,
+		"out_seq_no": q.OrderNo,
+		"cert_hash":  CertHash("IDENTITY_CARD", q.Name, q.DocNumber),
+		"openid":     q.UserID,
+	}
+	var res struct {
+		util.CommonError
+		VerifyRet int `json:"verify_ret"`
+	}
+	err := w.post(ctx, wxQueryVerify, body, &res)
+	var business *businessError
+	switch {
+	case errors.As(err, &business):
+		return FaceResult{Detail: fmt.Sprintf("errcode=%d", business.code)}, nil
+	case err != nil:
+		return FaceResult{}, err
+	}
+	return FaceResult{Passed: res.VerifyRet == wxVerifyPassed, Detail: fmt.Sprintf("verify_ret=%d", res.VerifyRet)}, nil
+}
+
+// QueryLegacyFace checks the result of the older wx.startFacialRecognitionVerify
+// flow (getinfo with verify_result): passed means identify_ret 0, the same
+// openid, and hashes of the name and number that match the identity.
+func (w *WeChat) QueryLegacyFace(ctx context.Context, verifyResult string, q FaceQuery) (FaceResult, error) {
+	var res struct {
+		util.CommonError
+		IdentifyRet     int    `json:"identify_ret"`
+		OpenID          string `json:"openid"`
+		IDCardNumberMD5 string `json:"id_card_number_md5"`
+		NameUTF8MD5     string `json:"name_utf8_md5"`
+	}
+	err := w.post(ctx, wxGetInfo, map[string]string{"verify_result": verifyResult}, &res)
+	var business *businessError
+	switch {
+	case errors.As(err, &business):
+		return FaceResult{Detail: fmt.Sprintf("errcode=%d", business.code)}, nil
+	case err != nil:
+		return FaceResult{}, err
+	}
+	numberMD5 := md5.Sum([]byte(strings.ToUpper(q.DocNumber)))
+	nameMD5 := md5.Sum([]byte(q.Name))
+	switch {
+	case res.IdentifyRet != 0:
+		return FaceResult{Detail: fmt.Sprintf("identify_ret=%d", res.IdentifyRet)}, nil
+	case res.OpenID != q.UserID:
+		return FaceResult{Detail: "openid_mismatch"}, nil
+	case !strings.EqualFold(res.IDCardNumberMD5, hex.EncodeToString(numberMD5[:])),
+		!strings.EqualFold(res.NameUTF8MD5, hex.EncodeToString(nameMD5[:])):
+		return FaceResult{Detail: "identity_mismatch"}, nil
+	}
+	return FaceResult{Passed: true, Detail: "identify_ret=0"}, nil
+}
+
+// Phone reads the user's phone number from a getPhoneNumber button code.
+func (w *WeChat) Phone(ctx context.Context, code string) (string, error) {
+	var phone string
+	err := w.withToken(ctx, func(string) error {
+		res, err := w.mp.GetAuth().GetPhoneNumberContext(ctx, code)
+		if err != nil {
+			return err
+		}
+		phone = res.PhoneInfo.PurePhoneNumber
+		if phone == "" {
+			phone = res.PhoneInfo.PhoneNumber
+		}
+		if res.PhoneInfo.WaterMark.AppID != "" && res.PhoneInfo.WaterMark.AppID != w.appID {
+			return errors.New("phone watermark names another app")
+		}
+		return nil
+	})
+	var common *util.CommonError
+	switch {
+	case errors.As(err, &common):
+		return "", models.Errorf(models.KindInvalid, CodePhoneFailed, "手机号授权无效或已过期，请重新授权").Wrap(scrub(err))
+	case err != nil:
+		return "", unavailable("微信", err)
+	}
+	return phone, nil
+}
+
+// businessError is a non-zero errcode other than an access-token problem.
+type businessError struct{ code int64 }
+
+func (e *businessError) Error() string { return fmt.Sprintf("wechat errcode=%d", e.code) }
+
+// post sends a JSON request with the access token and decodes the answer
+// into res, whose CommonError must be its first field. A non-zero errcode
+// comes back as *businessError.
+func (w *WeChat) post(ctx context.Context, urlFormat string, body, res any) error {
+	err := w.withToken(ctx, func(token string) error {
+		raw, err := util.PostJSONContext(ctx, fmt.Sprintf(urlFormat, token), body)
+		if err != nil {
+			return err
+		}
+		var common util.CommonError
+		if err := json.Unmarshal(raw, &common); err != nil {
+			return fmt.Errorf("decode answer: %w", err)
+		}
+		if common.ErrCode != 0 {
+			return &common
+		}
+		return json.Unmarshal(raw, res)
+	})
+	var common *util.CommonError
+	if errors.As(err, &common) {
+		return &businessError{code: common.ErrCode}
+	}
+	if err != nil {
+		return unavailable("微信", err)
+	}
+	return nil
+}
+
+// withToken runs call with the cached access token. When WeChat says the
+// token is invalid or expired (40001, 42001), the cached token is dropped and
+// call runs once more with a fresh one; the SDK does not retry by itself.
+func (w *WeChat) withToken(ctx context.Context, call func(token string) error) error {
+	for attempt := 0; ; attempt++ {
+		token, err := w.mp.GetContext().GetAccessTokenContext(ctx)
+		if err != nil {
+			return fmt.Errorf("access token: %w", scrub(err))
+		}
+		err = call(token)
+		var common *util.CommonError
+		if attempt == 0 && errors.As(err, &common) && (common.ErrCode == wxTokenInvalid || common.ErrCode == wxTokenExpired) {
+			w.cache.Delete(credential.CacheKeyMiniProgramPrefix + "_access_token_" + w.appID)
+			continue
+		}
+		return err
+	}
+}
+
+// CertHash is WeChat's cert_hash: lower-case hex SHA-256 of
+// cert_type=<b64>&cert_name=<b64>&cert_no=<b64>.
+func CertHash(certType, name, number string) string {
+	b64 := base64.StdEncoding.EncodeToString
+	sum := sha256.Sum256([]byte("cert_type=" + b64([]byte(certType)) + "&cert_name=" + b64([]byte(name)) + "&cert_no=" + b64([]byte(number))))
+	return hex.EncodeToString(sum[:])
+}
