@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,15 +20,28 @@ import (
 	"healthcode/models/storetest"
 )
 
-// buildBinary compiles the app once per test binary run.
+// binary is the app built once for the tests that run it as a process.
+var binary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "healthcode-test-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "healthcode")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildBinary returns the built app.
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "healthcode")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return binary
 }
 
 // server is the real binary running as `go run ./app` would.
@@ -161,6 +176,46 @@ func TestServeOnAFreshMachine(t *testing.T) {
 		}
 	}
 	s.checkEndpointsAndStop(t)
+}
+
+// A request in flight when SIGTERM arrives is finished, then the server exits 0.
+func TestShutdownFinishesInFlightRequests(t *testing.T) {
+	bin := buildBinary(t)
+	s := startServer(t, bin)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	body := `{"user":"in-flight"}`
+	fmt.Fprintf(conn, "POST /api/v1/auth/sandbox HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", len(body), body[:5])
+	time.Sleep(200 * time.Millisecond) // the server is now reading the body
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-s.exited:
+		t.Fatalf("exited with a request in flight: %v\n%s", err, s.logs)
+	default:
+	}
+	fmt.Fprint(conn, body[5:])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request lost: %v\n%s", err, s.logs)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("in-flight request = %d", resp.StatusCode)
+	}
+	select {
+	case err := <-s.exited:
+		if err != nil {
+			t.Fatalf("exit: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("server did not stop")
+	}
 }
 
 func TestServeOnMariaDB(t *testing.T) {
