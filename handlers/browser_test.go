@@ -59,7 +59,9 @@ func TestDevPageWalksTheSandboxFlow(t *testing.T) {
 	srv := httptest.NewServer(e.handler)
 	defer srv.Close()
 	ctx := newBrowser(t)
-	outHas := func(s string) string { return `document.querySelector("#out").textContent.includes(` + "`" + s + "`" + `)` }
+	outHas := func(s string) string {
+		return `document.querySelector("#out").textContent.includes(` + "`" + s + "`" + `)`
+	}
 
 	err := chromedp.Do(ctx,
 		chromedp.Navigate(srv.URL+"/dev"),
