@@ -1,0 +1,194 @@
+// Package codetoken is the format of what a health-code QR holds: a CWT
+// (RFC 8392) in a COSE_Sign1 envelope (RFC 9052) signed with Ed25519, encoded
+// base45 (RFC 9285) behind the prefix "HC1JKM:", so a QR code can use
+// alphanumeric mode. Anyone with the published keys can check a code offline.
+package codetoken
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/fxamacker/cbor/v2"
+	"github.com/veraison/go-cose"
+)
+
+// Prefix starts every code.
+const Prefix = "HC1JKM:"
+
+// maxCodeLength bounds the text accepted from a scanner.
+const maxCodeLength = 4096
+
+// Kinds of code.
+const (
+	KindPersonal = "personal"
+	KindRelative = "relative"
+	KindOffline  = "offline"
+	KindNucleic  = "nucleic"
+	KindVenue    = "venue"
+)
+
+// Claims is what a code says. Subject is an opaque handle, never a document
+// number; the masked name and document let a verifier compare with the
+// person in front of them.
+type Claims struct {
+	Issuer     string
+	Subject    string
+	IssuedAt   time.Time
+	ExpiresAt  time.Time
+	ID         []byte // cti: random, unique per code
+	Kind       string
+	Colour     string // at issue; verifiers show the current one
+	MaskedName string
+	MaskedDoc  string
+	Serial     int64  // offline codes: bumped on reissue or loss
+	Holder     string // relative codes: the account holding the code
+	Link       string // relative codes: the link that allows it
+}
+
+// hcClaimKey is the private CWT claim that holds the health-code fields.
+const hcClaimKey = -70001
+
+// cwt is the CBOR shape of the claims (RFC 8392 integer keys).
+type cwt struct {
+	Iss string   `cbor:"1,keyasint"`
+	Sub string   `cbor:"2,keyasint"`
+	Exp int64    `cbor:"4,keyasint"`
+	Iat int64    `cbor:"6,keyasint"`
+	Cti []byte   `cbor:"7,keyasint"`
+	HC  hcClaims `cbor:"-70001,keyasint"`
+}
+
+type hcClaims struct {
+	Kind       string `cbor:"k"`
+	Colour     string `cbor:"c"`
+	MaskedName string `cbor:"n"`
+	MaskedDoc  string `cbor:"d"`
+	Serial     int64  `cbor:"s,omitempty"`
+	Holder     string `cbor:"h,omitempty"`
+	Link       string `cbor:"l,omitempty"`
+}
+
+// Errors of Verify. Each means the code must not be accepted.
+var (
+	ErrMalformed    = errors.New("code is not a well-formed health code")
+	ErrUnknownKey   = errors.New("code is signed with an unknown key")
+	ErrBadSignature = errors.New("code signature does not verify")
+	ErrExpired      = errors.New("code has expired")
+	ErrNotYetValid  = errors.New("code is issued in the future")
+	ErrWrongIssuer  = errors.New("code is issued by an untrusted region")
+)
+
+var (
+	encMode = func() cbor.EncMode {
+		m, err := cbor.CoreDetEncOptions().EncMode()
+		if err != nil {
+			panic(err)
+		}
+		return m
+	}()
+	decMode = func() cbor.DecMode {
+		m, err := cbor.DecOptions{
+			DupMapKey:        cbor.DupMapKeyEnforcedAPF,
+			MaxNestedLevels:  8,
+			MaxArrayElements: 64,
+			MaxMapPairs:      64,
+			IndefLength:      cbor.IndefLengthForbidden,
+		}.DecMode()
+		if err != nil {
+			panic(err)
+		}
+		return m
+	}()
+)
+
+// Sign makes a code of claims with key.
+func Sign(key *Key, c Claims) (string, error) {
+	if len(c.ID) == 0 {
+		c.ID = make([]byte, 12)
+		rand.Read(c.ID)
+	}
+	payload, err := encMode.Marshal(cwt{
+		Iss: c.Issuer, Sub: c.Subject, Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Cti: c.ID,
+		HC: hcClaims{Kind: c.Kind, Colour: c.Colour, MaskedName: c.MaskedName, MaskedDoc: c.MaskedDoc,
+			Serial: c.Serial, Holder: c.Holder, Link: c.Link},
+	})
+	if err != nil {
+		return "", fmt.Errorf("encode claims: %w", err)
+	}
+	msg := cose.NewSign1Message()
+	msg.Headers.Protected.SetAlgorithm(cose.AlgorithmEdDSA)
+	msg.Headers.Protected[cose.HeaderLabelKeyID] = []byte(key.ID)
+	msg.Payload = payload
+	if err := msg.Sign(rand.Reader, nil, key.signer); err != nil {
+		return "", fmt.Errorf("sign code: %w", err)
+	}
+	raw, err := msg.MarshalCBOR()
+	if err != nil {
+		return "", fmt.Errorf("encode code: %w", err)
+	}
+	return Prefix + EncodeBase45(raw), nil
+}
+
+// Parse decodes a code and checks its signature against the key its kid
+// names, found by lookup. It does not check time or issuer; see Check.
+// Errors: ErrMalformed, ErrUnknownKey, ErrBadSignature.
+func Parse(code string, lookup func(kid string) *Key) (Claims, error) {
+	code = strings.TrimSpace(code)
+	body, ok := strings.CutPrefix(code, Prefix)
+	if !ok || len(code) > maxCodeLength {
+		return Claims{}, ErrMalformed
+	}
+	raw, err := DecodeBase45(body)
+	if err != nil {
+		return Claims{}, ErrMalformed
+	}
+	var msg cose.Sign1Message
+	if err := msg.UnmarshalCBOR(raw); err != nil {
+		return Claims{}, ErrMalformed
+	}
+	kidRaw, ok := msg.Headers.Protected[cose.HeaderLabelKeyID].([]byte)
+	if !ok {
+		return Claims{}, ErrMalformed
+	}
+	if alg, err := msg.Headers.Protected.Algorithm(); err != nil || alg != cose.AlgorithmEdDSA {
+		return Claims{}, ErrMalformed
+	}
+	key := lookup(string(kidRaw))
+	if key == nil {
+		return Claims{}, ErrUnknownKey
+	}
+	if err := msg.Verify(nil, key.verifier); err != nil {
+		return Claims{}, ErrBadSignature
+	}
+	var c cwt
+	if err := decMode.Unmarshal(msg.Payload, &c); err != nil || c.Sub == "" || c.Exp == 0 {
+		return Claims{}, ErrMalformed
+	}
+	return Claims{
+		Issuer: c.Iss, Subject: c.Sub, IssuedAt: time.Unix(c.Iat, 0), ExpiresAt: time.Unix(c.Exp, 0), ID: c.Cti,
+		Kind: c.HC.Kind, Colour: c.HC.Colour, MaskedName: c.HC.MaskedName, MaskedDoc: c.HC.MaskedDoc,
+		Serial: c.HC.Serial, Holder: c.HC.Holder, Link: c.HC.Link,
+	}, nil
+}
+
+// Check says whether verified claims hold at now: issued by one of issuers,
+// not expired and not issued in the future, each allowing skew for clocks
+// that disagree. Errors: ErrWrongIssuer, ErrExpired, ErrNotYetValid.
+func (c Claims) Check(now time.Time, skew time.Duration, issuers ...string) error {
+	trusted := false
+	for _, iss := range issuers {
+		trusted = trusted || iss == c.Issuer
+	}
+	switch {
+	case !trusted:
+		return ErrWrongIssuer
+	case now.After(c.ExpiresAt.Add(skew)):
+		return ErrExpired
+	case c.IssuedAt.After(now.Add(skew)):
+		return ErrNotYetValid
+	}
+	return nil
+}

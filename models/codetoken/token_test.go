@@ -1,0 +1,205 @@
+package codetoken
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var issued = time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+
+func sample() Claims {
+	return Claims{
+		Issuer: "310000", Subject: "h4ndl3", IssuedAt: issued, ExpiresAt: issued.Add(60 * time.Second),
+		Kind: KindRelative, Colour: "yellow", MaskedName: "欧阳**", MaskedDoc: "11**************2X",
+		Serial: 3, Holder: "acct-1", Link: "link-1",
+	}
+}
+
+func mustSign(t *testing.T, k *Key, c Claims) string {
+	t.Helper()
+	code, err := Sign(k, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+func TestRoundTripKeepsEveryClaim(t *testing.T) {
+	k := GenerateKey(issued)
+	ring, _ := NewKeyring(k)
+	code := mustSign(t, k, sample())
+	if !strings.HasPrefix(code, Prefix) || strings.Trim(code[len(Prefix):], base45Alphabet) != "" {
+		t.Fatalf("code %q is not HC1JKM: + base45", code)
+	}
+	got, err := Parse(code, ring.Lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sample()
+	if len(got.ID) != 12 {
+		t.Errorf("cti = %x, want 12 random bytes", got.ID)
+	}
+	got.ID = nil
+	if !got.IssuedAt.Equal(want.IssuedAt) || !got.ExpiresAt.Equal(want.ExpiresAt) {
+		t.Errorf("times = %v %v", got.IssuedAt, got.ExpiresAt)
+	}
+	got.IssuedAt, got.ExpiresAt, want.IssuedAt, want.ExpiresAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("claims = %+v\nwant     %+v", got, want)
+	}
+	if again := mustSign(t, k, sample()); again == code {
+		t.Error("two codes with the same claims are equal: cti is not random")
+	}
+	if strings.Contains(code, "11010519491231002X") {
+		t.Error("code holds a document number")
+	}
+}
+
+func TestCheck(t *testing.T) {
+	c := sample()
+	skew := 5 * time.Second
+	for _, tt := range []struct {
+		name string
+		now  time.Time
+		iss  []string
+		want error
+	}{
+		{"fresh", issued.Add(10 * time.Second), []string{"310000"}, nil},
+		{"just expired, within skew", issued.Add(64 * time.Second), []string{"310000"}, nil},
+		{"expired beyond skew", issued.Add(66 * time.Second), []string{"310000"}, ErrExpired},
+		{"a screenshot from yesterday", issued.Add(24 * time.Hour), []string{"310000"}, ErrExpired},
+		{"clock behind, within skew", issued.Add(-4 * time.Second), []string{"310000"}, nil},
+		{"issued in the future", issued.Add(-10 * time.Second), []string{"310000"}, ErrNotYetValid},
+		{"another region", issued, []string{"440100"}, ErrWrongIssuer},
+		{"a trusted peer", issued, []string{"440100", "310000"}, nil},
+	} {
+		if err := c.Check(tt.now, skew, tt.iss...); !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
+		}
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	k := GenerateKey(issued)
+	ring, _ := NewKeyring(k)
+	code := mustSign(t, k, sample())
+	raw, _ := DecodeBase45(code[len(Prefix):])
+
+	other := GenerateKey(issued)
+	otherRing, _ := NewKeyring(other)
+	// A code signed by another key that claims our kid.
+	forged := *other
+	forged.ID = k.ID
+	forgedCode := mustSign(t, &forged, sample())
+
+	tests := map[string]struct {
+		code string
+		ring *Keyring
+		want error
+	}{
+		"unknown kid":             {code, otherRing, ErrUnknownKey},
+		"wrong key under our kid": {forgedCode, ring, ErrBadSignature},
+		"no prefix":               {code[len(Prefix):], ring, ErrMalformed},
+		"other prefix":            {"HC1:" + code[len(Prefix):], ring, ErrMalformed},
+		"not base45":              {Prefix + "abc", ring, ErrMalformed},
+		"not COSE":                {Prefix + EncodeBase45([]byte("hello")), ring, ErrMalformed},
+		"empty":                   {"", ring, ErrMalformed},
+		"huge":                    {Prefix + strings.Repeat("0", 5000), ring, ErrMalformed},
+	}
+	for name, tt := range tests {
+		if _, err := Parse(tt.code, tt.ring.Lookup); !errors.Is(err, tt.want) {
+			t.Errorf("%s: %v, want %v", name, err, tt.want)
+		}
+	}
+
+	// Flip each byte in turn: no altered code may verify.
+	for i := range raw {
+		altered := bytes.Clone(raw)
+		altered[i] ^= 0x01
+		if _, err := Parse(Prefix+EncodeBase45(altered), ring.Lookup); err == nil {
+			t.Fatalf("a code with byte %d altered verified", i)
+		}
+	}
+}
+
+func TestRotation(t *testing.T) {
+	dir := t.TempDir()
+	start := issued
+	keys, err := LoadDir(dir, true, start, 200*24*time.Hour)
+	if err != nil || len(keys) != 1 || !keys[0].Development {
+		t.Fatalf("first load = %v, %v", keys, err)
+	}
+	info, _ := os.Stat(mustGlob(t, dir))
+	if info.Mode().Perm() != 0o600 {
+		t.Errorf("key file mode %v", info.Mode().Perm())
+	}
+	ring, _ := NewKeyring(keys...)
+	old := ring.Active()
+	oldCode := mustSign(t, old, sample())
+
+	if _, err := WriteNewKey(dir, start.Add(time.Hour), false); err != nil {
+		t.Fatal(err)
+	}
+	keys, err = LoadDir(dir, true, start.Add(time.Hour), 200*24*time.Hour)
+	if err != nil || len(keys) != 2 {
+		t.Fatalf("after rotation: %d keys, %v", len(keys), err)
+	}
+	ring.Replace(keys)
+	if ring.Active().ID == old.ID {
+		t.Fatal("rotation did not change the active key")
+	}
+	if _, err := Parse(oldCode, ring.Lookup); err != nil {
+		t.Errorf("a code of the retired key no longer verifies: %v", err)
+	}
+	if len(ring.JWKS()) != 2 {
+		t.Errorf("JWKS has %d keys, want both", len(ring.JWKS()))
+	}
+	// Once the retired key's codes have all expired, it is no longer published.
+	keys, _ = LoadDir(dir, true, start.Add(201*24*time.Hour), 200*24*time.Hour)
+	ring.Replace(keys)
+	if _, err := Parse(oldCode, ring.Lookup); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("a long-retired key still verifies: %v", err)
+	}
+}
+
+func mustGlob(t *testing.T, dir string) string {
+	m, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(m) == 0 {
+		t.Fatal("no key file")
+	}
+	return m[0]
+}
+
+func TestJWKS(t *testing.T) {
+	k := GenerateKey(issued)
+	ring, _ := NewKeyring(k)
+	j := ring.JWKS()
+	if len(j) != 1 || j[0].Kty != "OKP" || j[0].Crv != "Ed25519" || j[0].Alg != "EdDSA" || j[0].Use != "sig" || j[0].Kid != k.ID || len(j[0].X) != 43 {
+		t.Errorf("JWKS = %+v", j)
+	}
+}
+
+// FuzzParse feeds arbitrary text to the decoder: it must never panic and
+// never accept what the key did not sign.
+func FuzzParse(f *testing.F) {
+	k, _ := NewKey(bytes.Repeat([]byte{7}, 32), issued)
+	ring, _ := NewKeyring(k)
+	code, _ := Sign(k, sample())
+	f.Add(code)
+	f.Add(Prefix)
+	f.Add(Prefix + "BB8")
+	f.Add(code[:len(code)-3])
+	f.Add("HC1:" + code[len(Prefix):])
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := Parse(s, ring.Lookup)
+		if err == nil && (c.Subject == "" || s != strings.TrimSpace(s) && strings.TrimSpace(s) == "") {
+			t.Fatalf("accepted %q as %+v", s, c)
+		}
+	})
+}
