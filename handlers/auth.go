@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -95,7 +96,12 @@ func (api *API) login(c *gin.Context, platform, code string) {
 		respondError(c, api.log, err)
 		return
 	}
-	c.JSON(http.StatusOK, api.sessionFor(account))
+	resp, err := api.sessionFor(c.Request.Context(), account)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, resp)
 }
 
 // logout ends every token of the caller's account on every node.
@@ -109,9 +115,16 @@ func (api *API) logout(c *gin.Context) {
 }
 
 // sessionFor issues a fresh token for the account's current state.
-func (api *API) sessionFor(a *models.Account) sessionResponse {
-	token, exp := api.sessions.Issue(a)
-	return sessionResponse{Token: token, ExpiresAt: api.timestamp(exp), Account: api.accountView(a)}
+func (api *API) sessionFor(ctx context.Context, a *models.Account) (sessionResponse, error) {
+	var p *models.Person
+	if a.PersonID != nil {
+		var err error
+		if p, err = api.store.PersonByID(ctx, *a.PersonID); err != nil {
+			return sessionResponse{}, err
+		}
+	}
+	token, exp := api.sessions.Issue(a, p)
+	return sessionResponse{Token: token, ExpiresAt: api.timestamp(exp), Account: api.accountView(a)}, nil
 }
 
 func (api *API) accountView(a *models.Account) accountView {

@@ -133,7 +133,7 @@ func TestTokens(t *testing.T) {
 	tampered[10] ^= 1
 	wantError(t, e.json("GET", "/api/v1/me", string(tampered), nil), 401, "unauthorized")
 	forged := models.NewSessions(make([]byte, 32), time.Hour, e.clock, time.UTC, nil)
-	forgedToken, _ := forged.Issue(&models.Account{ID: login.Account.ID, Platform: "sandbox", SessionVersion: 1})
+	forgedToken, _ := forged.Issue(&models.Account{ID: login.Account.ID, Platform: "sandbox", SessionVersion: 1}, nil)
 	wantError(t, e.json("GET", "/api/v1/me", forgedToken, nil), 401, "unauthorized")
 
 	e.clock.Advance(7*24*time.Hour + time.Second)

@@ -21,6 +21,7 @@ type errorDetail struct {
 	Code      string `json:"code"`
 	Message   string `json:"message"`
 	RequestID string `json:"request_id,omitempty"`
+	Details   any    `json:"details,omitempty"`
 }
 
 // statusOf maps an error kind to its HTTP status; this is the only place
@@ -73,7 +74,7 @@ func respondError(c *gin.Context, log *slog.Logger, err error) {
 		e = models.Errorf(models.KindInternal, "internal", "系统内部错误，请稍后再试")
 	}
 	c.AbortWithStatusJSON(statusOf(e.Kind), errorBody{Error: errorDetail{
-		Code: e.Code, Message: e.Message, RequestID: c.GetString(ctxRequestID),
+		Code: e.Code, Message: e.Message, RequestID: c.GetString(ctxRequestID), Details: e.Details,
 	}})
 }
 

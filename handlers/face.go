@@ -134,7 +134,11 @@ func (api *API) faceCallback(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	session := api.sessionFor(a)
+	session, err := api.sessionFor(c.Request.Context(), a)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
 	c.JSON(http.StatusOK, faceCallbackResponse{VerifyID: fv.VerifyID, Status: fv.Status, sessionResponse: &session})
 }
 

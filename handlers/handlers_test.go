@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -184,7 +185,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("healthz = %d %s", rec.Code, rec.Body)
 	}
 	rec = e.do("GET", "/readyz", nil)
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"schema_version":2`) {
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), fmt.Sprintf(`"schema_version":%d`, models.LatestSchemaVersion())) {
 		t.Errorf("readyz = %d %s", rec.Code, rec.Body)
 	}
 }

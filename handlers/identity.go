@@ -83,7 +83,12 @@ func (api *API) bindIdentity(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	c.JSON(http.StatusOK, identityResponse{Identity: identityOf(p, pending), sessionResponse: api.sessionFor(a)})
+	session, err := api.sessionFor(c.Request.Context(), a)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, identityResponse{Identity: identityOf(p, pending), sessionResponse: session})
 }
 
 // bindPhone reads the caller's verified phone number from the platform.

@@ -34,6 +34,9 @@ type Error struct {
 	Kind    Kind
 	Code    string
 	Message string
+	// Details, when set, is shown to the client as well (for example the
+	// rows of a rejected import); it must be as safe as Message.
+	Details any
 	Err     error
 }
 

@@ -90,6 +90,58 @@ type (
 	}
 )
 
+// Frozen table shapes of migration 3.
+type (
+	m3StatusEntry struct {
+		ID       uint64 `gorm:"primaryKey;autoIncrement"`
+		Source   string `gorm:"size:16;not null;index:idx_status_entries_source"`
+		DocHash  []byte `gorm:"size:32;not null;index:idx_status_entries_doc_hash"`
+		Colour   string `gorm:"size:8;not null"`
+		Reason   string `gorm:"size:256;not null"`
+		ImportID string `gorm:"size:32;not null"`
+	}
+	m3StatusImport struct {
+		ID        string `gorm:"primaryKey;size:32"`
+		Source    string `gorm:"size:16;not null"`
+		Rows      int    `gorm:"not null"`
+		Actor     string `gorm:"size:64;not null"`
+		CreatedAt time.Time
+	}
+	m3DataVersion struct {
+		Name      string `gorm:"primaryKey;size:32"`
+		Version   int64  `gorm:"not null"`
+		UpdatedAt time.Time
+	}
+	m3Verifier struct {
+		AccountID string `gorm:"primaryKey;size:32"`
+		Place     string `gorm:"size:400;not null"`
+		GrantedBy string `gorm:"size:64;not null"`
+		GrantedAt time.Time
+		RevokedAt *time.Time
+	}
+	m3Verification struct {
+		ID                uint64    `gorm:"primaryKey;autoIncrement"`
+		VerifierAccountID string    `gorm:"size:32;not null;index:idx_verifications_verifier"`
+		HolderHandle      string    `gorm:"size:32;not null;index:idx_verifications_holder"`
+		Result            string    `gorm:"size:16;not null"`
+		Reason            string    `gorm:"size:64;not null"`
+		Colour            string    `gorm:"size:8;not null"`
+		Kind              string    `gorm:"size:16;not null"`
+		Place             string    `gorm:"size:400;not null"`
+		CodeID            string    `gorm:"size:64;not null"`
+		CheckedAt         time.Time `gorm:"not null;index:idx_verifications_checked_at"`
+	}
+	m3H5Ticket struct {
+		ID         string `gorm:"primaryKey;size:64"`
+		AccountID  string `gorm:"size:32;not null"`
+		Purpose    string `gorm:"size:16;not null"`
+		RelativeID string `gorm:"size:32;not null"`
+		ExpiresAt  time.Time
+		UsedAt     *time.Time
+		CreatedAt  time.Time
+	}
+)
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
@@ -106,6 +158,12 @@ var migrations = []migration{
 		}
 		return createTables(tx, map[string]any{
 			"face_verifications": &m2FaceVerification{}, "session_revocations": &m2SessionRevocation{},
+		})
+	}},
+	{3, "add status lists, verifiers, verifications and page tickets", func(tx *gorm.DB) error {
+		return createTables(tx, map[string]any{
+			"status_entries": &m3StatusEntry{}, "status_imports": &m3StatusImport{}, "data_versions": &m3DataVersion{},
+			"verifiers": &m3Verifier{}, "verifications": &m3Verification{}, "h5_tickets": &m3H5Ticket{},
 		})
 	}},
 }

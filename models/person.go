@@ -64,7 +64,18 @@ func (s *Store) EnsurePerson(ctx context.Context, name string, doc Document) (*P
 	if !doc.BirthDate.IsZero() {
 		p.BirthDate = doc.BirthDate.Format(time.DateOnly)
 	}
-	err = s.db.WithContext(ctx).Create(p).Error
+	err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		if err := tx.Create(p).Error; err != nil {
+			return err
+		}
+		// Someone already on a list has just registered: every node's
+		// status book must learn their handle.
+		listed, err := listedDocument(tx, hash)
+		if err != nil || !listed {
+			return err
+		}
+		return bumpVersion(tx, statusVersionName, s.clock.Now().UTC())
+	})
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		// Someone registered the same document a moment ago: use theirs.
 		if p, err = s.personByHash(ctx, hash); err != nil {

@@ -19,10 +19,24 @@ type Session struct {
 	// Version is the account's session version when the token was issued.
 	Version int64 `json:"v"`
 	// FaceOn is the date (service time zone) face verification last passed.
-	FaceOn    string `json:"f,omitempty"`
-	IssuedAt  int64  `json:"iat"`
-	ExpiresAt int64  `json:"exp"`
+	FaceOn string `json:"f,omitempty"`
+	// MaskedName and MaskedDoc are the bound person's masked forms, so a
+	// code can be shown without reading the database.
+	MaskedName string `json:"mn,omitempty"`
+	MaskedDoc  string `json:"md,omitempty"`
+	// Scope is empty for mini-program tokens and ScopePage for the cookie
+	// of an H5 page; neither is accepted in the other's place.
+	Scope string `json:"sc,omitempty"`
+	// Purpose and RelativeID say what an H5 page session may show.
+	Purpose    string `json:"pu,omitempty"`
+	RelativeID string `json:"r,omitempty"`
+	IssuedAt   int64  `json:"iat"`
+	ExpiresAt  int64  `json:"exp"`
 }
+
+// ScopePage marks the session of an H5 page (a cookie), as opposed to a
+// mini-program's bearer token.
+const ScopePage = "page"
 
 // Error codes of session checks.
 const (
@@ -56,25 +70,51 @@ func NewSessions(key []byte, ttl time.Duration, clock Clock, loc *time.Location,
 	return &Sessions{key: append([]byte(nil), key...), ttl: ttl, clock: clock, loc: loc, Revoked: revoked}
 }
 
-// Issue returns a token for the account's current state and its expiry.
-func (s *Sessions) Issue(a *Account) (string, time.Time) {
-	now := s.clock.Now()
-	exp := now.Add(s.ttl)
-	sess := Session{
-		AccountID: a.ID, Platform: a.Platform, Version: a.SessionVersion,
-		FaceOn: a.FaceVerifiedOn, IssuedAt: now.Unix(), ExpiresAt: exp.Unix(),
-	}
-	if a.PersonID != nil {
-		sess.PersonID = *a.PersonID
-	}
-	payload, _ := json.Marshal(sess)
-	body := tokenPrefix + base64.RawURLEncoding.EncodeToString(payload)
-	return body + "." + base64.RawURLEncoding.EncodeToString(s.mac(body)), time.Unix(exp.Unix(), 0).UTC()
+// Issue returns a token for the account's current state and its expiry. p
+// is the account's bound person (nil when none).
+func (s *Sessions) Issue(a *Account, p *Person) (string, time.Time) {
+	return s.sign(s.sessionOf(a, p, s.ttl))
 }
 
-// Verify checks a token's signature, expiry and revocation and returns its
-// session. Failures are *Error of KindUnauthorized.
+// IssuePage returns the session of an H5 page opened with a ticket, valid
+// for ttl.
+func (s *Sessions) IssuePage(a *Account, p *Person, purpose, relativeID string, ttl time.Duration) (string, time.Time) {
+	sess := s.sessionOf(a, p, ttl)
+	sess.Scope, sess.Purpose, sess.RelativeID = ScopePage, purpose, relativeID
+	return s.sign(sess)
+}
+
+func (s *Sessions) sessionOf(a *Account, p *Person, ttl time.Duration) Session {
+	now := s.clock.Now()
+	sess := Session{
+		AccountID: a.ID, Platform: a.Platform, Version: a.SessionVersion,
+		FaceOn: a.FaceVerifiedOn, IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
+	}
+	if a.PersonID != nil && p != nil && p.ID == *a.PersonID {
+		sess.PersonID, sess.MaskedName, sess.MaskedDoc = p.ID, p.MaskedName, p.MaskedDoc
+	}
+	return sess
+}
+
+func (s *Sessions) sign(sess Session) (string, time.Time) {
+	exp := sess.ExpiresAt
+	payload, _ := json.Marshal(sess)
+	body := tokenPrefix + base64.RawURLEncoding.EncodeToString(payload)
+	return body + "." + base64.RawURLEncoding.EncodeToString(s.mac(body)), time.Unix(exp, 0).UTC()
+}
+
+// Verify checks a mini-program token's signature, expiry and revocation and
+// returns its session. Failures are *Error of KindUnauthorized.
 func (s *Sessions) Verify(token string) (Session, error) {
+	return s.verify(token, "")
+}
+
+// VerifyPage checks an H5 page's session cookie like Verify.
+func (s *Sessions) VerifyPage(token string) (Session, error) {
+	return s.verify(token, ScopePage)
+}
+
+func (s *Sessions) verify(token, scope string) (Session, error) {
 	if token == "" {
 		return Session{}, errNoSession
 	}
@@ -92,7 +132,7 @@ func (s *Sessions) Verify(token string) (Session, error) {
 		return Session{}, errBadSession
 	}
 	var sess Session
-	if err := json.Unmarshal(payload, &sess); err != nil || sess.AccountID == "" {
+	if err := json.Unmarshal(payload, &sess); err != nil || sess.AccountID == "" || sess.Scope != scope {
 		return Session{}, errBadSession
 	}
 	if s.clock.Now().Unix() >= sess.ExpiresAt {

@@ -3,6 +3,7 @@ package models_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -207,3 +208,5 @@ func TestAuditLog(t *testing.T) {
 		}
 	})
 }
+
+func asError(err error, target **models.Error) bool { return errors.As(err, target) }

@@ -1,0 +1,76 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// Purposes of a page ticket.
+const (
+	TicketCode   = "code"   // the code page
+	TicketVerify = "verify" // the verification view
+)
+
+// H5Ticket is a one-time ticket that lets the mini-program's web-view open a
+// page without a long-lived token in its URL. Only its hash is stored.
+type H5Ticket struct {
+	ID         string `gorm:"primaryKey;size:64"`
+	AccountID  string
+	Purpose    string
+	RelativeID string
+	ExpiresAt  time.Time
+	UsedAt     *time.Time
+	CreatedAt  time.Time
+}
+
+// TableName names the table.
+func (H5Ticket) TableName() string { return "h5_tickets" }
+
+// CodeTicketInvalid is the error code of a used, expired or unknown ticket.
+const CodeTicketInvalid = "ticket_invalid"
+
+// CreateH5Ticket makes a ticket valid for ttl and returns it.
+func (s *Store) CreateH5Ticket(ctx context.Context, accountID, purpose, relativeID string, ttl time.Duration) (string, error) {
+	raw := make([]byte, 24)
+	rand.Read(raw)
+	ticket := base64.RawURLEncoding.EncodeToString(raw)
+	now := s.clock.Now().UTC()
+	t := H5Ticket{ID: ticketHash(ticket), AccountID: accountID, Purpose: purpose, RelativeID: relativeID,
+		ExpiresAt: now.Add(ttl), CreatedAt: now}
+	if err := s.db.WithContext(ctx).Create(&t).Error; err != nil {
+		return "", fmt.Errorf("create page ticket: %w", err)
+	}
+	return ticket, nil
+}
+
+// RedeemH5Ticket uses a ticket up: it returns it once, then never again. A
+// used, expired or unknown ticket is an *Error of KindUnauthorized.
+func (s *Store) RedeemH5Ticket(ctx context.Context, ticket string) (*H5Ticket, error) {
+	now := s.clock.Now().UTC()
+	id := ticketHash(ticket)
+	var t H5Ticket
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		res := tx.Model(&H5Ticket{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", id, now).Update("used_at", now)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return Errorf(KindUnauthorized, CodeTicketInvalid, "页面链接已失效，请在小程序中重新打开")
+		}
+		return tx.Take(&t, "id = ?", id).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+func ticketHash(ticket string) string {
+	sum := sha256.Sum256([]byte(ticket))
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,130 @@
+package models_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"healthcode/models"
+	"healthcode/models/storetest"
+)
+
+func withCheck(first17 string) string { return first17 + string(models.CheckDigit(first17)) }
+
+func TestParseStatusCSV(t *testing.T) {
+	today := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	good := "\ufeffdoc_type,doc_number,colour,reason\n" +
+		"resident_id,11010519491231002x,red,密接\n" +
+		"passport,E12345678,黄码,\n" +
+		"resident_id," + withCheck("31011519800101123") + ",green\n"
+	rows, err := models.ParseStatusCSV(strings.NewReader(good), today)
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("rows = %+v, %v", rows, err)
+	}
+	if rows[0].Doc.Number != "11010519491231002X" || rows[0].Colour != models.Red || rows[0].Reason != "密接" || rows[0].Line != 2 {
+		t.Errorf("row 1 = %+v", rows[0])
+	}
+	if rows[1].Colour != models.Yellow || rows[2].Colour != models.Green {
+		t.Errorf("colours = %s %s", rows[1].Colour, rows[2].Colour)
+	}
+
+	bad := "resident_id,11010519491231002X,red,ok\n" +
+		"resident_id,110105194912310021,red,bad check digit\n" +
+		"resident_id,11010519491231002X,purple,unknown colour\n" +
+		"resident_id\n"
+	_, err = models.ParseStatusCSV(strings.NewReader(bad), today)
+	var e *models.Error
+	if !asError(err, &e) || e.Code != models.CodeImportRejected {
+		t.Fatalf("err = %v, want import_rejected", err)
+	}
+	details := e.Details.(models.ImportProblems)
+	if details.BadRows != 3 || details.Problems[0].Row != 2 || details.Problems[0].Code != models.CodeDocCheckDigit ||
+		details.Problems[1].Row != 3 || details.Problems[2].Row != 4 {
+		t.Errorf("problems = %+v", details)
+	}
+	if !strings.Contains(e.Message, "2、3、4") || strings.Contains(e.Message+details.Problems[0].Message, "110105194912310021") {
+		t.Errorf("message %q should list the rows and never the number", e.Message)
+	}
+	if _, err := models.ParseStatusCSV(strings.NewReader("doc_type,doc_number,colour,reason\n"), today); models.ErrorCode(err) != models.CodeImportRejected {
+		t.Errorf("a file with only a header: %v", err)
+	}
+}
+
+func importCSV(t *testing.T, s *models.Store, source, csv string) error {
+	t.Helper()
+	rows, err := models.ParseStatusCSV(strings.NewReader(csv), time.Now())
+	if err != nil {
+		return err
+	}
+	_, err = s.ImportStatus(context.Background(), source, rows, "operator:test", "")
+	return err
+}
+
+func TestStatusImportsAndTheBook(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		alice, _ := s.EnsurePerson(ctx, "张三", mustParse(t, "resident_id", "11010519491231002X"))
+		bobNumber := withCheck("31011519800101123")
+		book := models.NewStatusBook()
+		if err := s.RefreshStatus(ctx, book); err != nil {
+			t.Fatal(err)
+		}
+		if got := book.Of(alice.ID); got.Colour != models.Green {
+			t.Fatalf("before any list: %+v", got)
+		}
+
+		// Bob is listed before he registers.
+		if err := importCSV(t, s, models.SourceCommunity, "resident_id,11010519491231002X,yellow,居家\nresident_id,"+bobNumber+",yellow,居家\n"); err != nil {
+			t.Fatal(err)
+		}
+		if err := importCSV(t, s, models.SourceCDC, "resident_id,11010519491231002X,red,密接\n"); err != nil {
+			t.Fatal(err)
+		}
+		s.RefreshStatus(ctx, book)
+		if got := book.Of(alice.ID); got.Colour != models.Red || got.Source != models.SourceCDC {
+			t.Errorf("the worst colour across sources should win: %+v", got)
+		}
+
+		// A bad file is refused whole and the lists in force stay.
+		err := importCSV(t, s, models.SourceCDC, "resident_id,11010519491231002X,green,\nresident_id,110105194912310021,green,\n")
+		if models.ErrorCode(err) != models.CodeImportRejected {
+			t.Fatalf("bad file: %v", err)
+		}
+		s.RefreshStatus(ctx, book)
+		if got := book.Of(alice.ID); got.Colour != models.Red {
+			t.Errorf("after a refused import: %+v, want red still", got)
+		}
+
+		// The CDC list replaced: alice is only on the community list now.
+		if err := importCSV(t, s, models.SourceCDC, "passport,E12345678,red,\n"); err != nil {
+			t.Fatal(err)
+		}
+		s.RefreshStatus(ctx, book)
+		if got := book.Of(alice.ID); got.Colour != models.Yellow {
+			t.Errorf("after the CDC list was replaced: %+v, want yellow", got)
+		}
+
+		// Bob registers: another node's book learns his colour by the version.
+		elsewhere := models.NewStatusBook()
+		s.RefreshStatus(ctx, elsewhere)
+		v := elsewhere.Version()
+		bob, err := s.EnsurePerson(ctx, "李四", mustParse(t, "resident_id", bobNumber))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.RefreshStatus(ctx, elsewhere)
+		if elsewhere.Version() == v || elsewhere.Of(bob.ID).Colour != models.Yellow {
+			t.Errorf("a listed person's registration did not reach the book: %+v", elsewhere.Of(bob.ID))
+		}
+		if audit, _ := s.AuditEntries(ctx, "status.import", ""); len(audit) != 3 {
+			t.Errorf("%d import audit entries, want 3", len(audit))
+		}
+		if _, err := s.ImportStatus(ctx, "rumours", nil, "operator:test", ""); models.ErrorCode(err) != "invalid_source" {
+			t.Errorf("unknown source: %v", err)
+		}
+	})
+}
