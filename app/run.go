@@ -26,6 +26,11 @@ const usage = `usage: app [-config file.json] [command]
 commands:
   serve     run the HTTP service (default)
   migrate   apply pending database migrations and print what was applied
+  import-status --source S --file F
+            replace the status list of source S (cdc, community, nucleic_acid,
+            operator) with CSV file F (doc_type,doc_number,colour,reason)
+  keys rotate|list
+            add a new active code-signing key / list the published keys
   version   print the version
   config    print the effective configuration with secrets masked
 
@@ -77,6 +82,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, cfg, log, e)
 	case "migrate":
 		return migrate(ctx, cfg, e)
+	case "import-status":
+		return importStatus(ctx, cfg, rest, e)
+	case "keys":
+		return keys(cfg, rest, e)
 	case "config":
 		fmt.Fprintln(stdout, cfg.String())
 		return nil

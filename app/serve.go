@@ -45,12 +45,23 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	if err := d.store.RefreshRevocations(ctx, d.sessions.Revoked, cfg.SessionTTL.D()); err != nil {
 		return err
 	}
+	if err := d.store.RefreshStatus(ctx, d.status); err != nil {
+		return err
+	}
 	watchCtx, stopWatching := context.WithCancel(context.Background())
 	defer stopWatching()
 	go d.store.WatchRevocations(watchCtx, d.sessions.Revoked, cfg.SessionTTL.D(), 2*time.Second, log)
+	go d.store.WatchStatus(watchCtx, d.status, 2*time.Second, log)
+	go watchSigningKeys(watchCtx, cfg, d, log)
+	if d.keys.NewOperatorKey != "" {
+		// Shown once, on the console only: never written to the log.
+		fmt.Fprintf(e.stdout, "Development operator key (shown once; kept in %s/keys/operator.key):\n  Authorization: Operator %s\n",
+			cfg.DataDir, d.keys.NewOperatorKey)
+	}
 
 	handler, err := handlers.New(handlers.Deps{
-		Config: cfg, Store: d.store, Sessions: d.sessions, Platforms: platforms, Clock: d.clock, Logger: log,
+		Config: cfg, Store: d.store, Sessions: d.sessions, Platforms: platforms,
+		Keys: d.signing, Status: d.status, OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
 	})
 	if err != nil {
 		return err
@@ -94,4 +105,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// watchSigningKeys reloads the signing keys every 30 s, so a `keys rotate`
+// reaches running servers without a restart.
+func watchSigningKeys(ctx context.Context, cfg config.Config, d *deps, log *slog.Logger) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			keys, err := loadSigningKeys(cfg, d.clock.Now())
+			if err == nil {
+				err = d.signing.Replace(keys)
+			}
+			if err != nil {
+				log.Warn("reload signing keys", "err", err)
+			}
+		}
+	}
 }

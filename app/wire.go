@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 
 	"healthcode/config"
 	"healthcode/models"
+	"healthcode/models/codetoken"
 )
 
 // deps are the long-lived parts every command builds the same way.
@@ -17,6 +19,29 @@ type deps struct {
 	clock    models.Clock
 	keys     config.KeyMaterial
 	sessions *models.Sessions
+	signing  *codetoken.Keyring
+	status   *models.StatusBook
+}
+
+// keepRetiredKeys is how long a retired signing key stays published: the
+// longest a code lives (offline codes, 180 days), and a day to spare.
+const keepRetiredKeys = 181 * 24 * time.Hour
+
+// loadSigningKeys reads the code-signing keys, generating one on a
+// developer's first run; production refuses a generated development key.
+func loadSigningKeys(cfg config.Config, now time.Time) ([]*codetoken.Key, error) {
+	keys, err := codetoken.LoadDir(cfg.SigningKeyDir(), !cfg.Production(), now, keepRetiredKeys)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Production() {
+		for _, k := range keys {
+			if k.Development {
+				return nil, fmt.Errorf("production mode refuses the development signing key %s", k.ID)
+			}
+		}
+	}
+	return keys, nil
 }
 
 // openDB opens the configured database; for sqlite with no DSN, the file
@@ -48,6 +73,14 @@ func build(ctx context.Context, cfg config.Config) (*deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
+	signingKeys, err := loadSigningKeys(cfg, clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	signing, err := codetoken.NewKeyring(signingKeys...)
+	if err != nil {
+		return nil, err
+	}
 	db, err := openDB(ctx, cfg, clock)
 	if err != nil {
 		return nil, err
@@ -58,5 +91,7 @@ func build(ctx context.Context, cfg config.Config) (*deps, error) {
 		clock:    clock,
 		keys:     keys,
 		sessions: models.NewSessions(keys.Session, cfg.SessionTTL.D(), clock, cfg.Location(), models.NewRevocations()),
+		signing:  signing,
+		status:   models.NewStatusBook(),
 	}, nil
 }

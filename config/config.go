@@ -51,6 +51,16 @@ type Config struct {
 	SessionTTL Duration `json:"session_ttl" env:"HEALTHCODE_SESSION_TTL"`
 
 	RateLimit RateLimit `json:"rate_limit"`
+
+	// CodeTTL is how long a dynamic code lives.
+	CodeTTL Duration `json:"code_ttl" env:"HEALTHCODE_CODE_TTL"`
+	// ClockSkew is how far a verifier's and the issuer's clocks may disagree.
+	ClockSkew Duration `json:"clock_skew" env:"HEALTHCODE_CLOCK_SKEW"`
+	// OperatorKeys authorise operator requests (`Authorization: Operator <key>`).
+	// Empty in development means a key generated under <data dir>/keys.
+	OperatorKeys []string `json:"operator_keys" env:"HEALTHCODE_OPERATOR_KEYS" secret:"true"`
+	// ImportMaxBytes bounds an uploaded list.
+	ImportMaxBytes int64 `json:"import_max_bytes" env:"HEALTHCODE_IMPORT_MAX_BYTES"`
 }
 
 // RateLimit bounds how often one client address or one account may call the
@@ -93,6 +103,8 @@ type Keys struct {
 	EncryptionKeyFile string `json:"encryption_key_file" env:"HEALTHCODE_ENCRYPTION_KEY_FILE"`
 	HashKeyFile       string `json:"hash_key_file" env:"HEALTHCODE_HASH_KEY_FILE"`
 	SessionKeyFile    string `json:"session_key_file" env:"HEALTHCODE_SESSION_KEY_FILE"`
+	// SigningKeyDir holds the Ed25519 code-signing keys (one JSON file each).
+	SigningKeyDir string `json:"signing_key_dir" env:"HEALTHCODE_SIGNING_KEY_DIR"`
 }
 
 // WeChat holds the WeChat mini-program credentials; an empty AppID disables
@@ -142,7 +154,10 @@ func Default() Config {
 		Sandbox:    "auto",
 		SessionTTL: Duration(7 * 24 * time.Hour),
 		// Generous per address: a whole estate may share one carrier-grade NAT.
-		RateLimit: RateLimit{LoginPerMinuteIP: 120, IdentityPerMinuteIP: 120, IdentityPerMinuteUser: 10},
+		RateLimit:      RateLimit{LoginPerMinuteIP: 120, IdentityPerMinuteIP: 120, IdentityPerMinuteUser: 10},
+		CodeTTL:        Duration(60 * time.Second),
+		ClockSkew:      Duration(5 * time.Second),
+		ImportMaxBytes: 256 << 20,
 	}
 }
 
@@ -220,13 +235,28 @@ func (c Config) Validate() error {
 	if c.RateLimit.LoginPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteUser < 1 {
 		bad("HEALTHCODE_RATE_* limits must be at least 1 per minute")
 	}
+	if c.CodeTTL > 0 && c.CodeTTL.D() > 10*time.Minute {
+		bad("HEALTHCODE_CODE_TTL must be at most 10m: a longer-lived code is a screenshot waiting to be reused")
+	}
+	if c.ClockSkew < 0 || c.ClockSkew.D() > 30*time.Second {
+		bad("HEALTHCODE_CLOCK_SKEW must be between 0 and 30s")
+	}
+	if c.ImportMaxBytes < c.HTTP.MaxBodyBytes {
+		bad("HEALTHCODE_IMPORT_MAX_BYTES must be at least HEALTHCODE_HTTP_MAX_BODY_BYTES")
+	}
+	for _, k := range c.OperatorKeys {
+		if len(k) < 24 {
+			bad("every HEALTHCODE_OPERATOR_KEYS key must be at least 24 characters")
+			break
+		}
+	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("HEALTHCODE_HTTP_MAX_BODY_BYTES must be at least 1024")
 	}
 	for name, d := range map[string]Duration{
 		"HEALTHCODE_HTTP_READ_TIMEOUT": c.HTTP.ReadTimeout, "HEALTHCODE_HTTP_WRITE_TIMEOUT": c.HTTP.WriteTimeout,
 		"HEALTHCODE_HTTP_IDLE_TIMEOUT": c.HTTP.IdleTimeout, "HEALTHCODE_HTTP_SHUTDOWN_TIMEOUT": c.HTTP.ShutdownTimeout,
-		"HEALTHCODE_SESSION_TTL": c.SessionTTL,
+		"HEALTHCODE_SESSION_TTL": c.SessionTTL, "HEALTHCODE_CODE_TTL": c.CodeTTL,
 	} {
 		if d <= 0 {
 			bad("%s must be a positive duration", name)
@@ -251,8 +281,11 @@ func (c Config) Validate() error {
 		if c.WeChat.AppID == "" && c.Alipay.AppID == "" {
 			bad("production mode needs a mini-program platform: configure HEALTHCODE_WECHAT_APP_ID or HEALTHCODE_ALIPAY_APP_ID")
 		}
-		if c.Keys.EncryptionKeyFile == "" || c.Keys.HashKeyFile == "" || c.Keys.SessionKeyFile == "" {
-			bad("production mode refuses generated development keys: set HEALTHCODE_ENCRYPTION_KEY_FILE, HEALTHCODE_HASH_KEY_FILE and HEALTHCODE_SESSION_KEY_FILE")
+		if c.Keys.EncryptionKeyFile == "" || c.Keys.HashKeyFile == "" || c.Keys.SessionKeyFile == "" || c.Keys.SigningKeyDir == "" {
+			bad("production mode refuses generated development keys: set HEALTHCODE_ENCRYPTION_KEY_FILE, HEALTHCODE_HASH_KEY_FILE, HEALTHCODE_SESSION_KEY_FILE and HEALTHCODE_SIGNING_KEY_DIR")
+		}
+		if len(c.OperatorKeys) == 0 {
+			bad("production mode needs HEALTHCODE_OPERATOR_KEYS")
 		}
 	}
 	return errors.Join(errs...)

@@ -100,13 +100,17 @@ func TestValidate(t *testing.T) {
 	cfg, _ := Load("", envOf(map[string]string{
 		"HEALTHCODE_MODE": "production", "HEALTHCODE_WECHAT_APP_ID": "wx1", "HEALTHCODE_WECHAT_APP_SECRET": "s",
 		"HEALTHCODE_ENCRYPTION_KEY_FILE": filepath.Join(dir, "e"), "HEALTHCODE_HASH_KEY_FILE": filepath.Join(dir, "h"),
-		"HEALTHCODE_SESSION_KEY_FILE": filepath.Join(dir, "s"),
+		"HEALTHCODE_SESSION_KEY_FILE": filepath.Join(dir, "s"), "HEALTHCODE_SIGNING_KEY_DIR": filepath.Join(dir, "signing"),
+		"HEALTHCODE_OPERATOR_KEYS": "an-operator-key-of-enough-length,another-operator-key-of-length",
 	}))
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("a complete production configuration does not validate: %v", err)
 	}
 	if cfg.SandboxEnabled() {
 		t.Error("production enables the sandbox by default")
+	}
+	if len(cfg.OperatorKeys) != 2 || strings.Contains(cfg.String(), "an-operator-key") {
+		t.Errorf("operator keys %d, printed: %s", len(cfg.OperatorKeys), cfg.String())
 	}
 }
 
@@ -142,6 +146,9 @@ func TestDevelopmentKeysAreGeneratedOnceAndKept(t *testing.T) {
 	}
 	if string(first.Encryption) == string(first.Hash) || len(first.Hash) != KeySize {
 		t.Error("keys are not independent 32-byte keys")
+	}
+	if first.NewOperatorKey == "" || second.NewOperatorKey != "" || second.OperatorKeys[0] != first.NewOperatorKey {
+		t.Errorf("the operator key must be generated once, shown once and kept: %q %q", first.NewOperatorKey, second.NewOperatorKey)
 	}
 	info, _ := os.Stat(filepath.Join(cfg.DataDir, "keys", "encryption.key"))
 	if info.Mode().Perm() != 0o600 {

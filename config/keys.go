@@ -26,6 +26,20 @@ type KeyMaterial struct {
 	Hash []byte
 	// Session signs login tokens.
 	Session []byte
+	// OperatorKeys authorise operator requests.
+	OperatorKeys []string
+	// NewOperatorKey is the operator key generated on this run (development,
+	// first run only), to be shown once; empty otherwise.
+	NewOperatorKey string
+}
+
+// SigningKeyDir is where the code-signing keys live: the configured
+// directory, or <data dir>/keys/signing in development.
+func (c Config) SigningKeyDir() string {
+	if c.Keys.SigningKeyDir != "" {
+		return c.Keys.SigningKeyDir
+	}
+	return filepath.Join(c.DataDir, "keys", "signing")
 }
 
 // LoadKeys reads the configured key files. In development a missing
@@ -61,6 +75,23 @@ func LoadKeys(c Config) (KeyMaterial, error) {
 			return km, fmt.Errorf("production mode refuses the generated development key %s", path)
 		}
 		*k.dst = key
+	}
+	km.OperatorKeys = c.OperatorKeys
+	if len(km.OperatorKeys) == 0 && !c.Production() {
+		path := filepath.Join(c.DataDir, "keys", "operator.key")
+		_, statErr := os.Stat(path)
+		if err := generateKeyFile(path); err != nil {
+			return km, err
+		}
+		key, _, err := readKeyFile(path)
+		if err != nil {
+			return km, err
+		}
+		op := base64.RawURLEncoding.EncodeToString(key)
+		km.OperatorKeys = []string{op}
+		if errors.Is(statErr, fs.ErrNotExist) {
+			km.NewOperatorKey = op
+		}
 	}
 	return km, nil
 }

@@ -13,6 +13,7 @@ import (
 	"healthcode/config"
 	"healthcode/miniprogram"
 	"healthcode/models"
+	"healthcode/models/codetoken"
 )
 
 // Deps is what the handlers need, built once by the composition root.
@@ -22,8 +23,13 @@ type Deps struct {
 	Sessions *models.Sessions
 	// Platforms are the enabled mini-program platforms by name.
 	Platforms map[string]miniprogram.Platform
-	Clock     models.Clock
-	Logger    *slog.Logger
+	// Keys sign codes; Status holds everyone's colour in memory.
+	Keys   *codetoken.Keyring
+	Status *models.StatusBook
+	// OperatorKeys authorise operator requests (configured or generated).
+	OperatorKeys []string
+	Clock        models.Clock
+	Logger       *slog.Logger
 }
 
 // API holds the dependencies every handler method uses.
@@ -32,6 +38,9 @@ type API struct {
 	store     *models.Store
 	sessions  *models.Sessions
 	platforms map[string]miniprogram.Platform
+	keys      *codetoken.Keyring
+	status    *models.StatusBook
+	operators []operatorKey
 	clock     models.Clock
 	loc       *time.Location
 	log       *slog.Logger
@@ -45,6 +54,7 @@ func New(d Deps) (http.Handler, error) {
 	rl := d.Config.RateLimit
 	api := &API{
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
+		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
 		clock: d.Clock, loc: d.Config.Location(), log: d.Logger,
 		loginIP:         newRateLimiter(d.Clock, rl.LoginPerMinuteIP),
 		identityIP:      newRateLimiter(d.Clock, rl.IdentityPerMinuteIP),
@@ -58,7 +68,7 @@ func New(d Deps) (http.Handler, error) {
 	if err := r.SetTrustedProxies(d.Config.HTTP.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(requestID(), api.accessLog(), api.recovery(), api.bodyLimit(d.Config.HTTP.MaxBodyBytes))
+	r.Use(requestID(), api.accessLog(), api.recovery(), api.bodyLimit())
 	r.NoRoute(func(c *gin.Context) {
 		respondError(c, api.log, models.Errorf(models.KindNotFound, "not_found", "请求的地址不存在"))
 	})
@@ -69,10 +79,17 @@ func New(d Deps) (http.Handler, error) {
 	return r, nil
 }
 
+// routeStatusImports takes uploads up to HEALTHCODE_IMPORT_MAX_BYTES.
+const routeStatusImports = "/status-imports"
+
+// largeBodyRoutes are the routes whose bodies may exceed the usual limit.
+var largeBodyRoutes = map[string]bool{"/api/v1/admin" + routeStatusImports: true}
+
 // routes lists every route of the service in one place.
 func (api *API) routes(r *gin.Engine) {
 	r.GET("/healthz", api.healthz)
 	r.GET("/readyz", api.readyz)
+	r.GET("/.well-known/healthcode-keys", api.jwks)
 
 	v1 := r.Group("/api/v1")
 	login := v1.Group("/auth", api.limitBy(api.loginIP, "login", clientKey))
@@ -91,6 +108,22 @@ func (api *API) routes(r *gin.Engine) {
 	limited.POST("/face/start", api.startFace)
 	limited.POST("/face/callback", api.faceCallback)
 	v1.POST("/face/notify/alipay", api.alipayNotify)
+
+	// Codes: shown from memory, verified by staff, opened in the web-view.
+	v1.GET("/me/code", api.requireSession, api.myCode)
+	v1.POST("/verify", api.requireSession, api.verify)
+	v1.POST("/h5/tickets", api.requireSession, api.createTicket)
+	h5 := r.Group("/h5")
+	h5.GET("/code", api.codePage)
+	h5.GET("/verify", api.verifyPage)
+	h5.GET("/api/code", api.requirePage(models.TicketCode), api.pageCode)
+	h5.POST("/api/verify", api.requirePage(models.TicketVerify), api.pageVerify)
+
+	// Operators: every action is audited.
+	admin := v1.Group("/admin", api.requireOperator)
+	admin.POST(routeStatusImports, api.statusImport)
+	admin.POST("/verifiers", api.grantVerifier)
+	admin.DELETE("/verifiers/:account_id", api.revokeVerifier)
 
 	if api.cfg.SandboxEnabled() {
 		v1.POST("/sandbox/face/:verify_id", api.sandboxDecideFace)

@@ -19,6 +19,7 @@ import (
 	"healthcode/config"
 	"healthcode/miniprogram"
 	"healthcode/models"
+	"healthcode/models/codetoken"
 	"healthcode/models/storetest"
 )
 
@@ -78,10 +79,15 @@ type testEnv struct {
 	sessions  *models.Sessions
 	sessKey   []byte
 	platforms map[string]miniprogram.Platform
+	keys      *codetoken.Keyring
+	status    *models.StatusBook
 
 	mu     sync.Mutex
 	bodies []string
 }
+
+// testOperatorKey is the operator key of test servers.
+const testOperatorKey = "test-operator-key-0123456789abcdef"
 
 // shanghaiNoon is the default test time: noon in Shanghai.
 var shanghaiNoon = time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
@@ -103,15 +109,22 @@ func newTestEnv(t *testing.T, changes ...func(*testSetup)) *testEnv {
 	sessions := models.NewSessions(key, cfg.SessionTTL.D(), clock, loc, models.NewRevocations())
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Clock: clock, Logger: log}
+	keys, _ := codetoken.NewKeyring(codetoken.GenerateKey(clock.Now()))
+	status := models.NewStatusBook()
+	if err := store.RefreshStatus(t.Context(), status); err != nil {
+		t.Fatal(err)
+	}
+	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
+		OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
 	h, err := New(deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &testEnv{
 		handler: h, store: store, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
-		platforms: setup.platforms,
-		api:       &API{cfg: cfg, store: store, sessions: sessions, platforms: setup.platforms, clock: clock, loc: loc, log: log},
+		platforms: setup.platforms, keys: keys, status: status,
+		api: &API{cfg: cfg, store: store, sessions: sessions, platforms: setup.platforms, keys: keys, status: status,
+			operators: newOperatorKeys(deps.OperatorKeys), clock: clock, loc: loc, log: log},
 	}
 }
 
@@ -227,7 +240,8 @@ func TestRequestID(t *testing.T) {
 func TestBodyLimitAndRecovery(t *testing.T) {
 	e := newTestEnv(t)
 	r := gin.New()
-	r.Use(requestID(), e.api.recovery(), e.api.bodyLimit(64))
+	e.api.cfg.HTTP.MaxBodyBytes = 64
+	r.Use(requestID(), e.api.recovery(), e.api.bodyLimit())
 	r.POST("/echo", func(c *gin.Context) {
 		var v map[string]any
 		if err := bindJSON(c, &v); err != nil {

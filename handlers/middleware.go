@@ -93,10 +93,15 @@ func (api *API) recovery() gin.HandlerFunc {
 	}
 }
 
-// bodyLimit refuses a declared body over limit at once and caps the rest, so
-// a handler reading too much gets *http.MaxBytesError.
-func (api *API) bodyLimit(limit int64) gin.HandlerFunc {
+// bodyLimit refuses a declared body over the limit at once and caps the
+// rest, so a handler reading too much gets *http.MaxBytesError. Uploads of
+// lists have a larger limit than the rest.
+func (api *API) bodyLimit() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		limit := api.cfg.HTTP.MaxBodyBytes
+		if largeBodyRoutes[c.FullPath()] {
+			limit = api.cfg.ImportMaxBytes
+		}
 		if c.Request.ContentLength > limit {
 			c.Header("Connection", "close")
 			respondError(c, api.log, errTooLarge)

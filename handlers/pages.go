@@ -15,7 +15,10 @@ var pageFS embed.FS
 const pageCSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 
 // servePage writes an embedded page with headers that keep it private.
-func servePage(c *gin.Context, name string) {
+func servePage(c *gin.Context, name string) { servePageStatus(c, http.StatusOK, name) }
+
+// servePageStatus writes an embedded page with the given status.
+func servePageStatus(c *gin.Context, status int, name string) {
 	body, err := pageFS.ReadFile("pages/" + name)
 	if err != nil {
 		c.AbortWithStatus(http.StatusInternalServerError)
@@ -25,7 +28,7 @@ func servePage(c *gin.Context, name string) {
 	c.Header("Cache-Control", "no-store")
 	c.Header("X-Content-Type-Options", "nosniff")
 	c.Header("Referrer-Policy", "no-referrer")
-	c.Data(http.StatusOK, "text/html; charset=utf-8", body)
+	c.Data(status, "text/html; charset=utf-8", body)
 }
 
 // devPage serves the development landing page (sandbox only).

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"healthcode/config"
+	"healthcode/models"
+	"healthcode/models/codetoken"
+)
+
+// importStatus replaces one source's status list with a CSV file:
+// `app import-status --source cdc --file lists.csv`.
+func importStatus(ctx context.Context, cfg config.Config, args []string, e env) error {
+	fs := flag.NewFlagSet("import-status", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	source := fs.String("source", "", "list source: cdc, community, nucleic_acid or operator")
+	file := fs.String("file", "", "CSV file: doc_type,doc_number,colour,reason")
+	if err := fs.Parse(args); err != nil || *source == "" || *file == "" {
+		return usageError{"usage: app import-status --source cdc|community|nucleic_acid|operator --file lists.csv"}
+	}
+	f, err := os.Open(*file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	d, err := build(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer models.CloseDB(d.db)
+	if _, err := models.Migrate(ctx, d.db, d.clock); err != nil {
+		return err
+	}
+	rows, err := models.ParseStatusCSV(f, d.store.Today())
+	if err != nil {
+		printImportProblems(e.stderr, err)
+		return err
+	}
+	imp, err := d.store.ImportStatus(ctx, *source, rows, "cli:import-status", "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "imported %d rows into the %s list (import %s); running servers pick it up within seconds\n", imp.Rows, imp.Source, imp.ID)
+	return nil
+}
+
+// printImportProblems lists the rows that made an import fail.
+func printImportProblems(w io.Writer, err error) {
+	var me *models.Error
+	if !errors.As(err, &me) {
+		return
+	}
+	if details, ok := me.Details.(models.ImportProblems); ok {
+		for _, p := range details.Problems {
+			fmt.Fprintf(w, "  row %d: %s (%s)\n", p.Row, p.Message, p.Code)
+		}
+	}
+}
+
+// keys manages code-signing keys: `app keys rotate` adds a new active key;
+// `app keys list` prints the published ones.
+func keys(cfg config.Config, args []string, e env) error {
+	if len(args) != 1 || (args[0] != "rotate" && args[0] != "list") {
+		return usageError{"usage: app keys rotate|list"}
+	}
+	clock := models.SystemClock{}
+	if args[0] == "rotate" {
+		k, err := codetoken.WriteNewKey(cfg.SigningKeyDir(), clock.Now(), !cfg.Production())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "new active signing key %s; older keys stay published until their codes expire\n", k.ID)
+		return nil
+	}
+	list, err := loadSigningKeys(cfg, clock.Now())
+	if err != nil {
+		return err
+	}
+	for _, k := range list {
+		state := "active"
+		if !k.RetiredAt.IsZero() {
+			state = "retired " + k.RetiredAt.Format("2006-01-02 15:04")
+		}
+		fmt.Fprintf(e.stdout, "%s  created %s  %s\n", k.ID, k.CreatedAt.Format("2006-01-02 15:04"), state)
+	}
+	return nil
+}

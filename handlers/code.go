@@ -1,0 +1,184 @@
+package handlers
+
+import (
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"healthcode/models"
+	"healthcode/models/codetoken"
+)
+
+// codeResponse is a dynamic code and what the page shows beside it.
+type codeResponse struct {
+	QR         string        `json:"qr"`
+	Kind       string        `json:"kind"`
+	Colour     models.Colour `json:"colour"`
+	ColourText string        `json:"colour_text"`
+	MaskedName string        `json:"masked_name"`
+	MaskedDoc  string        `json:"masked_doc"`
+	IssuedAt   string        `json:"issued_at"`
+	ExpiresAt  string        `json:"expires_at"`
+	ValidUntil string        `json:"valid_until"`
+	ServerTime string        `json:"server_time"`
+}
+
+type verifyRequest struct {
+	QR string `json:"qr"`
+}
+
+// verifyResponse is a scan's outcome. Holder data is present only when the
+// code is valid.
+type verifyResponse struct {
+	Result     string        `json:"result"`
+	Reason     string        `json:"reason,omitempty"`
+	Colour     models.Colour `json:"colour,omitempty"`
+	ColourText string        `json:"colour_text,omitempty"`
+	MaskedName string        `json:"masked_name,omitempty"`
+	MaskedDoc  string        `json:"masked_doc,omitempty"`
+	Kind       string        `json:"kind,omitempty"`
+	CheckedAt  string        `json:"checked_at"`
+}
+
+// Errors of the show-code path.
+var (
+	errIdentityRequired = models.Errorf(models.KindForbidden, models.CodeIdentityRequired, "请先完成实名认证")
+	errFaceRequired     = models.Errorf(models.KindForbidden, models.CodeFaceRequired, "请先完成今日人脸核验")
+)
+
+// myCode shows the caller's dynamic code. It reads nothing from the
+// database: the session carries the handle and masked data, the status book
+// and the signing key are in memory.
+func (api *API) myCode(c *gin.Context) {
+	s, _ := sessionOf(c)
+	resp, err := api.personalCode(s)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, resp)
+}
+
+// personalCode signs a fresh code for the session's own person.
+func (api *API) personalCode(s models.Session) (codeResponse, error) {
+	if s.PersonID == "" {
+		return codeResponse{}, errIdentityRequired
+	}
+	if !api.sessions.FaceVerifiedToday(s) {
+		return codeResponse{}, errFaceRequired
+	}
+	return api.signCode(codetoken.Claims{
+		Subject: s.PersonID, Kind: codetoken.KindPersonal, MaskedName: s.MaskedName, MaskedDoc: s.MaskedDoc,
+	})
+}
+
+// signCode completes claims (issuer, times, current colour) and signs them.
+func (api *API) signCode(claims codetoken.Claims) (codeResponse, error) {
+	now := api.clock.Now()
+	status := api.status.Of(claims.Subject)
+	claims.Issuer = api.cfg.Region
+	claims.IssuedAt = now
+	claims.ExpiresAt = now.Add(api.cfg.CodeTTL.D())
+	claims.Colour = string(status.Colour)
+	qr, err := codetoken.Sign(api.keys.Active(), claims)
+	if err != nil {
+		return codeResponse{}, err
+	}
+	return codeResponse{
+		QR: qr, Kind: claims.Kind, Colour: status.Colour, ColourText: status.Colour.Text(),
+		MaskedName: claims.MaskedName, MaskedDoc: claims.MaskedDoc,
+		IssuedAt: api.timestamp(claims.IssuedAt), ExpiresAt: api.timestamp(claims.ExpiresAt),
+		ValidUntil: api.timestamp(models.EndOfDay(now, api.loc)), ServerTime: api.timestampMilli(now),
+	}, nil
+}
+
+// jwks publishes the code-signing public keys; verifiers and peer regions
+// check codes with them and no call to us.
+func (api *API) jwks(c *gin.Context) {
+	c.Header("Cache-Control", "public, max-age=300")
+	c.JSON(http.StatusOK, gin.H{"keys": api.keys.JWKS()})
+}
+
+// verify checks a scanned code for a verifier and records the scan.
+func (api *API) verify(c *gin.Context) {
+	var req verifyRequest
+	if err := bindJSON(c, &req); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	s, _ := sessionOf(c)
+	resp, err := api.checkCode(c, s.AccountID, req.QR)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, resp)
+}
+
+// checkCode verifies qr for the verifier account and records the scan. A
+// code that does not pass is a 200 answer saying why, without holder data.
+func (api *API) checkCode(c *gin.Context, verifierID, qr string) (verifyResponse, error) {
+	ctx := c.Request.Context()
+	v, err := api.store.ActiveVerifier(ctx, verifierID)
+	if err != nil {
+		return verifyResponse{}, err
+	}
+	now := api.clock.Now()
+	resp := verifyResponse{Result: models.ResultInvalid, CheckedAt: api.timestampMilli(now)}
+	rec := &models.Verification{VerifierAccountID: verifierID, Place: v.Place, CheckedAt: now.UTC(), Result: models.ResultInvalid}
+
+	claims, err := codetoken.Parse(qr, api.keys.Lookup)
+	if err == nil {
+		err = claims.Check(now, api.cfg.ClockSkew.D(), api.cfg.Region)
+	}
+	switch {
+	case errors.Is(err, codetoken.ErrExpired):
+		resp.Result, resp.Reason = models.ResultExpired, "expired"
+	case err != nil:
+		resp.Reason = reasonOf(err)
+	default:
+		resp.Result = models.ResultValid
+	}
+	rec.Reason = resp.Reason
+	if err == nil || errors.Is(err, codetoken.ErrExpired) {
+		rec.HolderHandle, rec.Kind, rec.CodeID = claims.Subject, claims.Kind, hex.EncodeToString(claims.ID)
+	}
+	if resp.Result == models.ResultValid {
+		status := api.status.Of(claims.Subject)
+		resp.Colour, resp.ColourText = status.Colour, status.Colour.Text()
+		resp.MaskedName, resp.MaskedDoc, resp.Kind = claims.MaskedName, claims.MaskedDoc, claims.Kind
+		rec.Colour = status.Colour
+	}
+	rec.Result = resp.Result
+	if err := api.store.RecordVerification(ctx, rec); err != nil {
+		return verifyResponse{}, err
+	}
+	return resp, nil
+}
+
+// reasonOf names why a code failed, for the scanner and the record.
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, codetoken.ErrUnknownKey):
+		return "unknown_key"
+	case errors.Is(err, codetoken.ErrBadSignature):
+		return "bad_signature"
+	case errors.Is(err, codetoken.ErrWrongIssuer):
+		return "wrong_issuer"
+	case errors.Is(err, codetoken.ErrNotYetValid):
+		return "not_yet_valid"
+	default:
+		return "malformed"
+	}
+}
+
+// timestampMilli formats t as RFC 3339 with milliseconds, for clocks the
+// pages synchronise to.
+func (api *API) timestampMilli(t time.Time) string {
+	return t.In(api.loc).Format("2006-01-02T15:04:05.000Z07:00")
+}

@@ -1,0 +1,190 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	qrcode "github.com/skip2/go-qrcode"
+
+	"healthcode/models"
+)
+
+// Page tickets and sessions.
+const (
+	ticketTTL      = 60 * time.Second
+	pageSessionTTL = 12 * time.Hour
+	pageCookie     = "hc_page"
+)
+
+type ticketRequest struct {
+	// Purpose is "code" (the default) or "verify".
+	Purpose string `json:"purpose"`
+	// RelativeID asks for a relative's code page.
+	RelativeID string `json:"relative_id"`
+}
+
+type ticketResponse struct {
+	URL       string `json:"url"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// pageCodeResponse is the code page's data: the code and its QR as inline SVG.
+type pageCodeResponse struct {
+	codeResponse
+	QRSVG    string `json:"qr_svg"`
+	TimeZone string `json:"time_zone"`
+}
+
+type pageVerifyResponse struct {
+	verifyResponse
+	VerifierMaskedName string `json:"verifier_masked_name"`
+	TimeZone           string `json:"time_zone"`
+}
+
+// createTicket makes a one-time ticket for the mini-program's web-view.
+func (api *API) createTicket(c *gin.Context) {
+	var req ticketRequest
+	if c.Request.ContentLength != 0 {
+		if err := bindJSON(c, &req); err != nil {
+			respondError(c, api.log, err)
+			return
+		}
+	}
+	path := "/h5/code"
+	switch req.Purpose {
+	case "", models.TicketCode:
+		req.Purpose = models.TicketCode
+	case models.TicketVerify:
+		path = "/h5/verify"
+		req.RelativeID = ""
+	default:
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code 或 verify"))
+		return
+	}
+	s, _ := sessionOf(c)
+	ticket, err := api.store.CreateH5Ticket(c.Request.Context(), s.AccountID, req.Purpose, req.RelativeID, ticketTTL)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.JSON(http.StatusCreated, ticketResponse{URL: path + "?ticket=" + ticket, ExpiresAt: api.timestamp(api.clock.Now().Add(ticketTTL))})
+}
+
+// codePage serves the code page. Opened with ?ticket=…, it trades the
+// ticket for an HttpOnly cookie and redirects to itself without the ticket.
+func (api *API) codePage(c *gin.Context) { api.page(c, models.TicketCode, "code.html") }
+
+// verifyPage serves the verification view the same way.
+func (api *API) verifyPage(c *gin.Context) { api.page(c, models.TicketVerify, "verify.html") }
+
+func (api *API) page(c *gin.Context, purpose, file string) {
+	if ticket := c.Query("ticket"); ticket != "" {
+		ctx := c.Request.Context()
+		t, err := api.store.RedeemH5Ticket(ctx, ticket)
+		if err == nil && t.Purpose != purpose {
+			err = models.Errorf(models.KindUnauthorized, models.CodeTicketInvalid, "页面链接已失效，请在小程序中重新打开")
+		}
+		var a *models.Account
+		if err == nil {
+			a, err = api.store.AccountByID(ctx, t.AccountID)
+		}
+		var p *models.Person
+		if err == nil && a.PersonID != nil {
+			p, err = api.store.PersonByID(ctx, *a.PersonID)
+		}
+		if err != nil {
+			servePageStatus(c, http.StatusUnauthorized, "expired.html")
+			return
+		}
+		token, exp := api.sessions.IssuePage(a, p, t.Purpose, t.RelativeID, pageSessionTTL)
+		http.SetCookie(c.Writer, &http.Cookie{
+			Name: pageCookie, Value: token, Path: "/h5", Expires: exp, HttpOnly: true,
+			SameSite: http.SameSiteStrictMode, Secure: api.cfg.Production() || c.Request.TLS != nil,
+		})
+		c.Header("Cache-Control", "no-store")
+		c.Redirect(http.StatusSeeOther, c.Request.URL.Path)
+		return
+	}
+	servePage(c, file)
+}
+
+// requirePage admits requests of an H5 page with a valid cookie session for
+// purpose.
+func (api *API) requirePage(purpose string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		cookie, _ := c.Cookie(pageCookie)
+		s, err := api.sessions.VerifyPage(cookie)
+		if err == nil && s.Purpose != purpose {
+			err = models.Errorf(models.KindUnauthorized, models.CodeUnauthorized, "页面已失效，请在小程序中重新打开")
+		}
+		if err != nil {
+			respondError(c, api.log, err)
+			return
+		}
+		c.Set(ctxSession, s)
+		c.Next()
+	}
+}
+
+// pageCode answers the code page's data, QR included as SVG.
+func (api *API) pageCode(c *gin.Context) {
+	s, _ := sessionOf(c)
+	resp, err := api.personalCode(s)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	svg, err := qrSVG(resp.QR)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, pageCodeResponse{codeResponse: resp, QRSVG: svg, TimeZone: api.loc.String()})
+}
+
+// pageVerify checks a scanned code for the verification view.
+func (api *API) pageVerify(c *gin.Context) {
+	var req verifyRequest
+	if err := bindJSON(c, &req); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	s, _ := sessionOf(c)
+	resp, err := api.checkCode(c, s.AccountID, req.QR)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	who := s.MaskedName
+	if who == "" {
+		who = "核验员" + s.AccountID[:6]
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, pageVerifyResponse{verifyResponse: resp, VerifierMaskedName: who, TimeZone: api.loc.String()})
+}
+
+// qrSVG draws a QR code of text as one SVG path of its dark modules, with a
+// quiet zone of four modules.
+func qrSVG(text string) (string, error) {
+	q, err := qrcode.New(text, qrcode.Medium)
+	if err != nil {
+		return "", fmt.Errorf("draw QR: %w", err)
+	}
+	q.DisableBorder = true
+	bits := q.Bitmap()
+	n := len(bits) + 8
+	var d strings.Builder
+	for y, row := range bits {
+		for x, dark := range row {
+			if dark {
+				fmt.Fprintf(&d, "M%d %dh1v1h-1z", x+4, y+4)
+			}
+		}
+	}
+	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges" role="img" aria-label="健康码二维码"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="%s"/></svg>`,
+		n, n, n, n, d.String()), nil
+}
