@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http/httptest"
+	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"healthcode/config"
+	"healthcode/models/codetoken"
 	"healthcode/models/storetest"
 )
 
@@ -109,5 +112,116 @@ func TestDevPageWalksTheSandboxFlow(t *testing.T) {
 	}
 	if strings.Contains(html, aliceNumber) {
 		t.Error("the full document number stayed in the page")
+	}
+}
+
+// TestCodePageInBrowser opens the code page as the web-view would: masked
+// data only, a live clock and seconds counter, and a QR that renews itself
+// before it expires without reloading the page.
+func TestCodePageInBrowser(t *testing.T) {
+	e := newTestEnv(t, func(s *testSetup) { s.cfg.CodeTTL = config.Duration(4 * time.Second) })
+	srv := httptest.NewServer(e.handler)
+	defer srv.Close()
+	ctx := newBrowser(t)
+	token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	ticket := decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", token, nil), 201)
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+ticket.URL)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the code", `document.querySelector("#name").textContent === "欧阳**" && document.querySelector("#qr svg") !== null`)
+	text := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if u := text(`location.href`); strings.Contains(u, "ticket") {
+		t.Errorf("the ticket stayed in the address: %s", u)
+	}
+	if got := text(`document.querySelector("#doc").textContent`); got != "11**************2X" {
+		t.Errorf("masked document %q", got)
+	}
+	if got := text(`document.querySelector("#colour-text").textContent + "|" + document.querySelector("#block").className`); got != "未见异常|green" {
+		t.Errorf("colour %q", got)
+	}
+	if got := text(`document.querySelector("#valid").textContent`); !strings.HasPrefix(got, "今日24:00") {
+		t.Errorf("validity %q", got)
+	}
+
+	text(`String(window.__samePage = true)`)
+	firstQR := text(`document.querySelector("#qr").dataset.qr`)
+	firstSeconds := text(`document.querySelector("#seconds").textContent`)
+	firstClock := text(`document.querySelector("#clock").textContent`)
+	time.Sleep(1500 * time.Millisecond)
+	if s := text(`document.querySelector("#seconds").textContent`); s == firstSeconds {
+		t.Errorf("the seconds counter stood still at %s", s)
+	}
+	if c := text(`document.querySelector("#clock").textContent`); c == firstClock || len(c) != 8 {
+		t.Errorf("the clock %q did not tick (was %q)", c, firstClock)
+	}
+	waitFor(t, ctx, "a fresh QR before expiry", `document.querySelector("#qr").dataset.qr !== `+"`"+firstQR+"`")
+	if same := text(`String(window.__samePage === true)`); same != "true" {
+		t.Error("the page reloaded to renew the QR")
+	}
+	if _, err := codetoken.Parse(text(`document.querySelector("#qr").dataset.qr`), e.keys.Lookup); err != nil {
+		t.Errorf("the renewed QR does not verify: %v", err)
+	}
+
+	html := text(`document.documentElement.outerHTML`)
+	for _, secret := range []string{aliceNumber, aliceName, "娜娜"} {
+		if strings.Contains(html, secret) {
+			t.Errorf("the page holds %q", secret)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("elder"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(`document.body.className`); got != "elder" {
+		t.Errorf("elder mode: body class %q", got)
+	}
+}
+
+// TestVerificationViewInBrowser shows a scan's result with a tiled
+// watermark naming the verifier.
+func TestVerificationViewInBrowser(t *testing.T) {
+	e := newTestEnv(t)
+	srv := httptest.NewServer(e.handler)
+	defer srv.Close()
+	ctx := newBrowser(t)
+	holder, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	code := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", holder, nil), 200)
+	staff := e.makeVerifier(t, "staff", "王小明", staffNumber)
+	ticket := decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", staff, map[string]string{"purpose": "verify"}), 201)
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+ticket.URL+"#qr="+url.PathEscape(code.QR))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the verdict", `document.querySelector("#verdict").textContent === "有效"`)
+	get := func(js string) string {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	if got := get(`document.querySelector("#name").textContent + "|" + document.querySelector("#doc").textContent + "|" + document.querySelector("#colour-text").textContent`); got != "欧阳**|11**************2X|未见异常" {
+		t.Errorf("holder data %q", got)
+	}
+	waitFor(t, ctx, "the watermark", `document.querySelectorAll("#watermark span").length > 50`)
+	mark := get(`document.querySelector("#watermark span").textContent`)
+	if !strings.HasPrefix(mark, "核验人 王** ") || len(mark) < len("核验人 王** 2026-11-23 12:00:00") {
+		t.Errorf("watermark %q, want the verifier's masked name and the time", mark)
+	}
+	if n := get(`String(document.querySelectorAll("#watermark span").length)`); n != "160" {
+		t.Errorf("%s watermark tiles", n)
+	}
+	if get(`getComputedStyle(document.querySelector("#watermark")).position`) != "fixed" {
+		t.Error("the watermark does not cover the view")
+	}
+	if strings.Contains(get(`document.documentElement.outerHTML`), "王小明") {
+		t.Error("the verifier's full name is in the page")
 	}
 }

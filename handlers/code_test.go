@@ -1,0 +1,283 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/hex"
+	"mime/multipart"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"healthcode/models"
+	"healthcode/models/codetoken"
+)
+
+// verifiedUser logs a sandbox user in, binds the identity and passes the
+// sandbox face check; it returns the final bearer token and account id.
+func (e *testEnv) verifiedUser(t *testing.T, user, name, number string) (token, accountID string) {
+	t.Helper()
+	login := e.sandboxLogin(t, user)
+	token = e.bind(t, login.Token, name, "resident_id", number).Token
+	start := e.startFace(t, token)
+	e.json("POST", "/api/v1/sandbox/face/"+start.VerifyID, "", map[string]string{"outcome": "pass"})
+	got := e.callback(t, token, start.VerifyID)
+	if got.Status != "passed" {
+		t.Fatalf("face check of %s: %+v", user, got)
+	}
+	return got.Token, login.Account.ID
+}
+
+// importList uploads a status list as an operator.
+func (e *testEnv) importList(source, csv string) *httptest.ResponseRecorder {
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	w.WriteField("source", source)
+	f, _ := w.CreateFormFile("file", "list.csv")
+	f.Write([]byte(csv))
+	w.Close()
+	return e.do("POST", "/api/v1/admin/status-imports", &body,
+		"Content-Type", w.FormDataContentType(), "Authorization", "Operator "+testOperatorKey)
+}
+
+// makeVerifier makes a face-verified staff account a verifier.
+func (e *testEnv) makeVerifier(t *testing.T, user, name, number string) string {
+	t.Helper()
+	token, id := e.verifiedUser(t, user, name, number)
+	rec := e.do("POST", "/api/v1/admin/verifiers", strings.NewReader(`{"account_id":"`+id+`","place":"人民广场地铁站"}`),
+		"Content-Type", "application/json", "Authorization", "Operator "+testOperatorKey)
+	if rec.Code != 201 {
+		t.Fatalf("grant verifier = %d %s", rec.Code, rec.Body)
+	}
+	return token
+}
+
+var staffNumber = func() string { n := "31011519800101123"; return n + string(models.CheckDigit(n)) }()
+
+func TestShowCode(t *testing.T) {
+	e := newTestEnv(t)
+	login := e.sandboxLogin(t, "alice")
+	wantError(t, e.json("GET", "/api/v1/me/code", login.Token, nil), 403, models.CodeIdentityRequired)
+	bound := e.bind(t, login.Token, aliceName, "resident_id", aliceNumber).Token
+	wantError(t, e.json("GET", "/api/v1/me/code", bound, nil), 403, models.CodeFaceRequired)
+
+	token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	got := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", token, nil), 200)
+	if got.Colour != models.Green || got.ColourText != "未见异常" || got.MaskedName != "欧阳**" || got.MaskedDoc != "11**************2X" || got.Kind != "personal" {
+		t.Errorf("code = %+v", got)
+	}
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		return v
+	}
+	if d := at(got.ExpiresAt).Sub(at(got.IssuedAt)); d != 60*time.Second {
+		t.Errorf("lifetime %v, want 60s", d)
+	}
+	if want := time.Date(2026, 11, 24, 0, 0, 0, 0, e.api.loc); !at(got.ValidUntil).Equal(want) {
+		t.Errorf("valid_until = %s, want the next 24:00", got.ValidUntil)
+	}
+	if !at(got.ServerTime).Equal(e.clock.Now()) {
+		t.Errorf("server_time = %s", got.ServerTime)
+	}
+	claims, err := codetoken.Parse(got.QR, e.keys.Lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, _ := e.sessions.Verify(token)
+	if claims.Subject != sess.PersonID || claims.Issuer != "310000" || claims.Colour != "green" || claims.MaskedName != "欧阳**" {
+		t.Errorf("claims = %+v", claims)
+	}
+	if strings.Contains(got.QR, aliceNumber) || strings.Contains(e.allOutput(), aliceNumber) {
+		t.Error("the document number leaked")
+	}
+}
+
+func TestJWKSEndpoint(t *testing.T) {
+	e := newTestEnv(t)
+	rec := e.do("GET", "/.well-known/healthcode-keys", nil)
+	got := decode[struct{ Keys []codetoken.JWK }](t, rec, 200)
+	if len(got.Keys) != 1 || got.Keys[0].Kid != e.keys.Active().ID || got.Keys[0].Crv != "Ed25519" {
+		t.Errorf("JWKS = %+v", got)
+	}
+	if !strings.Contains(rec.Header().Get("Cache-Control"), "max-age") {
+		t.Error("JWKS is not cacheable")
+	}
+}
+
+func TestOperatorAuthentication(t *testing.T) {
+	e := newTestEnv(t)
+	for _, h := range []string{"", "Bearer " + testOperatorKey, "Operator wrong-key", "Operator "} {
+		rec := e.do("POST", "/api/v1/admin/verifiers", strings.NewReader(`{}`), "Content-Type", "application/json", "Authorization", h)
+		wantError(t, rec, 401, "operator_required")
+	}
+	if strings.Contains(e.allOutput(), testOperatorKey) {
+		t.Error("an operator key reached a response or a log line")
+	}
+}
+
+func TestStatusImportEndpoint(t *testing.T) {
+	e := newTestEnv(t)
+	token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+
+	rec := e.importList("cdc", "doc_type,doc_number,colour,reason\nresident_id,"+aliceNumber+",red,密接\n")
+	if rec.Code != 201 {
+		t.Fatalf("import = %d %s", rec.Code, rec.Body)
+	}
+	if got := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", token, nil), 200); got.Colour != models.Red || got.ColourText != "集中观察" {
+		t.Errorf("after the import: %s %s", got.Colour, got.ColourText)
+	}
+
+	// A file with a bad row is refused with the row numbers; red stays.
+	rec = e.importList("cdc", "resident_id,"+aliceNumber+",green,\nresident_id,110105194912310021,green,\npassport,E1,blue,\n")
+	wantError(t, rec, 400, models.CodeImportRejected)
+	body := decode[struct {
+		Error struct {
+			Details models.ImportProblems `json:"details"`
+		} `json:"error"`
+	}](t, rec, 400)
+	if d := body.Error.Details; d.BadRows != 2 || d.Problems[0].Row != 2 || d.Problems[1].Row != 3 {
+		t.Errorf("details = %+v", d)
+	}
+	if got := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", token, nil), 200); got.Colour != models.Red {
+		t.Errorf("a refused import changed the colour to %s", got.Colour)
+	}
+
+	wantError(t, e.importList("rumours", "resident_id,"+aliceNumber+",red,\n"), 400, "invalid_source")
+	audit, _ := e.store.AuditEntries(t.Context(), "status.import", "")
+	if len(audit) != 1 || !strings.HasPrefix(audit[0].Actor, "operator:") {
+		t.Errorf("audit = %+v", audit)
+	}
+}
+
+type verifyBody struct {
+	Result     string `json:"result"`
+	Reason     string `json:"reason"`
+	Colour     string `json:"colour"`
+	ColourText string `json:"colour_text"`
+	MaskedName string `json:"masked_name"`
+	MaskedDoc  string `json:"masked_doc"`
+	Kind       string `json:"kind"`
+	CheckedAt  string `json:"checked_at"`
+}
+
+func TestVerify(t *testing.T) {
+	e := newTestEnv(t)
+	holder, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	code := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", holder, nil), 200)
+
+	// Only verifiers may verify.
+	wantError(t, e.json("POST", "/api/v1/verify", holder, map[string]string{"qr": code.QR}), 403, models.CodeNotVerifier)
+	staff := e.makeVerifier(t, "staff", "王小明", staffNumber)
+	staffSess, _ := e.sessions.Verify(staff)
+
+	check := func(qr string) verifyBody {
+		t.Helper()
+		return decode[verifyBody](t, e.json("POST", "/api/v1/verify", staff, map[string]string{"qr": qr}), 200)
+	}
+	got := check(code.QR)
+	if got.Result != "valid" || got.Colour != "green" || got.MaskedName != "欧阳**" || got.MaskedDoc != "11**************2X" || got.Kind != "personal" {
+		t.Errorf("valid code = %+v", got)
+	}
+
+	// The colour changes after the code was issued: the verifier sees the new one.
+	if rec := e.importList("community", "resident_id,"+aliceNumber+",yellow,居家观察\n"); rec.Code != 201 {
+		t.Fatal(rec.Body)
+	}
+	if got := check(code.QR); got.Result != "valid" || got.Colour != "yellow" || got.ColourText != "居家观察" {
+		t.Errorf("after a new list: %+v, want the current colour yellow", got)
+	}
+
+	// Tampered, foreign-key, wrong-issuer and garbage codes: invalid, no holder data.
+	raw, _ := codetoken.DecodeBase45(strings.TrimPrefix(code.QR, codetoken.Prefix))
+	raw[len(raw)-5] ^= 0x40
+	otherKey := codetoken.GenerateKey(e.clock.Now())
+	foreign, _ := codetoken.Sign(otherKey, codetoken.Claims{Issuer: "310000", Subject: "x", IssuedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Minute), Kind: "personal"})
+	otherRegion, _ := codetoken.Sign(e.keys.Active(), codetoken.Claims{Issuer: "440100", Subject: "x", IssuedAt: e.clock.Now(), ExpiresAt: e.clock.Now().Add(time.Minute), Kind: "personal"})
+	for name, c := range map[string]struct{ qr, reason string }{
+		"tampered":     {codetoken.Prefix + codetoken.EncodeBase45(raw), "bad_signature"},
+		"unknown kid":  {foreign, "unknown_key"},
+		"wrong issuer": {otherRegion, "wrong_issuer"},
+		"garbage":      {"HC1JKM:not a code", "malformed"},
+		"a URL":        {"https://fake-health-code.example/green.png", "malformed"},
+	} {
+		got := check(c.qr)
+		if got.Result != "invalid" || got.Reason != c.reason || got.MaskedName != "" || got.Colour != "" {
+			t.Errorf("%s: %+v, want invalid/%s without holder data", name, got, c.reason)
+		}
+	}
+
+	// A screenshot: within the 5 s skew it still passes, after it, expired.
+	e.clock.Advance(64 * time.Second)
+	if got := check(code.QR); got.Result != "valid" {
+		t.Errorf("within the skew: %+v", got)
+	}
+	e.clock.Advance(2 * time.Second)
+	if got := check(code.QR); got.Result != "expired" || got.MaskedName != "" {
+		t.Errorf("screenshot: %+v, want expired without holder data", got)
+	}
+
+	recs, _ := e.store.VerificationsBy(t.Context(), staffSess.AccountID)
+	if len(recs) != 9 {
+		t.Fatalf("%d verification records, want 9", len(recs))
+	}
+	first := recs[0]
+	if first.Result != "valid" || first.Colour != models.Green || first.Place != "人民广场地铁站" || first.HolderHandle == "" || len(first.CodeID) != 24 {
+		t.Errorf("record = %+v", first)
+	}
+	if _, err := hex.DecodeString(first.CodeID); err != nil {
+		t.Errorf("code id %q", first.CodeID)
+	}
+
+	// Revoked verifiers are refused.
+	rec := e.do("DELETE", "/api/v1/admin/verifiers/"+staffSess.AccountID, nil, "Authorization", "Operator "+testOperatorKey)
+	if rec.Code != 200 {
+		t.Fatalf("revoke = %d %s", rec.Code, rec.Body)
+	}
+	wantError(t, e.json("POST", "/api/v1/verify", staff, map[string]string{"qr": code.QR}), 403, models.CodeNotVerifier)
+	for _, action := range []string{"verifier.grant", "verifier.revoke"} {
+		if audit, _ := e.store.AuditEntries(t.Context(), action, staffSess.AccountID); len(audit) != 1 {
+			t.Errorf("%d %s audit entries", len(audit), action)
+		}
+	}
+}
+
+func TestPageTickets(t *testing.T) {
+	e := newTestEnv(t)
+	token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	ticket := decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", token, nil), 201)
+	if !strings.HasPrefix(ticket.URL, "/h5/code?ticket=") {
+		t.Fatalf("ticket = %+v", ticket)
+	}
+	rec := e.do("GET", ticket.URL, nil)
+	if rec.Code != 303 || rec.Header().Get("Location") != "/h5/code" {
+		t.Fatalf("redeem = %d %v", rec.Code, rec.Header())
+	}
+	cookie := rec.Result().Cookies()[0]
+	if cookie.Name != pageCookie || !cookie.HttpOnly || cookie.SameSite != 3 || cookie.Path != "/h5" {
+		t.Errorf("cookie = %+v", cookie)
+	}
+	// One time only.
+	if again := e.do("GET", ticket.URL, nil); again.Code != 401 || len(again.Result().Cookies()) != 0 {
+		t.Errorf("a used ticket worked again: %d", again.Code)
+	}
+	data := decode[pageCodeResponse](t, e.do("GET", "/h5/api/code", nil, "Cookie", pageCookie+"="+cookie.Value), 200)
+	if !strings.HasPrefix(data.QRSVG, "<svg") || data.MaskedName != "欧阳**" || data.TimeZone != "Asia/Shanghai" {
+		t.Errorf("page data = %+v", data.codeResponse)
+	}
+	// The page cookie is no bearer token, and a bearer token is no cookie.
+	wantError(t, e.json("GET", "/api/v1/me", cookie.Value, nil), 401, "unauthorized")
+	wantError(t, e.do("GET", "/h5/api/code", nil, "Cookie", pageCookie+"="+token), 401, "unauthorized")
+
+	// A ticket older than a minute has expired.
+	late := decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", token, nil), 201)
+	e.clock.Advance(61 * time.Second)
+	if rec := e.do("GET", late.URL, nil); rec.Code != 401 {
+		t.Errorf("an expired ticket = %d", rec.Code)
+	}
+	if strings.Contains(e.logs.String(), strings.TrimPrefix(ticket.URL, "/h5/code?ticket=")) {
+		t.Error("a ticket reached the log")
+	}
+}
