@@ -23,7 +23,67 @@ func importStatus(ctx context.Context, cfg config.Config, args []string, e env) 
 	if err := fs.Parse(args); err != nil || *source == "" || *file == "" {
 		return usageError{"usage: app import-status --source cdc|community|nucleic_acid|operator --file lists.csv"}
 	}
-	f, err := os.Open(*file)
+	return importFile(ctx, cfg, *file, e, func(d *deps, f io.Reader) (string, error) {
+		rows, err := models.ParseStatusCSV(f, d.store.Today())
+		if err != nil {
+			return "", err
+		}
+		imp, err := d.store.ImportStatus(ctx, *source, rows, "cli:import-status", "")
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("imported %d rows into the %s list (import %s); running servers pick it up within seconds", imp.Rows, imp.Source, imp.ID), nil
+	})
+}
+
+// importHouseholds replaces the household registers:
+// `app import-households --file F` (household_id,doc_type,doc_number).
+func importHouseholds(ctx context.Context, cfg config.Config, args []string, e env) error {
+	file, err := fileFlag("import-households", args)
+	if err != nil {
+		return err
+	}
+	return importFile(ctx, cfg, file, e, func(d *deps, f io.Reader) (string, error) {
+		rows, err := models.ParseHouseholdCSV(f, d.store.Today())
+		if err != nil {
+			return "", err
+		}
+		n, err := d.store.ImportHouseholds(ctx, rows, "cli:import-households", "")
+		return fmt.Sprintf("imported %d household register rows", n), err
+	})
+}
+
+// importBirths replaces the birth records: `app import-births --file F`
+// (birth_certificate,child_doc_type,child_doc_number,parent_doc_type,parent_doc_number).
+func importBirths(ctx context.Context, cfg config.Config, args []string, e env) error {
+	file, err := fileFlag("import-births", args)
+	if err != nil {
+		return err
+	}
+	return importFile(ctx, cfg, file, e, func(d *deps, f io.Reader) (string, error) {
+		rows, err := models.ParseBirthCSV(f, d.store.Today())
+		if err != nil {
+			return "", err
+		}
+		n, err := d.store.ImportBirths(ctx, rows, "cli:import-births", "")
+		return fmt.Sprintf("imported %d birth records", n), err
+	})
+}
+
+func fileFlag(command string, args []string) (string, error) {
+	fs := flag.NewFlagSet(command, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	file := fs.String("file", "", "CSV file")
+	if err := fs.Parse(args); err != nil || *file == "" {
+		return "", usageError{"usage: app " + command + " --file F.csv"}
+	}
+	return *file, nil
+}
+
+// importFile opens file and the database and runs load; a refused file
+// prints the rows at fault.
+func importFile(ctx context.Context, cfg config.Config, file string, e env, load func(*deps, io.Reader) (string, error)) error {
+	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
@@ -36,16 +96,12 @@ func importStatus(ctx context.Context, cfg config.Config, args []string, e env) 
 	if _, err := models.Migrate(ctx, d.db, d.clock); err != nil {
 		return err
 	}
-	rows, err := models.ParseStatusCSV(f, d.store.Today())
+	msg, err := load(d, f)
 	if err != nil {
 		printImportProblems(e.stderr, err)
 		return err
 	}
-	imp, err := d.store.ImportStatus(ctx, *source, rows, "cli:import-status", "")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "imported %d rows into the %s list (import %s); running servers pick it up within seconds\n", imp.Rows, imp.Source, imp.ID)
+	fmt.Fprintln(e.stdout, msg)
 	return nil
 }
 

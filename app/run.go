@@ -29,6 +29,11 @@ commands:
   import-status --source S --file F
             replace the status list of source S (cdc, community, nucleic_acid,
             operator) with CSV file F (doc_type,doc_number,colour,reason)
+  import-households --file F
+            replace the household registers (household_id,doc_type,doc_number)
+  import-births --file F
+            replace the birth records (birth_certificate,child_doc_type,
+            child_doc_number,parent_doc_type,parent_doc_number)
   keys rotate|list
             add a new active code-signing key / list the published keys
   version   print the version
@@ -84,6 +89,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, cfg, e)
 	case "import-status":
 		return importStatus(ctx, cfg, rest, e)
+	case "import-households":
+		return importHouseholds(ctx, cfg, rest, e)
+	case "import-births":
+		return importBirths(ctx, cfg, rest, e)
 	case "keys":
 		return keys(cfg, rest, e)
 	case "config":

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
-	"errors"
 	"net/http"
 	"strings"
 
@@ -71,17 +70,7 @@ func (api *API) statusImport(c *gin.Context) {
 		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator"))
 		return
 	}
-	fh, err := c.FormFile("file")
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			respondError(c, api.log, err)
-			return
-		}
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "file_required", "请在 file 字段上传CSV文件"))
-		return
-	}
-	f, err := fh.Open()
+	f, err := uploadedFile(c)
 	if err != nil {
 		respondError(c, api.log, err)
 		return

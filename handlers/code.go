@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"cmp"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -141,11 +142,24 @@ func (api *API) checkCode(c *gin.Context, verifierID, qr string) (verifyResponse
 		resp.Result, resp.Reason = models.ResultExpired, "expired"
 	case err != nil:
 		resp.Reason = reasonOf(err)
+	case claims.Kind == codetoken.KindRelative:
+		// A relative code is good only while its link is: deleting the link
+		// revokes every code issued for it at once.
+		link, lerr := api.store.LinkStatus(ctx, claims.Link)
+		if lerr != nil && models.ErrorKind(lerr) != models.KindNotFound {
+			return verifyResponse{}, lerr
+		}
+		if link == models.LinkApproved {
+			resp.Result = models.ResultValid
+		} else {
+			resp.Result, resp.Reason = models.ResultRevoked, "link_"+cmp.Or(link, "unknown")
+		}
 	default:
 		resp.Result = models.ResultValid
 	}
 	rec.Reason = resp.Reason
 	if err == nil || errors.Is(err, codetoken.ErrExpired) {
+		// The code is genuine: record whose it was, whatever the result.
 		rec.HolderHandle, rec.Kind, rec.CodeID = claims.Subject, claims.Kind, hex.EncodeToString(claims.ID)
 	}
 	if resp.Result == models.ResultValid {

@@ -118,8 +118,10 @@ func TestOperatorAuthentication(t *testing.T) {
 	}
 }
 
-func TestStatusImportEndpoint(t *testing.T) {
-	e := newTestEnv(t)
+func TestStatusImportEndpoint(t *testing.T) { onEveryDriver(t, testStatusImportEndpoint) }
+
+func testStatusImportEndpoint(t *testing.T, driver func(*testSetup)) {
+	e := newTestEnv(t, driver)
 	token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
 
 	rec := e.importList("cdc", "doc_type,doc_number,colour,reason\nresident_id,"+aliceNumber+",red,密接\n")
@@ -163,8 +165,10 @@ type verifyBody struct {
 	CheckedAt  string `json:"checked_at"`
 }
 
-func TestVerify(t *testing.T) {
-	e := newTestEnv(t)
+func TestVerify(t *testing.T) { onEveryDriver(t, testVerify) }
+
+func testVerify(t *testing.T, driver func(*testSetup)) {
+	e := newTestEnv(t, driver)
 	holder, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
 	code := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", holder, nil), 200)
 

@@ -36,8 +36,10 @@ func (e *testEnv) callback(t *testing.T, token, verifyID string) faceCallbackBod
 	return decode[faceCallbackBody](t, e.json("POST", "/api/v1/face/callback", token, map[string]string{"verify_id": verifyID}), 200)
 }
 
-func TestSandboxFaceFlow(t *testing.T) {
-	e := newTestEnv(t)
+func TestSandboxFaceFlow(t *testing.T) { onEveryDriver(t, testSandboxFaceFlow) }
+
+func testSandboxFaceFlow(t *testing.T, driver func(*testSetup)) {
+	e := newTestEnv(t, driver)
 	login := e.sandboxLogin(t, "alice")
 	wantError(t, e.json("POST", "/api/v1/face/start", login.Token, nil), 403, models.CodeIdentityRequired)
 	token := e.bind(t, login.Token, aliceName, "resident_id", aliceNumber).Token

@@ -65,6 +65,12 @@ func (api *API) createTicket(c *gin.Context) {
 		return
 	}
 	s, _ := sessionOf(c)
+	if req.RelativeID != "" {
+		if _, err := api.store.RelativeOf(c.Request.Context(), s.AccountID, req.RelativeID); err != nil {
+			respondError(c, api.log, err)
+			return
+		}
+	}
 	ticket, err := api.store.CreateH5Ticket(c.Request.Context(), s.AccountID, req.Purpose, req.RelativeID, ticketTTL)
 	if err != nil {
 		respondError(c, api.log, err)
@@ -129,10 +135,17 @@ func (api *API) requirePage(purpose string) gin.HandlerFunc {
 	}
 }
 
-// pageCode answers the code page's data, QR included as SVG.
+// pageCode answers the code page's data, QR included as SVG: the caller's
+// own code, or a relative's when the page was opened for one.
 func (api *API) pageCode(c *gin.Context) {
 	s, _ := sessionOf(c)
-	resp, err := api.personalCode(s)
+	var resp codeResponse
+	var err error
+	if s.RelativeID != "" {
+		resp, err = api.relativeCode(c.Request.Context(), s, s.RelativeID, c.GetString(ctxRequestID))
+	} else {
+		resp, err = api.personalCode(s)
+	}
 	if err != nil {
 		respondError(c, api.log, err)
 		return

@@ -79,11 +79,19 @@ func New(d Deps) (http.Handler, error) {
 	return r, nil
 }
 
-// routeStatusImports takes uploads up to HEALTHCODE_IMPORT_MAX_BYTES.
-const routeStatusImports = "/status-imports"
+// Upload routes take bodies up to HEALTHCODE_IMPORT_MAX_BYTES.
+const (
+	routeStatusImports = "/status-imports"
+	routeHouseholds    = "/households"
+	routeBirthRecords  = "/birth-records"
+)
 
 // largeBodyRoutes are the routes whose bodies may exceed the usual limit.
-var largeBodyRoutes = map[string]bool{"/api/v1/admin" + routeStatusImports: true}
+var largeBodyRoutes = map[string]bool{
+	"/api/v1/admin" + routeStatusImports: true,
+	"/api/v1/admin" + routeHouseholds:    true,
+	"/api/v1/admin" + routeBirthRecords:  true,
+}
 
 // routes lists every route of the service in one place.
 func (api *API) routes(r *gin.Engine) {
@@ -124,6 +132,18 @@ func (api *API) routes(r *gin.Engine) {
 	admin.POST(routeStatusImports, api.statusImport)
 	admin.POST("/verifiers", api.grantVerifier)
 	admin.DELETE("/verifiers/:account_id", api.revokeVerifier)
+	admin.POST(routeHouseholds, api.importHouseholds)
+	admin.POST(routeBirthRecords, api.importBirths)
+	admin.GET("/relative-reviews", api.listReviews)
+	admin.POST("/relative-reviews/:id", api.decideReview)
+
+	// Relatives: proxy codes and lookups, only through an approved link.
+	rel := v1.Group("/relatives", api.requireSession)
+	rel.POST("", api.limitBy(api.identityAccount, "identity", accountKey), api.requireFaceToday, api.addRelative)
+	rel.GET("", api.listRelatives)
+	rel.DELETE("/:id", api.deleteRelative)
+	rel.GET("/:id/status", api.requireFaceToday, api.relativeStatus)
+	rel.GET("/:id/code", api.requireFaceToday, api.relativeCodeHandler)
 
 	if api.cfg.SandboxEnabled() {
 		v1.POST("/sandbox/face/:verify_id", api.sandboxDecideFace)

@@ -293,3 +293,11 @@ func TestStatusOfEveryKind(t *testing.T) {
 		}
 	}
 }
+
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

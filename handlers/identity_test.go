@@ -26,8 +26,10 @@ func (e *testEnv) bind(t *testing.T, token, name, docType, number string) identi
 		map[string]string{"name": name, "doc_type": docType, "doc_number": number}), 200)
 }
 
-func TestBindIdentity(t *testing.T) {
-	e := newTestEnv(t)
+func TestBindIdentity(t *testing.T) { onEveryDriver(t, testBindIdentity) }
+
+func testBindIdentity(t *testing.T, driver func(*testSetup)) {
+	e := newTestEnv(t, driver)
 	login := e.sandboxLogin(t, "alice")
 
 	for _, c := range []struct {

@@ -142,6 +142,35 @@ type (
 	}
 )
 
+// Frozen table shapes of migration 4.
+type (
+	m4Relative struct {
+		ID          string `gorm:"primaryKey;size:32"`
+		AccountID   string `gorm:"size:32;not null;index:idx_relatives_account_id"`
+		PersonID    string `gorm:"size:32;not null;index:idx_relatives_person_id"`
+		Relation    string `gorm:"size:16;not null"`
+		Status      string `gorm:"size:16;not null;index:idx_relatives_status_created,priority:1"`
+		Evidence    string `gorm:"size:16;not null"`
+		ReviewDueAt *time.Time
+		DecidedAt   *time.Time
+		DecidedBy   string    `gorm:"size:64;not null"`
+		Note        string    `gorm:"size:2000;not null"`
+		CreatedAt   time.Time `gorm:"index:idx_relatives_status_created,priority:2"`
+		UpdatedAt   time.Time
+	}
+	m4HouseholdMember struct {
+		ID            uint64 `gorm:"primaryKey;autoIncrement"`
+		HouseholdHash []byte `gorm:"size:32;not null;index:idx_household_members_household"`
+		DocHash       []byte `gorm:"size:32;not null;index:idx_household_members_doc"`
+	}
+	m4BirthRecord struct {
+		ID            uint64 `gorm:"primaryKey;autoIncrement"`
+		CertHash      []byte `gorm:"size:32;not null;index:idx_birth_records_cert"`
+		ChildDocHash  []byte `gorm:"size:32;index:idx_birth_records_child"`
+		ParentDocHash []byte `gorm:"size:32;not null;index:idx_birth_records_parent"`
+	}
+)
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
@@ -164,6 +193,11 @@ var migrations = []migration{
 		return createTables(tx, map[string]any{
 			"status_entries": &m3StatusEntry{}, "status_imports": &m3StatusImport{}, "data_versions": &m3DataVersion{},
 			"verifiers": &m3Verifier{}, "verifications": &m3Verification{}, "h5_tickets": &m3H5Ticket{},
+		})
+	}},
+	{4, "add relatives, household registers and birth records", func(tx *gorm.DB) error {
+		return createTables(tx, map[string]any{
+			"relatives": &m4Relative{}, "household_members": &m4HouseholdMember{}, "birth_records": &m4BirthRecord{},
 		})
 	}},
 }

@@ -68,10 +68,7 @@ var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadd
 
 // notFound turns gorm's record-not-found into a domain error naming what.
 func notFound(err error, code, message string) error {
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return &Error{Kind: KindNotFound, Code: code, Message: message}
-	}
-	return err
+	return notFoundAs(err, &Error{Kind: KindNotFound, Code: code, Message: message})
 }
 
 // gormDB shortens transaction signatures.
@@ -80,3 +77,11 @@ type gormDB = gorm.DB
 // lockForUpdate locks the rows a query reads until the transaction ends (on
 // MySQL; SQLite transactions are already exclusive).
 var lockForUpdate = clause.Locking{Strength: "UPDATE"}
+
+// notFoundAs turns gorm's record-not-found into the given domain error.
+func notFoundAs(err error, as *Error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return as
+	}
+	return err
+}
