@@ -41,18 +41,36 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	if err != nil {
 		return err
 	}
-	// Logouts on other nodes reach this one within the poll interval.
-	if err := d.store.RefreshRevocations(ctx, d.sessions.Revoked, cfg.SessionTTL.D()); err != nil {
-		return err
+	// Everything the hot paths read lives in memory, loaded now and kept
+	// fresh by polling version rows, so a change on one node reaches all.
+	verifiers := models.NewVerifierBook()
+	refreshes := map[string]func(context.Context) error{
+		"session revocations": func(ctx context.Context) error {
+			return d.store.RefreshRevocations(ctx, d.sessions.Revoked, cfg.SessionTTL.D())
+		},
+		"status lists": func(ctx context.Context) error { return d.store.RefreshStatus(ctx, d.status) },
+		"verifiers":    func(ctx context.Context) error { return d.store.RefreshVerifiers(ctx, verifiers) },
 	}
-	if err := d.store.RefreshStatus(ctx, d.status); err != nil {
-		return err
+	for name, refresh := range refreshes {
+		if err := refresh(ctx); err != nil {
+			return fmt.Errorf("load %s: %w", name, err)
+		}
 	}
 	watchCtx, stopWatching := context.WithCancel(context.Background())
 	defer stopWatching()
-	go d.store.WatchRevocations(watchCtx, d.sessions.Revoked, cfg.SessionTTL.D(), 2*time.Second, log)
-	go d.store.WatchStatus(watchCtx, d.status, 2*time.Second, log)
+	go d.store.Watch(watchCtx, 2*time.Second, log, refreshes)
 	go watchSigningKeys(watchCtx, cfg, d, log)
+
+	writers := cfg.GroupCommit.Writers
+	if writers == 0 {
+		writers = map[string]int{config.DriverSQLite: 1, config.DriverMySQL: 4}[cfg.DB.Driver]
+	}
+	verifications := models.NewGroupCommitter(models.GroupCommitOptions{
+		MaxBatch: cfg.GroupCommit.MaxBatch, MaxWait: cfg.GroupCommit.MaxWait.D(), Queue: cfg.GroupCommit.Queue, Writers: writers,
+	}, d.store.RecordVerifications)
+	// Closed after the HTTP server has drained: every verification answered
+	// is committed before the database closes.
+	defer verifications.Close()
 	if d.keys.NewOperatorKey != "" {
 		// Shown once, on the console only: never written to the log.
 		fmt.Fprintf(e.stdout, "Development operator key (shown once; kept in %s/keys/operator.key):\n  Authorization: Operator %s\n",
@@ -61,7 +79,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 
 	handler, err := handlers.New(handlers.Deps{
 		Config: cfg, Store: d.store, Sessions: d.sessions, Platforms: platforms,
-		Keys: d.signing, Status: d.status, OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
+		Keys: d.signing, Status: d.status, Verifiers: verifiers, Verifications: verifications,
+		OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -61,6 +61,27 @@ type Config struct {
 	OperatorKeys []string `json:"operator_keys" env:"HEALTHCODE_OPERATOR_KEYS" secret:"true"`
 	// ImportMaxBytes bounds an uploaded list.
 	ImportMaxBytes int64 `json:"import_max_bytes" env:"HEALTHCODE_IMPORT_MAX_BYTES"`
+
+	Admission   Admission   `json:"admission"`
+	GroupCommit GroupCommit `json:"group_commit"`
+}
+
+// Admission bounds the work the server takes on at once: beyond MaxInFlight
+// requests, up to MaxQueue wait at most MaxWait for a slot; the rest are
+// answered 503 busy at once, so latency stays bounded under any load.
+type Admission struct {
+	MaxInFlight int      `json:"max_in_flight" env:"HEALTHCODE_ADMISSION_MAX_IN_FLIGHT"`
+	MaxQueue    int      `json:"max_queue" env:"HEALTHCODE_ADMISSION_MAX_QUEUE"`
+	MaxWait     Duration `json:"max_wait" env:"HEALTHCODE_ADMISSION_MAX_WAIT"`
+}
+
+// GroupCommit bounds the writer that records verifications in batches.
+type GroupCommit struct {
+	MaxBatch int      `json:"max_batch" env:"HEALTHCODE_GROUP_COMMIT_MAX_BATCH"`
+	MaxWait  Duration `json:"max_wait" env:"HEALTHCODE_GROUP_COMMIT_MAX_WAIT"`
+	Queue    int      `json:"queue" env:"HEALTHCODE_GROUP_COMMIT_QUEUE"`
+	// Writers commit batches in parallel; 0 means 1 on SQLite and 4 on MySQL.
+	Writers int `json:"writers" env:"HEALTHCODE_GROUP_COMMIT_WRITERS"`
 }
 
 // RateLimit bounds how often one client address or one account may call the
@@ -70,6 +91,10 @@ type RateLimit struct {
 	LoginPerMinuteIP      int `json:"login_per_minute_ip" env:"HEALTHCODE_RATE_LOGIN_PER_MINUTE_IP"`
 	IdentityPerMinuteIP   int `json:"identity_per_minute_ip" env:"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_IP"`
 	IdentityPerMinuteUser int `json:"identity_per_minute_account" env:"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_ACCOUNT"`
+	// CodePerMinuteUser bounds codes shown per account (pages refresh about
+	// once a minute); VerifyPerMinuteUser bounds scans per verifier.
+	CodePerMinuteUser   int `json:"code_per_minute_account" env:"HEALTHCODE_RATE_CODE_PER_MINUTE_ACCOUNT"`
+	VerifyPerMinuteUser int `json:"verify_per_minute_account" env:"HEALTHCODE_RATE_VERIFY_PER_MINUTE_ACCOUNT"`
 }
 
 // DB configures the database.
@@ -154,7 +179,10 @@ func Default() Config {
 		Sandbox:    "auto",
 		SessionTTL: Duration(7 * 24 * time.Hour),
 		// Generous per address: a whole estate may share one carrier-grade NAT.
-		RateLimit:      RateLimit{LoginPerMinuteIP: 120, IdentityPerMinuteIP: 120, IdentityPerMinuteUser: 10},
+		RateLimit: RateLimit{LoginPerMinuteIP: 120, IdentityPerMinuteIP: 120, IdentityPerMinuteUser: 10,
+			CodePerMinuteUser: 60, VerifyPerMinuteUser: 300},
+		Admission:      Admission{MaxInFlight: 256, MaxQueue: 1024, MaxWait: Duration(50 * time.Millisecond)},
+		GroupCommit:    GroupCommit{MaxBatch: 256, MaxWait: Duration(5 * time.Millisecond), Queue: 8192},
 		CodeTTL:        Duration(60 * time.Second),
 		ClockSkew:      Duration(5 * time.Second),
 		ImportMaxBytes: 256 << 20,
@@ -232,7 +260,14 @@ func (c Config) Validate() error {
 	if c.DB.MaxOpenConns < 1 {
 		bad("HEALTHCODE_DB_MAX_OPEN_CONNS must be at least 1")
 	}
-	if c.RateLimit.LoginPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteUser < 1 {
+	if c.Admission.MaxInFlight < 1 || c.Admission.MaxQueue < 0 || c.Admission.MaxWait < 0 {
+		bad("HEALTHCODE_ADMISSION_MAX_IN_FLIGHT must be at least 1, the queue and wait not negative")
+	}
+	if c.GroupCommit.MaxBatch < 1 || c.GroupCommit.Queue < c.GroupCommit.MaxBatch || c.GroupCommit.MaxWait <= 0 || c.GroupCommit.Writers < 0 {
+		bad("HEALTHCODE_GROUP_COMMIT_*: batch at least 1, queue at least the batch, a positive wait")
+	}
+	if c.RateLimit.LoginPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteUser < 1 ||
+		c.RateLimit.CodePerMinuteUser < 1 || c.RateLimit.VerifyPerMinuteUser < 1 {
 		bad("HEALTHCODE_RATE_* limits must be at least 1 per minute")
 	}
 	if c.CodeTTL > 0 && c.CodeTTL.D() > 10*time.Minute {

@@ -114,6 +114,9 @@ func (api *API) grantVerifier(c *gin.Context) {
 	}
 	v, err := api.store.GrantVerifier(c.Request.Context(), strings.TrimSpace(req.AccountID), strings.TrimSpace(req.Place),
 		c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	if err == nil {
+		err = api.store.RefreshVerifiers(c.Request.Context(), api.verifiers)
+	}
 	if err != nil {
 		respondError(c, api.log, err)
 		return
@@ -124,6 +127,9 @@ func (api *API) grantVerifier(c *gin.Context) {
 // revokeVerifier ends an account's verifier role.
 func (api *API) revokeVerifier(c *gin.Context) {
 	err := api.store.RevokeVerifier(c.Request.Context(), c.Param("account_id"), c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	if err == nil {
+		err = api.store.RefreshVerifiers(c.Request.Context(), api.verifiers)
+	}
 	if err != nil {
 		respondError(c, api.log, err)
 		return

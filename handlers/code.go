@@ -125,13 +125,13 @@ func (api *API) verify(c *gin.Context) {
 // code that does not pass is a 200 answer saying why, without holder data.
 func (api *API) checkCode(c *gin.Context, verifierID, qr string) (verifyResponse, error) {
 	ctx := c.Request.Context()
-	v, err := api.store.ActiveVerifier(ctx, verifierID)
+	place, err := api.verifiers.Place(verifierID)
 	if err != nil {
 		return verifyResponse{}, err
 	}
 	now := api.clock.Now()
 	resp := verifyResponse{Result: models.ResultInvalid, CheckedAt: api.timestampMilli(now)}
-	rec := &models.Verification{VerifierAccountID: verifierID, Place: v.Place, CheckedAt: now.UTC(), Result: models.ResultInvalid}
+	rec := &models.Verification{VerifierAccountID: verifierID, Place: place, CheckedAt: now.UTC(), Result: models.ResultInvalid}
 
 	claims, err := codetoken.Parse(qr, api.keys.Lookup)
 	if err == nil {
@@ -169,7 +169,12 @@ func (api *API) checkCode(c *gin.Context, verifierID, qr string) (verifyResponse
 		rec.Colour = status.Colour
 	}
 	rec.Result = resp.Result
-	if err := api.store.RecordVerification(ctx, rec); err != nil {
+	// The answer waits until the record is committed with its batch: no
+	// verification answered is ever lost.
+	if err := api.verifications.Submit(ctx, rec); err != nil {
+		if models.ErrorKind(err) == models.KindBusy {
+			c.Header("Retry-After", "1")
+		}
 		return verifyResponse{}, err
 	}
 	return resp, nil

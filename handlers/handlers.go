@@ -26,6 +26,10 @@ type Deps struct {
 	// Keys sign codes; Status holds everyone's colour in memory.
 	Keys   *codetoken.Keyring
 	Status *models.StatusBook
+	// Verifiers holds the verifier roles in memory.
+	Verifiers *models.VerifierBook
+	// Verifications records scans through group commit.
+	Verifications *models.GroupCommitter[*models.Verification]
 	// OperatorKeys authorise operator requests (configured or generated).
 	OperatorKeys []string
 	Clock        models.Clock
@@ -41,11 +45,16 @@ type API struct {
 	keys      *codetoken.Keyring
 	status    *models.StatusBook
 	operators []operatorKey
-	clock     models.Clock
+	verifiers *models.VerifierBook
+	// verifications is the group-commit writer of scan records.
+	verifications *models.GroupCommitter[*models.Verification]
+	admission     *admission
+	metrics       *metrics
+	clock         models.Clock
 	loc       *time.Location
 	log       *slog.Logger
 
-	loginIP, identityIP, identityAccount *rateLimiter
+	loginIP, identityIP, identityAccount, codeAccount, verifyAccount *rateLimiter
 }
 
 // New returns the service's HTTP handler with every route registered.
@@ -55,10 +64,15 @@ func New(d Deps) (http.Handler, error) {
 	api := &API{
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
-		clock: d.Clock, loc: d.Config.Location(), log: d.Logger,
+		verifiers: d.Verifiers, verifications: d.Verifications,
+		admission: newAdmission(d.Config.Admission.MaxInFlight, d.Config.Admission.MaxQueue, d.Config.Admission.MaxWait.D()),
+		metrics:   &metrics{},
+		clock:     d.Clock, loc: d.Config.Location(), log: d.Logger,
 		loginIP:         newRateLimiter(d.Clock, rl.LoginPerMinuteIP),
 		identityIP:      newRateLimiter(d.Clock, rl.IdentityPerMinuteIP),
 		identityAccount: newRateLimiter(d.Clock, rl.IdentityPerMinuteUser),
+		codeAccount:     newRateLimiter(d.Clock, rl.CodePerMinuteUser),
+		verifyAccount:   newRateLimiter(d.Clock, rl.VerifyPerMinuteUser),
 	}
 
 	r := gin.New()
@@ -68,7 +82,7 @@ func New(d Deps) (http.Handler, error) {
 	if err := r.SetTrustedProxies(d.Config.HTTP.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(requestID(), api.accessLog(), api.recovery(), api.bodyLimit())
+	r.Use(requestID(), api.accessLog(), api.recovery(), api.admit, api.bodyLimit())
 	r.NoRoute(func(c *gin.Context) {
 		respondError(c, api.log, models.Errorf(models.KindNotFound, "not_found", "请求的地址不存在"))
 	})
@@ -97,6 +111,7 @@ var largeBodyRoutes = map[string]bool{
 func (api *API) routes(r *gin.Engine) {
 	r.GET("/healthz", api.healthz)
 	r.GET("/readyz", api.readyz)
+	r.GET("/metrics", api.serveMetrics)
 	r.GET("/.well-known/healthcode-keys", api.jwks)
 
 	v1 := r.Group("/api/v1")
@@ -118,14 +133,14 @@ func (api *API) routes(r *gin.Engine) {
 	v1.POST("/face/notify/alipay", api.alipayNotify)
 
 	// Codes: shown from memory, verified by staff, opened in the web-view.
-	v1.GET("/me/code", api.requireSession, api.myCode)
-	v1.POST("/verify", api.requireSession, api.verify)
+	v1.GET("/me/code", api.requireSession, api.limitBy(api.codeAccount, "code", accountKey), api.myCode)
+	v1.POST("/verify", api.requireSession, api.limitBy(api.verifyAccount, "verify", accountKey), api.verify)
 	v1.POST("/h5/tickets", api.requireSession, api.createTicket)
 	h5 := r.Group("/h5")
 	h5.GET("/code", api.codePage)
 	h5.GET("/verify", api.verifyPage)
-	h5.GET("/api/code", api.requirePage(models.TicketCode), api.pageCode)
-	h5.POST("/api/verify", api.requirePage(models.TicketVerify), api.pageVerify)
+	h5.GET("/api/code", api.requirePage(models.TicketCode), api.limitBy(api.codeAccount, "code", accountKey), api.pageCode)
+	h5.POST("/api/verify", api.requirePage(models.TicketVerify), api.limitBy(api.verifyAccount, "verify", accountKey), api.pageVerify)
 
 	// Operators: every action is audited.
 	admin := v1.Group("/admin", api.requireOperator)

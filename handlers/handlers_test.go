@@ -114,8 +114,14 @@ func newTestEnv(t *testing.T, changes ...func(*testSetup)) *testEnv {
 	if err := store.RefreshStatus(t.Context(), status); err != nil {
 		t.Fatal(err)
 	}
+	verifiers := models.NewVerifierBook()
+	if err := store.RefreshVerifiers(t.Context(), verifiers); err != nil {
+		t.Fatal(err)
+	}
+	verifications := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVerifications)
+	t.Cleanup(verifications.Close)
 	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
-		OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
+		Verifiers: verifiers, Verifications: verifications, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
 	h, err := New(deps)
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +130,8 @@ func newTestEnv(t *testing.T, changes ...func(*testSetup)) *testEnv {
 		handler: h, store: store, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
 		platforms: setup.platforms, keys: keys, status: status,
 		api: &API{cfg: cfg, store: store, sessions: sessions, platforms: setup.platforms, keys: keys, status: status,
-			operators: newOperatorKeys(deps.OperatorKeys), clock: clock, loc: loc, log: log},
+			operators: newOperatorKeys(deps.OperatorKeys), verifiers: verifiers, verifications: verifications,
+			admission: newAdmission(8, 8, time.Millisecond), metrics: &metrics{}, clock: clock, loc: loc, log: log},
 	}
 }
 

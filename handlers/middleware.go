@@ -59,6 +59,8 @@ func (api *API) accessLog() gin.HandlerFunc {
 			route = "unmatched"
 		}
 		status := c.Writer.Status()
+		took := time.Since(start)
+		api.metrics.observe(c.Request.Method, route, status, took)
 		level := slog.LevelInfo
 		if status >= 500 {
 			level = slog.LevelWarn
@@ -70,7 +72,7 @@ func (api *API) accessLog() gin.HandlerFunc {
 			slog.String("path", c.Request.URL.Path),
 			slog.Int("status", status),
 			slog.Int("bytes", c.Writer.Size()),
-			slog.Duration("took", time.Since(start)),
+			slog.Duration("took", took),
 			slog.String("client", c.ClientIP()),
 		)
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"hash/maphash"
 	"math"
 	"strconv"
 	"sync"
@@ -11,14 +12,23 @@ import (
 	"healthcode/models"
 )
 
+// limiterShards splits a rate limiter's keys so that requests of different
+// callers do not queue on one lock.
+const limiterShards = 64
+
 // rateLimiter is a keyed token bucket: each key may spend perMinute tokens
-// a minute, with bursts of up to burst. Idle keys are swept so the map stays
-// small. It is safe for concurrent use.
+// a minute, with bursts of up to perMinute. Idle keys are swept so the maps
+// stay small. It is safe for concurrent use.
 type rateLimiter struct {
+	clock  models.Clock
+	rate   float64 // tokens per second
+	burst  float64
+	seed   maphash.Seed
+	shards [limiterShards]limiterShard
+}
+
+type limiterShard struct {
 	mu        sync.Mutex
-	clock     models.Clock
-	rate      float64 // tokens per second
-	burst     float64
 	buckets   map[string]*bucket
 	lastSweep time.Time
 }
@@ -29,25 +39,28 @@ type bucket struct {
 }
 
 func newRateLimiter(clock models.Clock, perMinute int) *rateLimiter {
-	return &rateLimiter{
-		clock: clock, rate: float64(perMinute) / 60, burst: float64(perMinute),
-		buckets: map[string]*bucket{}, lastSweep: clock.Now(),
+	l := &rateLimiter{clock: clock, rate: float64(perMinute) / 60, burst: float64(perMinute), seed: maphash.MakeSeed()}
+	now := clock.Now()
+	for i := range l.shards {
+		l.shards[i] = limiterShard{buckets: map[string]*bucket{}, lastSweep: now}
 	}
+	return l
 }
 
 // allow spends a token of key. When none is left it reports how long until
 // one is.
 func (l *rateLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
 	now := l.clock.Now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if now.Sub(l.lastSweep) > time.Minute {
-		l.sweep(now)
+	sh := &l.shards[maphash.String(l.seed, key)%limiterShards]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if now.Sub(sh.lastSweep) > time.Minute {
+		l.sweep(sh, now)
 	}
-	b := l.buckets[key]
+	b := sh.buckets[key]
 	if b == nil {
 		b = &bucket{tokens: l.burst, last: now}
-		l.buckets[key] = b
+		sh.buckets[key] = b
 	}
 	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	b.last = now
@@ -59,13 +72,13 @@ func (l *rateLimiter) allow(key string) (ok bool, retryAfter time.Duration) {
 }
 
 // sweep drops buckets that have refilled completely: they hold no state.
-func (l *rateLimiter) sweep(now time.Time) {
-	for k, b := range l.buckets {
+func (l *rateLimiter) sweep(sh *limiterShard, now time.Time) {
+	for k, b := range sh.buckets {
 		if b.tokens+now.Sub(b.last).Seconds()*l.rate >= l.burst {
-			delete(l.buckets, k)
+			delete(sh.buckets, k)
 		}
 	}
-	l.lastSweep = now
+	sh.lastSweep = now
 }
 
 // errRateLimited answers a caller over its limit.

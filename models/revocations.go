@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 )
@@ -87,23 +86,6 @@ func (s *Store) RefreshRevocations(ctx context.Context, r *Revocations, ttl time
 	}
 	r.add(rows)
 	return nil
-}
-
-// WatchRevocations refreshes r every interval until ctx ends, so a logout on
-// one node ends the session on every node within one interval.
-func (s *Store) WatchRevocations(ctx context.Context, r *Revocations, ttl, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.RefreshRevocations(ctx, r, ttl); err != nil && ctx.Err() == nil {
-				log.Warn("refresh session revocations", "err", err)
-			}
-		}
-	}
 }
 
 // Logout ends every token of the account: it bumps the session version,

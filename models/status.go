@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
 	"time"
 
@@ -138,23 +137,6 @@ func (s *Store) RefreshStatus(ctx context.Context, b *StatusBook) error {
 	}
 	b.mu.Unlock()
 	return nil
-}
-
-// WatchStatus refreshes the book every interval until ctx ends, so an import
-// on one node reaches every node within one interval.
-func (s *Store) WatchStatus(ctx context.Context, b *StatusBook, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.RefreshStatus(ctx, b); err != nil && ctx.Err() == nil {
-				log.Warn("refresh status lists", "err", err)
-			}
-		}
-	}
 }
 
 // StatusRow is one validated row of a list.

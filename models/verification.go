@@ -2,11 +2,8 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Verifier is an account allowed to verify codes (staff at a gate), at a
@@ -65,6 +62,9 @@ func (s *Store) GrantVerifier(ctx context.Context, accountID, place, actor, requ
 		if err := tx.Save(v).Error; err != nil {
 			return err
 		}
+		if err := bumpVersion(tx, verifiersVersionName, now); err != nil {
+			return err
+		}
 		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "verifier.grant", Subject: accountID,
 			Detail: "place=" + truncate(place, 300), RequestID: requestID}).Error
 	})
@@ -86,30 +86,11 @@ func (s *Store) RevokeVerifier(ctx context.Context, accountID, actor, requestID 
 		if res.RowsAffected == 0 {
 			return Errorf(KindNotFound, "verifier_not_found", "该账号不是核验人员")
 		}
+		if err := bumpVersion(tx, verifiersVersionName, now); err != nil {
+			return err
+		}
 		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "verifier.revoke", Subject: accountID, RequestID: requestID}).Error
 	})
-}
-
-// ActiveVerifier returns the account's verifier role, or an *Error of
-// KindForbidden with CodeNotVerifier.
-func (s *Store) ActiveVerifier(ctx context.Context, accountID string) (*Verifier, error) {
-	var v Verifier
-	err := s.db.WithContext(ctx).Take(&v, "account_id = ? AND revoked_at IS NULL", accountID).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, Errorf(KindForbidden, CodeNotVerifier, "您没有核验权限")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read verifier: %w", err)
-	}
-	return &v, nil
-}
-
-// RecordVerification stores one scan.
-func (s *Store) RecordVerification(ctx context.Context, v *Verification) error {
-	if err := s.db.WithContext(ctx).Create(v).Error; err != nil {
-		return fmt.Errorf("record verification: %w", err)
-	}
-	return nil
 }
 
 // RecordVerifications stores scans in one transaction (group commit).

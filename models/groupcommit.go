@@ -1,0 +1,165 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// ErrWriterBusy means the group-commit queue is full: the caller should
+// shed the request (503) rather than wait without bound.
+var ErrWriterBusy = Errorf(KindBusy, "busy", "系统繁忙，请稍后再试")
+
+// ErrWriterClosed means the writer has shut down and takes no more rows.
+var ErrWriterClosed = Errorf(KindBusy, "busy", "系统正在重启，请稍后再试")
+
+// GroupCommitOptions bound a group-commit writer.
+type GroupCommitOptions struct {
+	// MaxBatch is the most rows one transaction takes.
+	MaxBatch int
+	// MaxWait is the longest a row waits for its batch to fill.
+	MaxWait time.Duration
+	// Queue is how many rows may wait; beyond it Submit answers ErrWriterBusy.
+	Queue int
+	// Writers is how many batches may commit at once (1 for SQLite).
+	Writers int
+}
+
+// GroupCommitter turns many small writes into few transactions: callers hand
+// it a row and wait; a writer takes up to MaxBatch waiting rows (or what
+// came within MaxWait), commits them in one transaction, and tells every
+// caller of the batch how it went. A caller returns only after its row is
+// committed, so nothing answered as accepted is lost. It is safe for
+// concurrent use.
+type GroupCommitter[T any] struct {
+	opts   GroupCommitOptions
+	flush  func(ctx context.Context, batch []T) error
+	queue  chan pending[T]
+	mu     sync.RWMutex // guards closed against Submit racing Close
+	closed bool
+	done   sync.WaitGroup
+}
+
+type pending[T any] struct {
+	row    T
+	result chan error
+}
+
+// NewGroupCommitter starts the writers. flush must write the whole batch in
+// one transaction: all rows or none.
+func NewGroupCommitter[T any](opts GroupCommitOptions, flush func(ctx context.Context, batch []T) error) *GroupCommitter[T] {
+	opts.MaxBatch = max(opts.MaxBatch, 1)
+	opts.Queue = max(opts.Queue, opts.MaxBatch)
+	opts.Writers = max(opts.Writers, 1)
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = time.Millisecond
+	}
+	g := &GroupCommitter[T]{opts: opts, flush: flush, queue: make(chan pending[T], opts.Queue)}
+	for range opts.Writers {
+		g.done.Add(1)
+		go g.write()
+	}
+	return g
+}
+
+// Submit hands row to the writer and waits until its batch has committed.
+// It returns ErrWriterBusy at once when the queue is full, ErrWriterClosed
+// after Close, the batch's error when the commit failed, or ctx's error if
+// the caller gives up first (the row may still commit).
+func (g *GroupCommitter[T]) Submit(ctx context.Context, row T) error {
+	p := pending[T]{row: row, result: make(chan error, 1)}
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return ErrWriterClosed
+	}
+	select {
+	case g.queue <- p:
+		g.mu.RUnlock()
+	default:
+		g.mu.RUnlock()
+		return ErrWriterBusy
+	}
+	select {
+	case err := <-p.result:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops taking rows, commits every row already queued, and returns
+// when the writers have finished.
+func (g *GroupCommitter[T]) Close() {
+	g.mu.Lock()
+	if !g.closed {
+		g.closed = true
+		close(g.queue)
+	}
+	g.mu.Unlock()
+	g.done.Wait()
+}
+
+// QueueLength reports how many rows wait.
+func (g *GroupCommitter[T]) QueueLength() int { return len(g.queue) }
+
+func (g *GroupCommitter[T]) write() {
+	defer g.done.Done()
+	batch := make([]pending[T], 0, g.opts.MaxBatch)
+	rows := make([]T, 0, g.opts.MaxBatch)
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		first, ok := <-g.queue
+		if !ok {
+			return
+		}
+		batch = append(batch[:0], first)
+		timer.Reset(g.opts.MaxWait)
+	fill:
+		for len(batch) < g.opts.MaxBatch {
+			select {
+			case p, ok := <-g.queue:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, p)
+			case <-timer.C:
+				break fill
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		rows = rows[:0]
+		for _, p := range batch {
+			rows = append(rows, p.row)
+		}
+		// The commit must not be cut short by a caller leaving: others in
+		// the batch wait for it.
+		err := g.commit(rows)
+		for _, p := range batch {
+			p.result <- err
+		}
+	}
+}
+
+// errFlushPanicked is reported to a batch whose flush panicked.
+var errFlushPanicked = errors.New("group commit flush panicked")
+
+// commit runs flush for one batch, turning a panic into an error for its
+// callers instead of killing the writer.
+func (g *GroupCommitter[T]) commit(rows []T) (err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	defer func() {
+		if recover() != nil {
+			err = errFlushPanicked
+		}
+	}()
+	return g.flush(ctx, rows)
+}

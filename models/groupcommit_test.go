@@ -1,0 +1,202 @@
+package models
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// recorder is a flush that remembers its batches.
+type recorder struct {
+	mu      sync.Mutex
+	batches [][]int
+	gate    chan struct{} // when set, each flush waits for a value
+	fail    error
+}
+
+func (r *recorder) flush(_ context.Context, batch []int) error {
+	if r.gate != nil {
+		<-r.gate
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.batches = append(r.batches, append([]int(nil), batch...))
+	return r.fail
+}
+
+func (r *recorder) all() (rows []int, batches int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, b := range r.batches {
+		rows = append(rows, b...)
+	}
+	return rows, len(r.batches)
+}
+
+func TestGroupCommitBatchesAndKeepsOrder(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{})}
+	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 4, MaxWait: 50 * time.Millisecond, Queue: 100}, rec.flush)
+	var wg sync.WaitGroup
+	// Submit 10 rows one after another while the first flush is held, so
+	// the rest queue in order behind it.
+	errs := make([]error, 10)
+	for i := range 10 {
+		wg.Go(func() { errs[i] = g.Submit(context.Background(), i) })
+		time.Sleep(3 * time.Millisecond)
+	}
+	close(rec.gate)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("row %d: %v", i, err)
+		}
+	}
+	rows, batches := rec.all()
+	if len(rows) != 10 {
+		t.Fatalf("committed %v", rows)
+	}
+	for i := range rows {
+		if rows[i] != i {
+			t.Fatalf("rows committed out of order: %v", rows)
+		}
+	}
+	rec.mu.Lock()
+	for _, b := range rec.batches {
+		if len(b) > 4 {
+			t.Errorf("batch of %d rows, limit 4", len(b))
+		}
+	}
+	rec.mu.Unlock()
+	if batches >= 10 {
+		t.Errorf("%d batches for 10 rows: nothing was grouped", batches)
+	}
+	g.Close()
+}
+
+func TestGroupCommitWaitIsBounded(t *testing.T) {
+	rec := &recorder{}
+	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 1000, MaxWait: 20 * time.Millisecond}, rec.flush)
+	defer g.Close()
+	start := time.Now()
+	if err := g.Submit(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("a lone row waited %v for a batch that never filled", waited)
+	}
+}
+
+func TestGroupCommitFailureReachesEveryWaiter(t *testing.T) {
+	boom := errors.New("disk full")
+	rec := &recorder{fail: boom, gate: make(chan struct{})}
+	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 8, MaxWait: 30 * time.Millisecond, Queue: 16}, rec.flush)
+	defer g.Close()
+	var wg sync.WaitGroup
+	var failed atomic.Int32
+	for i := range 5 {
+		wg.Go(func() {
+			if err := g.Submit(context.Background(), i); errors.Is(err, boom) {
+				failed.Add(1)
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(rec.gate)
+	wg.Wait()
+	if failed.Load() != 5 {
+		t.Errorf("%d of 5 callers heard of the failed batch", failed.Load())
+	}
+}
+
+func TestGroupCommitShedsWhenFull(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{})}
+	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 1, MaxWait: time.Millisecond, Queue: 2}, rec.flush)
+	var wg sync.WaitGroup
+	results := make(chan error, 10)
+	// The first row goes into the held flush before the others arrive.
+	wg.Go(func() { results <- g.Submit(context.Background(), 0) })
+	for g.QueueLength() != 0 || len(rec.gate) != 0 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond)
+	for i := 1; i < 10; i++ {
+		wg.Go(func() { results <- g.Submit(context.Background(), i) })
+	}
+	// One row is in the held flush, two wait in the queue; the rest are shed.
+	deadline := time.After(2 * time.Second)
+	busy := 0
+	for busy < 7 {
+		select {
+		case err := <-results:
+			if !errors.Is(err, ErrWriterBusy) {
+				t.Fatalf("got %v before the flush was released, want ErrWriterBusy", err)
+			}
+			busy++
+		case <-deadline:
+			t.Fatalf("only %d submissions were shed", busy)
+		}
+	}
+	close(rec.gate)
+	wg.Wait()
+	close(results)
+	for err := range results {
+		if err != nil {
+			t.Errorf("an accepted row failed: %v", err)
+		}
+	}
+	g.Close()
+	if rows, _ := rec.all(); len(rows) != 3 {
+		t.Errorf("%d rows committed, want the 3 accepted", len(rows))
+	}
+}
+
+func TestGroupCommitCloseDrains(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{})}
+	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 2, MaxWait: time.Millisecond, Queue: 50}, rec.flush)
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for i := range 20 {
+		wg.Go(func() {
+			if g.Submit(context.Background(), i) == nil {
+				ok.Add(1)
+			}
+		})
+	}
+	for g.QueueLength() < 18 {
+		time.Sleep(time.Millisecond)
+	}
+	closed := make(chan struct{})
+	go func() { g.Close(); close(closed) }()
+	time.Sleep(10 * time.Millisecond)
+	if err := g.Submit(context.Background(), 99); !errors.Is(err, ErrWriterClosed) {
+		t.Errorf("Submit after Close = %v", err)
+	}
+	close(rec.gate)
+	<-closed
+	wg.Wait()
+	rows, _ := rec.all()
+	if ok.Load() != 20 || len(rows) != 20 {
+		t.Errorf("%d accepted, %d committed; want all 20 drained", ok.Load(), len(rows))
+	}
+}
+
+func TestGroupCommitSurvivesAPanickingFlush(t *testing.T) {
+	calls := 0
+	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 1}, func(context.Context, []int) error {
+		calls++
+		if calls == 1 {
+			panic("bug")
+		}
+		return nil
+	})
+	defer g.Close()
+	if err := g.Submit(context.Background(), 1); !errors.Is(err, errFlushPanicked) {
+		t.Errorf("first = %v", err)
+	}
+	if err := g.Submit(context.Background(), 2); err != nil {
+		t.Errorf("the writer died with the panic: %v", err)
+	}
+}
