@@ -51,8 +51,8 @@ type API struct {
 	admission     *admission
 	metrics       *metrics
 	clock         models.Clock
-	loc       *time.Location
-	log       *slog.Logger
+	loc           *time.Location
+	log           *slog.Logger
 
 	loginIP, identityIP, identityAccount, codeAccount, verifyAccount *rateLimiter
 }
