@@ -2,11 +2,13 @@ package handlers
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -223,5 +225,35 @@ func TestVerificationViewInBrowser(t *testing.T) {
 	}
 	if strings.Contains(get(`document.documentElement.outerHTML`), "王小明") {
 		t.Error("the verifier's full name is in the page")
+	}
+}
+
+// TestCodePageRidesOutBusy shows the friendly busy state on a 503 and
+// retries with backoff until the code comes.
+func TestCodePageRidesOutBusy(t *testing.T) {
+	e := newTestEnv(t)
+	var busy atomic.Int32
+	busy.Store(2)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/h5/api/code" && busy.Add(-1) >= 0 {
+			w.Header().Set("Retry-After", "1")
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"error":{"code":"busy","message":"系统繁忙，请稍后再试"}}`))
+			return
+		}
+		e.handler.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	ctx := newBrowser(t)
+	token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	ticket := decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", token, nil), 201)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+ticket.URL)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, ctx, "the busy notice", `document.querySelector("#notice").textContent.includes("系统繁忙，请稍后")`)
+	waitFor(t, ctx, "the code after the retries", `document.querySelector("#qr svg") !== null && document.querySelector("#notice").className === ""`)
+	if busy.Load() >= 0 {
+		t.Errorf("the page did not retry through both 503s")
 	}
 }

@@ -59,9 +59,13 @@ type API struct {
 
 // New returns the service's HTTP handler with every route registered.
 func New(d Deps) (http.Handler, error) {
-	gin.SetMode(gin.ReleaseMode)
+	return newAPI(d).router()
+}
+
+// newAPI builds the handlers' shared state from d.
+func newAPI(d Deps) *API {
 	rl := d.Config.RateLimit
-	api := &API{
+	return &API{
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
 		verifiers: d.Verifiers, verifications: d.Verifications,
@@ -74,12 +78,16 @@ func New(d Deps) (http.Handler, error) {
 		codeAccount:     newRateLimiter(d.Clock, rl.CodePerMinuteUser),
 		verifyAccount:   newRateLimiter(d.Clock, rl.VerifyPerMinuteUser),
 	}
+}
 
+// router builds the Gin engine: middleware, error routes and every route.
+func (api *API) router() (*gin.Engine, error) {
+	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
-	if err := r.SetTrustedProxies(d.Config.HTTP.TrustedProxies); err != nil {
+	if err := r.SetTrustedProxies(api.cfg.HTTP.TrustedProxies); err != nil {
 		return nil, err
 	}
 	r.Use(requestID(), api.accessLog(), api.recovery(), api.admit, api.bodyLimit())

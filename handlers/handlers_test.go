@@ -70,7 +70,7 @@ type testSetup struct {
 // for MariaDB), with a settable clock, captured logs and every response
 // body kept for leak checks.
 type testEnv struct {
-	handler   http.Handler
+	handler   *gin.Engine
 	api       *API
 	store     *models.Store
 	db        *gorm.DB
@@ -122,16 +122,15 @@ func newTestEnv(t *testing.T, changes ...func(*testSetup)) *testEnv {
 	t.Cleanup(verifications.Close)
 	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
 		Verifiers: verifiers, Verifications: verifications, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
-	h, err := New(deps)
+	api := newAPI(deps)
+	h, err := api.router()
 	if err != nil {
 		t.Fatal(err)
 	}
 	return &testEnv{
 		handler: h, store: store, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
 		platforms: setup.platforms, keys: keys, status: status,
-		api: &API{cfg: cfg, store: store, sessions: sessions, platforms: setup.platforms, keys: keys, status: status,
-			operators: newOperatorKeys(deps.OperatorKeys), verifiers: verifiers, verifications: verifications,
-			admission: newAdmission(8, 8, time.Millisecond), metrics: &metrics{}, clock: clock, loc: loc, log: log},
+		api: api,
 	}
 }
 
