@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
 	"healthcode/config"
 )
@@ -80,11 +81,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("configuration is not valid:\n%w", err)
 	}
-	log := newLogger(cfg, stderr)
-
 	switch command {
 	case "serve":
-		return serve(ctx, cfg, log, e)
+		// Request logs are buffered and flushed every 100 ms; the last
+		// records are flushed when serve returns.
+		w := newLogWriter(stderr, 100*time.Millisecond)
+		defer w.Close()
+		return serve(ctx, cfg, newLogger(cfg, w), e)
 	case "migrate":
 		return migrate(ctx, cfg, e)
 	case "import-status":

@@ -263,8 +263,8 @@ func (c Config) Validate() error {
 	if c.Admission.MaxInFlight < 1 || c.Admission.MaxQueue < 0 || c.Admission.MaxWait < 0 {
 		bad("HEALTHCODE_ADMISSION_MAX_IN_FLIGHT must be at least 1, the queue and wait not negative")
 	}
-	if c.GroupCommit.MaxBatch < 1 || c.GroupCommit.Queue < c.GroupCommit.MaxBatch || c.GroupCommit.MaxWait <= 0 || c.GroupCommit.Writers < 0 {
-		bad("HEALTHCODE_GROUP_COMMIT_*: batch at least 1, queue at least the batch, a positive wait")
+	if c.GroupCommit.MaxBatch < 1 || c.GroupCommit.MaxBatch > 3000 || c.GroupCommit.Queue < c.GroupCommit.MaxBatch || c.GroupCommit.MaxWait < 0 || c.GroupCommit.MaxWait.D() > time.Second || c.GroupCommit.Writers < 0 {
+		bad("HEALTHCODE_GROUP_COMMIT_*: batch between 1 and 3000, queue at least the batch, a wait between 0 and 1s")
 	}
 	if c.RateLimit.LoginPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteUser < 1 ||
 		c.RateLimit.CodePerMinuteUser < 1 || c.RateLimit.VerifyPerMinuteUser < 1 {

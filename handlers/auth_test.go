@@ -39,7 +39,7 @@ type loginBody struct {
 }
 
 // sandboxLogin logs a sandbox user in and returns the token.
-func (e *testEnv) sandboxLogin(t *testing.T, user string) loginBody {
+func (e *testEnv) sandboxLogin(t testing.TB, user string) loginBody {
 	t.Helper()
 	return decode[loginBody](t, e.json("POST", "/api/v1/auth/sandbox", "", map[string]string{"user": user}), 200)
 }

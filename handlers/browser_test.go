@@ -122,6 +122,7 @@ func TestDevPageWalksTheSandboxFlow(t *testing.T) {
 // before it expires without reloading the page.
 func TestCodePageInBrowser(t *testing.T) {
 	e := newTestEnv(t, func(s *testSetup) { s.cfg.CodeTTL = config.Duration(4 * time.Second) })
+	e.clock.Run()
 	srv := httptest.NewServer(e.handler)
 	defer srv.Close()
 	ctx := newBrowser(t)

@@ -77,22 +77,30 @@ func (api *API) personalCode(s models.Session) (codeResponse, error) {
 	})
 }
 
-// signCode completes claims (issuer, times, current colour) and signs them.
+// signCode completes claims (issuer, times, current colour) and signs them,
+// or hands out the same code signed moments ago when nothing changed.
 func (api *API) signCode(claims codetoken.Claims) (codeResponse, error) {
 	now := api.clock.Now()
 	status := api.status.Of(claims.Subject)
-	claims.Issuer = api.cfg.Region
-	claims.IssuedAt = now
-	claims.ExpiresAt = now.Add(api.cfg.CodeTTL.D())
-	claims.Colour = string(status.Colour)
-	qr, err := codetoken.Sign(api.keys.Active(), claims)
-	if err != nil {
-		return codeResponse{}, err
+	key := api.keys.Active()
+	cacheKey := codeKey(claims)
+	code, ok := api.codes.get(cacheKey, string(status.Colour), key.ID, now, min(codeReuse, api.cfg.CodeTTL.D()/4))
+	if !ok {
+		claims.Issuer = api.cfg.Region
+		claims.IssuedAt = now
+		claims.ExpiresAt = now.Add(api.cfg.CodeTTL.D())
+		claims.Colour = string(status.Colour)
+		qr, err := codetoken.Sign(key, claims)
+		if err != nil {
+			return codeResponse{}, err
+		}
+		code = cachedCode{qr: qr, colour: claims.Colour, kid: key.ID, issuedAt: claims.IssuedAt, expires: claims.ExpiresAt}
+		api.codes.put(cacheKey, code, now)
 	}
 	return codeResponse{
-		QR: qr, Kind: claims.Kind, Colour: status.Colour, ColourText: status.Colour.Text(),
+		QR: code.qr, Kind: claims.Kind, Colour: status.Colour, ColourText: status.Colour.Text(),
 		MaskedName: claims.MaskedName, MaskedDoc: claims.MaskedDoc,
-		IssuedAt: api.timestamp(claims.IssuedAt), ExpiresAt: api.timestamp(claims.ExpiresAt),
+		IssuedAt: api.timestamp(code.issuedAt), ExpiresAt: api.timestamp(code.expires),
 		ValidUntil: api.timestamp(models.EndOfDay(now, api.loc)), ServerTime: api.timestampMilli(now),
 	}, nil
 }

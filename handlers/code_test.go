@@ -15,7 +15,7 @@ import (
 
 // verifiedUser logs a sandbox user in, binds the identity and passes the
 // sandbox face check; it returns the final bearer token and account id.
-func (e *testEnv) verifiedUser(t *testing.T, user, name, number string) (token, accountID string) {
+func (e *testEnv) verifiedUser(t testing.TB, user, name, number string) (token, accountID string) {
 	t.Helper()
 	login := e.sandboxLogin(t, user)
 	token = e.bind(t, login.Token, name, "resident_id", number).Token
@@ -41,7 +41,7 @@ func (e *testEnv) importList(source, csv string) *httptest.ResponseRecorder {
 }
 
 // makeVerifier makes a face-verified staff account a verifier.
-func (e *testEnv) makeVerifier(t *testing.T, user, name, number string) string {
+func (e *testEnv) makeVerifier(t testing.TB, user, name, number string) string {
 	t.Helper()
 	token, id := e.verifiedUser(t, user, name, number)
 	rec := e.do("POST", "/api/v1/admin/verifiers", strings.NewReader(`{"account_id":"`+id+`","place":"人民广场地铁站"}`),
@@ -283,5 +283,32 @@ func TestPageTickets(t *testing.T) {
 	}
 	if strings.Contains(e.logs.String(), strings.TrimPrefix(ticket.URL, "/h5/code?ticket=")) {
 		t.Error("a ticket reached the log")
+	}
+}
+
+// A code is handed out again for a few seconds, never past a quarter of its
+// life, and never once the colour changed.
+func TestCodeReuse(t *testing.T) {
+	e := newTestEnv(t)
+	token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	show := func() codeResponse { return decode[codeResponse](t, e.json("GET", "/api/v1/me/code", token, nil), 200) }
+	first := show()
+	e.clock.Advance(4 * time.Second)
+	again := show()
+	if again.QR != first.QR || again.ExpiresAt != first.ExpiresAt || again.ServerTime == first.ServerTime {
+		t.Errorf("within the reuse window: a new code or a stale server time: %+v", again)
+	}
+	e.clock.Advance(time.Second)
+	if fresh := show(); fresh.QR == first.QR {
+		t.Error("the code was reused past the window")
+	}
+	before := show()
+	e.importList("cdc", "resident_id,"+aliceNumber+",red,\n")
+	after := show()
+	if after.QR == before.QR || after.Colour != "red" {
+		t.Errorf("after a colour change: %s, same code %v", after.Colour, after.QR == before.QR)
+	}
+	if claims, err := codetoken.Parse(after.QR, e.keys.Lookup); err != nil || claims.Colour != "red" {
+		t.Errorf("new code claims %+v, %v", claims, err)
 	}
 }

@@ -26,12 +26,12 @@ type faceCallbackBody struct {
 	Account  accountView `json:"account"`
 }
 
-func (e *testEnv) startFace(t *testing.T, token string) faceStartBody {
+func (e *testEnv) startFace(t testing.TB, token string) faceStartBody {
 	t.Helper()
 	return decode[faceStartBody](t, e.json("POST", "/api/v1/face/start", token, nil), 200)
 }
 
-func (e *testEnv) callback(t *testing.T, token, verifyID string) faceCallbackBody {
+func (e *testEnv) callback(t testing.TB, token, verifyID string) faceCallbackBody {
 	t.Helper()
 	return decode[faceCallbackBody](t, e.json("POST", "/api/v1/face/callback", token, map[string]string{"verify_id": verifyID}), 200)
 }

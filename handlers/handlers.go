@@ -50,6 +50,7 @@ type API struct {
 	verifications *models.GroupCommitter[*models.Verification]
 	admission     *admission
 	metrics       *metrics
+	codes         *codeCache
 	clock         models.Clock
 	loc           *time.Location
 	log           *slog.Logger
@@ -71,6 +72,7 @@ func newAPI(d Deps) *API {
 		verifiers: d.Verifiers, verifications: d.Verifications,
 		admission: newAdmission(d.Config.Admission.MaxInFlight, d.Config.Admission.MaxQueue, d.Config.Admission.MaxWait.D()),
 		metrics:   &metrics{},
+		codes:     newCodeCache(),
 		clock:     d.Clock, loc: d.Config.Location(), log: d.Logger,
 		loginIP:         newRateLimiter(d.Clock, rl.LoginPerMinuteIP),
 		identityIP:      newRateLimiter(d.Clock, rl.IdentityPerMinuteIP),

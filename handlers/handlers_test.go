@@ -23,16 +23,29 @@ import (
 	"healthcode/models/storetest"
 )
 
-// testClock is a settable clock.
+// testClock is a settable clock. A running one moves on in real time
+// from where it was set (for browser tests, whose pages keep real time).
 type testClock struct {
-	mu  sync.Mutex
-	now time.Time
+	mu      sync.Mutex
+	now     time.Time
+	running bool
+	started time.Time
 }
 
 func (c *testClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.running {
+		return c.now.Add(time.Since(c.started))
+	}
 	return c.now
+}
+
+// Run makes the clock move on in real time.
+func (c *testClock) Run() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.running, c.started = true, time.Now()
 }
 
 func (c *testClock) Advance(d time.Duration) {
@@ -92,7 +105,7 @@ const testOperatorKey = "test-operator-key-0123456789abcdef"
 // shanghaiNoon is the default test time: noon in Shanghai.
 var shanghaiNoon = time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
 
-func newTestEnv(t *testing.T, changes ...func(*testSetup)) *testEnv {
+func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	t.Helper()
 	clock := &testClock{now: shanghaiNoon}
 	setup := testSetup{cfg: config.Default(), driver: "sqlite", platforms: map[string]miniprogram.Platform{}}
@@ -170,7 +183,7 @@ func (e *testEnv) allOutput() string {
 }
 
 // wantError checks the status and the error envelope's code.
-func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, code string) {
+func wantError(t testing.TB, rec *httptest.ResponseRecorder, status int, code string) {
 	t.Helper()
 	if rec.Code != status {
 		t.Fatalf("status = %d, want %d; body %s", rec.Code, status, rec.Body)
@@ -185,7 +198,7 @@ func wantError(t *testing.T, rec *httptest.ResponseRecorder, status int, code st
 }
 
 // decode reads a JSON response body, failing unless the status is want.
-func decode[T any](t *testing.T, rec *httptest.ResponseRecorder, want int) T {
+func decode[T any](t testing.TB, rec *httptest.ResponseRecorder, want int) T {
 	t.Helper()
 	if rec.Code != want {
 		t.Fatalf("status = %d, want %d; body %s", rec.Code, want, rec.Body)

@@ -20,7 +20,7 @@ type identityBody struct {
 }
 
 // bind posts an identity and returns the decoded answer.
-func (e *testEnv) bind(t *testing.T, token, name, docType, number string) identityBody {
+func (e *testEnv) bind(t testing.TB, token, name, docType, number string) identityBody {
 	t.Helper()
 	return decode[identityBody](t, e.json("POST", "/api/v1/identity", token,
 		map[string]string{"name": name, "doc_type": docType, "doc_number": number}), 200)

@@ -59,7 +59,7 @@ func (e *testEnv) addRelative(token, name, docType, number, relation string) *ht
 // familyEnv is alice, face-verified, with the city's reference data loaded:
 // alice and her mother share a household; alice is the parent of a child
 // without an ID and of her son.
-func familyEnv(t *testing.T, changes ...func(*testSetup)) (*testEnv, string) {
+func familyEnv(t testing.TB, changes ...func(*testSetup)) (*testEnv, string) {
 	e := newTestEnv(t, changes...)
 	alice, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
 	rec := e.upload("/api/v1/admin/households", "household_id,doc_type,doc_number\nH-001,resident_id,"+aliceNumber+"\nH-001,resident_id,"+motherNumber+"\nH-002,resident_id,"+bobNumber+"\n")

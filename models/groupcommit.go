@@ -18,7 +18,9 @@ var ErrWriterClosed = Errorf(KindBusy, "busy", "系统正在重启，请稍后�
 type GroupCommitOptions struct {
 	// MaxBatch is the most rows one transaction takes.
 	MaxBatch int
-	// MaxWait is the longest a row waits for its batch to fill.
+	// MaxWait is how long a writer lingers for more rows after taking all
+	// that wait; 0 commits at once. Rows that arrive during a commit always
+	// join the next batch, so batches grow with load without lingering.
 	MaxWait time.Duration
 	// Queue is how many rows may wait; beyond it Submit answers ErrWriterBusy.
 	Queue int
@@ -52,9 +54,6 @@ func NewGroupCommitter[T any](opts GroupCommitOptions, flush func(ctx context.Co
 	opts.MaxBatch = max(opts.MaxBatch, 1)
 	opts.Queue = max(opts.Queue, opts.MaxBatch)
 	opts.Writers = max(opts.Writers, 1)
-	if opts.MaxWait <= 0 {
-		opts.MaxWait = time.Millisecond
-	}
 	g := &GroupCommitter[T]{opts: opts, flush: flush, queue: make(chan pending[T], opts.Queue)}
 	for range opts.Writers {
 		g.done.Add(1)
@@ -116,23 +115,40 @@ func (g *GroupCommitter[T]) write() {
 			return
 		}
 		batch = append(batch[:0], first)
-		timer.Reset(g.opts.MaxWait)
-	fill:
+		// Take everything already waiting: rows that arrived while the last
+		// commit ran form the next batch, with no waiting when none are.
+	drain:
 		for len(batch) < g.opts.MaxBatch {
 			select {
 			case p, ok := <-g.queue:
 				if !ok {
-					break fill
+					break drain
 				}
 				batch = append(batch, p)
-			case <-timer.C:
-				break fill
+			default:
+				break drain
 			}
 		}
-		if !timer.Stop() {
-			select {
-			case <-timer.C:
-			default:
+		// Optionally linger for stragglers, bounded by MaxWait.
+		if len(batch) < g.opts.MaxBatch && g.opts.MaxWait > 0 {
+			timer.Reset(g.opts.MaxWait)
+		linger:
+			for len(batch) < g.opts.MaxBatch {
+				select {
+				case p, ok := <-g.queue:
+					if !ok {
+						break linger
+					}
+					batch = append(batch, p)
+				case <-timer.C:
+					break linger
+				}
+			}
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
 			}
 		}
 		rows = rows[:0]

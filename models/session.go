@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"hash/maphash"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -63,11 +65,53 @@ type Sessions struct {
 	clock   Clock
 	loc     *time.Location
 	Revoked *Revocations
+	seen    *seenTokens
+}
+
+// seenTokens remembers tokens whose signature already checked out, so the
+// hot paths skip the HMAC and the JSON decoding on the next request of the
+// same token (expiry and revocation are still checked every time).
+type seenTokens struct {
+	seed   maphash.Seed
+	shards [64]seenShard
+}
+
+type seenShard struct {
+	mu      sync.Mutex
+	entries map[string]Session
+}
+
+// seenPerShard bounds the memory: 64 shards of this many tokens.
+const seenPerShard = 4096
+
+func (t *seenTokens) get(token string) (Session, bool) {
+	sh := &t.shards[maphash.String(t.seed, token)%64]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	s, ok := sh.entries[token]
+	return s, ok
+}
+
+func (t *seenTokens) put(token string, s Session) {
+	sh := &t.shards[maphash.String(t.seed, token)%64]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if len(sh.entries) >= seenPerShard {
+		for k := range sh.entries { // drop an arbitrary one
+			delete(sh.entries, k)
+			break
+		}
+	}
+	sh.entries[token] = s
 }
 
 // NewSessions builds the token issuer from a key of at least 32 bytes.
 func NewSessions(key []byte, ttl time.Duration, clock Clock, loc *time.Location, revoked *Revocations) *Sessions {
-	return &Sessions{key: append([]byte(nil), key...), ttl: ttl, clock: clock, loc: loc, Revoked: revoked}
+	seen := &seenTokens{seed: maphash.MakeSeed()}
+	for i := range seen.shards {
+		seen.shards[i].entries = map[string]Session{}
+	}
+	return &Sessions{key: append([]byte(nil), key...), ttl: ttl, clock: clock, loc: loc, Revoked: revoked, seen: seen}
 }
 
 // Issue returns a token for the account's current state and its expiry. p
@@ -118,6 +162,28 @@ func (s *Sessions) verify(token, scope string) (Session, error) {
 	if token == "" {
 		return Session{}, errNoSession
 	}
+	sess, ok := s.seen.get(token)
+	if !ok {
+		var err error
+		if sess, err = s.decode(token); err != nil {
+			return Session{}, err
+		}
+		s.seen.put(token, sess)
+	}
+	if sess.Scope != scope {
+		return Session{}, errBadSession
+	}
+	if s.clock.Now().Unix() >= sess.ExpiresAt {
+		return Session{}, errExpiredSession
+	}
+	if s.Revoked != nil && s.Revoked.IsRevoked(sess.AccountID, sess.Version) {
+		return Session{}, Errorf(KindUnauthorized, CodeSessionRevoked, "您已退出登录，请重新登录")
+	}
+	return sess, nil
+}
+
+// decode checks a token's signature and decodes its session.
+func (s *Sessions) decode(token string) (Session, error) {
 	dot := strings.LastIndexByte(token, '.')
 	if !strings.HasPrefix(token, tokenPrefix) || dot <= len(tokenPrefix) {
 		return Session{}, errBadSession
@@ -132,14 +198,8 @@ func (s *Sessions) verify(token, scope string) (Session, error) {
 		return Session{}, errBadSession
 	}
 	var sess Session
-	if err := json.Unmarshal(payload, &sess); err != nil || sess.AccountID == "" || sess.Scope != scope {
+	if err := json.Unmarshal(payload, &sess); err != nil || sess.AccountID == "" {
 		return Session{}, errBadSession
-	}
-	if s.clock.Now().Unix() >= sess.ExpiresAt {
-		return Session{}, errExpiredSession
-	}
-	if s.Revoked != nil && s.Revoked.IsRevoked(sess.AccountID, sess.Version) {
-		return Session{}, Errorf(KindUnauthorized, CodeSessionRevoked, "您已退出登录，请重新登录")
 	}
 	return sess, nil
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -93,12 +94,30 @@ func (s *Store) RevokeVerifier(ctx context.Context, accountID, actor, requestID 
 	})
 }
 
-// RecordVerifications stores scans in one transaction (group commit).
+// verificationColumns are the columns one scan row fills, in order.
+const verificationColumns = "(verifier_account_id, holder_handle, result, reason, colour, kind, place, code_id, checked_at)"
+
+// RecordVerifications stores scans in one transaction, as one multi-row
+// INSERT (group commit): all rows or none.
 func (s *Store) RecordVerifications(ctx context.Context, vs []*Verification) error {
 	if len(vs) == 0 {
 		return nil
 	}
-	if err := s.db.WithContext(ctx).CreateInBatches(vs, 500).Error; err != nil {
+	var sql strings.Builder
+	sql.Grow(96 + len(vs)*22)
+	sql.WriteString("INSERT INTO verifications " + verificationColumns + " VALUES ")
+	args := make([]any, 0, len(vs)*9)
+	for i, v := range vs {
+		if i > 0 {
+			sql.WriteByte(',')
+		}
+		sql.WriteString("(?,?,?,?,?,?,?,?,?)")
+		args = append(args, v.VerifierAccountID, v.HolderHandle, v.Result, v.Reason, string(v.Colour), v.Kind, v.Place, v.CodeID, v.CheckedAt.UTC())
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		return tx.Exec(sql.String(), args...).Error
+	})
+	if err != nil {
 		return fmt.Errorf("record %d verifications: %w", len(vs), err)
 	}
 	return nil

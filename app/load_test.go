@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"healthcode/models"
+	"healthcode/models/storetest"
+)
+
+const loadOperatorKey = "load-test-operator-key-0123456789"
+
+// jsonCall sends a JSON request to the real server and decodes the answer.
+func jsonCall(t *testing.T, method, url, auth string, body, into any, want int) {
+	t.Helper()
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, url, r)
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s = %d %s, want %d", method, url, resp.StatusCode, raw, want)
+	}
+	if into != nil {
+		json.Unmarshal(raw, into)
+	}
+}
+
+// seedVerifier makes a face-verified holder with a code and a verifier
+// through the sandbox, as the load harness does.
+func seedVerifier(t *testing.T, base string) (verifier, qr string) {
+	t.Helper()
+	var tokens []string
+	for i, person := range []struct{ name, number string }{{"张三", "11010519491231002X"}, {"王小明", "31011519800101123" + string(models.CheckDigit("31011519800101123"))}} {
+		var login, bound, done struct{ Token string }
+		var me struct{ Account struct{ ID string } }
+		jsonCall(t, "POST", base+"/api/v1/auth/sandbox", "", map[string]string{"user": fmt.Sprint("user-", i)}, &login, 200)
+		jsonCall(t, "POST", base+"/api/v1/identity", "Bearer "+login.Token, map[string]string{"name": person.name, "doc_type": "resident_id", "doc_number": person.number}, &bound, 200)
+		var start struct {
+			VerifyID string `json:"verify_id"`
+		}
+		jsonCall(t, "POST", base+"/api/v1/face/start", "Bearer "+bound.Token, nil, &start, 200)
+		jsonCall(t, "POST", base+"/api/v1/sandbox/face/"+start.VerifyID, "", map[string]string{"outcome": "pass"}, nil, 200)
+		jsonCall(t, "POST", base+"/api/v1/face/callback", "Bearer "+bound.Token, map[string]string{"verify_id": start.VerifyID}, &done, 200)
+		jsonCall(t, "GET", base+"/api/v1/me", "Bearer "+done.Token, nil, &me, 200)
+		if i == 1 {
+			jsonCall(t, "POST", base+"/api/v1/admin/verifiers", "Operator "+loadOperatorKey, map[string]string{"account_id": me.Account.ID, "place": "test"}, nil, 201)
+		}
+		tokens = append(tokens, done.Token)
+	}
+	var code struct{ QR string }
+	jsonCall(t, "GET", base+"/api/v1/me/code", "Bearer "+tokens[0], nil, &code, 200)
+	return tokens[1], code.QR
+}
+
+// hammer sends verify requests from n clients until stop closes and
+// counts the answers by status; it reports 503s without Retry-After or the
+// busy code as failures.
+type tally struct {
+	mu        sync.Mutex
+	byStatus  map[int]int
+	badShed   int
+	transport int
+	total     atomic.Int64
+	wait      func()
+}
+
+func hammer(base, verifier, qr string, n int, stop <-chan struct{}) *tally {
+	tl := &tally{byStatus: map[int]int{}}
+	body, _ := json.Marshal(map[string]string{"qr": qr})
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n, Proxy: nil}, Timeout: 10 * time.Second}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				req, _ := http.NewRequest("POST", base+"/api/v1/verify", bytes.NewReader(body))
+				req.Header.Set("Authorization", "Bearer "+verifier)
+				resp, err := client.Do(req)
+				tl.total.Add(1)
+				if err != nil {
+					tl.mu.Lock()
+					tl.transport++
+					tl.mu.Unlock()
+					select {
+					case <-stop:
+						return
+					case <-time.After(5 * time.Millisecond):
+					}
+					continue
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				var e struct{ Error struct{ Code string } }
+				json.Unmarshal(raw, &e)
+				tl.mu.Lock()
+				tl.byStatus[resp.StatusCode]++
+				if resp.StatusCode == 503 && (resp.Header.Get("Retry-After") == "" || e.Error.Code != "busy") {
+					tl.badShed++
+				}
+				tl.mu.Unlock()
+			}
+		})
+	}
+	tl.wait = func() { wg.Wait(); client.CloseIdleConnections() }
+	return tl
+}
+
+func (tl *tally) count(status int) int {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	return tl.byStatus[status]
+}
+
+// TestOverloadShedsAndShutdownLosesNothing runs the real server with tiny
+// admission limits, overloads it with verifications, then stops it with
+// SIGTERM under load: shed requests get 503 busy with Retry-After, nothing
+// else fails, and the database holds exactly the verifications answered 200.
+func TestOverloadShedsAndShutdownLosesNothing(t *testing.T) {
+	for _, driver := range []string{"sqlite", "mysql"} {
+		t.Run(driver, func(t *testing.T) {
+			env := []string{
+				"HEALTHCODE_OPERATOR_KEYS=" + loadOperatorKey,
+				"HEALTHCODE_ADMISSION_MAX_IN_FLIGHT=4", "HEALTHCODE_ADMISSION_MAX_QUEUE=4", "HEALTHCODE_ADMISSION_MAX_WAIT=2ms",
+				"HEALTHCODE_RATE_VERIFY_PER_MINUTE_ACCOUNT=100000000", "HEALTHCODE_RATE_LOGIN_PER_MINUTE_IP=100000",
+				"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_IP=100000",
+			}
+			dbOpts := models.DBOptions{Driver: driver, MaxOpenConns: 1}
+			if driver == "mysql" {
+				dbOpts.DSN = storetest.MySQLDSN(t)
+				env = append(env, "HEALTHCODE_DB_DRIVER=mysql", "HEALTHCODE_DB_DSN="+dbOpts.DSN)
+			}
+			s := startServer(t, buildBinary(t), env...)
+			if driver == "sqlite" {
+				dbOpts.DSN = filepath.Join(s.cmd.Dir, "data", "healthcode.db")
+			}
+			verifier, qr := seedVerifier(t, s.base)
+
+			// Overload: 64 clients against 4 slots and a queue of 4.
+			stop := make(chan struct{})
+			over := hammer(s.base, verifier, qr, 64, stop)
+			time.Sleep(1500 * time.Millisecond)
+			close(stop)
+			over.wait()
+			if over.count(503) == 0 || over.count(200) == 0 {
+				t.Fatalf("overload answers %v: want both 200 and 503", over.byStatus)
+			}
+			if over.badShed > 0 {
+				t.Errorf("%d 503 answers lacked Retry-After or the busy code", over.badShed)
+			}
+			for status, n := range over.byStatus {
+				if status >= 500 && status != 503 {
+					t.Errorf("%d answers of status %d under overload", n, status)
+				}
+			}
+			if over.transport > 0 {
+				t.Errorf("%d requests failed in transport under overload", over.transport)
+			}
+
+			// SIGTERM under load: every verification answered 200 is in the database.
+			stop = make(chan struct{})
+			during := hammer(s.base, verifier, qr, 32, stop)
+			time.Sleep(700 * time.Millisecond)
+			s.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-s.exited:
+				if err != nil {
+					t.Fatalf("exit after SIGTERM under load: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("server did not stop")
+			}
+			close(stop)
+			during.wait()
+
+			db, err := models.OpenDB(context.Background(), dbOpts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer models.CloseDB(db)
+			var rows int64
+			db.Table("verifications").Count(&rows)
+			answered := over.count(200) + during.count(200)
+			if rows != int64(answered) {
+				t.Errorf("%d verifications answered 200, %d rows in the database", answered, rows)
+			}
+			if during.count(200) == 0 {
+				t.Error("no verification was answered during the shutdown phase")
+			}
+			t.Logf("overload %v; shutdown phase %v, transport errors %d; rows %d", over.byStatus, during.byStatus, during.transport, rows)
+		})
+	}
+}

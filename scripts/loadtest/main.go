@@ -1,0 +1,282 @@
+// Command loadtest measures the service against a bare net/http JSON handler
+// on the same machine in the same run, and reports every figure as a ratio
+// to it, since absolute figures on shared machines drift.
+//
+//	go run ./scripts/loadtest                       # starts the server (SQLite) itself
+//	go run ./scripts/loadtest -db mysql             # … on MariaDB (database healthcode_load)
+//	go run ./scripts/loadtest -addr 127.0.0.1:8080 -operator-key KEY   # a running server
+//
+// It seeds many people through the sandbox (login, identity, face check),
+// takes their real session tokens and real codes, then drives each target
+// with N keep-alive clients for T seconds, prints requests/s, latency
+// percentiles and counts by status, offers a multiple of the measured
+// capacity open-loop to see how the server sheds, and (when it started the
+// server) stops it with SIGTERM under verify load and checks that every
+// verification answered 200 has its row. It sends traffic to 127.0.0.1 only
+// and stops by itself.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+func main() {
+	if os.Getenv(bareChildEnv) == "1" {
+		serveBare()
+		return
+	}
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	addr        string
+	operatorKey string
+	db          string
+	dsn         string
+	targets     string
+	clients     int
+	duration    time.Duration
+	people      int
+	overload    float64
+	conns       int
+	shutdown    bool
+	logFile     string
+}
+
+func run() error {
+	var o options
+	flag.StringVar(&o.addr, "addr", "", "address of a running server on 127.0.0.1 (empty: start one)")
+	flag.StringVar(&o.operatorKey, "operator-key", "", "operator key of the running server (with -addr)")
+	flag.StringVar(&o.db, "db", "sqlite", "database of the started server: sqlite or mysql")
+	flag.StringVar(&o.dsn, "dsn", "root@tcp(127.0.0.1:3306)/healthcode_load", "MySQL DSN of the started server (its database is recreated)")
+	flag.StringVar(&o.targets, "targets", "bare,show-code,verify", "comma-separated targets: bare, show-code, verify")
+	flag.IntVar(&o.clients, "clients", 64, "concurrent keep-alive clients")
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to drive each target (at most 2m)")
+	flag.IntVar(&o.people, "people", 200, "people to seed")
+	flag.Float64Var(&o.overload, "overload", 3, "offer this multiple of the measured show-code capacity open-loop (0: skip)")
+	flag.IntVar(&o.conns, "overload-conns", 512, "connections the overload run may use (a load balancer's pool)")
+	flag.BoolVar(&o.shutdown, "shutdown-check", true, "SIGTERM the started server under verify load and count rows")
+	flag.StringVar(&o.logFile, "server-log", "", "file for the started server's log (default: a temporary file)")
+	flag.Parse()
+	if o.duration > 2*time.Minute {
+		o.duration = 2 * time.Minute
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+
+	// The bare reference: a net/http JSON handler in this process.
+	bare, err := startBare()
+	if err != nil {
+		return err
+	}
+	defer bare.Close()
+
+	var srv *server
+	base := "http://" + o.addr
+	if o.addr == "" {
+		if srv, err = startServer(ctx, o); err != nil {
+			return err
+		}
+		defer srv.stop()
+		base, o.operatorKey = srv.base, srv.operatorKey
+	} else if host, _, _ := net.SplitHostPort(o.addr); host != "127.0.0.1" && host != "localhost" {
+		return errors.New("load is only ever sent to 127.0.0.1")
+	}
+
+	client := newClient(o.clients * 2)
+	fmt.Printf("seeding %d people through the sandbox…\n", o.people)
+	seed, err := seedPeople(ctx, client, base, o.operatorKey, o.people)
+	if err != nil {
+		return err
+	}
+
+	machine := describeMachine()
+	fmt.Printf("\n%s, %s, %d clients, %s per target, database %s\n\n", time.Now().Format("2006-01-02"), machine, o.clients, o.duration, o.db)
+	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "target\treq/s\tratio\tp50\tp90\tp99\tmax\tstatuses\t")
+	var bareRPS, codeRPS float64
+	for _, target := range strings.Split(o.targets, ",") {
+		var gen requestGen
+		switch target {
+		case "bare":
+			gen = bareRequest(bare.URL)
+		case "show-code":
+			gen = seed.showCode(base)
+		case "verify":
+			gen = seed.verify(base)
+		default:
+			return fmt.Errorf("unknown target %q", target)
+		}
+		res := closedLoop(ctx, client, gen, o.clients, o.duration)
+		rps := res.rps()
+		switch target {
+		case "bare":
+			bareRPS = rps
+		case "show-code":
+			codeRPS = rps
+		}
+		ratio := "-"
+		if bareRPS > 0 {
+			ratio = fmt.Sprintf("%.2f", rps/bareRPS)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", target, rps, ratio,
+			ms(res.percentile(0.50, nil)), ms(res.percentile(0.90, nil)), ms(res.percentile(0.99, nil)), ms(res.max()), res.statuses())
+		tw.Flush()
+	}
+
+	if o.overload > 0 && codeRPS > 0 {
+		offered := codeRPS * o.overload
+		fmt.Printf("\noverload: show-code offered open-loop at %.1f× its capacity (%.0f req/s) over %d connections for %s\n", o.overload, offered, o.conns, o.duration)
+		res := openLoop(ctx, newClient(o.conns), seed.showCode(base), offered, o.duration, o.conns)
+		ok := func(s int) bool { return s == 200 }
+		busy := func(s int) bool { return s == 503 }
+		acceptedRPS := float64(res.count(ok)) / res.elapsed.Seconds()
+		fmt.Printf("  accepted %.0f req/s = %.0f%% of capacity (target ≥ 90%%), accepted p99 %s (target ≤ 100ms)\n",
+			acceptedRPS, 100*acceptedRPS/codeRPS, ms(res.percentile(0.99, ok)))
+		fmt.Printf("  shed 503 p99 %s (target ≤ 5ms), client-side drops %d, statuses %s\n",
+			ms(res.percentile(0.99, busy)), res.dropped, res.statuses())
+		if other := res.count(func(s int) bool { return s >= 500 && s != 503 }); other > 0 {
+			fmt.Printf("  FAIL: %d 5xx answers other than 503\n", other)
+		}
+		if res.count(busy) > 0 && !res.retryAfterSeen {
+			fmt.Println("  FAIL: 503 without Retry-After")
+		}
+	}
+
+	if srv != nil && o.shutdown {
+		fmt.Printf("\nshutdown under load: SIGTERM halfway through %s of verify load\n", o.duration)
+		if err := shutdownCheck(ctx, client, srv, seed, o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bareChildEnv makes this program serve the bare reference handler.
+const bareChildEnv = "HEALTHCODE_LOADTEST_BARE"
+
+// startBare runs the reference handler in a child process of its own, as
+// the service runs in its own process, so both pay the same process and
+// scheduling costs beside the load generator.
+func startBare() (*bareServer, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), bareChildEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	// The child lives while this pipe is open: it ends with its parent.
+	lifeline, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		return nil, fmt.Errorf("bare reference did not start: %w", err)
+	}
+	return &bareServer{cmd: cmd, lifeline: lifeline, URL: "http://" + strings.TrimSpace(addr) + "/"}, nil
+}
+
+// serveBare is the child: a bare net/http JSON handler on a free port,
+// printed on stdout; it ends when its parent does.
+func serveBare() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(ln.Addr().String())
+	go func() { io.Copy(io.Discard, os.Stdin); os.Exit(0) }()
+	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		json.NewEncoder(w).Encode(map[string]string{"status": "ok", "server_time": time.Now().Format(time.RFC3339Nano)})
+	}))
+}
+
+type bareServer struct {
+	cmd      *exec.Cmd
+	lifeline io.Closer
+	URL      string
+}
+
+func (b *bareServer) Close() { b.lifeline.Close(); b.cmd.Wait() }
+
+func bareRequest(url string) requestGen {
+	return func(int) (*http.Request, error) { return http.NewRequest("GET", url, nil) }
+}
+
+// newClient is a keep-alive client for many concurrent connections.
+func newClient(conns int) *http.Client {
+	tr := &http.Transport{
+		Proxy:               nil,
+		MaxIdleConns:        conns * 2,
+		MaxIdleConnsPerHost: conns * 2,
+		IdleConnTimeout:     time.Minute,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+	}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}
+}
+
+// call sends a JSON request and decodes a JSON answer, failing on a status
+// other than want.
+func call(ctx context.Context, c *http.Client, method, url, auth string, body, into any, want int) error {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, raw)
+	}
+	if into != nil {
+		return json.Unmarshal(raw, into)
+	}
+	return nil
+}
+
+func ms(d time.Duration) string {
+	if d < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
+}
