@@ -1,0 +1,31 @@
+package codetoken
+
+import (
+	"testing"
+	"time"
+)
+
+func BenchmarkSign(b *testing.B) {
+	k := GenerateKey(issued)
+	c := sample()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Sign(k, c); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseAndCheck(b *testing.B) {
+	k := GenerateKey(issued)
+	ring, _ := NewKeyring(k)
+	code, _ := Sign(k, sample())
+	now := issued.Add(10 * time.Second)
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := Parse(code, ring.Lookup)
+		if err != nil || c.Check(now, 5*time.Second, "310000") != nil {
+			b.Fatal(err)
+		}
+	}
+}
