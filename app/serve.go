@@ -50,6 +50,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		},
 		"status lists": func(ctx context.Context) error { return d.store.RefreshStatus(ctx, d.status) },
 		"verifiers":    func(ctx context.Context) error { return d.store.RefreshVerifiers(ctx, verifiers) },
+		// A `keys rotate` reaches running servers without a restart.
+		"signing keys": func(context.Context) error {
+			keys, err := loadSigningKeys(cfg, d.clock.Now())
+			if err != nil {
+				return err
+			}
+			return d.signing.Replace(keys)
+		},
 	}
 	for name, refresh := range refreshes {
 		if err := refresh(ctx); err != nil {
@@ -58,8 +66,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	}
 	watchCtx, stopWatching := context.WithCancel(context.Background())
 	defer stopWatching()
-	go d.store.Watch(watchCtx, 2*time.Second, log, refreshes)
-	go watchSigningKeys(watchCtx, cfg, d, log)
+	go watch(watchCtx, 2*time.Second, log, refreshes)
 
 	writers := cfg.GroupCommit.Writers
 	if writers == 0 {
@@ -126,22 +133,21 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	return nil
 }
 
-// watchSigningKeys reloads the signing keys every 30 s, so a `keys rotate`
-// reaches running servers without a restart.
-func watchSigningKeys(ctx context.Context, cfg config.Config, d *deps, log *slog.Logger) {
-	t := time.NewTicker(30 * time.Second)
+// watch runs every refresh every interval until ctx ends: this is how an
+// import, a role change, a logout or a key rotation on one node reaches the
+// others.
+func watch(ctx context.Context, interval time.Duration, log *slog.Logger, refreshes map[string]func(context.Context) error) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			keys, err := loadSigningKeys(cfg, d.clock.Now())
-			if err == nil {
-				err = d.signing.Replace(keys)
-			}
-			if err != nil {
-				log.Warn("reload signing keys", "err", err)
+			for name, refresh := range refreshes {
+				if err := refresh(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("refresh "+name, "err", err)
+				}
 			}
 		}
 	}

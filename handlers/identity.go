@@ -67,12 +67,7 @@ func (api *API) bindIdentity(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	name, err := models.NormalizeName(req.Name)
-	if err != nil {
-		respondError(c, api.log, err)
-		return
-	}
-	doc, err := models.ParseDocument(req.DocType, req.DocNumber, api.store.Today())
+	name, doc, err := models.ParseIdentity(req.Name, req.DocType, req.DocNumber, api.store.Today())
 	if err != nil {
 		respondError(c, api.log, err)
 		return

@@ -243,3 +243,18 @@ func checkDigit(n, what string) error {
 	}
 	return nil
 }
+
+// ParseIdentity validates a name and a document together, as every form
+// that names a person asks for both. Errors are those of NormalizeName and
+// ParseDocument.
+func ParseIdentity(name, docType, number string, today time.Time) (string, Document, error) {
+	n, err := NormalizeName(name)
+	if err != nil {
+		return "", Document{}, err
+	}
+	doc, err := ParseDocument(docType, number, today)
+	if err != nil {
+		return "", Document{}, err
+	}
+	return n, doc, nil
+}

@@ -3,9 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sync"
-	"time"
 )
 
 // verifiersVersionName names the verifier roles' version counter.
@@ -62,23 +60,4 @@ func (s *Store) RefreshVerifiers(ctx context.Context, b *VerifierBook) error {
 		b.mu.Unlock()
 		return nil
 	})
-}
-
-// Watch runs every refresh every interval until ctx ends: this is how an
-// import, a role change or a logout on one node reaches the others.
-func (s *Store) Watch(ctx context.Context, interval time.Duration, log *slog.Logger, refreshes map[string]func(context.Context) error) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			for name, refresh := range refreshes {
-				if err := refresh(ctx); err != nil && ctx.Err() == nil {
-					log.Warn("refresh "+name, "err", err)
-				}
-			}
-		}
-	}
 }
