@@ -114,8 +114,9 @@ func ParseDocument(docType, number string, today time.Time) (Document, error) {
 }
 
 // NormalizeDocNumber turns full-width characters into half-width ones, drops
-// spaces and upper-cases letters, so "11010519491231002x" and
-// "１１０１０５ 19491231002X" read the same.
+// spaces and upper-cases letters, so a number typed with a lower-case x, in
+// full-width digits or in groups separated by spaces reads the same as the
+// printed one.
 func NormalizeDocNumber(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
