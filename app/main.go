@@ -10,8 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-
-	_ "time/tzdata" // Asia/Shanghai loads on machines without zone data
 )
 
 func main() {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	_ "time/tzdata" // the configured zone loads on machines without zone data
 )
 
 // Modes the service runs in.
