@@ -100,11 +100,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		IdleTimeout:       cfg.HTTP.IdleTimeout.D(),
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnContext:       handlers.ConnContext,
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	ln = handlers.TrackArrivals(ln)
 	log.Info("healthcode listening", "addr", ln.Addr().String(), "mode", cfg.Mode,
 		"db", cfg.DB.Driver, "platforms", strings.Join(slices.Sorted(maps.Keys(platforms)), ","))
 	if cfg.SandboxEnabled() {

@@ -74,6 +74,10 @@ type Admission struct {
 	MaxInFlight int      `json:"max_in_flight" env:"HEALTHCODE_ADMISSION_MAX_IN_FLIGHT"`
 	MaxQueue    int      `json:"max_queue" env:"HEALTHCODE_ADMISSION_MAX_QUEUE"`
 	MaxWait     Duration `json:"max_wait" env:"HEALTHCODE_ADMISSION_MAX_WAIT"`
+	// MaxDelay sheds a request that waited longer than this between its
+	// first bytes arriving and reaching the handlers (saturated cores);
+	// 0 turns the check off.
+	MaxDelay Duration `json:"max_delay" env:"HEALTHCODE_ADMISSION_MAX_DELAY"`
 }
 
 // GroupCommit bounds the writer that records verifications in batches.
@@ -261,7 +265,7 @@ func (c Config) Validate() error {
 	if c.DB.MaxOpenConns < 1 {
 		bad("HEALTHCODE_DB_MAX_OPEN_CONNS must be at least 1")
 	}
-	if c.Admission.MaxInFlight < 1 || c.Admission.MaxQueue < 0 || c.Admission.MaxWait < 0 {
+	if c.Admission.MaxInFlight < 1 || c.Admission.MaxQueue < 0 || c.Admission.MaxWait < 0 || c.Admission.MaxDelay < 0 {
 		bad("HEALTHCODE_ADMISSION_MAX_IN_FLIGHT must be at least 1, the queue and wait not negative")
 	}
 	if c.GroupCommit.MaxBatch < 1 || c.GroupCommit.MaxBatch > 3000 || c.GroupCommit.Queue < c.GroupCommit.MaxBatch || c.GroupCommit.MaxWait < 0 || c.GroupCommit.MaxWait.D() > time.Second || c.GroupCommit.Writers < 0 {

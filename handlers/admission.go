@@ -20,11 +20,14 @@ type admission struct {
 	waiting  atomic.Int64
 	maxQueue int64
 	maxWait  time.Duration
+	// maxDelay sheds a request that waited this long before it even reached
+	// the handlers (0: never); see arrival.go.
+	maxDelay time.Duration
 	shed     atomic.Uint64
 }
 
-func newAdmission(maxInFlight, maxQueue int, maxWait time.Duration) *admission {
-	return &admission{slots: make(chan struct{}, maxInFlight), maxQueue: int64(maxQueue), maxWait: maxWait}
+func newAdmission(maxInFlight, maxQueue int, maxWait, maxDelay time.Duration) *admission {
+	return &admission{slots: make(chan struct{}, maxInFlight), maxQueue: int64(maxQueue), maxWait: maxWait, maxDelay: maxDelay}
 }
 
 // acquire takes a slot, waiting within the bounds; false means shed.
@@ -63,9 +66,21 @@ var errBusy = models.Errorf(models.KindBusy, "busy", "系统繁忙，请稍后�
 // admit is the admission middleware; health, readiness and metrics bypass it
 // so a busy server still reports how it is.
 func (api *API) admit(c *gin.Context) {
+	delay, conn := waited(c.Request.Context(), time.Now())
+	if conn != nil {
+		defer conn.done()
+	}
 	switch c.FullPath() {
 	case "/healthz", "/readyz", "/metrics":
 		c.Next()
+		return
+	}
+	if d := api.admission.maxDelay; d > 0 && delay > d {
+		// The request already waited too long in the socket or for a core:
+		// answer at once rather than add to the backlog.
+		api.admission.shed.Add(1)
+		c.Header("Retry-After", "1")
+		respondError(c, api.log, errBusy)
 		return
 	}
 	if !api.admission.acquire(c.Request.Context()) {

@@ -1,7 +1,12 @@
 package handlers
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -9,10 +14,12 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"healthcode/config"
 )
 
 func TestAdmissionLimitsInFlight(t *testing.T) {
-	a := newAdmission(2, 0, 0)
+	a := newAdmission(2, 0, 0, 0)
 	if !a.acquire(context.Background()) || !a.acquire(context.Background()) {
 		t.Fatal("free slots refused")
 	}
@@ -33,7 +40,7 @@ func TestAdmissionLimitsInFlight(t *testing.T) {
 }
 
 func TestAdmissionQueueIsShortAndBounded(t *testing.T) {
-	a := newAdmission(1, 1, 30*time.Millisecond)
+	a := newAdmission(1, 1, 30*time.Millisecond, 0)
 	a.acquire(context.Background())
 
 	// One may wait; a second waiter is shed at once.
@@ -66,7 +73,7 @@ func TestAdmissionQueueIsShortAndBounded(t *testing.T) {
 }
 
 func TestAdmissionUnderConcurrency(t *testing.T) {
-	a := newAdmission(4, 8, 5*time.Millisecond)
+	a := newAdmission(4, 8, 5*time.Millisecond, 0)
 	var inside, most atomic.Int32
 	var wg sync.WaitGroup
 	for range 200 {
@@ -126,5 +133,54 @@ func TestShedRequestsGet503BusyButHealthBypasses(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q:\n%s", want, metrics)
 		}
+	}
+}
+
+// A request that waited too long before reaching the handlers (here: its
+// headers trickled in) is shed at once; the next request on the same
+// keep-alive connection is judged on its own wait.
+func TestAdmissionShedsRequestsThatWaitedTooLong(t *testing.T) {
+	e := newTestEnv(t, func(s *testSetup) { s.cfg.Admission.MaxDelay = config.Duration(30 * time.Millisecond) })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: e.handler, ConnContext: ConnContext}
+	go srv.Serve(TrackArrivals(ln))
+	defer srv.Close()
+
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	r := bufio.NewReader(conn)
+	read := func() *http.Response {
+		t.Helper()
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	fmt.Fprint(conn, "GET /api/v1/me HTTP/1.1\r\nHost: x\r\n")
+	time.Sleep(60 * time.Millisecond)
+	fmt.Fprint(conn, "\r\n")
+	if resp := read(); resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("a request that waited 60 ms = %d, want 503 with Retry-After", resp.StatusCode)
+	}
+	time.Sleep(60 * time.Millisecond) // idle time between requests does not count
+	fmt.Fprint(conn, "GET /api/v1/me HTTP/1.1\r\nHost: x\r\n\r\n")
+	if resp := read(); resp.StatusCode != 401 {
+		t.Errorf("the next prompt request = %d, want 401 (it reached the handler)", resp.StatusCode)
+	}
+	// Health checks are never shed.
+	fmt.Fprint(conn, "GET /healthz HTTP/1.1\r\nHost: x\r\n")
+	time.Sleep(60 * time.Millisecond)
+	fmt.Fprint(conn, "\r\n")
+	if resp := read(); resp.StatusCode != 200 {
+		t.Errorf("a slow health check = %d", resp.StatusCode)
 	}
 }

@@ -56,6 +56,7 @@ type options struct {
 	people      int
 	overload    float64
 	conns       int
+	serverCPUs  string
 	shutdown    bool
 	logFile     string
 }
@@ -72,6 +73,7 @@ func run() error {
 	flag.IntVar(&o.people, "people", 200, "people to seed")
 	flag.Float64Var(&o.overload, "overload", 3, "offer this multiple of the measured show-code capacity open-loop (0: skip)")
 	flag.IntVar(&o.conns, "overload-conns", 512, "connections the overload run may use (a load balancer's pool)")
+	flag.StringVar(&o.serverCPUs, "server-cpus", "", "pin the started server and the bare reference to these CPUs with taskset (e.g. 1), so a generator pinned elsewhere can offer more than they serve")
 	flag.BoolVar(&o.shutdown, "shutdown-check", true, "SIGTERM the started server under verify load and count rows")
 	flag.StringVar(&o.logFile, "server-log", "", "file for the started server's log (default: a temporary file)")
 	flag.Parse()
@@ -83,7 +85,7 @@ func run() error {
 	defer cancel()
 
 	// The bare reference: a net/http JSON handler in this process.
-	bare, err := startBare()
+	bare, err := startBare(o.serverCPUs)
 	if err != nil {
 		return err
 	}
@@ -176,12 +178,12 @@ const bareChildEnv = "HEALTHCODE_LOADTEST_BARE"
 // startBare runs the reference handler in a child process of its own, as
 // the service runs in its own process, so both pay the same process and
 // scheduling costs beside the load generator.
-func startBare() (*bareServer, error) {
+func startBare(cpus string) (*bareServer, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(self)
+	cmd := pinned(cpus, self)
 	cmd.Env = append(os.Environ(), bareChildEnv+"=1")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -226,6 +228,14 @@ type bareServer struct {
 }
 
 func (b *bareServer) Close() { b.lifeline.Close(); b.cmd.Wait() }
+
+// pinned returns a command for bin, run under taskset when cpus is set.
+func pinned(cpus, bin string) *exec.Cmd {
+	if cpus == "" {
+		return exec.Command(bin)
+	}
+	return exec.Command("taskset", "-c", cpus, bin)
+}
 
 func bareRequest(url string) requestGen {
 	return func(int) (*http.Request, error) { return http.NewRequest("GET", url, nil) }

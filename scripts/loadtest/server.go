@@ -79,7 +79,7 @@ func startServer(ctx context.Context, o options) (*server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(bin)
+	s.cmd = pinned(o.serverCPUs, bin)
 	s.cmd.Env = env
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
 	if err := s.cmd.Start(); err != nil {
