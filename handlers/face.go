@@ -148,9 +148,18 @@ func (api *API) checkFace(c *gin.Context, a *models.Account, verifyID string) (*
 	if err != nil || fv.Status != models.FacePending {
 		return fv, miniprogram.FaceResult{}, err
 	}
-	return api.completeFace(c, a, fv, func(platform miniprogram.Platform, q miniprogram.FaceQuery) (miniprogram.FaceResult, error) {
-		return platform.QueryFace(c.Request.Context(), q)
-	})
+	return api.completeFace(c, a, fv, api.platformQuery(c.Request.Context(), a))
+}
+
+// platformQuery asks the account's platform how a verification ended.
+func (api *API) platformQuery(ctx context.Context, a *models.Account) func(miniprogram.FaceQuery) (miniprogram.FaceResult, error) {
+	return func(q miniprogram.FaceQuery) (miniprogram.FaceResult, error) {
+		platform, err := api.platformOf(a)
+		if err != nil {
+			return miniprogram.FaceResult{}, err
+		}
+		return platform.QueryFace(ctx, q)
+	}
 }
 
 // checkLegacyFace records and checks a verification of WeChat's older flow,
@@ -180,19 +189,15 @@ func (api *API) checkLegacyFace(c *gin.Context, a *models.Account, verifyResult 
 	if err != nil || fv.Status != models.FacePending {
 		return fv, miniprogram.FaceResult{}, err
 	}
-	return api.completeFace(c, a, fv, func(_ miniprogram.Platform, q miniprogram.FaceQuery) (miniprogram.FaceResult, error) {
+	return api.completeFace(c, a, fv, func(q miniprogram.FaceQuery) (miniprogram.FaceResult, error) {
 		return legacy.QueryLegacyFace(c.Request.Context(), verifyResult, q)
 	})
 }
 
 // completeFace asks the platform through query and records its verdict.
 func (api *API) completeFace(c *gin.Context, a *models.Account, fv *models.FaceVerification,
-	query func(miniprogram.Platform, miniprogram.FaceQuery) (miniprogram.FaceResult, error),
+	query func(miniprogram.FaceQuery) (miniprogram.FaceResult, error),
 ) (*models.FaceVerification, miniprogram.FaceResult, error) {
-	platform, err := api.platformOf(a)
-	if err != nil {
-		return nil, miniprogram.FaceResult{}, err
-	}
 	p, err := api.store.PersonByID(c.Request.Context(), fv.PersonID)
 	if err != nil {
 		return nil, miniprogram.FaceResult{}, err
@@ -201,7 +206,7 @@ func (api *API) completeFace(c *gin.Context, a *models.Account, fv *models.FaceV
 	if err != nil {
 		return nil, miniprogram.FaceResult{}, err
 	}
-	result, err := query(platform, miniprogram.FaceQuery{
+	result, err := query(miniprogram.FaceQuery{
 		VerifyID: fv.VerifyID, OrderNo: fv.ID, UserID: a.PlatformUserID, Name: name, DocType: p.DocType, DocNumber: number,
 	})
 	if err != nil || result.Pending {
@@ -242,9 +247,7 @@ func (api *API) alipayNotify(c *gin.Context) {
 	case fv.Status == models.FacePending:
 		a, err := api.store.AccountByID(c.Request.Context(), fv.AccountID)
 		if err == nil {
-			_, _, err = api.completeFace(c, a, fv, func(platform miniprogram.Platform, q miniprogram.FaceQuery) (miniprogram.FaceResult, error) {
-				return platform.QueryFace(c.Request.Context(), q)
-			})
+			_, _, err = api.completeFace(c, a, fv, api.platformQuery(c.Request.Context(), a))
 		}
 		if err != nil {
 			respondError(c, api.log, err) // not "success": Alipay retries

@@ -102,6 +102,9 @@ func (api *API) page(c *gin.Context, purpose, file string) {
 			p, err = api.store.PersonByID(ctx, *a.PersonID)
 		}
 		if err != nil {
+			if kind := models.ErrorKind(err); kind != models.KindUnauthorized && kind != models.KindNotFound {
+				api.log.ErrorContext(c.Request.Context(), "open page", "request_id", c.GetString(ctxRequestID), "err", err)
+			}
 			servePageStatus(c, http.StatusUnauthorized, "expired.html")
 			return
 		}
