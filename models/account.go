@@ -122,7 +122,7 @@ func (s *Store) AccountByID(ctx context.Context, id string) (*Account, error) {
 // CodeNameMismatch (400) or CodeIdentityAlreadyBound (409, the account holds
 // another person).
 func (s *Store) BindIdentity(ctx context.Context, accountID, name string, doc Document, requestID string) (a *Account, p *Person, pending bool, err error) {
-	p, err = s.EnsurePerson(ctx, name, doc)
+	p, err = s.ensurePerson(ctx, name, doc, true, "account:"+accountID)
 	if err != nil {
 		return nil, nil, false, err
 	}

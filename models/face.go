@@ -119,6 +119,12 @@ func (s *Store) CompleteFaceVerification(ctx context.Context, fv *FaceVerificati
 				if err := tx.Model(&a).Updates(updates).Error; err != nil {
 					return err
 				}
+				// The platform confirmed name, document and face together:
+				// the name on record is now the owner's and never changes.
+				if err := tx.Model(&Person{}).Where("id = ? AND name_verified_at IS NULL", fv.PersonID).
+					Update("name_verified_at", now).Error; err != nil {
+					return err
+				}
 			}
 		}
 		return tx.Create(&AuditEntry{At: now, Actor: "account:" + fv.AccountID, Action: "face." + status,

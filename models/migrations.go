@@ -171,6 +171,11 @@ type (
 	}
 )
 
+// Frozen table shapes of migration 5.
+type m5Person struct {
+	NameVerifiedAt *time.Time
+}
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
@@ -199,6 +204,9 @@ var migrations = []migration{
 		return createTables(tx, map[string]any{
 			"relatives": &m4Relative{}, "household_members": &m4HouseholdMember{}, "birth_records": &m4BirthRecord{},
 		})
+	}},
+	{5, "record when a face verification confirmed a person's name", func(tx *gorm.DB) error {
+		return tx.Table("persons").Migrator().AddColumn(&m5Person{}, "NameVerifiedAt")
 	}},
 }
 

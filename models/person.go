@@ -33,8 +33,12 @@ type Person struct {
 	MaskedDoc  string
 	// BirthDate is "2006-01-02", or empty when the document carries none.
 	BirthDate string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// NameVerifiedAt is when a platform's face verification confirmed the
+	// name and document together; until then the name on record is only
+	// what someone typed.
+	NameVerifiedAt *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
 }
 
 // TableName names the table.
@@ -44,10 +48,23 @@ func (Person) TableName() string { return "persons" }
 // sight. name must already be normalised. When the document is on record
 // under another name it returns an *Error with CodeNameMismatch.
 func (s *Store) EnsurePerson(ctx context.Context, name string, doc Document) (*Person, error) {
+	return s.ensurePerson(ctx, name, doc, false, "")
+}
+
+// ensurePerson is EnsurePerson; with claim set, a name on record that no
+// face verification has confirmed and no account holds yields to the new
+// one (audited for actor), so a typo or a stranger's guess cannot lock the
+// owner of a document out. A name a face verification confirmed never
+// changes.
+func (s *Store) ensurePerson(ctx context.Context, name string, doc Document, claim bool, actor string) (*Person, error) {
 	hash := s.vault.DocumentHash(doc)
 	p, err := s.personByHash(ctx, hash)
 	if err == nil {
-		return p, s.checkName(p, name)
+		err = s.checkName(p, name)
+		if ErrorCode(err) == CodeNameMismatch && claim && p.NameVerifiedAt == nil {
+			return s.renameUnconfirmed(ctx, p, name, actor)
+		}
+		return p, err
 	}
 	if !errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, err
@@ -127,6 +144,32 @@ func (s *Store) personByHash(ctx context.Context, hash []byte) (*Person, error) 
 		return nil, err
 	}
 	return &p, nil
+}
+
+// renameUnconfirmed replaces an unconfirmed name that no account holds.
+func (s *Store) renameUnconfirmed(ctx context.Context, p *Person, name, actor string) (*Person, error) {
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		var holders int64
+		if err := tx.Model(&Account{}).Where("person_id = ?", p.ID).Count(&holders).Error; err != nil {
+			return err
+		}
+		if holders > 0 {
+			return Errorf(KindInvalid, CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
+		}
+		res := tx.Model(&Person{}).Where("id = ? AND name_verified_at IS NULL", p.ID).
+			Updates(map[string]any{"name_sealed": s.vault.Seal(name, purposePersonName), "masked_name": MaskName(name)})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return Errorf(KindInvalid, CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
+		}
+		return tx.Create(&AuditEntry{At: s.clock.Now().UTC(), Actor: actor, Action: "person.rename_unconfirmed", Subject: p.ID}).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.PersonByID(ctx, p.ID)
 }
 
 func (s *Store) checkName(p *Person, name string) error {
