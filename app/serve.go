@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -113,6 +114,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		log.Info("development page", "url", "http://"+ln.Addr().String()+"/dev")
 	}
 
+	if cfg.PprofAddr != "" {
+		go servePprof(cfg.PprofAddr, log)
+	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {
@@ -152,5 +156,18 @@ func watch(ctx context.Context, interval time.Duration, log *slog.Logger, refres
 				}
 			}
 		}
+	}
+}
+
+// servePprof serves the runtime profiles on their own listener.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Info("profiles", "addr", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Warn("profiles", "err", err)
 	}
 }

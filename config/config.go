@@ -63,6 +63,10 @@ type Config struct {
 	// ImportMaxBytes bounds an uploaded list.
 	ImportMaxBytes int64 `json:"import_max_bytes" env:"HEALTHCODE_IMPORT_MAX_BYTES"`
 
+	// PprofAddr, when set, serves net/http/pprof on its own listener (keep it
+	// on 127.0.0.1): profiles of a loaded server.
+	PprofAddr string `json:"pprof_addr" env:"HEALTHCODE_PPROF_ADDR"`
+
 	Admission   Admission   `json:"admission"`
 	GroupCommit GroupCommit `json:"group_commit"`
 }

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"encoding/base64"
 	"strings"
 	"sync"
 	"testing"
@@ -80,8 +81,14 @@ func TestWeChatLogin(t *testing.T) {
 	wantError(t, e.json("POST", "/api/v1/auth/wechat", "", map[string]string{}), 400, "code_required")
 	wantError(t, e.do("POST", "/api/v1/auth/wechat", strings.NewReader("{"), "Content-Type", "application/json"), 400, "invalid_json")
 
-	if out := e.allOutput(); strings.Contains(out, "U2Vzc2lvbktleVNlY3JldA==") || strings.Contains(out, fake.AppSecret) {
-		t.Error("a session key or the app secret reached a response or a log line")
+	out := e.allOutput()
+	for _, secret := range []string{"U2Vzc2lvbktleVNlY3JldA==", fake.AppSecret, base64.StdEncoding.EncodeToString(e.sessKey), base64.RawURLEncoding.EncodeToString(e.sessKey)} {
+		if strings.Contains(out, secret) {
+			t.Errorf("a secret (%.6s…) reached a response or a log line", secret)
+		}
+	}
+	if !strings.Contains(e.logs.String(), "route=/api/v1/auth/wechat") {
+		t.Error("the logs were not captured")
 	}
 }
 

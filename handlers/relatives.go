@@ -30,8 +30,9 @@ type relativeView struct {
 	DocType     models.DocType `json:"doc_type"`
 	MaskedName  string         `json:"masked_name"`
 	MaskedDoc   string         `json:"masked_doc"`
-	ReviewDueAt string         `json:"review_due_at,omitempty"`
-	DecidedAt   string         `json:"decided_at,omitempty"`
+	// ReviewDueAt is when a pending link's review is due; null otherwise.
+	ReviewDueAt *string `json:"review_due_at"`
+	DecidedAt   string  `json:"decided_at,omitempty"`
 	Note        string         `json:"note,omitempty"`
 	CreatedAt   string         `json:"created_at"`
 }
@@ -169,8 +170,9 @@ func (api *API) relativeViewOf(v models.RelativeView) relativeView {
 		ID: v.ID, Status: v.Status, Evidence: v.Evidence, Relation: v.Relation, DocType: v.DocType,
 		MaskedName: v.MaskedName, MaskedDoc: v.MaskedDoc, Note: v.Note, CreatedAt: api.timestamp(v.CreatedAt),
 	}
-	if v.ReviewDueAt != nil {
-		out.ReviewDueAt = api.timestamp(*v.ReviewDueAt)
+	if v.ReviewDueAt != nil && v.Status == models.LinkPending {
+		due := api.timestamp(*v.ReviewDueAt)
+		out.ReviewDueAt = &due
 	}
 	if v.DecidedAt != nil {
 		out.DecidedAt = api.timestamp(*v.DecidedAt)

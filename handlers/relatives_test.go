@@ -82,7 +82,7 @@ func testRelativesApprovedByReferenceData(t *testing.T, driver func(*testSetup))
 	e, alice := familyEnv(t, driver)
 
 	mother := decode[relativeView](t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 201)
-	if mother.Status != "approved" || mother.Evidence != "household" || mother.MaskedName != "李*" || mother.MaskedDoc != "11**************"+motherNumber[16:] || mother.ReviewDueAt != "" {
+	if mother.Status != "approved" || mother.Evidence != "household" || mother.MaskedName != "李*" || mother.MaskedDoc != "11**************"+motherNumber[16:] || mother.ReviewDueAt != nil {
 		t.Errorf("mother = %+v", mother)
 	}
 	baby := decode[relativeView](t, e.addRelative(alice, "欧阳小宝", "birth_certificate", "o440012345", "child"), 201)
@@ -143,7 +143,10 @@ func testRelativeManualReview(t *testing.T, driver func(*testSetup)) {
 	if spouse.Status != "pending" || spouse.Evidence != "manual" {
 		t.Fatalf("spouse = %+v", spouse)
 	}
-	due, _ := time.Parse(time.RFC3339, spouse.ReviewDueAt)
+	if spouse.ReviewDueAt == nil {
+		t.Fatal("a pending link without review_due_at")
+	}
+	due, _ := time.Parse(time.RFC3339, *spouse.ReviewDueAt)
 	if !due.Equal(e.clock.Now().Add(24 * time.Hour)) {
 		t.Errorf("review due %s, want 24 h from now", spouse.ReviewDueAt)
 	}
