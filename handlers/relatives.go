@@ -23,18 +23,18 @@ type relativeRequest struct {
 
 // relativeView is a link as its holder sees it.
 type relativeView struct {
-	ID          string         `json:"id"`
-	Status      string         `json:"status"`
-	Evidence    string         `json:"evidence"`
-	Relation    string         `json:"relation"`
-	DocType     models.DocType `json:"doc_type"`
-	MaskedName  string         `json:"masked_name"`
-	MaskedDoc   string         `json:"masked_doc"`
+	ID         string         `json:"id"`
+	Status     string         `json:"status"`
+	Evidence   string         `json:"evidence"`
+	Relation   string         `json:"relation"`
+	DocType    models.DocType `json:"doc_type"`
+	MaskedName string         `json:"masked_name"`
+	MaskedDoc  string         `json:"masked_doc"`
 	// ReviewDueAt is when a pending link's review is due; null otherwise.
 	ReviewDueAt *string `json:"review_due_at"`
 	DecidedAt   string  `json:"decided_at,omitempty"`
-	Note        string         `json:"note,omitempty"`
-	CreatedAt   string         `json:"created_at"`
+	Note        string  `json:"note,omitempty"`
+	CreatedAt   string  `json:"created_at"`
 }
 
 type relativeStatusResponse struct {

@@ -148,7 +148,7 @@ func testRelativeManualReview(t *testing.T, driver func(*testSetup)) {
 	}
 	due, _ := time.Parse(time.RFC3339, *spouse.ReviewDueAt)
 	if !due.Equal(e.clock.Now().Add(24 * time.Hour)) {
-		t.Errorf("review due %s, want 24 h from now", spouse.ReviewDueAt)
+		t.Errorf("review due %s, want 24 h from now", *spouse.ReviewDueAt)
 	}
 	wantError(t, e.json("GET", "/api/v1/relatives/"+spouse.ID+"/code", alice, nil), 403, models.CodeRelativePending)
 	wantError(t, e.json("GET", "/api/v1/relatives/"+spouse.ID+"/status", alice, nil), 403, models.CodeRelativePending)
