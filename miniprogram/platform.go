@@ -20,17 +20,24 @@ type Platform interface {
 	// Name is "wechat", "alipay" or "sandbox".
 	Name() string
 	// Login exchanges a login code from the mini-program for the user's
-	// platform identity.
+	// platform identity. A code the platform refuses is KindUnauthorized
+	// (CodeLoginFailed); an unreachable or failing platform KindUpstream.
 	Login(ctx context.Context, code string) (Login, error)
 	// StartFace starts a face verification of the user against an identity.
+	// A document type the platform cannot verify is KindInvalid
+	// (CodeFaceUnsupported); platform failures are KindUpstream.
 	StartFace(ctx context.Context, req FaceRequest) (FaceTicket, error)
-	// QueryFace asks the platform how a face verification ended.
+	// QueryFace asks the platform how a face verification ended. A refused
+	// or cancelled check is a FaceResult that did not pass, not an error;
+	// errors are KindUpstream.
 	QueryFace(ctx context.Context, q FaceQuery) (FaceResult, error)
 }
 
 // PhoneReader is a platform that can tell the user's verified phone number
 // from what the mini-program's phone button returned.
 type PhoneReader interface {
+	// Phone returns the number; a stale or forged payload is KindInvalid
+	// (CodePhoneFailed), a failing platform KindUpstream.
 	Phone(ctx context.Context, payload string) (string, error)
 }
 
