@@ -55,6 +55,7 @@ type options struct {
 	duration    time.Duration
 	people      int
 	overload    float64
+	overTarget  string
 	conns       int
 	serverCPUs  string
 	shutdown    bool
@@ -71,7 +72,8 @@ func run() error {
 	flag.IntVar(&o.clients, "clients", 64, "concurrent keep-alive clients")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to drive each target (at most 2m)")
 	flag.IntVar(&o.people, "people", 200, "people to seed")
-	flag.Float64Var(&o.overload, "overload", 3, "offer this multiple of the measured show-code capacity open-loop (0: skip)")
+	flag.Float64Var(&o.overload, "overload", 3, "offer this multiple of the overload target's measured capacity open-loop (0: skip)")
+	flag.StringVar(&o.overTarget, "overload-target", "show-code", "the target to overload: show-code or verify")
 	flag.IntVar(&o.conns, "overload-conns", 512, "connections the overload run may use (a load balancer's pool)")
 	flag.StringVar(&o.serverCPUs, "server-cpus", "", "pin the started server and the bare reference to these CPUs with taskset (e.g. 1), so a generator pinned elsewhere can offer more than they serve")
 	flag.BoolVar(&o.shutdown, "shutdown-check", true, "SIGTERM the started server under verify load and count rows")
@@ -114,7 +116,8 @@ func run() error {
 	fmt.Printf("\n%s, %s, %d clients, %s per target, database %s\n\n", time.Now().Format("2006-01-02"), machine, o.clients, o.duration, o.db)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "target\treq/s\tratio\tp50\tp90\tp99\tmax\tstatuses\t")
-	var bareRPS, codeRPS float64
+	var bareRPS float64
+	capacity := map[string]float64{}
 	for _, target := range strings.Split(o.targets, ",") {
 		var gen requestGen
 		switch target {
@@ -129,11 +132,9 @@ func run() error {
 		}
 		res := closedLoop(ctx, client, gen, o.clients, o.duration)
 		rps := res.rps()
-		switch target {
-		case "bare":
+		capacity[target] = rps
+		if target == "bare" {
 			bareRPS = rps
-		case "show-code":
-			codeRPS = rps
 		}
 		ratio := "-"
 		if bareRPS > 0 {
@@ -144,10 +145,14 @@ func run() error {
 		tw.Flush()
 	}
 
-	if o.overload > 0 && codeRPS > 0 {
+	if codeRPS := capacity[o.overTarget]; o.overload > 0 && codeRPS > 0 {
 		offered := codeRPS * o.overload
-		fmt.Printf("\noverload: show-code offered open-loop at %.1f× its capacity (%.0f req/s) over %d connections for %s\n", o.overload, offered, o.conns, o.duration)
-		res := openLoop(ctx, newClient(o.conns), seed.showCode(base), offered, o.duration, o.conns)
+		gen := seed.showCode(base)
+		if o.overTarget == "verify" {
+			gen = seed.verify(base)
+		}
+		fmt.Printf("\noverload: %s offered open-loop at %.1f× its capacity (%.0f req/s) over %d connections for %s\n", o.overTarget, o.overload, offered, o.conns, o.duration)
+		res := openLoop(ctx, newClient(o.conns), gen, offered, o.duration, o.conns)
 		ok := func(s int) bool { return s == 200 }
 		busy := func(s int) bool { return s == 503 }
 		acceptedRPS := float64(res.count(ok)) / res.elapsed.Seconds()
