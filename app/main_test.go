@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -48,8 +49,26 @@ func buildBinary(t *testing.T) string {
 type server struct {
 	cmd    *exec.Cmd
 	base   string
-	logs   *strings.Builder
+	logs   *syncLog
 	exited chan error
+}
+
+// syncLog collects the server's output while tests read it.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 var listenLine = regexp.MustCompile(`msg="healthcode listening" addr=(\S+) mode=(\S+)`)
@@ -67,7 +86,7 @@ func startServer(t *testing.T, bin string, extraEnv ...string) *server {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	s := &server{cmd: cmd, logs: &strings.Builder{}, exited: make(chan error, 1)}
+	s := &server{cmd: cmd, logs: &syncLog{}, exited: make(chan error, 1)}
 	addr := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
