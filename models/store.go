@@ -27,9 +27,6 @@ func NewStore(db *gorm.DB, vault *Vault, clock Clock, loc *time.Location) *Store
 	return &Store{db: db, vault: vault, clock: clock, loc: loc}
 }
 
-// Vault returns the vault the store seals personal data with.
-func (s *Store) Vault() *Vault { return s.vault }
-
 // Today returns the current date in the service's time zone, as a time at
 // midnight UTC of that date (the form ParseDocument expects).
 func (s *Store) Today() time.Time {

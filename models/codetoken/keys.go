@@ -62,16 +62,6 @@ func GenerateKey(created time.Time) *Key {
 	return k
 }
 
-// PublicOnly returns a verification-only key (a peer region's, from its
-// JWKS).
-func PublicOnly(kid string, pub ed25519.PublicKey) (*Key, error) {
-	verifier, err := cose.NewVerifier(cose.AlgorithmEdDSA, pub)
-	if err != nil {
-		return nil, err
-	}
-	return &Key{ID: kid, Public: pub, verifier: verifier}, nil
-}
-
 // Keyring holds the signing keys: the active one signs, every published one
 // verifies. It is safe for concurrent use.
 type Keyring struct {

@@ -48,17 +48,15 @@ type Claims struct {
 	Link       string // relative codes: the link that allows it
 }
 
-// hcClaimKey is the private CWT claim that holds the health-code fields.
-const hcClaimKey = -70001
-
 // cwt is the CBOR shape of the claims (RFC 8392 integer keys).
 type cwt struct {
-	Iss string   `cbor:"1,keyasint"`
-	Sub string   `cbor:"2,keyasint"`
-	Exp int64    `cbor:"4,keyasint"`
-	Iat int64    `cbor:"6,keyasint"`
-	Cti []byte   `cbor:"7,keyasint"`
-	HC  hcClaims `cbor:"-70001,keyasint"`
+	Iss string `cbor:"1,keyasint"`
+	Sub string `cbor:"2,keyasint"`
+	Exp int64  `cbor:"4,keyasint"`
+	Iat int64  `cbor:"6,keyasint"`
+	Cti []byte `cbor:"7,keyasint"`
+	// HC is the private claim (key -70001) with the health-code fields.
+	HC hcClaims `cbor:"-70001,keyasint"`
 }
 
 type hcClaims struct {
