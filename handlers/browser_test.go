@@ -115,6 +115,22 @@ func TestDevPageWalksTheSandboxFlow(t *testing.T) {
 	if strings.Contains(html, aliceNumber) {
 		t.Error("the full document number stayed in the page")
 	}
+
+	// The next step: the code page, opened through a one-time ticket.
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("code"))); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		// The click navigates twice (ticket, then redirect): ask until it settles.
+		path, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + location.search`))
+		if err == nil && path == "/h5/code" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the code page did not open: %q, %v", path, err)
+		}
+	}
+	waitFor(t, ctx, "the code", `document.querySelector("#name").textContent === "欧阳**" && document.querySelector("#qr svg") !== null`)
 }
 
 // TestCodePageInBrowser opens the code page as the web-view would: masked
