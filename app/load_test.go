@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -82,7 +81,6 @@ type tally struct {
 	byStatus  map[int]int
 	badShed   int
 	transport int
-	total     atomic.Int64
 	wait      func()
 }
 
@@ -102,7 +100,6 @@ func hammer(base, verifier, qr string, n int, stop <-chan struct{}) *tally {
 				req, _ := http.NewRequest("POST", base+"/api/v1/verify", bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+verifier)
 				resp, err := client.Do(req)
-				tl.total.Add(1)
 				if err != nil {
 					tl.mu.Lock()
 					tl.transport++

@@ -60,9 +60,6 @@ func (a *admission) release() { <-a.slots }
 // inFlight reports the slots in use.
 func (a *admission) inFlight() int { return len(a.slots) }
 
-// errBusy answers a shed request.
-var errBusy = models.Errorf(models.KindBusy, "busy", "系统繁忙，请稍后再试")
-
 // admit is the admission middleware; health, readiness and metrics bypass it
 // so a busy server still reports how it is.
 func (api *API) admit(c *gin.Context) {
@@ -79,13 +76,11 @@ func (api *API) admit(c *gin.Context) {
 		// The request already waited too long in the socket or for a core:
 		// answer at once rather than add to the backlog.
 		api.admission.shed.Add(1)
-		c.Header("Retry-After", "1")
-		respondError(c, api.log, errBusy)
+		respondError(c, api.log, models.ErrBusy)
 		return
 	}
 	if !api.admission.acquire(c.Request.Context()) {
-		c.Header("Retry-After", "1")
-		respondError(c, api.log, errBusy)
+		respondError(c, api.log, models.ErrBusy)
 		return
 	}
 	defer api.admission.release()

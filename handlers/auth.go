@@ -174,5 +174,3 @@ func (api *API) currentAccount(c *gin.Context) (*models.Account, error) {
 	s, _ := sessionOf(c)
 	return api.store.AccountByID(c.Request.Context(), s.AccountID)
 }
-
-var errNotFound = models.Errorf(models.KindNotFound, "not_found", "请求的地址不存在")

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"cmp"
+	"context"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -46,8 +47,7 @@ type verifyResponse struct {
 
 // Errors of the show-code path.
 var (
-	errIdentityRequired = models.Errorf(models.KindForbidden, models.CodeIdentityRequired, "请先完成实名认证")
-	errFaceRequired     = models.Errorf(models.KindForbidden, models.CodeFaceRequired, "请先完成今日人脸核验")
+	errFaceRequired = models.Errorf(models.KindForbidden, models.CodeFaceRequired, "请先完成今日人脸核验")
 )
 
 // myCode shows the caller's dynamic code. It reads nothing from the
@@ -64,13 +64,22 @@ func (api *API) myCode(c *gin.Context) {
 	c.JSON(http.StatusOK, resp)
 }
 
+// faceToday says whether the session may show codes and act for relatives:
+// an identity bound and face verification passed today.
+func (api *API) faceToday(s models.Session) error {
+	switch {
+	case s.PersonID == "":
+		return models.ErrIdentityRequired
+	case !api.sessions.FaceVerifiedToday(s):
+		return errFaceRequired
+	}
+	return nil
+}
+
 // personalCode signs a fresh code for the session's own person.
 func (api *API) personalCode(s models.Session) (codeResponse, error) {
-	if s.PersonID == "" {
-		return codeResponse{}, errIdentityRequired
-	}
-	if !api.sessions.FaceVerifiedToday(s) {
-		return codeResponse{}, errFaceRequired
+	if err := api.faceToday(s); err != nil {
+		return codeResponse{}, err
 	}
 	return api.signCode(codetoken.Claims{
 		Subject: s.PersonID, Kind: codetoken.KindPersonal, MaskedName: s.MaskedName, MaskedDoc: s.MaskedDoc,
@@ -114,25 +123,32 @@ func (api *API) jwks(c *gin.Context) {
 
 // verify checks a scanned code for a verifier and records the scan.
 func (api *API) verify(c *gin.Context) {
+	if resp, _, ok := api.scan(c); ok {
+		c.JSON(http.StatusOK, resp)
+	}
+}
+
+// scan reads a verify request and checks its code for the session's
+// verifier; on failure it has answered the error and reports false.
+func (api *API) scan(c *gin.Context) (verifyResponse, models.Session, bool) {
 	var req verifyRequest
 	if err := bindJSON(c, &req); err != nil {
 		respondError(c, api.log, err)
-		return
+		return verifyResponse{}, models.Session{}, false
 	}
 	s, _ := sessionOf(c)
-	resp, err := api.checkCode(c, s.AccountID, req.QR)
+	resp, err := api.checkCode(c.Request.Context(), s.AccountID, req.QR)
 	if err != nil {
 		respondError(c, api.log, err)
-		return
+		return verifyResponse{}, s, false
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, resp)
+	return resp, s, true
 }
 
 // checkCode verifies qr for the verifier account and records the scan. A
 // code that does not pass is a 200 answer saying why, without holder data.
-func (api *API) checkCode(c *gin.Context, verifierID, qr string) (verifyResponse, error) {
-	ctx := c.Request.Context()
+func (api *API) checkCode(ctx context.Context, verifierID, qr string) (verifyResponse, error) {
 	place, err := api.verifiers.Place(verifierID)
 	if err != nil {
 		return verifyResponse{}, err
@@ -180,9 +196,6 @@ func (api *API) checkCode(c *gin.Context, verifierID, qr string) (verifyResponse
 	// The answer waits until the record is committed with its batch: no
 	// verification answered is ever lost.
 	if err := api.verifications.Submit(ctx, rec); err != nil {
-		if models.ErrorKind(err) == models.KindBusy {
-			c.Header("Retry-After", "1")
-		}
 		return verifyResponse{}, err
 	}
 	return resp, nil

@@ -53,8 +53,12 @@ func statusOf(kind models.Kind) int {
 	}
 }
 
-// errTooLarge answers a body over the configured limit.
-var errTooLarge = models.Errorf(models.KindTooLarge, "too_large", "请求内容过大")
+// Errors of the HTTP layer itself.
+var (
+	errTooLarge = models.Errorf(models.KindTooLarge, "too_large", "请求内容过大")
+	errInternal = models.Errorf(models.KindInternal, "internal", "系统内部错误，请稍后再试")
+	errNotFound = models.Errorf(models.KindNotFound, "not_found", "请求的地址不存在")
+)
 
 // respondError writes err as the JSON envelope and aborts the chain. Errors
 // without a safe message are logged here, once, with the request id, and
@@ -71,7 +75,11 @@ func respondError(c *gin.Context, log *slog.Logger, err error) {
 		}
 	default:
 		log.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(ctxRequestID), "err", err)
-		e = models.Errorf(models.KindInternal, "internal", "系统内部错误，请稍后再试")
+		e = errInternal
+	}
+	if e.Kind == models.KindBusy && c.Writer.Header().Get("Retry-After") == "" {
+		// Every shed request, whoever shed it, tells the client when to retry.
+		c.Header("Retry-After", "1")
 	}
 	c.AbortWithStatusJSON(statusOf(e.Kind), errorBody{Error: errorDetail{
 		Code: e.Code, Message: e.Message, RequestID: c.GetString(ctxRequestID), Details: e.Details,

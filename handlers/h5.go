@@ -164,22 +164,14 @@ func (api *API) pageCode(c *gin.Context) {
 
 // pageVerify checks a scanned code for the verification view.
 func (api *API) pageVerify(c *gin.Context) {
-	var req verifyRequest
-	if err := bindJSON(c, &req); err != nil {
-		respondError(c, api.log, err)
-		return
-	}
-	s, _ := sessionOf(c)
-	resp, err := api.checkCode(c, s.AccountID, req.QR)
-	if err != nil {
-		respondError(c, api.log, err)
+	resp, s, ok := api.scan(c)
+	if !ok {
 		return
 	}
 	who := s.MaskedName
 	if who == "" {
 		who = "核验员" + s.AccountID[:6]
 	}
-	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, pageVerifyResponse{verifyResponse: resp, VerifierMaskedName: who, TimeZone: api.loc.String()})
 }
 

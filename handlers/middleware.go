@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
-
-	"healthcode/models"
 )
 
 // ctxRequestID is the gin context key of the request id.
@@ -88,7 +86,7 @@ func (api *API) recovery() gin.HandlerFunc {
 				}
 				api.log.ErrorContext(c.Request.Context(), "panic", "request_id", c.GetString(ctxRequestID),
 					"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				respondError(c, api.log, models.Errorf(models.KindInternal, "internal", "系统内部错误，请稍后再试"))
+				respondError(c, api.log, errInternal)
 			}
 		}()
 		c.Next()

@@ -51,14 +51,11 @@ type relativeStatusResponse struct {
 // passed today and an identity is bound.
 func (api *API) requireFaceToday(c *gin.Context) {
 	s, _ := sessionOf(c)
-	switch {
-	case s.PersonID == "":
-		respondError(c, api.log, errIdentityRequired)
-	case !api.sessions.FaceVerifiedToday(s):
-		respondError(c, api.log, errFaceRequired)
-	default:
-		c.Next()
+	if err := api.faceToday(s); err != nil {
+		respondError(c, api.log, err)
+		return
 	}
+	c.Next()
 }
 
 // addRelative links a family member to the caller.
@@ -146,8 +143,8 @@ func (api *API) relativeCodeHandler(c *gin.Context) {
 // relativeCode signs a code whose subject is the relative, recording the
 // holding account and the link that allows it; every code shown is audited.
 func (api *API) relativeCode(ctx context.Context, s models.Session, linkID, requestID string) (codeResponse, error) {
-	if !api.sessions.FaceVerifiedToday(s) {
-		return codeResponse{}, errFaceRequired
+	if err := api.faceToday(s); err != nil {
+		return codeResponse{}, err
 	}
 	link, err := api.store.RelativeOf(ctx, s.AccountID, linkID)
 	if err != nil {

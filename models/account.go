@@ -174,7 +174,7 @@ func (s *Store) IdentityToVerify(ctx context.Context, a *Account) (*Person, erro
 		id = a.PersonID
 	}
 	if id == nil {
-		return nil, Errorf(KindForbidden, CodeIdentityRequired, "请先完成实名认证")
+		return nil, ErrIdentityRequired
 	}
 	return s.PersonByID(ctx, *id)
 }

@@ -63,6 +63,17 @@ func (e *Error) Wrap(err error) *Error {
 	return &c
 }
 
+// Errors several places report; one value each, so code and wording agree.
+var (
+	// ErrIdentityRequired: the account has bound no identity (403).
+	ErrIdentityRequired = Errorf(KindForbidden, CodeIdentityRequired, "请先完成实名认证")
+	// ErrNameMismatch: the name does not match the document on record; it
+	// does not say which of the two is wrong (400).
+	ErrNameMismatch = Errorf(KindInvalid, CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
+	// ErrBusy: the service sheds load; the client should retry shortly (503).
+	ErrBusy = Errorf(KindBusy, "busy", "系统繁忙，请稍后再试")
+)
+
 // ErrorKind returns the kind of the first *Error in err's chain, or
 // KindInternal when there is none.
 func ErrorKind(err error) Kind {

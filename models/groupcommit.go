@@ -9,7 +9,7 @@ import (
 
 // ErrWriterBusy means the group-commit queue is full: the caller should
 // shed the request (503) rather than wait without bound.
-var ErrWriterBusy = Errorf(KindBusy, "busy", "系统繁忙，请稍后再试")
+var ErrWriterBusy = ErrBusy
 
 // ErrWriterClosed means the writer has shut down and takes no more rows.
 var ErrWriterClosed = Errorf(KindBusy, "busy", "系统正在重启，请稍后再试")

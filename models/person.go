@@ -154,7 +154,7 @@ func (s *Store) renameUnconfirmed(ctx context.Context, p *Person, name, actor st
 			return err
 		}
 		if holders > 0 {
-			return Errorf(KindInvalid, CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
+			return ErrNameMismatch
 		}
 		res := tx.Model(&Person{}).Where("id = ? AND name_verified_at IS NULL", p.ID).
 			Updates(map[string]any{"name_sealed": s.vault.Seal(name, purposePersonName), "masked_name": MaskName(name)})
@@ -162,7 +162,7 @@ func (s *Store) renameUnconfirmed(ctx context.Context, p *Person, name, actor st
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
-			return Errorf(KindInvalid, CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
+			return ErrNameMismatch
 		}
 		return tx.Create(&AuditEntry{At: s.clock.Now().UTC(), Actor: actor, Action: "person.rename_unconfirmed", Subject: p.ID}).Error
 	})
@@ -178,7 +178,7 @@ func (s *Store) checkName(p *Person, name string) error {
 		return fmt.Errorf("unseal name of person %s: %w", p.ID, err)
 	}
 	if subtle.ConstantTimeCompare([]byte(onRecord), []byte(name)) != 1 {
-		return Errorf(KindInvalid, CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
+		return ErrNameMismatch
 	}
 	return nil
 }

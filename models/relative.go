@@ -61,7 +61,10 @@ const (
 	CodeRelativeDeleted  = "relative_deleted"
 )
 
-var errRelativeNotFound = Errorf(KindNotFound, CodeRelativeNotFound, "未找到该亲属")
+var (
+	errRelativeNotFound = Errorf(KindNotFound, CodeRelativeNotFound, "未找到该亲属")
+	errRelativeDeleted  = Errorf(KindForbidden, CodeRelativeDeleted, "该亲属关系已解除")
+)
 
 // RelativeView is a link with the relative's masked identity.
 type RelativeView struct {
@@ -86,7 +89,7 @@ func (s *Store) AddRelative(ctx context.Context, accountID, name string, doc Doc
 		return nil, err
 	}
 	if acc.PersonID == nil {
-		return nil, Errorf(KindForbidden, CodeIdentityRequired, "请先完成实名认证")
+		return nil, ErrIdentityRequired
 	}
 	holder, err := s.PersonByID(ctx, *acc.PersonID)
 	if err != nil {
@@ -197,7 +200,7 @@ func (s *Store) RelativeOf(ctx context.Context, accountID, id string) (*Relative
 	case LinkRejected:
 		return &v, Errorf(KindForbidden, CodeRelativeRejected, "该亲属关系未通过审核")
 	case LinkDeleted:
-		return &v, Errorf(KindForbidden, CodeRelativeDeleted, "该亲属关系已解除")
+		return &v, errRelativeDeleted
 	}
 	return &v, nil
 }
@@ -212,7 +215,7 @@ func (s *Store) DeleteRelative(ctx context.Context, accountID, id, requestID str
 			return notFoundAs(err, errRelativeNotFound)
 		}
 		if r.Status == LinkDeleted {
-			return Errorf(KindForbidden, CodeRelativeDeleted, "该亲属关系已解除")
+			return errRelativeDeleted
 		}
 		if err := tx.Model(&r).Updates(map[string]any{"status": LinkDeleted, "updated_at": now}).Error; err != nil {
 			return err
