@@ -73,14 +73,6 @@ func build(ctx context.Context, cfg config.Config) (*deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	signingKeys, err := loadSigningKeys(cfg, clock.Now())
-	if err != nil {
-		return nil, err
-	}
-	signing, err := codetoken.NewKeyring(signingKeys...)
-	if err != nil {
-		return nil, err
-	}
 	db, err := openDB(ctx, cfg, clock)
 	if err != nil {
 		return nil, err
@@ -91,7 +83,9 @@ func build(ctx context.Context, cfg config.Config) (*deps, error) {
 		clock:    clock,
 		keys:     keys,
 		sessions: models.NewSessions(keys.Session, cfg.SessionTTL.D(), clock, cfg.Location(), models.NewRevocations()),
-		signing:  signing,
-		status:   models.NewStatusBook(),
+		// Empty until serve's first refresh loads the keys (commands that
+		// do not sign never read them).
+		signing: &codetoken.Keyring{},
+		status:  models.NewStatusBook(),
 	}, nil
 }
