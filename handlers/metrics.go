@@ -86,6 +86,11 @@ func (api *API) serveMetrics(c *gin.Context) {
 	fmt.Fprintf(&b, "# TYPE healthcode_admission_shed_total counter\nhealthcode_admission_shed_total %d\n", api.admission.shed.Load())
 	if api.verifications != nil {
 		fmt.Fprintf(&b, "# TYPE healthcode_group_commit_queue gauge\nhealthcode_group_commit_queue %d\n", api.verifications.QueueLength())
+		st := api.verifications.Stats()
+		fmt.Fprintf(&b, "# TYPE healthcode_group_commit_batches_total counter\nhealthcode_group_commit_batches_total %d\n", st.Batches)
+		fmt.Fprintf(&b, "# TYPE healthcode_group_commit_rows_total counter\nhealthcode_group_commit_rows_total %d\n", st.Rows)
+		fmt.Fprintf(&b, "# TYPE healthcode_group_commit_failed_batches_total counter\nhealthcode_group_commit_failed_batches_total %d\n", st.FailedBatches)
+		fmt.Fprintf(&b, "# TYPE healthcode_group_commit_seconds_total counter\nhealthcode_group_commit_seconds_total %g\n", st.CommitTime.Seconds())
 	}
 	c.Data(http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", []byte(b.String()))
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -41,6 +42,15 @@ type GroupCommitter[T any] struct {
 	mu     sync.RWMutex // guards closed against Submit racing Close
 	closed bool
 	done   sync.WaitGroup
+
+	batches, rows, failed, commitMicros atomic.Int64
+}
+
+// GroupCommitStats counts what the writers have done since they started.
+type GroupCommitStats struct {
+	Batches, Rows, FailedBatches int64
+	// CommitTime is the time spent in flush, summed over writers.
+	CommitTime time.Duration
 }
 
 type pending[T any] struct {
@@ -103,6 +113,12 @@ func (g *GroupCommitter[T]) Close() {
 // QueueLength reports how many rows wait.
 func (g *GroupCommitter[T]) QueueLength() int { return len(g.queue) }
 
+// Stats reports the batches committed so far, for metrics.
+func (g *GroupCommitter[T]) Stats() GroupCommitStats {
+	return GroupCommitStats{Batches: g.batches.Load(), Rows: g.rows.Load(), FailedBatches: g.failed.Load(),
+		CommitTime: time.Duration(g.commitMicros.Load()) * time.Microsecond}
+}
+
 func (g *GroupCommitter[T]) write() {
 	defer g.done.Done()
 	batch := make([]pending[T], 0, g.opts.MaxBatch)
@@ -157,7 +173,14 @@ func (g *GroupCommitter[T]) write() {
 		}
 		// The commit must not be cut short by a caller leaving: others in
 		// the batch wait for it.
+		start := time.Now()
 		err := g.commit(rows)
+		g.commitMicros.Add(time.Since(start).Microseconds())
+		g.batches.Add(1)
+		g.rows.Add(int64(len(rows)))
+		if err != nil {
+			g.failed.Add(1)
+		}
 		for _, p := range batch {
 			p.result <- err
 		}

@@ -118,6 +118,7 @@ func run() error {
 	fmt.Fprintln(tw, "target\treq/s\tratio\tp50\tp90\tp99\tmax\tstatuses\t")
 	var bareRPS float64
 	capacity := map[string]float64{}
+	var commits []string
 	for _, target := range strings.Split(o.targets, ",") {
 		var gen requestGen
 		switch target {
@@ -130,7 +131,11 @@ func run() error {
 		default:
 			return fmt.Errorf("unknown target %q", target)
 		}
+		before := readGroupCommit(ctx, client, base)
 		res := closedLoop(ctx, client, gen, o.clients, o.duration)
+		if target == "verify" {
+			commits = append(commits, readGroupCommit(ctx, client, base).since(before))
+		}
 		rps := res.rps()
 		capacity[target] = rps
 		if target == "bare" {
@@ -143,6 +148,9 @@ func run() error {
 		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", target, rps, ratio,
 			ms(res.percentile(0.50, nil)), ms(res.percentile(0.90, nil)), ms(res.percentile(0.99, nil)), ms(res.max()), res.statuses())
 		tw.Flush()
+	}
+	for _, c := range commits {
+		fmt.Println("  verify's group commit:", c)
 	}
 
 	if codeRPS := capacity[o.overTarget]; o.overload > 0 && codeRPS > 0 {
@@ -175,6 +183,47 @@ func run() error {
 		}
 	}
 	return nil
+}
+
+// groupCommit is the server's group-commit counters, from /metrics.
+type groupCommit struct {
+	batches, rows, seconds float64
+}
+
+func readGroupCommit(ctx context.Context, c *http.Client, base string) groupCommit {
+	var g groupCommit
+	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
+	if err != nil {
+		return g
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return g
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		name, value, _ := strings.Cut(sc.Text(), " ")
+		into := map[string]*float64{
+			"healthcode_group_commit_batches_total": &g.batches,
+			"healthcode_group_commit_rows_total":    &g.rows,
+			"healthcode_group_commit_seconds_total": &g.seconds,
+		}[name]
+		if into != nil {
+			fmt.Sscan(value, into)
+		}
+	}
+	return g
+}
+
+// since describes the batches committed after before.
+func (g groupCommit) since(before groupCommit) string {
+	batches, rows := g.batches-before.batches, g.rows-before.rows
+	if batches <= 0 {
+		return "no batches seen in /metrics"
+	}
+	return fmt.Sprintf("%.0f rows in %.0f batches, %.1f rows per batch, %.1fms per commit",
+		rows, batches, rows/batches, 1000*(g.seconds-before.seconds)/batches)
 }
 
 // bareChildEnv makes this program serve the bare reference handler.
