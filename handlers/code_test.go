@@ -234,6 +234,9 @@ func testVerify(t *testing.T, driver func(*testSetup)) {
 	if _, err := hex.DecodeString(first.CodeID); err != nil {
 		t.Errorf("code id %q", first.CodeID)
 	}
+	if metrics := e.do("GET", "/metrics", nil).Body.String(); !strings.Contains(metrics, "healthcode_group_commit_rows_total 9\n") {
+		t.Errorf("metrics do not count the 9 committed rows:\n%s", metrics)
+	}
 
 	// Revoked verifiers are refused.
 	rec := e.do("DELETE", "/api/v1/admin/verifiers/"+staffSess.AccountID, nil, "Authorization", "Operator "+testOperatorKey)

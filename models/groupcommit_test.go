@@ -73,6 +73,9 @@ func TestGroupCommitBatchesAndKeepsOrder(t *testing.T) {
 	if batches >= 10 {
 		t.Errorf("%d batches for 10 rows: nothing was grouped", batches)
 	}
+	if st := g.Stats(); st.Rows != 10 || st.Batches != int64(batches) || st.FailedBatches != 0 || st.CommitTime <= 0 {
+		t.Errorf("stats %+v, want 10 rows in %d batches, none failed, some commit time", st, batches)
+	}
 	g.Close()
 }
 
@@ -108,6 +111,9 @@ func TestGroupCommitFailureReachesEveryWaiter(t *testing.T) {
 	wg.Wait()
 	if failed.Load() != 5 {
 		t.Errorf("%d of 5 callers heard of the failed batch", failed.Load())
+	}
+	if st := g.Stats(); st.FailedBatches != st.Batches || st.Rows != 5 {
+		t.Errorf("stats %+v, want every batch failed and 5 rows", st)
 	}
 }
 
