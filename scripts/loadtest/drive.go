@@ -1,25 +1,16 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 )
 
 // requestGen builds the i-th request of a run.
 type requestGen func(i int) (*http.Request, error)
-
-// httpDoer sends requests.
-type httpDoer interface {
-	Do(*http.Request) (*http.Response, error)
-}
 
 // sample is one answered request (status 0: a transport error).
 type sample struct {
@@ -86,90 +77,4 @@ func (r *results) statuses() string {
 		parts = append(parts, fmt.Sprintf("%s:%d", name, byStatus[k]))
 	}
 	return strings.Join(parts, " ")
-}
-
-// send runs one request and reports its status and latency.
-func send(c httpDoer, gen requestGen, i int) (sample, bool) {
-	req, err := gen(i)
-	if err != nil {
-		return sample{}, false
-	}
-	start := time.Now()
-	resp, err := c.Do(req)
-	if err != nil {
-		return sample{status: 0, latency: time.Since(start)}, false
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return sample{status: resp.StatusCode, latency: time.Since(start)}, resp.Header.Get("Retry-After") != ""
-}
-
-// closedLoop runs clients that each send the next request as soon as the
-// last is answered, for d.
-func closedLoop(ctx context.Context, c httpDoer, gen requestGen, clients int, d time.Duration) *results {
-	ctx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
-	var next atomic.Int64
-	per := make([][]sample, clients)
-	var retry atomic.Bool
-	start := time.Now()
-	var wg sync.WaitGroup
-	for w := range clients {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				s, ra := send(c, gen, int(next.Add(1)))
-				per[w] = append(per[w], s)
-				if ra {
-					retry.Store(true)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	r := &results{elapsed: time.Since(start), retryAfterSeen: retry.Load()}
-	for _, p := range per {
-		r.samples = append(r.samples, p...)
-	}
-	return r
-}
-
-// openLoop offers rate requests a second for d whatever the answers, as a
-// crowd does, through at most conns connections, as a load balancer in front
-// of the node would; a request finding every connection busy is dropped on
-// the client side and counted.
-func openLoop(ctx context.Context, c httpDoer, gen requestGen, rate float64, d time.Duration, conns int) *results {
-	var mu sync.Mutex
-	r := &results{}
-	sem := make(chan struct{}, conns)
-	start := time.Now()
-	var wg sync.WaitGroup
-	sent := 0
-	for time.Since(start) < d && ctx.Err() == nil {
-		// Dispatch every request due by now, then nap briefly: sleeping per
-		// request is far coarser than the gaps at thousands a second.
-		due := int(time.Since(start).Seconds() * rate)
-		for ; sent < due; sent++ {
-			select {
-			case sem <- struct{}{}:
-			default:
-				r.dropped++
-				continue
-			}
-			i := sent
-			wg.Go(func() {
-				defer func() { <-sem }()
-				s, ra := send(c, gen, i)
-				mu.Lock()
-				r.samples = append(r.samples, s)
-				if ra {
-					r.retryAfterSeen = true
-				}
-				mu.Unlock()
-			})
-		}
-		time.Sleep(500 * time.Microsecond)
-	}
-	wg.Wait()
-	r.elapsed = time.Since(start)
-	return r
 }

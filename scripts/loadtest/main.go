@@ -8,7 +8,8 @@
 //
 // It seeds many people through the sandbox (login, identity, face check),
 // takes their real session tokens and real codes, then drives each target
-// with N keep-alive clients for T seconds, prints requests/s, latency
+// with N keep-alive clients for T seconds (for each N of a list), prints
+// requests/s, latency
 // percentiles and counts by status, offers a multiple of the measured
 // capacity open-loop to see how the server sheds, and (when it started the
 // server) stops it with SIGTERM under verify load and checks that every
@@ -29,6 +30,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -51,7 +54,7 @@ type options struct {
 	db          string
 	dsn         string
 	targets     string
-	clients     int
+	clients     []int
 	duration    time.Duration
 	people      int
 	overload    float64
@@ -69,7 +72,7 @@ func run() error {
 	flag.StringVar(&o.db, "db", "sqlite", "database of the started server: sqlite or mysql")
 	flag.StringVar(&o.dsn, "dsn", "root@tcp(127.0.0.1:3306)/healthcode_load", "MySQL DSN of the started server (its database is recreated)")
 	flag.StringVar(&o.targets, "targets", "bare,show-code,verify", "comma-separated targets: bare, show-code, verify")
-	flag.IntVar(&o.clients, "clients", 64, "concurrent keep-alive clients")
+	clientList := flag.String("clients", "64,256", "concurrent keep-alive clients: each target runs once per number (a durable write's capacity shows only when enough requests are in flight to cover its commit)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to drive each target (at most 2m)")
 	flag.IntVar(&o.people, "people", 200, "people to seed")
 	flag.Float64Var(&o.overload, "overload", 3, "offer this multiple of the overload target's measured capacity open-loop (0: skip)")
@@ -79,6 +82,13 @@ func run() error {
 	flag.BoolVar(&o.shutdown, "shutdown-check", true, "SIGTERM the started server under verify load and count rows")
 	flag.StringVar(&o.logFile, "server-log", "", "file for the started server's log (default: a temporary file)")
 	flag.Parse()
+	for _, f := range strings.Split(*clientList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 4096 {
+			return fmt.Errorf("-clients: %q is not a number of clients from 1 to 4096", f)
+		}
+		o.clients = append(o.clients, n)
+	}
 	if o.duration > 2*time.Minute {
 		o.duration = 2 * time.Minute
 	}
@@ -105,7 +115,7 @@ func run() error {
 		return errors.New("load is only ever sent to 127.0.0.1")
 	}
 
-	client := newClient(o.clients * 2)
+	client := newClient(slices.Max(o.clients) * 2)
 	fmt.Printf("seeding %d people through the sandbox…\n", o.people)
 	seed, err := seedPeople(ctx, client, base, o.operatorKey, o.people)
 	if err != nil {
@@ -113,54 +123,58 @@ func run() error {
 	}
 
 	machine := describeMachine()
-	fmt.Printf("\n%s, %s, %d clients, %s per target, database %s\n\n", time.Now().Format("2006-01-02"), machine, o.clients, o.duration, o.db)
+	fmt.Printf("\n%s, %s, %s per target, database %s; ratios are to the bare handler at the same number of clients\n\n", time.Now().Format("2006-01-02"), machine, o.duration, o.db)
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "target\treq/s\tratio\tp50\tp90\tp99\tmax\tstatuses\t")
-	var bareRPS float64
+	fmt.Fprintln(tw, "clients\ttarget\treq/s\tratio\tp50\tp90\tp99\tmax\tstatuses\t")
+	// capacity is a target's best throughput over the numbers of clients.
 	capacity := map[string]float64{}
 	var commits []string
-	for _, target := range strings.Split(o.targets, ",") {
-		var gen requestGen
-		switch target {
-		case "bare":
-			gen = bareRequest(bare.URL)
-		case "show-code":
-			gen = seed.showCode(base)
-		case "verify":
-			gen = seed.verify(base)
-		default:
-			return fmt.Errorf("unknown target %q", target)
+	targets := strings.Split(o.targets, ",")
+	for _, clients := range o.clients {
+		var bareRPS float64
+		for _, target := range targets {
+			reqs, err := generator(target, bare.URL, base, seed, o.people)
+			if err != nil {
+				return err
+			}
+			before := readGroupCommit(ctx, client, base)
+			res := rawClosedLoop(ctx, reqs, clients, o.duration)
+			if target == "verify" {
+				commits = append(commits, fmt.Sprintf("%d clients: %s", clients, readGroupCommit(ctx, client, base).since(before)))
+			}
+			rps := res.rps()
+			capacity[target] = max(capacity[target], rps)
+			if target == "bare" {
+				bareRPS = rps
+			}
+			ratio := "-"
+			if bareRPS > 0 {
+				ratio = fmt.Sprintf("%.2f", rps/bareRPS)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", clients, target, rps, ratio,
+				ms(res.percentile(0.50, nil)), ms(res.percentile(0.90, nil)), ms(res.percentile(0.99, nil)), ms(res.max()), res.statuses())
+			tw.Flush()
 		}
-		before := readGroupCommit(ctx, client, base)
-		res := closedLoop(ctx, client, gen, o.clients, o.duration)
-		if target == "verify" {
-			commits = append(commits, readGroupCommit(ctx, client, base).since(before))
-		}
-		rps := res.rps()
-		capacity[target] = rps
-		if target == "bare" {
-			bareRPS = rps
-		}
-		ratio := "-"
-		if bareRPS > 0 {
-			ratio = fmt.Sprintf("%.2f", rps/bareRPS)
-		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", target, rps, ratio,
-			ms(res.percentile(0.50, nil)), ms(res.percentile(0.90, nil)), ms(res.percentile(0.99, nil)), ms(res.max()), res.statuses())
-		tw.Flush()
 	}
 	for _, c := range commits {
 		fmt.Println("  verify's group commit:", c)
 	}
+	if len(o.clients) > 1 && capacity["bare"] > 0 {
+		fmt.Print("capacity (best over the numbers of clients):")
+		for _, target := range targets {
+			fmt.Printf(" %s %.0f req/s (%.2f)", target, capacity[target], capacity[target]/capacity["bare"])
+		}
+		fmt.Println()
+	}
 
 	if codeRPS := capacity[o.overTarget]; o.overload > 0 && codeRPS > 0 {
 		offered := codeRPS * o.overload
-		gen := seed.showCode(base)
-		if o.overTarget == "verify" {
-			gen = seed.verify(base)
+		reqs, err := generator(o.overTarget, bare.URL, base, seed, o.people)
+		if err != nil {
+			return err
 		}
 		fmt.Printf("\noverload: %s offered open-loop at %.1f× its capacity (%.0f req/s) over %d connections for %s\n", o.overTarget, o.overload, offered, o.conns, o.duration)
-		res := openLoop(ctx, newClient(o.conns), gen, offered, o.duration, o.conns)
+		res := rawOpenLoop(ctx, reqs, offered, o.duration, o.conns)
 		ok := func(s int) bool { return s == 200 }
 		busy := func(s int) bool { return s == 503 }
 		acceptedRPS := float64(res.count(ok)) / res.elapsed.Seconds()
@@ -178,11 +192,25 @@ func run() error {
 
 	if srv != nil && o.shutdown {
 		fmt.Printf("\nshutdown under load: SIGTERM halfway through %s of verify load\n", o.duration)
-		if err := shutdownCheck(ctx, client, srv, seed, o); err != nil {
+		if err := shutdownCheck(ctx, srv, seed, o); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// generator returns n requests of a target, ready to send.
+func generator(target, bareURL, base string, seed *seeded, n int) (prepared, error) {
+	gens := map[string]func() requestGen{
+		"bare":      func() requestGen { return bareRequest(bareURL) },
+		"show-code": func() requestGen { return seed.showCode(base) },
+		"verify":    func() requestGen { return seed.verify(base) },
+	}
+	gen, ok := gens[target]
+	if !ok {
+		return prepared{}, fmt.Errorf("unknown target %q (bare, show-code or verify)", target)
+	}
+	return prepare(gen(), n)
 }
 
 // groupCommit is the server's group-commit counters, from /metrics.

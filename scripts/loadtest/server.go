@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -176,7 +177,7 @@ func (s *server) countVerifications(ctx context.Context) (int64, error) {
 
 // shutdownCheck stops the server with SIGTERM halfway through a verify run
 // and checks that the database holds exactly the verifications answered 200.
-func shutdownCheck(ctx context.Context, c httpDoer, s *server, seed *seeded, o options) error {
+func shutdownCheck(ctx context.Context, s *server, seed *seeded, o options) error {
 	before, err := s.countVerifications(ctx)
 	if err != nil {
 		return err
@@ -185,7 +186,11 @@ func shutdownCheck(ctx context.Context, c httpDoer, s *server, seed *seeded, o o
 		time.Sleep(o.duration / 2)
 		s.cmd.Process.Signal(syscall.SIGTERM)
 	}()
-	res := closedLoop(ctx, c, seed.verify(s.base), o.clients, o.duration)
+	reqs, err := prepare(seed.verify(s.base), o.people)
+	if err != nil {
+		return err
+	}
+	res := rawClosedLoop(ctx, reqs, slices.Max(o.clients), o.duration)
 	var exitErr error
 	select {
 	case exitErr = <-s.exited:
