@@ -336,24 +336,31 @@ func newClient(conns int) *http.Client {
 }
 
 // call sends a JSON request and decodes a JSON answer, failing on a status
-// other than want.
+// other than want. A 503 busy is retried after its Retry-After, as the
+// mini-programs do, a few times.
 func call(ctx context.Context, c *http.Client, method, url, auth string, body, into any, want int) error {
-	var r io.Reader
+	var b []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
+		b, _ = json.Marshal(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, url, r)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
+	var resp *http.Response
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(b))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		if resp, err = c.Do(req); err != nil {
+			return err
+		}
+		if resp.StatusCode != http.StatusServiceUnavailable || attempt == 5 {
+			break
+		}
+		resp.Body.Close()
+		time.Sleep(time.Second)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
