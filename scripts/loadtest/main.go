@@ -9,8 +9,7 @@
 // It seeds many people through the sandbox (login, identity, face check),
 // takes their real session tokens and real codes, then drives each target
 // with N keep-alive clients for T seconds (for each N of a list), prints
-// requests/s, latency
-// percentiles and counts by status, offers a multiple of the measured
+// requests/s, latency percentiles and counts by status, offers a multiple of the measured
 // capacity open-loop to see how the server sheds, and (when it started the
 // server) stops it with SIGTERM under verify load and checks that every
 // verification answered 200 has its row. It sends traffic to 127.0.0.1 only
@@ -33,7 +32,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -124,8 +122,8 @@ func run() error {
 
 	machine := describeMachine()
 	fmt.Printf("\n%s, %s, %s per target, database %s; ratios are to the bare handler at the same number of clients\n\n", time.Now().Format("2006-01-02"), machine, o.duration, o.db)
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "clients\ttarget\treq/s\tratio\tp50\tp90\tp99\tmax\tstatuses\t")
+	const row = "%7s  %-9s  %7s  %5s  %7s  %7s  %7s  %7s  %s\n"
+	fmt.Printf(row, "clients", "target", "req/s", "ratio", "p50", "p90", "p99", "max", "statuses")
 	// capacity is a target's best throughput over the numbers of clients.
 	capacity := map[string]float64{}
 	var commits []string
@@ -151,9 +149,8 @@ func run() error {
 			if bareRPS > 0 {
 				ratio = fmt.Sprintf("%.2f", rps/bareRPS)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", clients, target, rps, ratio,
+			fmt.Printf(row, strconv.Itoa(clients), target, fmt.Sprintf("%.0f", rps), ratio,
 				ms(res.percentile(0.50, nil)), ms(res.percentile(0.90, nil)), ms(res.percentile(0.99, nil)), ms(res.max()), res.statuses())
-			tw.Flush()
 		}
 	}
 	for _, c := range commits {
@@ -336,8 +333,8 @@ func newClient(conns int) *http.Client {
 }
 
 // call sends a JSON request and decodes a JSON answer, failing on a status
-// other than want. A 503 busy is retried after its Retry-After, as the
-// mini-programs do, a few times.
+// other than want. A 503 busy is retried, up to five times, after the
+// seconds its Retry-After gives, as the mini-programs do.
 func call(ctx context.Context, c *http.Client, method, url, auth string, body, into any, want int) error {
 	var b []byte
 	if body != nil {
@@ -360,7 +357,11 @@ func call(ctx context.Context, c *http.Client, method, url, auth string, body, i
 			break
 		}
 		resp.Body.Close()
-		time.Sleep(time.Second)
+		wait, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+		if err != nil || wait < 1 || wait > 10 {
+			wait = 1
+		}
+		time.Sleep(time.Duration(wait) * time.Second)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
