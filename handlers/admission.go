@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
 	"sync/atomic"
 	"time"
-
-	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
 )
@@ -60,29 +62,84 @@ func (a *admission) release() { <-a.slots }
 // inFlight reports the slots in use.
 func (a *admission) inFlight() int { return len(a.slots) }
 
-// admit is the admission middleware; health, readiness and metrics bypass it
-// so a busy server still reports how it is.
-func (api *API) admit(c *gin.Context) {
-	delay, conn := waited(c.Request.Context(), time.Now())
+// front is admission control in front of the router. A request the server
+// cannot take is answered there, before routing, the access log and the
+// rest of the middleware: under overload every microsecond spent refusing
+// is taken from the requests being served, so the refusal is a prepared
+// answer. Health, readiness and metrics bypass it so a busy server still
+// reports how it is.
+type front struct {
+	api    *API
+	router http.Handler
+	// lastShedLog is when shedding was last logged (Unix ns), and
+	// shedLogged the shed count as of then: sheds are logged as one line a
+	// second with their count, not a line each, which under overload would
+	// cost as much as the refusals.
+	lastShedLog atomic.Int64
+	shedLogged  atomic.Uint64
+}
+
+func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	now := time.Now()
+	delay, conn := waited(r.Context(), now)
 	if conn != nil {
 		defer conn.done()
 	}
-	switch c.FullPath() {
+	switch r.URL.Path {
 	case "/healthz", "/readyz", "/metrics":
-		c.Next()
+		f.router.ServeHTTP(w, r)
 		return
 	}
-	if d := api.admission.maxDelay; d > 0 && delay > d {
+	a := f.api.admission
+	if d := a.maxDelay; d > 0 && delay > d {
 		// The request already waited too long in the socket or for a core:
 		// answer at once rather than add to the backlog.
-		api.admission.shed.Add(1)
-		respondError(c, api.log, models.ErrBusy)
+		a.shed.Add(1)
+		f.refuse(w, r, now)
 		return
 	}
-	if !api.admission.acquire(c.Request.Context()) {
-		respondError(c, api.log, models.ErrBusy)
+	if !a.acquire(r.Context()) {
+		f.refuse(w, r, now)
 		return
 	}
-	defer api.admission.release()
-	c.Next()
+	defer a.release()
+	f.router.ServeHTTP(w, r)
+}
+
+// busyBody is the 503 body around its request id: the same JSON
+// respondError writes for models.ErrBusy.
+var busyBodyStart, busyBodyEnd = func() ([]byte, []byte) {
+	const mark = "REQUESTID"
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: models.ErrBusy.Code, Message: models.ErrBusy.Message, RequestID: mark}})
+	start, end, _ := bytes.Cut(b, []byte(mark))
+	return start, end
+}()
+
+var (
+	headerJSON  = []string{"application/json; charset=utf-8"}
+	headerRetry = []string{"1"}
+)
+
+// refuse answers 503 busy with Retry-After.
+func (f *front) refuse(w http.ResponseWriter, r *http.Request, now time.Time) {
+	id := r.Header.Get(headerRequestID)
+	if !validRequestID(id) {
+		id = newRequestID()
+	}
+	h := w.Header()
+	h["Content-Type"] = headerJSON
+	h["Retry-After"] = headerRetry
+	h[headerRequestID] = []string{id}
+	body := make([]byte, 0, len(busyBodyStart)+len(id)+len(busyBodyEnd))
+	body = append(append(append(body, busyBodyStart...), id...), busyBodyEnd...)
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	w.WriteHeader(http.StatusServiceUnavailable)
+	w.Write(body)
+
+	last := f.lastShedLog.Load()
+	if now.UnixNano()-last >= int64(time.Second) && f.lastShedLog.CompareAndSwap(last, now.UnixNano()) {
+		total := f.api.admission.shed.Load()
+		f.api.log.Warn("shedding load", "shed", total-f.shedLogged.Swap(total), "in_flight", f.api.admission.inFlight(),
+			"last_request_id", id)
+	}
 }

@@ -109,7 +109,7 @@ func TestShedRequestsGet503BusyButHealthBypasses(t *testing.T) {
 		s.cfg.Admission.MaxInFlight, s.cfg.Admission.MaxQueue = 1, 0
 	})
 	// Hold the only slot with a request that blocks inside the chain.
-	r := e.handler
+	r := e.router
 	release := make(chan struct{})
 	r.GET("/test/block", func(c *gin.Context) { <-release; c.Status(204) })
 	done := make(chan struct{})
@@ -117,10 +117,25 @@ func TestShedRequestsGet503BusyButHealthBypasses(t *testing.T) {
 	for e.api.admission.inFlight() == 0 {
 		time.Sleep(time.Millisecond)
 	}
-	rec := e.do("GET", "/api/v1/me", nil)
+	rec := e.do("GET", "/api/v1/me", nil, headerRequestID, "gateway-id-0001")
 	wantError(t, rec, 503, "busy")
 	if rec.Header().Get("Retry-After") != "1" {
 		t.Errorf("Retry-After = %q", rec.Header().Get("Retry-After"))
+	}
+	// The prepared refusal is the same JSON any other error answer is.
+	want := `{"error":{"code":"busy","message":"系统繁忙，请稍后再试","request_id":"gateway-id-0001"}}`
+	if got := rec.Body.String(); got != want {
+		t.Errorf("body = %s, want %s", got, want)
+	}
+	if rec.Header().Get(headerRequestID) != "gateway-id-0001" || rec.Header().Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Errorf("headers = %v", rec.Header())
+	}
+	// Sheds are logged once a second with their count, not one line each.
+	for range 3 {
+		wantError(t, e.do("GET", "/api/v1/me", nil), 503, "busy")
+	}
+	if n := strings.Count(e.logs.String(), "shedding load"); n != 1 {
+		t.Errorf("%d shedding log lines for 4 sheds within a second, want 1:\n%s", n, e.logs.String())
 	}
 	if rec := e.do("GET", "/healthz", nil); rec.Code != 200 {
 		t.Errorf("healthz under load = %d", rec.Code)
@@ -131,10 +146,15 @@ func TestShedRequestsGet503BusyButHealthBypasses(t *testing.T) {
 	close(release)
 	<-done
 	metrics := e.do("GET", "/metrics", nil).Body.String()
-	for _, want := range []string{`healthcode_requests_total{method="GET",route="/api/v1/me",status="5xx"} 1`, "healthcode_admission_shed_total 1", `le="+Inf"`} {
+	for _, want := range []string{"healthcode_admission_shed_total 4", `le="+Inf"`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q:\n%s", want, metrics)
 		}
+	}
+	// Shed requests never reached a route: the route counters hold only
+	// what was served.
+	if strings.Contains(metrics, `route="/api/v1/me"`) {
+		t.Errorf("a shed request was counted under its route:\n%s", metrics)
 	}
 }
 

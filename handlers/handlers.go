@@ -60,7 +60,12 @@ type API struct {
 
 // New returns the service's HTTP handler with every route registered.
 func New(d Deps) (http.Handler, error) {
-	return newAPI(d).router()
+	api := newAPI(d)
+	r, err := api.router()
+	if err != nil {
+		return nil, err
+	}
+	return &front{api: api, router: r}, nil
 }
 
 // newAPI builds the handlers' shared state from d.
@@ -93,7 +98,7 @@ func (api *API) router() (*gin.Engine, error) {
 	if err := r.SetTrustedProxies(api.cfg.HTTP.TrustedProxies); err != nil {
 		return nil, err
 	}
-	r.Use(requestID(), api.accessLog(), api.recovery(), api.admit, api.bodyLimit())
+	r.Use(requestID(), api.accessLog(), api.recovery(), api.bodyLimit())
 	r.NoRoute(func(c *gin.Context) {
 		respondError(c, api.log, errNotFound)
 	})

@@ -83,7 +83,10 @@ type testSetup struct {
 // for MariaDB), with a settable clock, captured logs and every response
 // body kept for leak checks.
 type testEnv struct {
-	handler   *gin.Engine
+	// handler is the service as New returns it; router is its Gin engine
+	// behind admission control, where tests add routes of their own.
+	handler   http.Handler
+	router    *gin.Engine
 	api       *API
 	store     *models.Store
 	db        *gorm.DB
@@ -141,7 +144,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 		t.Fatal(err)
 	}
 	return &testEnv{
-		handler: h, store: store, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
+		handler: &front{api: api, router: h}, router: h, store: store, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
 		platforms: setup.platforms, keys: keys, status: status,
 		api: api,
 	}

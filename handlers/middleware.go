@@ -24,14 +24,19 @@ func requestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.GetHeader(headerRequestID)
 		if !validRequestID(id) {
-			b := make([]byte, 12)
-			rand.Read(b)
-			id = hex.EncodeToString(b)
+			id = newRequestID()
 		}
 		c.Set(ctxRequestID, id)
 		c.Header(headerRequestID, id)
 		c.Next()
 	}
+}
+
+// newRequestID makes a random request id.
+func newRequestID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func validRequestID(id string) bool {

@@ -121,11 +121,25 @@ func run() error {
 	}
 
 	machine := describeMachine()
-	fmt.Printf("\n%s, %s, %s per target, database %s; ratios are to the bare handler at the same number of clients\n\n", time.Now().Format("2006-01-02"), machine, o.duration, o.db)
-	const row = "%7s  %-9s  %7s  %5s  %7s  %7s  %7s  %7s  %s\n"
-	fmt.Printf(row, "clients", "target", "req/s", "ratio", "p50", "p90", "p99", "max", "statuses")
-	// capacity is a target's best throughput over the numbers of clients.
-	capacity := map[string]float64{}
+	fmt.Printf("\n%s, %s, %s per target, database %s; ratios are to the bare handler at the same number of clients;\n"+
+		"cpu is the CPU time per answered request, in µs, of the server (or bare handler), this generator and the database\n\n",
+		time.Now().Format("2006-01-02"), machine, o.duration, o.db)
+	const row = "%7s  %-9s  %7s  %5s  %7s  %7s  %7s  %7s  %-11s  %s\n"
+	fmt.Printf(row, "clients", "target", "req/s", "ratio", "p50", "p90", "p99", "max", "cpu", "statuses")
+	meter := cpuMeter{dbPid: findProcess("mariadbd", "mysqld")}
+	serverPid := 0
+	if srv != nil {
+		serverPid = srv.cmd.Process.Pid
+	}
+	pidOf := func(target string) int {
+		if target == "bare" {
+			return bare.cmd.Process.Pid
+		}
+		return serverPid
+	}
+	// capacity is a target's best throughput over the numbers of clients,
+	// and serverCost the server's CPU per request in that run (µs).
+	capacity, serverCost := map[string]float64{}, map[string]float64{}
 	var commits []string
 	targets := strings.Split(o.targets, ",")
 	for _, clients := range o.clients {
@@ -149,15 +163,21 @@ func run() error {
 				return err
 			}
 			before := readGroupCommit(ctx, client, base)
+			cpuBefore := meter.snap(pidOf(target))
 			res := rawClosedLoop(ctx, reqs, clients, o.duration)
+			used := cpuBefore.until(meter.snap(pidOf(target)))
+			answered := res.count(func(s int) bool { return s > 0 })
 			if target == "verify" {
 				commits = append(commits, fmt.Sprintf("%d clients: %s", clients, readGroupCommit(ctx, client, base).since(before)))
 			}
 			rps := res.rps()
-			capacity[target] = max(capacity[target], rps)
+			if rps > capacity[target] {
+				capacity[target], serverCost[target] = rps, micros(used.server, answered)
+			}
 			report := func(ratio string) {
 				fmt.Printf(row, strconv.Itoa(clients), target, fmt.Sprintf("%.0f", rps), ratio,
-					ms(res.percentile(0.50, nil)), ms(res.percentile(0.90, nil)), ms(res.percentile(0.99, nil)), ms(res.max()), res.statuses())
+					ms(res.percentile(0.50, nil)), ms(res.percentile(0.90, nil)), ms(res.percentile(0.99, nil)), ms(res.max()),
+					used.perRequest(answered), res.statuses())
 			}
 			switch {
 			case target == "bare":
@@ -193,7 +213,9 @@ func run() error {
 			return err
 		}
 		fmt.Printf("\noverload: %s offered open-loop at %.1f× its capacity (%.0f req/s) over %d connections for %s\n", o.overTarget, o.overload, offered, o.conns, o.duration)
+		cpuBefore := meter.snap(serverPid)
 		res := rawOpenLoop(ctx, reqs, offered, o.duration, o.conns)
+		used := cpuBefore.until(meter.snap(serverPid))
 		ok := func(s int) bool { return s == 200 }
 		busy := func(s int) bool { return s == 503 }
 		acceptedRPS := float64(res.count(ok)) / res.elapsed.Seconds()
@@ -201,6 +223,16 @@ func run() error {
 			acceptedRPS, 100*acceptedRPS/codeRPS, ms(res.percentile(0.99, ok)))
 		fmt.Printf("  shed 503 p99 %s (target ≤ 5ms), client-side drops %d, statuses %s\n",
 			ms(res.percentile(0.99, busy)), res.dropped, res.statuses())
+		// What a 503 cost the server: its CPU in this run less what the
+		// served requests cost at their closed-loop price.
+		serve, shed := serverCost[o.overTarget], -1.0
+		if n := res.count(busy); n > 0 && used.server >= 0 && serve > 0 {
+			shed = (float64(used.server.Microseconds()) - serve*float64(res.count(ok))) / float64(n)
+		}
+		if shed > 0 {
+			fmt.Printf("  server CPU: %.0f µs per served request, about %.0f µs per 503; shedding at that price, offering %.1f× leaves at most %.0f%% of capacity for accepted requests on the same cores\n",
+				serve, shed, o.overload, 100*keptBound(o.overload, serve, shed))
+		}
 		if other := res.count(func(s int) bool { return s >= 500 && s != 503 }); other > 0 {
 			fmt.Printf("  FAIL: %d 5xx answers other than 503\n", other)
 		}
