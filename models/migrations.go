@@ -176,6 +176,13 @@ type m5Person struct {
 	NameVerifiedAt *time.Time
 }
 
+// Frozen table shape of migration 6: the one secondary index verifications
+// keep.
+type m6Verification struct {
+	HolderHandle string    `gorm:"size:32;not null;index:idx_verifications_holder_time,priority:1"`
+	CheckedAt    time.Time `gorm:"not null;index:idx_verifications_holder_time,priority:2"`
+}
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
@@ -207,6 +214,20 @@ var migrations = []migration{
 	}},
 	{5, "record when a face verification confirmed a person's name", func(tx *gorm.DB) error {
 		return tx.Table("persons").Migrator().AddColumn(&m5Person{}, "NameVerifiedAt")
+	}},
+	{6, "keep one index on verifications: holder and time, for tracing whom a code reached", func(tx *gorm.DB) error {
+		// Every scan at peak writes a row here, and each secondary index is
+		// another B-tree written per row. Nothing reads by verifier or by
+		// time alone (retention can go by id, which rises with time), so
+		// those indexes cost every scan and served nobody; an index for a
+		// new reader comes with that reader.
+		m := tx.Table("verifications").Migrator()
+		for _, idx := range []string{"idx_verifications_verifier", "idx_verifications_checked_at", "idx_verifications_holder"} {
+			if err := m.DropIndex(&m6Verification{}, idx); err != nil {
+				return fmt.Errorf("drop %s: %w", idx, err)
+			}
+		}
+		return m.CreateIndex(&m6Verification{}, "idx_verifications_holder_time")
 	}},
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -185,6 +187,27 @@ func TestMigrateIsIdempotent(t *testing.T) {
 		v, err := newStore(t, db).Ready(ctx)
 		if err != nil || v != models.LatestSchemaVersion() {
 			t.Errorf("Ready = %d, %v", v, err)
+		}
+	})
+}
+
+// Verifications, written on every scan, keep one secondary index: holder
+// and time.
+func TestVerificationsIndexes(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		indexes, err := db.Migrator().GetIndexes("verifications")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, idx := range indexes {
+			if pk, _ := idx.PrimaryKey(); pk {
+				continue
+			}
+			got = append(got, idx.Name()+"("+strings.Join(idx.Columns(), ",")+")")
+		}
+		if want := []string{"idx_verifications_holder_time(holder_handle,checked_at)"}; !slices.Equal(got, want) {
+			t.Errorf("indexes on verifications = %v, want %v", got, want)
 		}
 	})
 }
