@@ -143,26 +143,19 @@ func Parse(code string, lookup func(kid string) *Key) (Claims, error) {
 	if err != nil {
 		return Claims{}, ErrMalformed
 	}
-	var msg cose.Sign1Message
-	if err := msg.UnmarshalCBOR(raw); err != nil {
+	env, err := decodeSign1(raw)
+	if err != nil {
 		return Claims{}, ErrMalformed
 	}
-	kidRaw, ok := msg.Headers.Protected[cose.HeaderLabelKeyID].([]byte)
-	if !ok {
-		return Claims{}, ErrMalformed
-	}
-	if alg, err := msg.Headers.Protected.Algorithm(); err != nil || alg != cose.AlgorithmEdDSA {
-		return Claims{}, ErrMalformed
-	}
-	key := lookup(string(kidRaw))
+	key := lookup(string(env.kid))
 	if key == nil {
 		return Claims{}, ErrUnknownKey
 	}
-	if err := msg.Verify(nil, key.verifier); err != nil {
+	if err := key.verifier.Verify(env.toBeSigned(), env.Signature); err != nil {
 		return Claims{}, ErrBadSignature
 	}
 	var c cwt
-	if err := decMode.Unmarshal(msg.Payload, &c); err != nil || c.Sub == "" || c.Exp == 0 {
+	if err := decMode.Unmarshal(env.Payload, &c); err != nil || c.Sub == "" || c.Exp == 0 {
 		return Claims{}, ErrMalformed
 	}
 	return Claims{
