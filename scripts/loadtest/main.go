@@ -230,8 +230,8 @@ func run() error {
 			shed = (float64(used.server.Microseconds()) - serve*float64(res.count(ok))) / float64(n)
 		}
 		if shed > 0 {
-			fmt.Printf("  server CPU: %.0f µs per served request, about %.0f µs per 503; shedding at that price, offering %.1f× leaves at most %.0f%% of capacity for accepted requests on the same cores\n",
-				serve, shed, o.overload, 100*keptBound(o.overload, serve, shed))
+			fmt.Printf("  server CPU: %.0f µs per served request, about %.0f µs per 503; at these prices a server that must answer %.1f× its capacity itself can serve at most %.0f%% of capacity (the target needs a 503 at 1/%.0f of a served request)\n",
+				serve, shed, o.overload, 100*keptBound(o.overload, serve, shed), (o.overload-0.9)/0.1)
 		}
 		if other := res.count(func(s int) bool { return s >= 500 && s != 503 }); other > 0 {
 			fmt.Printf("  FAIL: %d 5xx answers other than 503\n", other)
