@@ -55,6 +55,24 @@ func BenchmarkShowCode(b *testing.B) {
 	}
 }
 
+// BenchmarkRefuse is what a request admission sheds costs in process; under
+// overload every refusal competes with the requests being served.
+func BenchmarkRefuse(b *testing.B) {
+	e, holder, _ := benchEnv(b)
+	e.api.admission = newAdmission(1, 0, 0, 0)
+	e.api.admission.acquire(b.Context()) // the only slot, held
+	req := httptest.NewRequest("GET", "/api/v1/me/code", nil)
+	req.Header.Set("Authorization", "Bearer "+holder)
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		if rec.Code != 503 {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+}
+
 func BenchmarkVerify(b *testing.B) {
 	e, holder, staff := benchEnv(b)
 	code := decode[codeResponse](b, e.json("GET", "/api/v1/me/code", holder, nil), 200)
