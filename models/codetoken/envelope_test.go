@@ -52,14 +52,11 @@ func noLaxer(t *testing.T, k *Key, raw []byte) bool {
 	return ok
 }
 
-// bstr is a CBOR byte string of v, with the head form given (0: shortest;
-// 24/25/26: that head even when shorter would do).
+// bstr is a CBOR byte string of v with the shortest head (form 0), or with
+// a one-byte length even when shorter would do (form 24).
 func bstr(v []byte, form byte) []byte {
-	switch form {
-	case 24:
+	if form == 24 {
 		return append([]byte{0x58, byte(len(v))}, v...)
-	case 25:
-		return append([]byte{0x59, byte(len(v) >> 8), byte(len(v))}, v...)
 	}
 	return appendByteString(nil, v)
 }

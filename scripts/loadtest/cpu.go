@@ -82,33 +82,32 @@ func findProcess(names ...string) int {
 	return 0
 }
 
-// cpuSnapshot is the CPU time used so far by the server under test, the
-// generator and the database server.
-type cpuSnapshot struct{ server, gen, db time.Duration }
+// cpuTimes is CPU time of the server under test, the generator and the
+// database server: used so far (a snapshot) or between two snapshots; -1
+// where unknown.
+type cpuTimes struct{ server, gen, db time.Duration }
 
 // cpuMeter takes snapshots of the processes of one run.
 type cpuMeter struct{ dbPid int }
 
-func (m cpuMeter) snap(serverPid int) cpuSnapshot {
-	return cpuSnapshot{server: procCPU(serverPid), gen: selfCPU(), db: procCPU(m.dbPid)}
+func (m cpuMeter) snap(serverPid int) cpuTimes {
+	return cpuTimes{server: procCPU(serverPid), gen: selfCPU(), db: procCPU(m.dbPid)}
 }
 
-// cpuUse is the CPU each process used between two snapshots (-1: unknown).
-type cpuUse struct{ server, gen, db time.Duration }
-
-func (a cpuSnapshot) until(b cpuSnapshot) cpuUse {
+// until is the CPU each process used from snapshot a to snapshot b.
+func (a cpuTimes) until(b cpuTimes) cpuTimes {
 	d := func(x, y time.Duration) time.Duration {
 		if x < 0 || y < 0 {
 			return -1
 		}
 		return y - x
 	}
-	return cpuUse{server: d(a.server, b.server), gen: d(a.gen, b.gen), db: d(a.db, b.db)}
+	return cpuTimes{server: d(a.server, b.server), gen: d(a.gen, b.gen), db: d(a.db, b.db)}
 }
 
 // perRequest renders the use per answered request in microseconds, as
 // server/generator/database.
-func (u cpuUse) perRequest(answered int) string {
+func (u cpuTimes) perRequest(answered int) string {
 	us := func(t time.Duration) string {
 		if t < 0 || answered == 0 {
 			return "-"
