@@ -220,3 +220,18 @@ func FuzzEnvelopeNoLaxerThanGoCose(f *testing.F) {
 		noLaxer(t, k, envelope{protected: protected, unprotected: unprotected, payload: payload}.build(k))
 	})
 }
+
+// The Sig_structure is built by hand; its byte-string heads must be the
+// shortest form, as a deterministic CBOR encoder writes them.
+func TestAppendByteStringMatchesDeterministicCBOR(t *testing.T) {
+	for _, n := range []int{0, 1, 23, 24, 255, 256, 65535, 65536} {
+		v := bytes.Repeat([]byte{0xab}, n)
+		want, err := encMode.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendByteString(nil, v); !bytes.Equal(got, want) {
+			t.Errorf("length %d: head %x, want %x", n, got[:min(len(got), 9)], want[:min(len(want), 9)])
+		}
+	}
+}
