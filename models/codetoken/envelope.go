@@ -1,6 +1,7 @@
 package codetoken
 
 import (
+	"bytes"
 	"errors"
 
 	"github.com/fxamacker/cbor/v2"
@@ -23,7 +24,7 @@ const cborTagSign1 = 0xd2
 type sign1 struct {
 	_           struct{} `cbor:",toarray"`
 	Protected   []byte
-	Unprotected map[int64]cbor.RawMessage
+	Unprotected cbor.RawMessage // must be the empty map
 	Payload     []byte
 	Signature   []byte
 
@@ -48,6 +49,10 @@ var envelopeDecMode = func() cbor.DecMode {
 		MaxArrayElements:  16,
 		MaxMapPairs:       16,
 		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+		// No tags inside (the outer 18 is checked by hand): a tag on the
+		// payload or a header is not covered by the signature, so allowing
+		// one would let anyone vary a genuine code's bytes.
+		TagsMd: cbor.TagsForbidden,
 	}.DecMode()
 	if err != nil {
 		panic(err)
@@ -56,6 +61,9 @@ var envelopeDecMode = func() cbor.DecMode {
 }()
 
 var errEnvelope = errors.New("not a COSE_Sign1 code envelope")
+
+// emptyMap is the CBOR empty map.
+var emptyMap = []byte{0xa0}
 
 // decodeSign1 decodes a tagged COSE_Sign1 envelope of the shape above.
 func decodeSign1(raw []byte) (*sign1, error) {
@@ -66,7 +74,8 @@ func decodeSign1(raw []byte) (*sign1, error) {
 	if err := envelopeDecMode.Unmarshal(raw[1:], &m); err != nil {
 		return nil, err
 	}
-	if len(m.Unprotected) != 0 || len(m.Payload) == 0 || len(m.Signature) == 0 {
+	// The empty map exactly: not null, not a map with headers in it.
+	if !bytes.Equal(m.Unprotected, emptyMap) || len(m.Payload) == 0 || len(m.Signature) == 0 {
 		return nil, errEnvelope
 	}
 	var h protectedHeader

@@ -159,6 +159,7 @@ func TestEnvelopeNoLaxerThanGoCose(t *testing.T) {
 		"unprotected kid":          {protected: protectedOf(edDSA, nil), unprotected: append([]byte{0xa1, 0x04}, kid...), payload: payload},
 		"unprotected extra header": {protected: good.protected, unprotected: []byte{0xa1, 0x03, 0x00}, payload: payload},
 		"unprotected not a map":    {protected: good.protected, unprotected: []byte{0x80}, payload: payload},
+		"unprotected null":         {protected: good.protected, unprotected: []byte{0xf6}, payload: payload}, // found by the fuzz target
 		"alg ES256":                {protected: protectedOf([]byte{0x26}, kid), payload: payload},
 		"alg as text":              {protected: protectedOf([]byte{0x65, 'E', 'd', 'D', 'S', 'A'}, kid), payload: payload},
 		"no alg":                   {protected: protectedOf(nil, kid), payload: payload},
@@ -180,15 +181,20 @@ func TestEnvelopeNoLaxerThanGoCose(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	// Framing the builder cannot make: a validly signed code whose
-	// protected bytes come as an indefinite-length byte string, a detached
-	// (null) payload, a null signature.
+	// Framing the builder cannot make, each validly signed: protected bytes
+	// as an indefinite-length byte string, a detached (null) payload, a null
+	// signature, tags on the parts.
 	sig := ed25519.Sign(k.private, (&sign1{Protected: good.protected, Payload: payload}).toBeSigned())
 	start := []byte{cborTagSign1, 0x84}
 	for name, raw := range map[string][]byte{
 		"indefinite protected": concat(start, []byte{0x5f}, bstr(good.protected, 0), []byte{0xff, 0xa0}, bstr(payload, 0), bstr(sig, 0)),
 		"detached payload":     concat(start, bstr(good.protected, 0), []byte{0xa0, 0xf6}, bstr(sig, 0)),
 		"null signature":       concat(start, bstr(good.protected, 0), []byte{0xa0}, bstr(payload, 0), []byte{0xf6}),
+		// Found by the fuzz target: a tag (here 14) before the payload,
+		// which the signature does not cover.
+		"tagged payload":   concat(start, bstr(good.protected, 0), []byte{0xa0, 0xce}, bstr(payload, 0), bstr(sig, 0)),
+		"tagged protected": concat(start, []byte{0xce}, bstr(good.protected, 0), []byte{0xa0}, bstr(payload, 0), bstr(sig, 0)),
+		"tagged signature": concat(start, bstr(good.protected, 0), []byte{0xa0}, bstr(payload, 0), []byte{0xce}, bstr(sig, 0)),
 	} {
 		if noLaxer(t, k, raw) {
 			t.Errorf("%s: accepted", name)
