@@ -106,8 +106,9 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f.router.ServeHTTP(w, r)
 }
 
-// busyBody is the 503 body around its request id: the same JSON
-// respondError writes for models.ErrBusy.
+// busyBodyStart and busyBodyEnd are the 503 body before and after its
+// request id: the same JSON respondError writes for models.ErrBusy (a test
+// compares the two).
 var busyBodyStart, busyBodyEnd = func() ([]byte, []byte) {
 	const mark = "REQUESTID"
 	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: models.ErrBusy.Code, Message: models.ErrBusy.Message, RequestID: mark}})

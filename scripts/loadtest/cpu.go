@@ -109,10 +109,10 @@ func (a cpuTimes) until(b cpuTimes) cpuTimes {
 // server/generator/database.
 func (u cpuTimes) perRequest(answered int) string {
 	us := func(t time.Duration) string {
-		if t < 0 || answered == 0 {
-			return "-"
+		if m := micros(t, answered); m >= 0 {
+			return fmt.Sprintf("%.0f", m)
 		}
-		return fmt.Sprintf("%.0f", float64(t.Microseconds())/float64(answered))
+		return "-"
 	}
 	return us(u.server) + "/" + us(u.gen) + "/" + us(u.db)
 }
