@@ -48,6 +48,18 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
+// newBrowserEnv is a test server for pages shown in Chromium: its clock
+// starts from the real now moved by skew and runs in real time, because the
+// browser keeps real time (cookies, timers) and a fixed date would make the
+// test pass only on that date.
+func newBrowserEnv(t *testing.T, skew time.Duration, changes ...func(*testSetup)) *testEnv {
+	t.Helper()
+	start := time.Now().Add(skew)
+	e := newTestEnv(t, append([]func(*testSetup){func(s *testSetup) { s.start = start }}, changes...)...)
+	e.clock.Run()
+	return e
+}
+
 // waitFor polls a JavaScript predicate until it is true.
 func waitFor(t *testing.T, ctx context.Context, what, predicate string) {
 	t.Helper()
@@ -60,7 +72,7 @@ func waitFor(t *testing.T, ctx context.Context, what, predicate string) {
 // TestDevPageWalksTheSandboxFlow drives the development page in a real
 // browser: sandbox login, identity binding, the sandbox face page, callback.
 func TestDevPageWalksTheSandboxFlow(t *testing.T) {
-	e := newTestEnv(t)
+	e := newBrowserEnv(t, 0)
 	srv := httptest.NewServer(e.handler)
 	defer srv.Close()
 	ctx := newBrowser(t)
@@ -137,8 +149,7 @@ func TestDevPageWalksTheSandboxFlow(t *testing.T) {
 // data only, a live clock and seconds counter, and a QR that renews itself
 // before it expires without reloading the page.
 func TestCodePageInBrowser(t *testing.T) {
-	e := newTestEnv(t, func(s *testSetup) { s.cfg.CodeTTL = config.Duration(4 * time.Second) })
-	e.clock.Run()
+	e := newBrowserEnv(t, 0, func(s *testSetup) { s.cfg.CodeTTL = config.Duration(4 * time.Second) })
 	srv := httptest.NewServer(e.handler)
 	defer srv.Close()
 	ctx := newBrowser(t)
@@ -206,7 +217,7 @@ func TestCodePageInBrowser(t *testing.T) {
 // TestVerificationViewInBrowser shows a scan's result with a tiled
 // watermark naming the verifier.
 func TestVerificationViewInBrowser(t *testing.T) {
-	e := newTestEnv(t)
+	e := newBrowserEnv(t, 0)
 	srv := httptest.NewServer(e.handler)
 	defer srv.Close()
 	ctx := newBrowser(t)
@@ -248,7 +259,7 @@ func TestVerificationViewInBrowser(t *testing.T) {
 // TestCodePageRidesOutBusy shows the friendly busy state on a 503 and
 // retries with backoff until the code comes.
 func TestCodePageRidesOutBusy(t *testing.T) {
-	e := newTestEnv(t)
+	e := newBrowserEnv(t, 0)
 	var busy atomic.Int32
 	busy.Store(2)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -272,5 +283,43 @@ func TestCodePageRidesOutBusy(t *testing.T) {
 	waitFor(t, ctx, "the code after the retries", `document.querySelector("#qr svg") !== null && document.querySelector("#notice").className === ""`)
 	if busy.Load() >= 0 {
 		t.Errorf("the page did not retry through both 503s")
+	}
+}
+
+// TestCodePageWithSkewedServerClock opens the code page with the server's
+// clock 13 hours ahead of the browser's and 13 hours behind: the page
+// session must survive (a cookie lifetime counted on the browser's clock)
+// and the page's clock must show the server's time, not the device's.
+func TestCodePageWithSkewedServerClock(t *testing.T) {
+	for _, skew := range []time.Duration{13 * time.Hour, -13 * time.Hour} {
+		t.Run(skew.String(), func(t *testing.T) {
+			e := newBrowserEnv(t, skew)
+			srv := httptest.NewServer(e.handler)
+			defer srv.Close()
+			ctx := newBrowser(t)
+			token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+			ticket := decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", token, nil), 201)
+			if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+ticket.URL)); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, ctx, "the code", `document.querySelector("#name").textContent === "欧阳**" && document.querySelector("#qr svg") !== null`)
+			// Reload: the page must still hold its session from the cookie.
+			if err := chromedp.Do(ctx, chromedp.Reload()); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, ctx, "the code after a reload", `document.querySelector("#qr svg") !== null && document.querySelector("#colour-text").textContent === "未见异常"`)
+			shown, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#clock").textContent`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			now := e.clock.Now().In(e.api.loc)
+			ok := false
+			for d := -3 * time.Second; d <= time.Second; d += time.Second {
+				ok = ok || shown == now.Add(d).Format(time.TimeOnly)
+			}
+			if !ok {
+				t.Errorf("the page clock shows %s, the server's time is %s", shown, now.Format(time.TimeOnly))
+			}
+		})
 	}
 }

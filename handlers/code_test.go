@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"mime/multipart"
 	"net/http/httptest"
 	"strings"
@@ -265,6 +266,11 @@ func TestPageTickets(t *testing.T) {
 	cookie := rec.Result().Cookies()[0]
 	if cookie.Name != pageCookie || !cookie.HttpOnly || cookie.SameSite != 3 || cookie.Path != "/h5" {
 		t.Errorf("cookie = %+v", cookie)
+	}
+	// A lifetime the browser counts on its own clock, never a date from ours.
+	if setCookie := rec.Header().Get("Set-Cookie"); strings.Contains(setCookie, "Expires=") ||
+		!strings.Contains(setCookie, fmt.Sprintf("Max-Age=%d", int(pageSessionTTL/time.Second))) {
+		t.Errorf("Set-Cookie = %s, want Max-Age and no Expires", setCookie)
 	}
 	// One time only.
 	if again := e.do("GET", ticket.URL, nil); again.Code != 401 || len(again.Result().Cookies()) != 0 {

@@ -108,9 +108,11 @@ func (api *API) page(c *gin.Context, purpose, file string) {
 			servePageStatus(c, http.StatusUnauthorized, "expired.html")
 			return
 		}
-		token, exp := api.sessions.IssuePage(a, p, t.Purpose, t.RelativeID, pageSessionTTL)
+		// Max-Age, not Expires: the browser counts the lifetime on its own
+		// clock, so a phone whose clock is hours off keeps its session.
+		token, _ := api.sessions.IssuePage(a, p, t.Purpose, t.RelativeID, pageSessionTTL)
 		http.SetCookie(c.Writer, &http.Cookie{
-			Name: pageCookie, Value: token, Path: "/h5", Expires: exp, HttpOnly: true,
+			Name: pageCookie, Value: token, Path: "/h5", MaxAge: int(pageSessionTTL / time.Second), HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, Secure: api.cfg.Production() || c.Request.TLS != nil,
 		})
 		c.Header("Cache-Control", "no-store")

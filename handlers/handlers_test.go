@@ -74,6 +74,8 @@ func (b *lockedBuffer) String() string {
 
 // testSetup is what a test may change before the handler is built.
 type testSetup struct {
+	// start is where the test clock starts (shanghaiNoon when zero).
+	start     time.Time
 	cfg       config.Config
 	driver    string
 	platforms map[string]miniprogram.Platform
@@ -116,6 +118,9 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	setup.platforms[models.PlatformSandbox] = miniprogram.NewSandbox(clock)
 	for _, change := range changes {
 		change(&setup)
+	}
+	if !setup.start.IsZero() {
+		clock.now = setup.start
 	}
 	cfg := setup.cfg
 	db := storetest.Open(t, setup.driver)
