@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -135,4 +136,31 @@ func (api *API) revokeVerifier(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"account_id": c.Param("account_id"), "status": "revoked"})
+}
+
+type unbindRequest struct {
+	// Note says why the binding ends; it is kept in the audit log.
+	Note string `json:"note"`
+}
+
+// unbindIdentity ends an account's identity binding on an operator's
+// decision (a document bound by mistake, a court order): the account loses
+// the identity and its sessions, audited with the note.
+func (api *API) unbindIdentity(c *gin.Context) {
+	var req unbindRequest
+	if err := bindJSON(c, &req); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	note := strings.TrimSpace(req.Note)
+	if n := utf8.RuneCountInString(note); n < 2 || n > 500 {
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "note_required", "请填写2至500字的解除原因"))
+		return
+	}
+	accountID := c.Param("account_id")
+	if err := api.store.UnbindIdentity(c.Request.Context(), api.sessions.Revoked, accountID, c.GetString(ctxOperator), note, c.GetString(ctxRequestID)); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"account_id": accountID, "status": "unbound"})
 }

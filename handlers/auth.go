@@ -131,7 +131,7 @@ func (api *API) accountView(a *models.Account) accountView {
 	now := api.clock.Now()
 	v := accountView{
 		ID: a.ID, Platform: a.Platform, IdentityBound: a.IdentityBound(),
-		IdentityPending: a.PendingPersonID != nil, MaskedPhone: a.MaskedPhone,
+		IdentityPending: a.IdentityPending(), MaskedPhone: a.MaskedPhone,
 		FaceVerifiedToday: a.FaceVerifiedOnDay(models.DateIn(now, api.loc)),
 	}
 	if v.FaceVerifiedToday {

@@ -98,7 +98,7 @@ func TestDevPageWalksTheSandboxFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "binding", outHas(`"status": "bound"`))
+	waitFor(t, ctx, "the claim", outHas(`"status": "pending_face_verification"`))
 
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("start"))); err != nil {
 		t.Fatal(err)

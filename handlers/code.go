@@ -68,6 +68,8 @@ func (api *API) myCode(c *gin.Context) {
 // an identity bound and face verification passed today.
 func (api *API) faceToday(s models.Session) error {
 	switch {
+	case s.PersonID == "" && s.Claimed:
+		return errFaceRequired // the claim binds once a face check passes
 	case s.PersonID == "":
 		return models.ErrIdentityRequired
 	case !api.sessions.FaceVerifiedToday(s):

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -44,7 +45,9 @@ type faceCallbackRequest struct {
 
 type faceCallbackResponse struct {
 	VerifyID string `json:"verify_id"`
-	// Status is passed, failed, or pending (not finished; nothing recorded).
+	// Status is passed, failed, expired (the result came after the
+	// verification's expires_at and counts for nothing), or pending (not
+	// finished; nothing recorded).
 	Status string `json:"status"`
 	*sessionResponse
 }
@@ -54,14 +57,15 @@ type sandboxFaceRequest struct {
 }
 
 // startFace starts a face verification of the caller against the identity
-// it bound (or is binding).
+// it holds, or else the one it claims: the platform checks the name and the
+// document together against the face.
 func (api *API) startFace(c *gin.Context) {
 	a, err := api.currentAccount(c)
 	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}
-	p, err := api.store.IdentityToVerify(c.Request.Context(), a)
+	id, err := api.store.AccountIdentity(c.Request.Context(), a)
 	if err != nil {
 		respondError(c, api.log, err)
 		return
@@ -71,14 +75,14 @@ func (api *API) startFace(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	name, number, err := api.store.Unseal(p)
+	name, number, err := api.store.UnsealIdentity(id)
 	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}
 	orderNo := models.NewFaceOrderNo()
 	ticket, err := platform.StartFace(c.Request.Context(), miniprogram.FaceRequest{
-		OrderNo: orderNo, UserID: a.PlatformUserID, Name: name, DocType: p.DocType, DocNumber: number,
+		OrderNo: orderNo, UserID: a.PlatformUserID, Name: name, DocType: id.DocType, DocNumber: number,
 	})
 	if err != nil {
 		respondError(c, api.log, err)
@@ -86,7 +90,7 @@ func (api *API) startFace(c *gin.Context) {
 	}
 	fv := &models.FaceVerification{
 		ID: orderNo, VerifyID: ticket.VerifyID, Provider: platform.Name(),
-		AccountID: a.ID, PersonID: p.ID, ExpiresAt: ticket.ExpiresAt.UTC(),
+		AccountID: a.ID, PersonID: id.PersonID, ClaimID: id.ClaimID, ExpiresAt: ticket.ExpiresAt.UTC(),
 	}
 	if err := api.store.CreateFaceVerification(c.Request.Context(), fv, c.GetString(ctxRequestID)); err != nil {
 		respondError(c, api.log, err)
@@ -178,12 +182,14 @@ func (api *API) checkLegacyFace(c *gin.Context, a *models.Account, verifyResult 
 	verifyID := "wxr_" + hex.EncodeToString(sum[:20])
 	fv, err := api.store.FaceVerificationFor(c.Request.Context(), a.ID, verifyID)
 	if models.ErrorKind(err) == models.KindNotFound {
-		p, perr := api.store.IdentityToVerify(c.Request.Context(), a)
-		if perr != nil {
-			return nil, miniprogram.FaceResult{}, perr
+		id, ierr := api.store.AccountIdentity(c.Request.Context(), a)
+		if ierr != nil {
+			return nil, miniprogram.FaceResult{}, ierr
 		}
+		// The mini-program ran this check by itself just now: the result is
+		// asked for at once, and counts for the day the platform says.
 		fv = &models.FaceVerification{ID: models.NewFaceOrderNo(), VerifyID: verifyID, Provider: platform.Name(),
-			AccountID: a.ID, PersonID: p.ID, ExpiresAt: api.clock.Now().UTC()}
+			AccountID: a.ID, PersonID: id.PersonID, ClaimID: id.ClaimID, ExpiresAt: api.clock.Now().Add(legacyFaceWindow).UTC()}
 		err = api.store.CreateFaceVerification(c.Request.Context(), fv, c.GetString(ctxRequestID))
 	}
 	if err != nil || fv.Status != models.FacePending {
@@ -194,25 +200,30 @@ func (api *API) checkLegacyFace(c *gin.Context, a *models.Account, verifyResult 
 	})
 }
 
+// legacyFaceWindow is how long after the mini-program reports a check of
+// the older flow its result may still be recorded.
+const legacyFaceWindow = 10 * time.Minute
+
 // completeFace asks the platform through query and records its verdict.
 func (api *API) completeFace(c *gin.Context, a *models.Account, fv *models.FaceVerification,
 	query func(miniprogram.FaceQuery) (miniprogram.FaceResult, error),
 ) (*models.FaceVerification, miniprogram.FaceResult, error) {
-	p, err := api.store.PersonByID(c.Request.Context(), fv.PersonID)
+	id, err := api.store.FaceIdentity(c.Request.Context(), fv)
 	if err != nil {
 		return nil, miniprogram.FaceResult{}, err
 	}
-	name, number, err := api.store.Unseal(p)
+	name, number, err := api.store.UnsealIdentity(id)
 	if err != nil {
 		return nil, miniprogram.FaceResult{}, err
 	}
 	result, err := query(miniprogram.FaceQuery{
-		VerifyID: fv.VerifyID, OrderNo: fv.ID, UserID: a.PlatformUserID, Name: name, DocType: p.DocType, DocNumber: number,
+		VerifyID: fv.VerifyID, OrderNo: fv.ID, UserID: a.PlatformUserID, Name: name, DocType: id.DocType, DocNumber: number,
 	})
 	if err != nil || result.Pending {
 		return fv, result, err
 	}
-	fv, err = api.store.CompleteFaceVerification(c.Request.Context(), fv, result.Passed, result.Detail, c.GetString(ctxRequestID))
+	fv, err = api.store.CompleteFaceVerification(c.Request.Context(), fv,
+		models.FaceOutcome{Passed: result.Passed, Detail: result.Detail, PassedAt: result.PassedAt}, c.GetString(ctxRequestID))
 	return fv, result, err
 }
 

@@ -152,19 +152,29 @@ func TestWeChatLegacyFaceResult(t *testing.T) {
 	fake, wechat := withWeChat(t)
 	fake.Users["alice-code"] = platformtest.WeChatUser{OpenID: "openid-alice", SessionKey: "a2V5"}
 	md5hex := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
-	fake.Legacy["vr-1"] = platformtest.WeChatLegacy{OpenID: "openid-alice", IDCardNumberMD5: md5hex(aliceNumber), NameUTF8MD5: md5hex(aliceName)}
 	e := newTestEnv(t, wechat)
+	fake.Mu.Lock()
+	fake.Legacy["vr-1"] = platformtest.WeChatLegacy{OpenID: "openid-alice", IDCardNumberMD5: md5hex(aliceNumber), NameUTF8MD5: md5hex(aliceName),
+		IdentifiedAt: e.clock.Now().Add(-time.Minute)}
+	// A result the platform says passed three days ago counts for that day.
+	fake.Legacy["vr-old"] = platformtest.WeChatLegacy{OpenID: "openid-alice", IDCardNumberMD5: md5hex(aliceNumber), NameUTF8MD5: md5hex(aliceName),
+		IdentifiedAt: e.clock.Now().Add(-72 * time.Hour)}
+	fake.Mu.Unlock()
 	alice := decode[loginBody](t, e.json("POST", "/api/v1/auth/wechat", "", map[string]string{"code": "alice-code"}), 200)
 	token := e.bind(t, alice.Token, aliceName, "resident_id", aliceNumber).Token
 
+	old := decode[faceCallbackBody](t, e.json("POST", "/api/v1/face/callback", token, map[string]string{"verify_result": "vr-old"}), 200)
+	if old.Status != "passed" || old.Account.FaceVerifiedToday {
+		t.Fatalf("a three-day-old legacy result = %+v, want passed but not for today", old)
+	}
 	for range 2 {
-		got := decode[faceCallbackBody](t, e.json("POST", "/api/v1/face/callback", token, map[string]string{"verify_result": "vr-1"}), 200)
+		got := decode[faceCallbackBody](t, e.json("POST", "/api/v1/face/callback", old.Token, map[string]string{"verify_result": "vr-1"}), 200)
 		if got.Status != "passed" || !got.Account.FaceVerifiedToday {
 			t.Fatalf("legacy callback = %+v", got)
 		}
 	}
-	if n := fake.HitCount("/cityservice/face/identify/getinfo"); n != 1 {
-		t.Errorf("getinfo called %d times, want 1", n)
+	if n := fake.HitCount("/cityservice/face/identify/getinfo"); n != 2 {
+		t.Errorf("getinfo called %d times, want 2 (once per result)", n)
 	}
 }
 
@@ -264,5 +274,56 @@ func TestAlipayNotification(t *testing.T) {
 	// The mini-program's callback afterwards answers the recorded outcome.
 	if got := e.callback(t, token, start.VerifyID); got.Status != "passed" || fake.HitCount("alipay.user.certify.open.query") != 1 {
 		t.Errorf("callback after notification = %+v", got)
+	}
+}
+
+// A face check counts for the day on which the platform says it passed:
+// passed at 23:59 and reported at 00:01, it binds the claim but does not
+// count for the new day; one passed after midnight does.
+func TestFaceCheckCountsForTheDayItPassed(t *testing.T) {
+	e := newTestEnv(t, func(s *testSetup) { s.start = time.Date(2026, 11, 23, 15, 58, 0, 0, time.UTC) }) // 23:58 in Shanghai
+	token := e.bind(t, e.sandboxLogin(t, "alice").Token, aliceName, "resident_id", aliceNumber).Token
+	start := e.startFace(t, token)
+	e.clock.Advance(time.Minute) // 23:59: the person passes
+	e.json("POST", "/api/v1/sandbox/face/"+start.VerifyID, "", map[string]string{"outcome": "pass"})
+	e.clock.Advance(2 * time.Minute) // 00:01: the mini-program reports back
+	got := e.callback(t, token, start.VerifyID)
+	if got.Status != "passed" || !got.Account.IdentityBound || got.Account.FaceVerifiedToday {
+		t.Fatalf("yesterday's pass reported today = %+v, want bound but not verified for today", got)
+	}
+	wantError(t, e.json("GET", "/api/v1/me/code", got.Token, nil), 403, models.CodeFaceRequired)
+
+	second := e.startFace(t, got.Token)
+	e.json("POST", "/api/v1/sandbox/face/"+second.VerifyID, "", map[string]string{"outcome": "pass"})
+	today := e.callback(t, got.Token, second.VerifyID)
+	if today.Status != "passed" || !today.Account.FaceVerifiedToday {
+		t.Fatalf("a pass after midnight = %+v", today)
+	}
+	if rec := e.json("GET", "/api/v1/me/code", today.Token, nil); rec.Code != 200 {
+		t.Errorf("code after today's pass = %d %s", rec.Code, rec.Body)
+	}
+}
+
+// A result reported after its verification expired counts for nothing:
+// neither a first binding nor a daily check.
+func TestFaceResultAfterExpiryCountsForNothing(t *testing.T) {
+	e := newTestEnv(t)
+	token := e.bind(t, e.sandboxLogin(t, "alice").Token, aliceName, "resident_id", aliceNumber).Token
+	start := e.startFace(t, token)
+	e.json("POST", "/api/v1/sandbox/face/"+start.VerifyID, "", map[string]string{"outcome": "pass"})
+	e.clock.Advance(72 * time.Hour)
+	got := e.callback(t, token, start.VerifyID)
+	if got.Status != models.FaceExpired || got.Account.IdentityBound || got.Account.FaceVerifiedToday {
+		t.Fatalf("a result three days late = %+v, want expired, nothing bound", got)
+	}
+	wantError(t, e.json("GET", "/api/v1/me/code", got.Token, nil), 403, models.CodeFaceRequired)
+
+	bound := e.passFace(t, got.Token)
+	e.clock.Advance(24 * time.Hour)
+	daily := e.startFace(t, bound)
+	e.json("POST", "/api/v1/sandbox/face/"+daily.VerifyID, "", map[string]string{"outcome": "pass"})
+	e.clock.Advance(72 * time.Hour)
+	if late := e.callback(t, bound, daily.VerifyID); late.Status != models.FaceExpired || late.Account.FaceVerifiedToday {
+		t.Errorf("a daily check three days late = %+v", late)
 	}
 }

@@ -142,7 +142,7 @@ func (api *API) routes(r *gin.Engine) {
 	limited := v1.Group("", api.limitBy(api.identityIP, "identity", clientKey), api.requireSession,
 		api.limitBy(api.identityAccount, "identity", accountKey))
 	v1.GET("/me", api.requireSession, api.me)
-	limited.POST("/identity", api.bindIdentity)
+	limited.POST("/identity", api.claimIdentity)
 	limited.POST("/me/phone", api.bindPhone)
 	limited.POST("/face/start", api.startFace)
 	limited.POST("/face/callback", api.faceCallback)
@@ -163,6 +163,7 @@ func (api *API) routes(r *gin.Engine) {
 	admin.POST(routeStatusImports, api.statusImport)
 	admin.POST("/verifiers", api.grantVerifier)
 	admin.DELETE("/verifiers/:account_id", api.revokeVerifier)
+	admin.DELETE("/identities/:account_id", api.unbindIdentity)
 	admin.POST(routeHouseholds, api.importHouseholds)
 	admin.POST(routeBirthRecords, api.importBirths)
 	admin.GET("/relative-reviews", api.listReviews)

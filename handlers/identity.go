@@ -13,8 +13,8 @@ type identityView struct {
 	DocType    models.DocType `json:"doc_type"`
 	MaskedName string         `json:"masked_name"`
 	MaskedDoc  string         `json:"masked_doc"`
-	// Status is "bound", or "pending_face_verification" when another account
-	// holds the identity and this one must pass face verification first.
+	// Status is "bound", or "pending_face_verification" for a claim that a
+	// face verification has not yet proven.
 	Status string `json:"status"`
 }
 
@@ -48,20 +48,22 @@ func (api *API) me(c *gin.Context) {
 		return
 	}
 	resp := meResponse{Account: api.accountView(a)}
-	if a.PersonID != nil || a.PendingPersonID != nil {
-		p, err := api.store.IdentityToVerify(c.Request.Context(), a)
+	if a.PersonID != nil || a.ClaimID != nil {
+		id, err := api.store.AccountIdentity(c.Request.Context(), a)
 		if err != nil {
 			respondError(c, api.log, err)
 			return
 		}
-		v := identityOf(p, a.PendingPersonID != nil)
+		v := identityOf(id)
 		resp.Identity = &v
 	}
 	c.JSON(http.StatusOK, resp)
 }
 
-// bindIdentity validates a name and document and binds them to the caller.
-func (api *API) bindIdentity(c *gin.Context) {
+// claimIdentity validates a name and document and records them as the
+// caller's claim; a face verification started for the claim binds them when
+// it passes. The answer says nothing about whether the document is known.
+func (api *API) claimIdentity(c *gin.Context) {
 	var req identityRequest
 	if err := bindJSON(c, &req); err != nil {
 		respondError(c, api.log, err)
@@ -73,7 +75,12 @@ func (api *API) bindIdentity(c *gin.Context) {
 		return
 	}
 	s, _ := sessionOf(c)
-	a, p, pending, err := api.store.BindIdentity(c.Request.Context(), s.AccountID, name, doc, c.GetString(ctxRequestID))
+	id, err := api.store.ClaimIdentity(c.Request.Context(), s.AccountID, name, doc, c.GetString(ctxRequestID))
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	a, err := api.store.AccountByID(c.Request.Context(), s.AccountID)
 	if err != nil {
 		respondError(c, api.log, err)
 		return
@@ -83,7 +90,7 @@ func (api *API) bindIdentity(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	c.JSON(http.StatusOK, identityResponse{Identity: identityOf(p, pending), sessionResponse: session})
+	c.JSON(http.StatusOK, identityResponse{Identity: identityOf(id), sessionResponse: session})
 }
 
 // bindPhone reads the caller's verified phone number from the platform.
@@ -115,9 +122,9 @@ func (api *API) bindPhone(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"masked_phone": a.MaskedPhone})
 }
 
-func identityOf(p *models.Person, pending bool) identityView {
-	v := identityView{DocType: p.DocType, MaskedName: p.MaskedName, MaskedDoc: p.MaskedDoc, Status: "bound"}
-	if pending {
+func identityOf(id *models.Identity) identityView {
+	v := identityView{DocType: id.DocType, MaskedName: id.MaskedName, MaskedDoc: id.MaskedDoc, Status: "bound"}
+	if !id.Bound() {
 		v.Status = "pending_face_verification"
 	}
 	return v

@@ -82,6 +82,9 @@ type FaceResult struct {
 	Pending bool
 	// Detail is the platform's result code, for the record (never personal data).
 	Detail string
+	// PassedAt is when the platform says the check passed, where it says
+	// (WeChat's older flow, the sandbox); zero otherwise.
+	PassedAt time.Time
 }
 
 // Error codes the adapters return.

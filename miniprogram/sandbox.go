@@ -17,13 +17,29 @@ import (
 type Sandbox struct {
 	clock models.Clock
 	mu    sync.Mutex
-	// outcomes holds each started verification: nil while undecided.
-	outcomes map[string]*bool
+	// outcomes holds each started verification, at most sandboxMaxFaces.
+	outcomes map[string]*sandboxFace
 }
+
+// sandboxFace is a started sandbox verification and, once pressed, its
+// outcome.
+type sandboxFace struct {
+	started   time.Time
+	decided   bool
+	passed    bool
+	decidedAt time.Time
+}
+
+// Sandbox verifications live sandboxFaceTTL; at most sandboxMaxFaces are
+// held, the oldest dropped first (a dropped one answers "unknown": failed).
+const (
+	sandboxFaceTTL  = 30 * time.Minute
+	sandboxMaxFaces = 10000
+)
 
 // NewSandbox returns the sandbox platform.
 func NewSandbox(clock models.Clock) *Sandbox {
-	return &Sandbox{clock: clock, outcomes: map[string]*bool{}}
+	return &Sandbox{clock: clock, outcomes: map[string]*sandboxFace{}}
 }
 
 // Name returns "sandbox".
@@ -42,10 +58,31 @@ func (s *Sandbox) Login(_ context.Context, user string) (Login, error) {
 // Every document type can be verified in the sandbox.
 func (s *Sandbox) StartFace(_ context.Context, req FaceRequest) (FaceTicket, error) {
 	id := "sbx_" + req.OrderNo
+	now := s.clock.Now()
 	s.mu.Lock()
-	s.outcomes[id] = nil
+	s.makeRoomLocked(now)
+	s.outcomes[id] = &sandboxFace{started: now}
 	s.mu.Unlock()
-	return FaceTicket{VerifyID: id, URL: "/sandbox/face/" + id, ExpiresAt: s.clock.Now().Add(30 * time.Minute)}, nil
+	return FaceTicket{VerifyID: id, URL: "/sandbox/face/" + id, ExpiresAt: now.Add(sandboxFaceTTL)}, nil
+}
+
+// makeRoomLocked drops expired verifications, and the oldest one when the
+// sandbox is still full.
+func (s *Sandbox) makeRoomLocked(now time.Time) {
+	if len(s.outcomes) < sandboxMaxFaces {
+		return
+	}
+	oldestID, oldest := "", now
+	for id, f := range s.outcomes {
+		if now.Sub(f.started) > sandboxFaceTTL {
+			delete(s.outcomes, id)
+		} else if f.started.Before(oldest) {
+			oldestID, oldest = id, f.started
+		}
+	}
+	if len(s.outcomes) >= sandboxMaxFaces {
+		delete(s.outcomes, oldestID)
+	}
 }
 
 // Decide records the outcome pressed on the sandbox page. It returns an
@@ -53,26 +90,28 @@ func (s *Sandbox) StartFace(_ context.Context, req FaceRequest) (FaceTicket, err
 func (s *Sandbox) Decide(verifyID string, passed bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.outcomes[verifyID]; !ok {
+	f, ok := s.outcomes[verifyID]
+	if !ok {
 		return models.Errorf(models.KindNotFound, "face_not_found", "未找到该人脸核验")
 	}
-	s.outcomes[verifyID] = &passed
+	f.decided, f.passed, f.decidedAt = true, passed, s.clock.Now()
 	return nil
 }
 
-// QueryFace answers the outcome pressed; an undecided verification is
-// pending, an unknown one (the sandbox restarted) has failed.
+// QueryFace answers the outcome pressed, a pass with the time it was
+// pressed; an undecided verification is pending, an unknown one (the
+// sandbox restarted) has failed.
 func (s *Sandbox) QueryFace(_ context.Context, q FaceQuery) (FaceResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	o, known := s.outcomes[q.VerifyID]
+	f, known := s.outcomes[q.VerifyID]
 	switch {
 	case !known:
 		return FaceResult{Detail: "sandbox_unknown"}, nil
-	case o == nil:
+	case !f.decided:
 		return FaceResult{Pending: true, Detail: "sandbox_undecided"}, nil
-	case *o:
-		return FaceResult{Passed: true, Detail: "sandbox_pass"}, nil
+	case f.passed:
+		return FaceResult{Passed: true, Detail: "sandbox_pass", PassedAt: f.decidedAt}, nil
 	default:
 		return FaceResult{Detail: "sandbox_fail"}, nil
 	}

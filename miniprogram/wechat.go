@@ -133,6 +133,7 @@ func (w *WeChat) QueryLegacyFace(ctx context.Context, verifyResult string, q Fac
 		OpenID          string `json:"openid"`
 		IDCardNumberMD5 string `json:"id_card_number_md5"`
 		NameUTF8MD5     string `json:"name_utf8_md5"`
+		IdentifyTime    int64  `json:"identify_time"`
 	}
 	err := w.post(ctx, wxGetInfo, map[string]string{"verify_result": verifyResult}, &res)
 	var business *businessError
@@ -153,7 +154,11 @@ func (w *WeChat) QueryLegacyFace(ctx context.Context, verifyResult string, q Fac
 		!strings.EqualFold(res.NameUTF8MD5, hex.EncodeToString(nameMD5[:])):
 		return FaceResult{Detail: "identity_mismatch"}, nil
 	}
-	return FaceResult{Passed: true, Detail: "identify_ret=0"}, nil
+	result := FaceResult{Passed: true, Detail: "identify_ret=0"}
+	if res.IdentifyTime > 0 {
+		result.PassedAt = time.Unix(res.IdentifyTime, 0)
+	}
+	return result, nil
 }
 
 // Phone reads the user's phone number from a getPhoneNumber button code.

@@ -31,10 +31,9 @@ type Account struct {
 	FaceVerifiedOn string
 	// SessionKeySealed is the platform session key (WeChat), sealed.
 	SessionKeySealed []byte
-	// PendingPersonID is an identity this account asked to bind that another
-	// account already holds; it is linked once this account passes face
-	// verification for it.
-	PendingPersonID *string
+	// ClaimID is the identity the account claims and has not yet proven by
+	// face verification (unset once bound).
+	ClaimID     *string
 	PhoneSealed     []byte
 	MaskedPhone     string
 	CreatedAt       time.Time
@@ -60,6 +59,10 @@ const (
 
 // IdentityBound reports whether a person is bound to the account.
 func (a *Account) IdentityBound() bool { return a.PersonID != nil }
+
+// IdentityPending reports whether the account claims an identity that no
+// face verification has proven yet.
+func (a *Account) IdentityPending() bool { return a.PersonID == nil && a.ClaimID != nil }
 
 // FaceVerifiedOnDay reports whether face verification passed on date
 // ("2006-01-02").
@@ -113,70 +116,6 @@ func (s *Store) AccountByID(ctx context.Context, id string) (*Account, error) {
 		return nil, notFound(err, "account_not_found", "账号不存在")
 	}
 	return &a, nil
-}
-
-// BindIdentity binds the person holding doc (name normalised) to the
-// account. When another account already holds that person, the person is
-// recorded as pending and linked only after this account passes face
-// verification for it; pending reports that case. Errors: *Error with
-// CodeNameMismatch (400) or CodeIdentityAlreadyBound (409, the account holds
-// another person).
-func (s *Store) BindIdentity(ctx context.Context, accountID, name string, doc Document, requestID string) (a *Account, p *Person, pending bool, err error) {
-	p, err = s.ensurePerson(ctx, name, doc, true, "account:"+accountID)
-	if err != nil {
-		return nil, nil, false, err
-	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		var acc Account
-		if err := tx.Clauses(lockForUpdate).Take(&acc, "id = ?", accountID).Error; err != nil {
-			return notFound(err, "account_not_found", "账号不存在")
-		}
-		a = &acc
-		if acc.PersonID != nil {
-			if *acc.PersonID != p.ID {
-				return Errorf(KindConflict, CodeIdentityAlreadyBound, "该账号已绑定其他身份，如需更换请联系客服")
-			}
-			return nil // already bound to this person
-		}
-		// Lock the person so two accounts binding it at once take turns.
-		if err := tx.Clauses(lockForUpdate).Take(&Person{}, "id = ?", p.ID).Error; err != nil {
-			return err
-		}
-		var holders int64
-		if err := tx.Model(&Account{}).Where("person_id = ? AND id <> ?", p.ID, acc.ID).Count(&holders).Error; err != nil {
-			return err
-		}
-		action := "identity.bind"
-		if holders > 0 {
-			pending, action = true, "identity.bind_pending"
-			acc.PendingPersonID = &p.ID
-		} else {
-			acc.PersonID, acc.PendingPersonID = &p.ID, nil
-		}
-		if err := tx.Model(&acc).Select("person_id", "pending_person_id").Updates(&acc).Error; err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{At: s.clock.Now().UTC(), Actor: "account:" + acc.ID, Action: action,
-			Subject: p.ID, Detail: string(doc.Type) + " " + p.MaskedDoc, RequestID: requestID}).Error
-	})
-	if err != nil {
-		return nil, nil, false, err
-	}
-	return a, p, pending, nil
-}
-
-// IdentityToVerify returns the person face verification is for: the pending
-// identity when there is one, else the bound one; an *Error with
-// CodeIdentityRequired (403) when there is neither.
-func (s *Store) IdentityToVerify(ctx context.Context, a *Account) (*Person, error) {
-	id := a.PendingPersonID
-	if id == nil {
-		id = a.PersonID
-	}
-	if id == nil {
-		return nil, ErrIdentityRequired
-	}
-	return s.PersonByID(ctx, *id)
 }
 
 // SetPhone keeps a verified phone number sealed on the account, with its

@@ -14,17 +14,23 @@ const (
 	FacePending = "pending"
 	FacePassed  = "passed"
 	FaceFailed  = "failed"
+	// FaceExpired is a verdict that came after the verification's
+	// ExpiresAt: it counts for nothing.
+	FaceExpired = "expired"
 )
 
 // FaceVerification is one face check of an account against a person, as
 // started with a platform. VerifyID is the platform's ticket (WeChat
 // verify_id, Alipay certify_id); ID is our order number sent with it.
 type FaceVerification struct {
-	ID          string `gorm:"primaryKey;size:32"`
-	VerifyID    string
-	Provider    string
-	AccountID   string
+	ID        string `gorm:"primaryKey;size:32"`
+	VerifyID  string
+	Provider  string
+	AccountID string
+	// PersonID is the bound person a daily check is for; ClaimID the
+	// claim a first check proves. One of the two is set.
 	PersonID    string
+	ClaimID     string
 	Status      string
 	Detail      string
 	ExpiresAt   time.Time
@@ -79,56 +85,59 @@ func (s *Store) FaceVerificationByVerifyID(ctx context.Context, verifyID string)
 	return &fv, nil
 }
 
-// CompleteFaceVerification records a platform's answer for a pending
-// verification. On a pass the account is marked verified for today and a
-// pending identity for that person is linked. When the verification was
-// already completed (a replayed callback, or a notification racing the
-// callback) the recorded outcome is returned unchanged.
-func (s *Store) CompleteFaceVerification(ctx context.Context, fv *FaceVerification, passed bool, detail, requestID string) (*FaceVerification, error) {
+// FaceOutcome is a platform's verdict on a face verification.
+type FaceOutcome struct {
+	Passed bool
+	// Detail is the platform's result code, for the record.
+	Detail string
+	// PassedAt is when the platform says the check passed; zero when it
+	// does not say, and then the time of completion stands for it.
+	PassedAt time.Time
+}
+
+// CompleteFaceVerification records a platform's verdict on a pending
+// verification. A verdict completed after the verification's ExpiresAt
+// counts for nothing and is recorded as FaceExpired. A pass counts for the
+// day (service time zone) on which the platform says it passed, not the day
+// it was recorded. A pass for the account's current claim binds the account
+// to the person holding the claimed document (created on first sight; the
+// platform has confirmed name, document and face together, so the person's
+// name becomes the claimed one); if another account held that person, the
+// binding moves here (the owner changed phone or platform): the old account
+// loses the identity and its sessions, and the relative links it held move
+// with the person. A pass for the bound person marks the account verified
+// for that day. When the verification was already completed (a replayed
+// callback, or a notification racing the callback) the recorded outcome is
+// returned unchanged.
+func (s *Store) CompleteFaceVerification(ctx context.Context, fv *FaceVerification, out FaceOutcome, requestID string) (*FaceVerification, error) {
 	now := s.clock.Now().UTC()
 	status := FaceFailed
-	if passed {
+	switch {
+	case now.After(fv.ExpiresAt):
+		status = FaceExpired
+	case out.Passed:
 		status = FacePassed
+	}
+	passedAt := out.PassedAt
+	if passedAt.IsZero() || passedAt.After(now) {
+		passedAt = now
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		res := tx.Model(&FaceVerification{}).Where("id = ? AND status = ?", fv.ID, FacePending).
-			Updates(map[string]any{"status": status, "detail": truncate(detail, 128), "completed_at": now})
+			Updates(map[string]any{"status": status, "detail": truncate(out.Detail, 128), "completed_at": now})
 		if res.Error != nil {
 			return res.Error
 		}
 		if res.RowsAffected == 0 {
 			return nil // completed meanwhile; the recorded outcome stands
 		}
-		if passed {
-			var a Account
-			if err := tx.Clauses(lockForUpdate).Take(&a, "id = ?", fv.AccountID).Error; err != nil {
+		if status == FacePassed {
+			if err := s.applyFacePass(tx, fv, DateIn(passedAt, s.loc), now, requestID); err != nil {
 				return err
-			}
-			// Only a pass for the account's own identity (bound, or pending
-			// and now proven) counts; one for an identity it no longer
-			// claims is recorded and nothing more.
-			today := DateIn(now, s.loc)
-			var updates map[string]any
-			switch {
-			case a.PendingPersonID != nil && *a.PendingPersonID == fv.PersonID:
-				updates = map[string]any{"face_verified_on": today, "person_id": fv.PersonID, "pending_person_id": nil}
-			case a.PersonID != nil && *a.PersonID == fv.PersonID:
-				updates = map[string]any{"face_verified_on": today}
-			}
-			if updates != nil {
-				if err := tx.Model(&a).Updates(updates).Error; err != nil {
-					return err
-				}
-				// The platform confirmed name, document and face together:
-				// the name on record is now the owner's and never changes.
-				if err := tx.Model(&Person{}).Where("id = ? AND name_verified_at IS NULL", fv.PersonID).
-					Update("name_verified_at", now).Error; err != nil {
-					return err
-				}
 			}
 		}
 		return tx.Create(&AuditEntry{At: now, Actor: "account:" + fv.AccountID, Action: "face." + status,
-			Subject: fv.PersonID, Detail: fv.Provider + " " + fv.ID, RequestID: requestID}).Error
+			Subject: fv.subject(), Detail: fv.Provider + " " + fv.ID, RequestID: requestID}).Error
 	})
 	if err != nil {
 		return nil, fmt.Errorf("complete face verification: %w", err)
@@ -138,6 +147,123 @@ func (s *Store) CompleteFaceVerification(ctx context.Context, fv *FaceVerificati
 		return nil, err
 	}
 	return &got, nil
+}
+
+// applyFacePass gives a passed verification its effect, inside the
+// transaction that records it: only a pass for the account's own current
+// claim or bound person counts; one for an identity it no longer claims is
+// recorded and nothing more.
+func (s *Store) applyFacePass(tx *gormDB, fv *FaceVerification, day string, now time.Time, requestID string) error {
+	var a Account
+	if err := tx.Clauses(lockForUpdate).Take(&a, "id = ?", fv.AccountID).Error; err != nil {
+		return err
+	}
+	switch {
+	case fv.ClaimID != "" && a.PersonID == nil && a.ClaimID != nil && *a.ClaimID == fv.ClaimID:
+		var claim IdentityClaim
+		if err := tx.Take(&claim, "id = ?", fv.ClaimID).Error; err != nil {
+			return err
+		}
+		p, err := s.personForClaim(tx, &claim, now)
+		if err != nil {
+			return err
+		}
+		if err := s.moveBinding(tx, p, a.ID, now, requestID); err != nil {
+			return err
+		}
+		if err := tx.Model(&a).Updates(map[string]any{"person_id": p.ID, "claim_id": nil, "face_verified_on": day}).Error; err != nil {
+			return err
+		}
+		return tx.Create(&AuditEntry{At: now, Actor: "account:" + a.ID, Action: "identity.bind",
+			Subject: p.ID, Detail: string(p.DocType) + " " + p.MaskedDoc, RequestID: requestID}).Error
+	case fv.ClaimID == "" && a.PersonID != nil && *a.PersonID == fv.PersonID:
+		return tx.Model(&a).Update("face_verified_on", day).Error
+	}
+	return nil
+}
+
+// personForClaim returns the person holding a claim's document, locked, its
+// name set to the claimed one (a face verification has just confirmed it);
+// a person not yet on record is created.
+func (s *Store) personForClaim(tx *gormDB, c *IdentityClaim, now time.Time) (*Person, error) {
+	name, err := s.vault.Open(c.NameSealed, purposeClaimName)
+	if err != nil {
+		return nil, fmt.Errorf("unseal name of claim %s: %w", c.ID, err)
+	}
+	number, err := s.vault.Open(c.DocSealed, purposeClaimDoc)
+	if err != nil {
+		return nil, fmt.Errorf("unseal document of claim %s: %w", c.ID, err)
+	}
+	var p Person
+	err = tx.Clauses(lockForUpdate).Take(&p, "doc_hash = ?", c.DocHash).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		p = Person{
+			ID: newID(), DocType: c.DocType, DocHash: c.DocHash,
+			NameSealed: s.vault.Seal(name, purposePersonName), DocSealed: s.vault.Seal(number, purposePersonDoc),
+			MaskedName: c.MaskedName, MaskedDoc: c.MaskedDoc, BirthDate: c.BirthDate, NameVerifiedAt: &now,
+		}
+		if err := tx.Create(&p).Error; err != nil {
+			return nil, fmt.Errorf("create person: %w", err)
+		}
+		// Someone already on a list has just registered: every node's
+		// status book must learn their handle.
+		listed, err := listedDocument(tx, c.DocHash)
+		if err != nil || !listed {
+			return &p, err
+		}
+		return &p, bumpVersion(tx, statusVersionName, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch err := s.checkName(&p, name); {
+	case errors.Is(err, ErrNameMismatch):
+		p.NameSealed, p.MaskedName = s.vault.Seal(name, purposePersonName), c.MaskedName
+	case err != nil:
+		return nil, err
+	}
+	p.NameVerifiedAt = &now
+	if err := tx.Model(&p).Select("name_sealed", "masked_name", "name_verified_at").Updates(&p).Error; err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// moveBinding takes person p from any other account holding it: that account
+// loses the identity and every session (other nodes learn of it through the
+// revocation rows they poll), and the relative links it held move to the
+// account toAccountID, which now holds the person.
+func (s *Store) moveBinding(tx *gormDB, p *Person, toAccountID string, now time.Time, requestID string) error {
+	var holders []Account
+	if err := tx.Clauses(lockForUpdate).Where("person_id = ? AND id <> ?", p.ID, toAccountID).Find(&holders).Error; err != nil {
+		return err
+	}
+	for _, old := range holders {
+		if err := tx.Model(&old).Updates(map[string]any{"person_id": nil, "face_verified_on": ""}).Error; err != nil {
+			return err
+		}
+		if _, err := revokeSessions(tx, old.ID, now); err != nil {
+			return err
+		}
+		moved, err := moveRelatives(tx, old.ID, toAccountID)
+		if err != nil {
+			return err
+		}
+		if err := tx.Create(&AuditEntry{At: now, Actor: "account:" + toAccountID, Action: "identity.move",
+			Subject: p.ID, Detail: fmt.Sprintf("from account:%s, %d relative links moved", old.ID, moved), RequestID: requestID}).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// subject is what the audit row of a verification names: the bound person,
+// or the claim being proven.
+func (fv *FaceVerification) subject() string {
+	if fv.ClaimID != "" {
+		return fv.ClaimID
+	}
+	return fv.PersonID
 }
 
 func truncate(s string, n int) string {

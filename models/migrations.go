@@ -183,6 +183,29 @@ type m6Verification struct {
 	CheckedAt    time.Time `gorm:"not null;index:idx_verifications_holder_time,priority:2"`
 }
 
+// Frozen table shapes of migration 7: identity claims, which bind nothing
+// until a face verification started for them passes.
+type (
+	m7IdentityClaim struct {
+		ID         string    `gorm:"primaryKey;size:32"`
+		AccountID  string    `gorm:"size:32;not null;index:idx_identity_claims_account_id"`
+		DocType    string    `gorm:"size:32;not null"`
+		DocHash    []byte    `gorm:"size:32;not null"`
+		NameSealed []byte    `gorm:"size:512;not null"`
+		DocSealed  []byte    `gorm:"size:512;not null"`
+		MaskedName string    `gorm:"size:128;not null"`
+		MaskedDoc  string    `gorm:"size:64;not null"`
+		BirthDate  string    `gorm:"size:10;not null"`
+		CreatedAt  time.Time `gorm:"not null"`
+	}
+	m7Account struct {
+		ClaimID *string `gorm:"size:32"`
+	}
+	m7FaceVerification struct {
+		ClaimID string `gorm:"size:32;not null;default:''"`
+	}
+)
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
@@ -228,6 +251,20 @@ var migrations = []migration{
 			}
 		}
 		return m.CreateIndex(&m6Verification{}, "idx_verifications_holder_time")
+	}},
+	{7, "add identity claims: an account binds a document only when a face verification for its claim passes", func(tx *gorm.DB) error {
+		if err := createTables(tx, map[string]any{"identity_claims": &m7IdentityClaim{}}); err != nil {
+			return err
+		}
+		if err := tx.Table("accounts").Migrator().AddColumn(&m7Account{}, "ClaimID"); err != nil {
+			return fmt.Errorf("add accounts.claim_id: %w", err)
+		}
+		if err := tx.Table("face_verifications").Migrator().AddColumn(&m7FaceVerification{}, "ClaimID"); err != nil {
+			return fmt.Errorf("add face_verifications.claim_id: %w", err)
+		}
+		// A pending identity of the old kind was a claim on a person record;
+		// it binds nothing now, so the account claims afresh.
+		return tx.Table("accounts").Where("pending_person_id IS NOT NULL").Update("pending_person_id", nil).Error
 	}},
 }
 

@@ -48,23 +48,10 @@ func (Person) TableName() string { return "persons" }
 // sight. name must already be normalised. When the document is on record
 // under another name it returns an *Error with CodeNameMismatch.
 func (s *Store) EnsurePerson(ctx context.Context, name string, doc Document) (*Person, error) {
-	return s.ensurePerson(ctx, name, doc, false, "")
-}
-
-// ensurePerson is EnsurePerson; with claim set, a name on record that no
-// face verification has confirmed and no account holds yields to the new
-// one (audited for actor), so a typo or a stranger's guess cannot lock the
-// owner of a document out. A name a face verification confirmed never
-// changes.
-func (s *Store) ensurePerson(ctx context.Context, name string, doc Document, claim bool, actor string) (*Person, error) {
 	hash := s.vault.DocumentHash(doc)
 	p, err := s.personByHash(ctx, hash)
 	if err == nil {
-		err = s.checkName(p, name)
-		if ErrorCode(err) == CodeNameMismatch && claim && p.NameVerifiedAt == nil {
-			return s.renameUnconfirmed(ctx, p, name, actor)
-		}
-		return p, err
+		return p, s.checkName(p, name)
 	}
 	if !errors.Is(err, gorm.ErrRecordNotFound) {
 		return nil, err
@@ -125,51 +112,12 @@ func (s *Store) PersonByDocument(ctx context.Context, doc Document) (*Person, er
 	return p, nil
 }
 
-// Unseal returns a person's name and document number in clear, for the
-// rare calls that need them (a face-verification request to a platform).
-// Never log or return them.
-func (s *Store) Unseal(p *Person) (name, number string, err error) {
-	if name, err = s.vault.Open(p.NameSealed, purposePersonName); err != nil {
-		return "", "", fmt.Errorf("unseal name of person %s: %w", p.ID, err)
-	}
-	if number, err = s.vault.Open(p.DocSealed, purposePersonDoc); err != nil {
-		return "", "", fmt.Errorf("unseal document of person %s: %w", p.ID, err)
-	}
-	return name, number, nil
-}
-
 func (s *Store) personByHash(ctx context.Context, hash []byte) (*Person, error) {
 	var p Person
 	if err := s.db.WithContext(ctx).Take(&p, "doc_hash = ?", hash).Error; err != nil {
 		return nil, err
 	}
 	return &p, nil
-}
-
-// renameUnconfirmed replaces an unconfirmed name that no account holds.
-func (s *Store) renameUnconfirmed(ctx context.Context, p *Person, name, actor string) (*Person, error) {
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		var holders int64
-		if err := tx.Model(&Account{}).Where("person_id = ?", p.ID).Count(&holders).Error; err != nil {
-			return err
-		}
-		if holders > 0 {
-			return ErrNameMismatch
-		}
-		res := tx.Model(&Person{}).Where("id = ? AND name_verified_at IS NULL", p.ID).
-			Updates(map[string]any{"name_sealed": s.vault.Seal(name, purposePersonName), "masked_name": MaskName(name)})
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNameMismatch
-		}
-		return tx.Create(&AuditEntry{At: s.clock.Now().UTC(), Actor: actor, Action: "person.rename_unconfirmed", Subject: p.ID}).Error
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s.PersonByID(ctx, p.ID)
 }
 
 func (s *Store) checkName(p *Person, name string) error {

@@ -93,23 +93,32 @@ func (s *Store) RefreshRevocations(ctx context.Context, r *Revocations, ttl time
 func (s *Store) Logout(ctx context.Context, r *Revocations, accountID string) error {
 	var rev SessionRevocation
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		var a Account
-		if err := tx.Clauses(lockForUpdate).Take(&a, "id = ?", accountID).Error; err != nil {
-			return notFound(err, "account_not_found", "账号不存在")
-		}
-		a.SessionVersion++
-		if err := tx.Model(&a).Update("session_version", a.SessionVersion).Error; err != nil {
+		var err error
+		if rev, err = revokeSessions(tx, accountID, s.clock.Now().UTC()); err != nil {
 			return err
 		}
-		rev = SessionRevocation{AccountID: a.ID, Version: a.SessionVersion, CreatedAt: s.clock.Now().UTC()}
-		if err := tx.Create(&rev).Error; err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{At: rev.CreatedAt, Actor: "account:" + a.ID, Action: "session.logout", Subject: a.ID}).Error
+		return tx.Create(&AuditEntry{At: rev.CreatedAt, Actor: "account:" + accountID, Action: "session.logout", Subject: accountID}).Error
 	})
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
 	r.revoke(rev.AccountID, rev.Version)
 	return nil
+}
+
+// revokeSessions ends every token of an account inside tx: it bumps the
+// session version and records the revocation that every node polls (within
+// its refresh interval, 2 s). The account must exist (*Error of
+// KindNotFound otherwise).
+func revokeSessions(tx *gormDB, accountID string, now time.Time) (SessionRevocation, error) {
+	var a Account
+	if err := tx.Clauses(lockForUpdate).Take(&a, "id = ?", accountID).Error; err != nil {
+		return SessionRevocation{}, notFound(err, "account_not_found", "账号不存在")
+	}
+	a.SessionVersion++
+	if err := tx.Model(&a).Update("session_version", a.SessionVersion).Error; err != nil {
+		return SessionRevocation{}, err
+	}
+	rev := SessionRevocation{AccountID: a.ID, Version: a.SessionVersion, CreatedAt: now}
+	return rev, tx.Create(&rev).Error
 }

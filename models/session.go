@@ -22,6 +22,9 @@ type Session struct {
 	Version int64 `json:"v"`
 	// FaceOn is the date (service time zone) face verification last passed.
 	FaceOn string `json:"f,omitempty"`
+	// Claimed says the account claims an identity that a face verification
+	// has yet to prove (PersonID is empty until then).
+	Claimed bool `json:"c,omitempty"`
 	// MaskedName and MaskedDoc are the bound person's masked forms, so a
 	// code can be shown without reading the database.
 	MaskedName string `json:"mn,omitempty"`
@@ -132,7 +135,7 @@ func (s *Sessions) sessionOf(a *Account, p *Person, ttl time.Duration) Session {
 	now := s.clock.Now()
 	sess := Session{
 		AccountID: a.ID, Platform: a.Platform, Version: a.SessionVersion,
-		FaceOn: a.FaceVerifiedOn, IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
+		FaceOn: a.FaceVerifiedOn, Claimed: a.IdentityPending(), IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
 	}
 	if a.PersonID != nil && p != nil && p.ID == *a.PersonID {
 		sess.PersonID, sess.MaskedName, sess.MaskedDoc = p.ID, p.MaskedName, p.MaskedDoc

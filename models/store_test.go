@@ -72,9 +72,9 @@ func TestPersonIsStoredSealed(t *testing.T) {
 			t.Errorf("masked forms: %q %q %q", p.MaskedName, p.MaskedDoc, p.BirthDate)
 		}
 
-		gotName, gotNumber, err := s.Unseal(p)
+		gotName, gotNumber, err := s.UnsealIdentity(models.PersonIdentity(p))
 		if err != nil || gotName != name || gotNumber != number {
-			t.Errorf("Unseal = %q %q %v", gotName, gotNumber, err)
+			t.Errorf("UnsealIdentity = %q %q %v", gotName, gotNumber, err)
 		}
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/silenceper/wechat/v2/util"
 
@@ -31,6 +32,8 @@ type WeChatLegacy struct {
 	OpenID          string
 	IDCardNumberMD5 string
 	NameUTF8MD5     string
+	// IdentifiedAt is when the check passed (identify_time).
+	IdentifiedAt time.Time
 }
 
 // wechatVerification is one getverifyid the fake issued.
@@ -188,7 +191,7 @@ func (f *FakeWeChat) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		reply(w, map[string]any{"errcode": 0, "errmsg": "ok", "identify_ret": l.IdentifyRet, "openid": l.OpenID,
-			"id_card_number_md5": l.IDCardNumberMD5, "name_utf8_md5": l.NameUTF8MD5, "identify_time": 1700000000})
+			"id_card_number_md5": l.IDCardNumberMD5, "name_utf8_md5": l.NameUTF8MD5, "identify_time": l.IdentifiedAt.Unix()})
 	case "/wxa/business/getuserphonenumber":
 		phone, ok := f.Phones[str("code")]
 		if !ok {
