@@ -25,7 +25,7 @@ type deps struct {
 
 // keepRetiredKeys is how long a retired signing key stays published: the
 // longest a code lives (offline codes, 180 days), and a day to spare.
-const keepRetiredKeys = 181 * 24 * time.Hour
+const keepRetiredKeys = codetoken.LongestLifetime + 24*time.Hour
 
 // loadSigningKeys reads the code-signing keys, generating one on a
 // developer's first run; production refuses a generated development key.

@@ -161,7 +161,7 @@ func (api *API) checkCode(ctx context.Context, verifierID, qr string) (verifyRes
 
 	claims, err := codetoken.Parse(qr, api.keys.Lookup)
 	if err == nil {
-		err = claims.Check(now, api.cfg.ClockSkew.D(), api.cfg.Region)
+		err = claims.Check(now, codetoken.Rules{Issuers: []string{api.cfg.Region}, Skew: api.cfg.ClockSkew.D(), Dynamic: api.cfg.CodeTTL.D()})
 	}
 	switch {
 	case errors.Is(err, codetoken.ErrExpired):
@@ -214,6 +214,10 @@ func reasonOf(err error) string {
 		return "wrong_issuer"
 	case errors.Is(err, codetoken.ErrNotYetValid):
 		return "not_yet_valid"
+	case errors.Is(err, codetoken.ErrLifetime):
+		return "lifetime"
+	case errors.Is(err, codetoken.ErrRetiredKey):
+		return "retired_key"
 	default:
 		return "malformed"
 	}

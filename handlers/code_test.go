@@ -321,3 +321,45 @@ func TestCodeReuse(t *testing.T) {
 		t.Errorf("new code claims %+v, %v", claims, err)
 	}
 }
+
+// Codes minted with our own key but a lifetime no kind allows, or with a
+// key after its retirement, are invalid; codes a retired key signed before
+// its retirement still verify until they expire.
+func TestVerifyRefusesMintedLifetimesAndRetiredKeys(t *testing.T) {
+	e := newTestEnv(t)
+	holder, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	before := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", holder, nil), 200)
+	staff := e.makeVerifier(t, "staff", "王小明", staffNumber)
+	check := func(qr string) verifyBody {
+		t.Helper()
+		return decode[verifyBody](t, e.json("POST", "/api/v1/verify", staff, map[string]string{"qr": qr}), 200)
+	}
+	sess, _ := e.sessions.Verify(holder)
+	now := e.clock.Now()
+	claims := codetoken.Claims{Issuer: "310000", Subject: sess.PersonID, IssuedAt: now, ExpiresAt: now.AddDate(1, 0, 0),
+		Kind: codetoken.KindPersonal, Colour: "green", MaskedName: "欧阳**", MaskedDoc: "11**************2X"}
+	yearLong, _ := codetoken.Sign(e.keys.Active(), claims)
+	if got := check(yearLong); got.Result != "invalid" || got.Reason != "lifetime" || got.MaskedName != "" {
+		t.Errorf("a year-long code = %+v, want invalid/lifetime", got)
+	}
+
+	// Rotate: the old key retires now and stays published, marked.
+	old := e.keys.Active()
+	old.RetiredAt = now
+	if err := e.keys.Replace([]*codetoken.Key{old, codetoken.GenerateKey(now)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := check(before.QR); got.Result != "valid" {
+		t.Errorf("a code signed before the retirement = %+v, want valid", got)
+	}
+	e.clock.Advance(10 * time.Second)
+	claims.IssuedAt, claims.ExpiresAt = e.clock.Now(), e.clock.Now().Add(time.Minute)
+	afterRetirement, _ := codetoken.Sign(old, claims)
+	if got := check(afterRetirement); got.Result != "invalid" || got.Reason != "retired_key" {
+		t.Errorf("a code signed after the retirement = %+v, want invalid/retired_key", got)
+	}
+	jwks := decode[struct{ Keys []codetoken.JWK }](t, e.do("GET", "/.well-known/healthcode-keys", nil), 200).Keys
+	if len(jwks) != 2 || jwks[0].Kid != old.ID || jwks[0].Exp != now.Add(codetoken.LongestLifetime).Unix() || jwks[1].Exp != 0 {
+		t.Errorf("JWKS = %+v, want the retired key marked with exp", jwks)
+	}
+}

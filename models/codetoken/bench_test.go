@@ -24,7 +24,7 @@ func BenchmarkParseAndCheck(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		c, err := Parse(code, ring.Lookup)
-		if err != nil || c.Check(now, 5*time.Second, "310000") != nil {
+		if err != nil || c.Check(now, Rules{Issuers: []string{"310000"}, Skew: 5 * time.Second, Dynamic: time.Minute}) != nil {
 			b.Fatal(err)
 		}
 	}

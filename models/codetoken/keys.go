@@ -156,6 +156,11 @@ type JWK struct {
 	Kid string `json:"kid"`
 	Use string `json:"use"`
 	Alg string `json:"alg"`
+	// Exp, on a retired key only, is when the last code it signed expires
+	// at the latest (its retirement plus LongestLifetime), in seconds since
+	// the epoch: a verifier may forget the key after that. A code the key
+	// signed after its retirement is invalid.
+	Exp int64 `json:"exp,omitempty"`
 }
 
 // JWKS returns the published keys as a JSON Web Key Set's keys.
@@ -163,7 +168,11 @@ func (r *Keyring) JWKS() []JWK {
 	keys := r.Keys()
 	out := make([]JWK, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(k.Public), Kid: k.ID, Use: "sig", Alg: "EdDSA"})
+		jwk := JWK{Kty: "OKP", Crv: "Ed25519", X: base64.RawURLEncoding.EncodeToString(k.Public), Kid: k.ID, Use: "sig", Alg: "EdDSA"}
+		if !k.RetiredAt.IsZero() {
+			jwk.Exp = k.RetiredAt.Add(LongestLifetime).Unix()
+		}
+		out = append(out, jwk)
 	}
 	return out
 }

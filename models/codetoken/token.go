@@ -46,6 +46,42 @@ type Claims struct {
 	Serial     int64  // offline codes: bumped on reissue or loss
 	Holder     string // relative codes: the account holding the code
 	Link       string // relative codes: the link that allows it
+	// KeyRetiredAt is when the key that signed the code was retired (zero
+	// while it signs). Parse sets it from the key; it is not in the code.
+	KeyRetiredAt time.Time
+}
+
+// Lifetimes of the kinds of code that live longer than a dynamic code's
+// configured lifetime. LongestLifetime is the longest of all: a retired key
+// stays published that long after its retirement.
+const (
+	NucleicLifetime = 30 * 24 * time.Hour
+	OfflineLifetime = 180 * 24 * time.Hour
+	LongestLifetime = OfflineLifetime
+)
+
+// Rules are what Check holds verified claims to.
+type Rules struct {
+	// Issuers are the trusted region codes.
+	Issuers []string
+	// Skew is how far the verifier's and the issuer's clocks may disagree.
+	Skew time.Duration
+	// Dynamic is the lifetime of the dynamic kinds (personal, relative).
+	Dynamic time.Duration
+}
+
+// Lifetime returns the longest exp − iat a code of kind may have, or 0 for a
+// kind this version does not issue.
+func (r Rules) Lifetime(kind string) time.Duration {
+	switch kind {
+	case KindPersonal, KindRelative:
+		return r.Dynamic
+	case KindNucleic:
+		return NucleicLifetime
+	case KindOffline:
+		return OfflineLifetime
+	}
+	return 0
 }
 
 // cwt is the CBOR shape of the claims (RFC 8392 integer keys).
@@ -77,6 +113,8 @@ var (
 	ErrExpired      = errors.New("code has expired")
 	ErrNotYetValid  = errors.New("code is issued in the future")
 	ErrWrongIssuer  = errors.New("code is issued by an untrusted region")
+	ErrLifetime     = errors.New("code lives longer than its kind allows")
+	ErrRetiredKey   = errors.New("code is signed by a key after its retirement")
 )
 
 var (
@@ -161,24 +199,31 @@ func Parse(code string, lookup func(kid string) *Key) (Claims, error) {
 	return Claims{
 		Issuer: c.Iss, Subject: c.Sub, IssuedAt: time.Unix(c.Iat, 0), ExpiresAt: time.Unix(c.Exp, 0), ID: c.Cti,
 		Kind: c.HC.Kind, Colour: c.HC.Colour, MaskedName: c.HC.MaskedName, MaskedDoc: c.HC.MaskedDoc,
-		Serial: c.HC.Serial, Holder: c.HC.Holder, Link: c.HC.Link,
+		Serial: c.HC.Serial, Holder: c.HC.Holder, Link: c.HC.Link, KeyRetiredAt: key.RetiredAt,
 	}, nil
 }
 
-// Check says whether verified claims hold at now: issued by one of issuers,
-// not expired and not issued in the future, each allowing skew for clocks
-// that disagree. Errors: ErrWrongIssuer, ErrExpired, ErrNotYetValid.
-func (c Claims) Check(now time.Time, skew time.Duration, issuers ...string) error {
+// Check says whether verified claims hold at now under rules: issued by a
+// trusted region, living no longer than their kind allows, signed before
+// their key's retirement, not expired and not issued in the future, each
+// time allowing the skew for clocks that disagree. Errors: ErrWrongIssuer,
+// ErrLifetime, ErrRetiredKey, ErrExpired, ErrNotYetValid.
+func (c Claims) Check(now time.Time, rules Rules) error {
 	trusted := false
-	for _, iss := range issuers {
+	for _, iss := range rules.Issuers {
 		trusted = trusted || iss == c.Issuer
 	}
+	lifetime := rules.Lifetime(c.Kind)
 	switch {
 	case !trusted:
 		return ErrWrongIssuer
-	case now.After(c.ExpiresAt.Add(skew)):
+	case lifetime == 0 || c.ExpiresAt.Sub(c.IssuedAt) > lifetime+rules.Skew:
+		return ErrLifetime
+	case !c.KeyRetiredAt.IsZero() && c.IssuedAt.After(c.KeyRetiredAt.Add(rules.Skew)):
+		return ErrRetiredKey
+	case now.After(c.ExpiresAt.Add(rules.Skew)):
 		return ErrExpired
-	case c.IssuedAt.After(now.Add(skew)):
+	case c.IssuedAt.After(now.Add(rules.Skew)):
 		return ErrNotYetValid
 	}
 	return nil

@@ -62,26 +62,59 @@ func TestRoundTripKeepsEveryClaim(t *testing.T) {
 }
 
 func TestCheck(t *testing.T) {
-	c := sample()
 	skew := 5 * time.Second
+	retired := issued.Add(-time.Hour)
 	for _, tt := range []struct {
-		name string
-		now  time.Time
-		iss  []string
-		want error
+		name   string
+		change func(*Claims)
+		now    time.Time
+		iss    []string
+		want   error
 	}{
-		{"fresh", issued.Add(10 * time.Second), []string{"310000"}, nil},
-		{"just expired, within skew", issued.Add(64 * time.Second), []string{"310000"}, nil},
-		{"expired beyond skew", issued.Add(66 * time.Second), []string{"310000"}, ErrExpired},
-		{"a screenshot from yesterday", issued.Add(24 * time.Hour), []string{"310000"}, ErrExpired},
-		{"clock behind, within skew", issued.Add(-4 * time.Second), []string{"310000"}, nil},
-		{"issued in the future", issued.Add(-10 * time.Second), []string{"310000"}, ErrNotYetValid},
-		{"another region", issued, []string{"440100"}, ErrWrongIssuer},
-		{"a trusted peer", issued, []string{"440100", "310000"}, nil},
+		{"fresh", nil, issued.Add(10 * time.Second), []string{"310000"}, nil},
+		{"just expired, within skew", nil, issued.Add(64 * time.Second), []string{"310000"}, nil},
+		{"expired beyond skew", nil, issued.Add(66 * time.Second), []string{"310000"}, ErrExpired},
+		{"a screenshot from yesterday", nil, issued.Add(24 * time.Hour), []string{"310000"}, ErrExpired},
+		{"clock behind, within skew", nil, issued.Add(-4 * time.Second), []string{"310000"}, nil},
+		{"issued in the future", nil, issued.Add(-10 * time.Second), []string{"310000"}, ErrNotYetValid},
+		{"another region", nil, issued, []string{"440100"}, ErrWrongIssuer},
+		{"a trusted peer", nil, issued, []string{"440100", "310000"}, nil},
+		{"a year-long dynamic code", func(c *Claims) { c.ExpiresAt = c.IssuedAt.AddDate(1, 0, 0) }, issued, []string{"310000"}, ErrLifetime},
+		{"a lifetime within skew", func(c *Claims) { c.ExpiresAt = c.IssuedAt.Add(64 * time.Second) }, issued, []string{"310000"}, nil},
+		{"a lifetime beyond skew", func(c *Claims) { c.ExpiresAt = c.IssuedAt.Add(66 * time.Second) }, issued, []string{"310000"}, ErrLifetime},
+		{"a nucleic code of 30 days", func(c *Claims) { c.Kind, c.ExpiresAt = KindNucleic, c.IssuedAt.Add(NucleicLifetime) }, issued, []string{"310000"}, nil},
+		{"an offline code of 181 days", func(c *Claims) { c.Kind, c.ExpiresAt = KindOffline, c.IssuedAt.AddDate(0, 0, 181) }, issued, []string{"310000"}, ErrLifetime},
+		{"a kind never issued", func(c *Claims) { c.Kind = "coupon" }, issued, []string{"310000"}, ErrLifetime},
+		{"signed after its key retired", func(c *Claims) { c.KeyRetiredAt = retired }, issued, []string{"310000"}, ErrRetiredKey},
+		{"signed before its key retired", func(c *Claims) { c.KeyRetiredAt = issued.Add(time.Second) }, issued.Add(10 * time.Second), []string{"310000"}, nil},
+		{"signed just after retirement, within skew", func(c *Claims) { c.KeyRetiredAt = issued.Add(-4 * time.Second) }, issued, []string{"310000"}, nil},
 	} {
-		if err := c.Check(tt.now, skew, tt.iss...); !errors.Is(err, tt.want) {
+		c := sample()
+		if tt.change != nil {
+			tt.change(&c)
+		}
+		if err := c.Check(tt.now, Rules{Issuers: tt.iss, Skew: skew, Dynamic: time.Minute}); !errors.Is(err, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
 		}
+	}
+}
+
+// Parse says when the signing key was retired, and the JWKS marks retired
+// keys with when their last code expires.
+func TestRetiredKeys(t *testing.T) {
+	old, current := GenerateKey(issued.Add(-48*time.Hour)), GenerateKey(issued)
+	old.RetiredAt = issued.Add(-time.Hour)
+	ring, err := NewKeyring(old, current)
+	if err != nil || ring.Active() != current {
+		t.Fatalf("ring: %v, active %v", err, ring.Active())
+	}
+	c, err := Parse(mustSign(t, old, sample()), ring.Lookup)
+	if err != nil || !c.KeyRetiredAt.Equal(old.RetiredAt) {
+		t.Fatalf("Parse = %+v, %v; want KeyRetiredAt %v", c, err, old.RetiredAt)
+	}
+	jwks := ring.JWKS()
+	if len(jwks) != 2 || jwks[0].Exp != old.RetiredAt.Add(LongestLifetime).Unix() || jwks[1].Exp != 0 {
+		t.Errorf("JWKS = %+v", jwks)
 	}
 }
 
