@@ -3,8 +3,10 @@ package handlers
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"slices"
+	"sync"
 	"strings"
 	"testing"
 	"time"
@@ -264,5 +266,41 @@ func TestBindPhone(t *testing.T) {
 	wantError(t, e.json("POST", "/api/v1/me/phone", login.Token, map[string]string{"code": "12"}), 400, "phone_failed")
 	if strings.Contains(e.allOutput(), "13812345678") {
 		t.Error("the full phone number reached a response or a log line")
+	}
+}
+
+// Two accounts proving the same new document at the same moment both
+// succeed, one after the other: one person, bound to one of them.
+func TestConcurrentFacePassesOnANewDocument(t *testing.T) {
+	onEveryDriver(t, testConcurrentFacePassesOnANewDocument)
+}
+
+func testConcurrentFacePassesOnANewDocument(t *testing.T, driver func(*testSetup)) {
+	e := newTestEnv(t, driver)
+	const n = 8
+	tokens, starts := make([]string, n), make([]faceStartBody, n)
+	for i := range n {
+		tokens[i] = e.bind(t, e.sandboxLogin(t, fmt.Sprintf("phone-%d", i)).Token, aliceName, "resident_id", aliceNumber).Token
+		starts[i] = e.startFace(t, tokens[i])
+		e.json("POST", "/api/v1/sandbox/face/"+starts[i].VerifyID, "", map[string]string{"outcome": "pass"})
+	}
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	for i := range n {
+		wg.Go(func() {
+			codes[i] = e.json("POST", "/api/v1/face/callback", tokens[i], map[string]string{"verify_id": starts[i].VerifyID}).Code
+		})
+	}
+	wg.Wait()
+	for i, code := range codes {
+		if code != 200 {
+			t.Errorf("callback %d = %d\n%s", i, code, e.logs)
+		}
+	}
+	var persons, bound int64
+	e.db.Table("persons").Count(&persons)
+	e.db.Table("accounts").Where("person_id IS NOT NULL").Count(&bound)
+	if persons != 1 || bound != 1 {
+		t.Errorf("%d persons, %d bound accounts; want 1 and 1", persons, bound)
 	}
 }

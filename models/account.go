@@ -34,10 +34,10 @@ type Account struct {
 	// ClaimID is the identity the account claims and has not yet proven by
 	// face verification (unset once bound).
 	ClaimID     *string
-	PhoneSealed     []byte
-	MaskedPhone     string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	PhoneSealed []byte
+	MaskedPhone string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // TableName names the table.

@@ -2,11 +2,13 @@ package models
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Statuses of a face verification.
@@ -122,24 +124,16 @@ func (s *Store) CompleteFaceVerification(ctx context.Context, fv *FaceVerificati
 	if passedAt.IsZero() || passedAt.After(now) {
 		passedAt = now
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		res := tx.Model(&FaceVerification{}).Where("id = ? AND status = ?", fv.ID, FacePending).
-			Updates(map[string]any{"status": status, "detail": truncate(out.Detail, 128), "completed_at": now})
-		if res.Error != nil {
-			return res.Error
+	if status == FacePassed && fv.ClaimID != "" {
+		// The person record comes first, in a statement of its own: two
+		// accounts proving the same new document at once then meet on one
+		// existing row, whose lock serialises them, instead of deadlocking
+		// on the gap where the row would go.
+		if err := s.registerClaimed(ctx, fv.ClaimID, now); err != nil {
+			return nil, fmt.Errorf("complete face verification: %w", err)
 		}
-		if res.RowsAffected == 0 {
-			return nil // completed meanwhile; the recorded outcome stands
-		}
-		if status == FacePassed {
-			if err := s.applyFacePass(tx, fv, DateIn(passedAt, s.loc), now, requestID); err != nil {
-				return err
-			}
-		}
-		return tx.Create(&AuditEntry{At: now, Actor: "account:" + fv.AccountID, Action: "face." + status,
-			Subject: fv.subject(), Detail: fv.Provider + " " + fv.ID, RequestID: requestID}).Error
-	})
-	if err != nil {
+	}
+	if err := s.completeFace(ctx, fv, status, out.Detail, DateIn(passedAt, s.loc), now, requestID); err != nil {
 		return nil, fmt.Errorf("complete face verification: %w", err)
 	}
 	var got FaceVerification
@@ -149,70 +143,110 @@ func (s *Store) CompleteFaceVerification(ctx context.Context, fv *FaceVerificati
 	return &got, nil
 }
 
+// completeFace is CompleteFaceVerification's transaction. On MySQL it runs
+// at READ COMMITTED: a binding waits for the person's row lock and must then
+// see the accounts that earlier binders committed meanwhile, which a
+// repeatable-read snapshot taken before the wait would hide.
+func (s *Store) completeFace(ctx context.Context, fv *FaceVerification, status, detail, day string, now time.Time, requestID string) error {
+	var opts []*sql.TxOptions
+	if s.db.Dialector.Name() == "mysql" {
+		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
+	}
+	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		res := tx.Model(&FaceVerification{}).Where("id = ? AND status = ?", fv.ID, FacePending).
+			Updates(map[string]any{"status": status, "detail": truncate(detail, 128), "completed_at": now})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return nil // completed meanwhile; the recorded outcome stands
+		}
+		if status == FacePassed {
+			if err := s.applyFacePass(tx, fv, day, now, requestID); err != nil {
+				return err
+			}
+		}
+		return tx.Create(&AuditEntry{At: now, Actor: "account:" + fv.AccountID, Action: "face." + status,
+			Subject: fv.subject(), Detail: fv.Provider + " " + fv.ID, RequestID: requestID}).Error
+	}, opts...)
+}
+
 // applyFacePass gives a passed verification its effect, inside the
 // transaction that records it: only a pass for the account's own current
 // claim or bound person counts; one for an identity it no longer claims is
-// recorded and nothing more.
+// recorded and nothing more. Locks are taken person first, then accounts,
+// so transactions proving the same document queue on the person's row.
 func (s *Store) applyFacePass(tx *gormDB, fv *FaceVerification, day string, now time.Time, requestID string) error {
+	if fv.ClaimID == "" {
+		return tx.Model(&Account{}).Where("id = ? AND person_id = ?", fv.AccountID, fv.PersonID).
+			Update("face_verified_on", day).Error
+	}
+	var claim IdentityClaim
+	if err := tx.Take(&claim, "id = ?", fv.ClaimID).Error; err != nil {
+		return err
+	}
+	p, err := s.personForClaim(tx, &claim, now)
+	if err != nil {
+		return err
+	}
 	var a Account
 	if err := tx.Clauses(lockForUpdate).Take(&a, "id = ?", fv.AccountID).Error; err != nil {
 		return err
 	}
-	switch {
-	case fv.ClaimID != "" && a.PersonID == nil && a.ClaimID != nil && *a.ClaimID == fv.ClaimID:
-		var claim IdentityClaim
-		if err := tx.Take(&claim, "id = ?", fv.ClaimID).Error; err != nil {
+	if a.PersonID != nil || a.ClaimID == nil || *a.ClaimID != fv.ClaimID {
+		return nil // the account has since claimed or bound something else
+	}
+	if err := s.moveBinding(tx, p, a.ID, now, requestID); err != nil {
+		return err
+	}
+	if err := tx.Model(&a).Updates(map[string]any{"person_id": p.ID, "claim_id": nil, "face_verified_on": day}).Error; err != nil {
+		return err
+	}
+	return tx.Create(&AuditEntry{At: now, Actor: "account:" + a.ID, Action: "identity.bind",
+		Subject: p.ID, Detail: string(p.DocType) + " " + p.MaskedDoc, RequestID: requestID}).Error
+}
+
+// registerClaimed records the person holding a claim's document if there
+// is none yet, named as claimed (a face verification has just confirmed
+// it). A concurrent registration of the same document wins quietly.
+func (s *Store) registerClaimed(ctx context.Context, claimID string, now time.Time) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		var c IdentityClaim
+		if err := tx.Take(&c, "id = ?", claimID).Error; err != nil {
 			return err
 		}
-		p, err := s.personForClaim(tx, &claim, now)
+		name, number, err := s.UnsealIdentity(claimIdentity(&c))
 		if err != nil {
 			return err
 		}
-		if err := s.moveBinding(tx, p, a.ID, now, requestID); err != nil {
-			return err
-		}
-		if err := tx.Model(&a).Updates(map[string]any{"person_id": p.ID, "claim_id": nil, "face_verified_on": day}).Error; err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{At: now, Actor: "account:" + a.ID, Action: "identity.bind",
-			Subject: p.ID, Detail: string(p.DocType) + " " + p.MaskedDoc, RequestID: requestID}).Error
-	case fv.ClaimID == "" && a.PersonID != nil && *a.PersonID == fv.PersonID:
-		return tx.Model(&a).Update("face_verified_on", day).Error
-	}
-	return nil
-}
-
-// personForClaim returns the person holding a claim's document, locked, its
-// name set to the claimed one (a face verification has just confirmed it);
-// a person not yet on record is created.
-func (s *Store) personForClaim(tx *gormDB, c *IdentityClaim, now time.Time) (*Person, error) {
-	name, err := s.vault.Open(c.NameSealed, purposeClaimName)
-	if err != nil {
-		return nil, fmt.Errorf("unseal name of claim %s: %w", c.ID, err)
-	}
-	number, err := s.vault.Open(c.DocSealed, purposeClaimDoc)
-	if err != nil {
-		return nil, fmt.Errorf("unseal document of claim %s: %w", c.ID, err)
-	}
-	var p Person
-	err = tx.Clauses(lockForUpdate).Take(&p, "doc_hash = ?", c.DocHash).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		p = Person{
+		p := Person{
 			ID: newID(), DocType: c.DocType, DocHash: c.DocHash,
 			NameSealed: s.vault.Seal(name, purposePersonName), DocSealed: s.vault.Seal(number, purposePersonDoc),
 			MaskedName: c.MaskedName, MaskedDoc: c.MaskedDoc, BirthDate: c.BirthDate, NameVerifiedAt: &now,
 		}
-		if err := tx.Create(&p).Error; err != nil {
-			return nil, fmt.Errorf("create person: %w", err)
+		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&p)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
 		}
 		// Someone already on a list has just registered: every node's
 		// status book must learn their handle.
 		listed, err := listedDocument(tx, c.DocHash)
 		if err != nil || !listed {
-			return &p, err
+			return err
 		}
-		return &p, bumpVersion(tx, statusVersionName, now)
+		return bumpVersion(tx, statusVersionName, now)
+	})
+}
+
+// personForClaim returns the person holding a claim's document (registered
+// already), locked, with its name set to the claimed one: a face
+// verification has just confirmed it.
+func (s *Store) personForClaim(tx *gormDB, c *IdentityClaim, now time.Time) (*Person, error) {
+	var p Person
+	if err := tx.Clauses(lockForUpdate).Take(&p, "doc_hash = ?", c.DocHash).Error; err != nil {
+		return nil, err
 	}
+	name, _, err := s.UnsealIdentity(claimIdentity(c))
 	if err != nil {
 		return nil, err
 	}
@@ -234,11 +268,21 @@ func (s *Store) personForClaim(tx *gormDB, c *IdentityClaim, now time.Time) (*Pe
 // revocation rows they poll), and the relative links it held move to the
 // account toAccountID, which now holds the person.
 func (s *Store) moveBinding(tx *gormDB, p *Person, toAccountID string, now time.Time, requestID string) error {
-	var holders []Account
-	if err := tx.Clauses(lockForUpdate).Where("person_id = ? AND id <> ?", p.ID, toAccountID).Find(&holders).Error; err != nil {
+	// Found without locking (a locking scan would lock every row it passes),
+	// then each holder locked by its key: the person's row, locked by the
+	// caller, keeps new holders from appearing meanwhile.
+	var holderIDs []string
+	if err := tx.Model(&Account{}).Where("person_id = ? AND id <> ?", p.ID, toAccountID).Order("id").Pluck("id", &holderIDs).Error; err != nil {
 		return err
 	}
-	for _, old := range holders {
+	for _, id := range holderIDs {
+		var old Account
+		if err := tx.Clauses(lockForUpdate).Take(&old, "id = ?", id).Error; err != nil {
+			return err
+		}
+		if old.PersonID == nil || *old.PersonID != p.ID {
+			continue
+		}
 		if err := tx.Model(&old).Updates(map[string]any{"person_id": nil, "face_verified_on": ""}).Error; err != nil {
 			return err
 		}
