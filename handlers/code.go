@@ -1,10 +1,7 @@
 package handlers
 
 import (
-	"cmp"
 	"context"
-	"encoding/hex"
-	"errors"
 	"net/http"
 	"time"
 
@@ -155,72 +152,21 @@ func (api *API) checkCode(ctx context.Context, verifierID, qr string) (verifyRes
 	if err != nil {
 		return verifyResponse{}, err
 	}
-	now := api.clock.Now()
-	resp := verifyResponse{Result: models.ResultInvalid, CheckedAt: api.timestampMilli(now)}
-	rec := &models.Verification{VerifierAccountID: verifierID, Place: place, CheckedAt: now.UTC(), Result: models.ResultInvalid}
-
-	claims, err := codetoken.Parse(qr, api.keys.Lookup)
-	if err == nil {
-		err = claims.Check(now, codetoken.Rules{Issuers: []string{api.cfg.Region}, Skew: api.cfg.ClockSkew.D(), Dynamic: api.cfg.CodeTTL.D()})
-	}
-	switch {
-	case errors.Is(err, codetoken.ErrExpired):
-		resp.Result, resp.Reason = models.ResultExpired, "expired"
-	case err != nil:
-		resp.Reason = reasonOf(err)
-	case claims.Kind == codetoken.KindRelative:
-		// A relative code is good only while its link is: deleting the link
-		// revokes every code issued for it at once.
-		link, lerr := api.store.LinkStatus(ctx, claims.Link)
-		if lerr != nil && models.ErrorKind(lerr) != models.KindNotFound {
-			return verifyResponse{}, lerr
-		}
-		if link == models.LinkApproved {
-			resp.Result = models.ResultValid
-		} else {
-			resp.Result, resp.Reason = models.ResultRevoked, "link_"+cmp.Or(link, "unknown")
-		}
-	default:
-		resp.Result = models.ResultValid
-	}
-	rec.Reason = resp.Reason
-	if err == nil || errors.Is(err, codetoken.ErrExpired) {
-		// The code is genuine: record whose it was, whatever the result.
-		rec.HolderHandle, rec.Kind, rec.CodeID = claims.Subject, claims.Kind, hex.EncodeToString(claims.ID)
-	}
-	if resp.Result == models.ResultValid {
-		status := api.status.Of(claims.Subject)
-		resp.Colour, resp.ColourText = status.Colour, status.Colour.Text()
-		resp.MaskedName, resp.MaskedDoc, resp.Kind = claims.MaskedName, claims.MaskedDoc, claims.Kind
-		rec.Colour = status.Colour
-	}
-	rec.Result = resp.Result
-	// The answer waits until the record is committed with its batch: no
-	// verification answered is ever lost.
-	if err := api.verifications.Submit(ctx, rec); err != nil {
+	v, err := api.checker.Check(ctx, qr)
+	if err != nil {
 		return verifyResponse{}, err
 	}
-	return resp, nil
-}
-
-// reasonOf names why a code failed, for the scanner and the record.
-func reasonOf(err error) string {
-	switch {
-	case errors.Is(err, codetoken.ErrUnknownKey):
-		return "unknown_key"
-	case errors.Is(err, codetoken.ErrBadSignature):
-		return "bad_signature"
-	case errors.Is(err, codetoken.ErrWrongIssuer):
-		return "wrong_issuer"
-	case errors.Is(err, codetoken.ErrNotYetValid):
-		return "not_yet_valid"
-	case errors.Is(err, codetoken.ErrLifetime):
-		return "lifetime"
-	case errors.Is(err, codetoken.ErrRetiredKey):
-		return "retired_key"
-	default:
-		return "malformed"
+	// The answer waits until the record is committed with its batch: no
+	// verification answered is ever lost.
+	if err := api.verifications.Submit(ctx, v.Record(verifierID, place)); err != nil {
+		return verifyResponse{}, err
 	}
+	resp := verifyResponse{Result: v.Result, Reason: v.Reason, CheckedAt: api.timestampMilli(v.CheckedAt)}
+	if v.Result == models.ResultValid {
+		resp.Colour, resp.ColourText = v.Status.Colour, v.Status.Colour.Text()
+		resp.MaskedName, resp.MaskedDoc, resp.Kind = v.Claims.MaskedName, v.Claims.MaskedDoc, v.Claims.Kind
+	}
+	return resp, nil
 }
 
 // timestampMilli formats t as RFC 3339 with milliseconds, for clocks the

@@ -83,7 +83,7 @@ func TestShowCode(t *testing.T) {
 	if !at(got.ServerTime).Equal(e.clock.Now()) {
 		t.Errorf("server_time = %s", got.ServerTime)
 	}
-	claims, err := codetoken.Parse(got.QR, e.keys.Lookup)
+	claims, err := codetoken.Parse(got.QR, e.keys.ForIssuer("310000"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +317,7 @@ func TestCodeReuse(t *testing.T) {
 	if after.QR == before.QR || after.Colour != "red" {
 		t.Errorf("after a colour change: %s, same code %v", after.Colour, after.QR == before.QR)
 	}
-	if claims, err := codetoken.Parse(after.QR, e.keys.Lookup); err != nil || claims.Colour != "red" {
+	if claims, err := codetoken.Parse(after.QR, e.keys.ForIssuer("310000")); err != nil || claims.Colour != "red" {
 		t.Errorf("new code claims %+v, %v", claims, err)
 	}
 }

@@ -48,12 +48,14 @@ type API struct {
 	verifiers *models.VerifierBook
 	// verifications is the group-commit writer of scan records.
 	verifications *models.GroupCommitter[*models.Verification]
-	admission     *admission
-	metrics       *metrics
-	codes         *codeCache
-	clock         models.Clock
-	loc           *time.Location
-	log           *slog.Logger
+	// checker judges scanned codes.
+	checker   *models.Checker
+	admission *admission
+	metrics   *metrics
+	codes     *codeCache
+	clock     models.Clock
+	loc       *time.Location
+	log       *slog.Logger
 
 	loginIP, identityIP, identityAccount, codeAccount, verifyAccount *rateLimiter
 }
@@ -75,6 +77,8 @@ func newAPI(d Deps) *API {
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
 		verifiers: d.Verifiers, verifications: d.Verifications,
+		checker: models.NewChecker(d.Store, d.Keys.ForIssuer(d.Config.Region),
+			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Clock),
 		admission: newAdmission(d.Config.Admission.MaxInFlight, d.Config.Admission.MaxQueue, d.Config.Admission.MaxWait.D(),
 			d.Config.Admission.MaxDelay.D()),
 		metrics: &metrics{},

@@ -104,7 +104,7 @@ func testRelativesApprovedByReferenceData(t *testing.T, driver func(*testSetup))
 		t.Errorf("status = %+v", status)
 	}
 	code := decode[codeResponse](t, e.json("GET", "/api/v1/relatives/"+mother.ID+"/code", alice, nil), 200)
-	claims, err := codetoken.Parse(code.QR, e.keys.Lookup)
+	claims, err := codetoken.Parse(code.QR, e.keys.ForIssuer("310000"))
 	sess, _ := e.sessions.Verify(alice)
 	if err != nil || claims.Kind != "relative" || claims.Holder != sess.AccountID || claims.Link != mother.ID || claims.Subject == sess.PersonID || code.MaskedName != "李*" {
 		t.Errorf("relative code: %+v, %v", claims, err)

@@ -23,8 +23,8 @@ func BenchmarkParseAndCheck(b *testing.B) {
 	now := issued.Add(10 * time.Second)
 	b.ReportAllocs()
 	for b.Loop() {
-		c, err := Parse(code, ring.Lookup)
-		if err != nil || c.Check(now, Rules{Issuers: []string{"310000"}, Skew: 5 * time.Second, Dynamic: time.Minute}) != nil {
+		c, err := Parse(code, ring.ForIssuer("310000"))
+		if err != nil || c.Check(now, Rules{Skew: 5 * time.Second, Dynamic: time.Minute}) != nil {
 			b.Fatal(err)
 		}
 	}

@@ -141,6 +141,17 @@ func (r *Keyring) Lookup(kid string) *Key {
 	return r.byID[kid]
 }
 
+// ForIssuer returns a KeyLookup that trusts this keyring for codes of
+// region and knows no other issuer.
+func (r *Keyring) ForIssuer(region string) KeyLookup {
+	return func(issuer, kid string) (*Key, bool) {
+		if issuer != region {
+			return nil, false
+		}
+		return r.Lookup(kid), true
+	}
+}
+
 // Keys returns every published key, oldest first.
 func (r *Keyring) Keys() []*Key {
 	r.mu.RLock()

@@ -37,7 +37,7 @@ func TestRoundTripKeepsEveryClaim(t *testing.T) {
 	if !strings.HasPrefix(code, Prefix) || strings.Trim(code[len(Prefix):], base45Alphabet) != "" {
 		t.Fatalf("code %q is not HC1JKM: + base45", code)
 	}
-	got, err := Parse(code, ring.Lookup)
+	got, err := Parse(code, ring.ForIssuer("310000"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,8 +77,6 @@ func TestCheck(t *testing.T) {
 		{"a screenshot from yesterday", nil, issued.Add(24 * time.Hour), []string{"310000"}, ErrExpired},
 		{"clock behind, within skew", nil, issued.Add(-4 * time.Second), []string{"310000"}, nil},
 		{"issued in the future", nil, issued.Add(-10 * time.Second), []string{"310000"}, ErrNotYetValid},
-		{"another region", nil, issued, []string{"440100"}, ErrWrongIssuer},
-		{"a trusted peer", nil, issued, []string{"440100", "310000"}, nil},
 		{"a year-long dynamic code", func(c *Claims) { c.ExpiresAt = c.IssuedAt.AddDate(1, 0, 0) }, issued, []string{"310000"}, ErrLifetime},
 		{"a lifetime within skew", func(c *Claims) { c.ExpiresAt = c.IssuedAt.Add(64 * time.Second) }, issued, []string{"310000"}, nil},
 		{"a lifetime beyond skew", func(c *Claims) { c.ExpiresAt = c.IssuedAt.Add(66 * time.Second) }, issued, []string{"310000"}, ErrLifetime},
@@ -93,7 +91,7 @@ func TestCheck(t *testing.T) {
 		if tt.change != nil {
 			tt.change(&c)
 		}
-		if err := c.Check(tt.now, Rules{Issuers: tt.iss, Skew: skew, Dynamic: time.Minute}); !errors.Is(err, tt.want) {
+		if err := c.Check(tt.now, Rules{Skew: skew, Dynamic: time.Minute}); !errors.Is(err, tt.want) {
 			t.Errorf("%s: %v, want %v", tt.name, err, tt.want)
 		}
 	}
@@ -108,7 +106,7 @@ func TestRetiredKeys(t *testing.T) {
 	if err != nil || ring.Active() != current {
 		t.Fatalf("ring: %v, active %v", err, ring.Active())
 	}
-	c, err := Parse(mustSign(t, old, sample()), ring.Lookup)
+	c, err := Parse(mustSign(t, old, sample()), ring.ForIssuer("310000"))
 	if err != nil || !c.KeyRetiredAt.Equal(old.RetiredAt) {
 		t.Fatalf("Parse = %+v, %v; want KeyRetiredAt %v", c, err, old.RetiredAt)
 	}
@@ -146,16 +144,40 @@ func TestParseRefuses(t *testing.T) {
 		"huge":                    {Prefix + strings.Repeat("0", 5000), ring, ErrMalformed},
 	}
 	for name, tt := range tests {
-		if _, err := Parse(tt.code, tt.ring.Lookup); !errors.Is(err, tt.want) {
+		if _, err := Parse(tt.code, tt.ring.ForIssuer("310000")); !errors.Is(err, tt.want) {
 			t.Errorf("%s: %v, want %v", name, err, tt.want)
 		}
+	}
+	// The issuer picks the key set before the kid picks the key: our own
+	// key under another region's name is not a code of that region.
+	if _, err := Parse(code, ring.ForIssuer("440100")); !errors.Is(err, ErrWrongIssuer) {
+		t.Errorf("a code of an issuer we hold no keys for: %v, want ErrWrongIssuer", err)
+	}
+	peers := func(issuer, kid string) (*Key, bool) {
+		switch issuer {
+		case "310000":
+			return ring.Lookup(kid), true
+		case "440100":
+			return otherRing.Lookup(kid), true
+		}
+		return nil, false
+	}
+	if _, err := Parse(code, peers); err != nil {
+		t.Errorf("a code of a trusted issuer among several: %v", err)
+	}
+	peerCode := mustSign(t, other, func() Claims { c := sample(); c.Issuer = "440100"; return c }())
+	if _, err := Parse(peerCode, peers); err != nil {
+		t.Errorf("a peer region's code: %v", err)
+	}
+	if _, err := Parse(peerCode, ring.ForIssuer("310000")); !errors.Is(err, ErrWrongIssuer) {
+		t.Errorf("a peer's code without its keys: %v", err)
 	}
 
 	// Flip each byte in turn: no altered code may verify.
 	for i := range raw {
 		altered := bytes.Clone(raw)
 		altered[i] ^= 0x01
-		if _, err := Parse(Prefix+EncodeBase45(altered), ring.Lookup); err == nil {
+		if _, err := Parse(Prefix+EncodeBase45(altered), ring.ForIssuer("310000")); err == nil {
 			t.Fatalf("a code with byte %d altered verified", i)
 		}
 	}
@@ -187,7 +209,7 @@ func TestRotation(t *testing.T) {
 	if ring.Active().ID == old.ID {
 		t.Fatal("rotation did not change the active key")
 	}
-	if _, err := Parse(oldCode, ring.Lookup); err != nil {
+	if _, err := Parse(oldCode, ring.ForIssuer("310000")); err != nil {
 		t.Errorf("a code of the retired key no longer verifies: %v", err)
 	}
 	if len(ring.JWKS()) != 2 {
@@ -196,7 +218,7 @@ func TestRotation(t *testing.T) {
 	// Once the retired key's codes have all expired, it is no longer published.
 	keys, _ = LoadDir(dir, true, start.Add(201*24*time.Hour), 200*24*time.Hour)
 	ring.Replace(keys)
-	if _, err := Parse(oldCode, ring.Lookup); !errors.Is(err, ErrUnknownKey) {
+	if _, err := Parse(oldCode, ring.ForIssuer("310000")); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("a long-retired key still verifies: %v", err)
 	}
 }
@@ -231,7 +253,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("HC1:" + code[len(Prefix):])
 	want := sample()
 	f.Fuzz(func(t *testing.T, s string) {
-		c, err := Parse(s, ring.Lookup)
+		c, err := Parse(s, ring.ForIssuer("310000"))
 		if err != nil {
 			return
 		}

@@ -1,0 +1,147 @@
+package models
+
+import (
+	"cmp"
+	"context"
+	"encoding/hex"
+	"errors"
+	"time"
+
+	"healthcode/models/codetoken"
+)
+
+// KindPolicy decides whether a genuine, unexpired code of one kind still
+// stands: a relative code while its link does, an offline code while its
+// serial is current, and so on. Each kind of code is a policy, not a branch.
+type KindPolicy interface {
+	// Revoked returns "" when the code stands, else the reason it no longer
+	// does (for example "link_deleted"). Errors are the store's: KindUnavailable
+	// when the database cannot be asked.
+	Revoked(ctx context.Context, c codetoken.Claims) (reason string, err error)
+}
+
+// Stands is the policy of a kind whose genuine, unexpired codes always
+// stand (personal codes: the colour is read live anyway).
+type Stands struct{}
+
+// Revoked returns "".
+func (Stands) Revoked(context.Context, codetoken.Claims) (string, error) { return "", nil }
+
+// LinkPolicy lets a relative code stand only while its link is approved:
+// deleting the link revokes every code issued for it at once.
+type LinkPolicy struct{ Store *Store }
+
+// Revoked returns "link_<status>" for a link that is not approved.
+func (p LinkPolicy) Revoked(ctx context.Context, c codetoken.Claims) (string, error) {
+	link, err := p.Store.LinkStatus(ctx, c.Link)
+	if err != nil && ErrorKind(err) != KindNotFound {
+		return "", err
+	}
+	if link == LinkApproved {
+		return "", nil
+	}
+	return "link_" + cmp.Or(link, "unknown"), nil
+}
+
+// Verdict is what a check of a code found. Claims are set when the code is
+// genuine (signed by a trusted key), whatever the result; Status, the
+// holder's current status, only when it is valid.
+type Verdict struct {
+	Result    string
+	Reason    string
+	Genuine   bool
+	Claims    codetoken.Claims
+	Status    Status
+	CheckedAt time.Time
+}
+
+// Checker is the one place a code is judged: it decodes the code, checks
+// the key (issuer, then kid), the lifetime of its kind and the key's
+// retirement, the times, then asks the policy of its kind, and reads the
+// holder's live colour. Handlers, the CLI and the console all call it.
+type Checker struct {
+	keys     codetoken.KeyLookup
+	rules    codetoken.Rules
+	policies map[string]KindPolicy
+	status   *StatusBook
+	clock    Clock
+}
+
+// NewChecker returns the checker of codes signed with keys under rules,
+// with the policy of every kind of code this service verifies; status gives
+// holders' live colours.
+func NewChecker(store *Store, keys codetoken.KeyLookup, rules codetoken.Rules, status *StatusBook, clock Clock) *Checker {
+	return &Checker{keys: keys, rules: rules, status: status, clock: clock, policies: map[string]KindPolicy{
+		codetoken.KindPersonal: Stands{},
+		codetoken.KindRelative: LinkPolicy{Store: store},
+	}}
+}
+
+// Check judges qr at the checker's clock. A code that does not pass is a
+// Verdict saying why, not an error; errors are a policy's (the database
+// down: KindUnavailable).
+func (ch *Checker) Check(ctx context.Context, qr string) (Verdict, error) {
+	now := ch.clock.Now()
+	claims, err := codetoken.Parse(qr, ch.keys)
+	if err == nil {
+		err = claims.Check(now, ch.rules)
+	}
+	v := Verdict{Result: ResultInvalid, Claims: claims, CheckedAt: now}
+	switch {
+	case errors.Is(err, codetoken.ErrExpired):
+		v.Result, v.Reason, v.Genuine = ResultExpired, "expired", true
+		return v, nil
+	case err != nil:
+		v.Reason, v.Claims = reasonOf(err), codetoken.Claims{}
+		return v, nil
+	}
+	v.Genuine = true
+	policy, ok := ch.policies[claims.Kind]
+	if !ok {
+		v.Reason = "unsupported_kind"
+		return v, nil
+	}
+	reason, err := policy.Revoked(ctx, claims)
+	if err != nil {
+		return Verdict{}, err
+	}
+	if reason != "" {
+		v.Result, v.Reason = ResultRevoked, reason
+		return v, nil
+	}
+	v.Result, v.Status = ResultValid, ch.status.Of(claims.Subject)
+	return v, nil
+}
+
+// Record is the scan record of a verdict given to a verifier at a place.
+func (v Verdict) Record(verifierID, place string) *Verification {
+	rec := &Verification{VerifierAccountID: verifierID, Place: place, CheckedAt: v.CheckedAt.UTC(), Result: v.Result, Reason: v.Reason}
+	if v.Genuine {
+		// The code is genuine: record whose it was, whatever the result.
+		rec.HolderHandle, rec.Kind, rec.CodeID = v.Claims.Subject, v.Claims.Kind, hex.EncodeToString(v.Claims.ID)
+	}
+	if v.Result == ResultValid {
+		rec.Colour = v.Status.Colour
+	}
+	return rec
+}
+
+// reasonOf names why a code is invalid, as verify answers say it.
+func reasonOf(err error) string {
+	switch {
+	case errors.Is(err, codetoken.ErrUnknownKey):
+		return "unknown_key"
+	case errors.Is(err, codetoken.ErrBadSignature):
+		return "bad_signature"
+	case errors.Is(err, codetoken.ErrWrongIssuer):
+		return "wrong_issuer"
+	case errors.Is(err, codetoken.ErrNotYetValid):
+		return "not_yet_valid"
+	case errors.Is(err, codetoken.ErrLifetime):
+		return "lifetime"
+	case errors.Is(err, codetoken.ErrRetiredKey):
+		return "retired_key"
+	default:
+		return "malformed"
+	}
+}
