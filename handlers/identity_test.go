@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"net/http/httptest"
 	"slices"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
