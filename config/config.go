@@ -94,16 +94,20 @@ type GroupCommit struct {
 }
 
 // RateLimit bounds how often one client address or one account may call the
-// login, identity and face endpoints (requests per minute; bursts of the same
-// size are allowed).
+// costly endpoints: login, identity and face, codes, scans and page tickets
+// (requests per minute; bursts of the same size are allowed).
 type RateLimit struct {
 	LoginPerMinuteIP      int `json:"login_per_minute_ip" env:"HEALTHCODE_RATE_LOGIN_PER_MINUTE_IP"`
 	IdentityPerMinuteIP   int `json:"identity_per_minute_ip" env:"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_IP"`
 	IdentityPerMinuteUser int `json:"identity_per_minute_account" env:"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_ACCOUNT"`
 	// CodePerMinuteUser bounds codes shown per account (pages refresh about
 	// once a minute); VerifyPerMinuteUser bounds scans per verifier.
+	// The relatives' codes and status lookups spend the same tokens.
 	CodePerMinuteUser   int `json:"code_per_minute_account" env:"HEALTHCODE_RATE_CODE_PER_MINUTE_ACCOUNT"`
 	VerifyPerMinuteUser int `json:"verify_per_minute_account" env:"HEALTHCODE_RATE_VERIFY_PER_MINUTE_ACCOUNT"`
+	// TicketPerMinuteUser bounds the page tickets an account may create
+	// (each is a database row).
+	TicketPerMinuteUser int `json:"ticket_per_minute_account" env:"HEALTHCODE_RATE_TICKET_PER_MINUTE_ACCOUNT"`
 }
 
 // DB configures the database.
@@ -189,7 +193,7 @@ func Default() Config {
 		SessionTTL: Duration(7 * 24 * time.Hour),
 		// Generous per address: a whole estate may share one carrier-grade NAT.
 		RateLimit: RateLimit{LoginPerMinuteIP: 120, IdentityPerMinuteIP: 120, IdentityPerMinuteUser: 10,
-			CodePerMinuteUser: 60, VerifyPerMinuteUser: 300},
+			CodePerMinuteUser: 60, VerifyPerMinuteUser: 300, TicketPerMinuteUser: 30},
 		Admission:      Admission{MaxInFlight: 256, MaxQueue: 1024, MaxWait: Duration(50 * time.Millisecond)},
 		GroupCommit:    GroupCommit{MaxBatch: 256, MaxWait: Duration(5 * time.Millisecond), Queue: 8192},
 		CodeTTL:        Duration(60 * time.Second),
@@ -276,7 +280,7 @@ func (c Config) Validate() error {
 		bad("HEALTHCODE_GROUP_COMMIT_*: batch between 1 and 3000, queue at least the batch, a wait between 0 and 1s")
 	}
 	if c.RateLimit.LoginPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteUser < 1 ||
-		c.RateLimit.CodePerMinuteUser < 1 || c.RateLimit.VerifyPerMinuteUser < 1 {
+		c.RateLimit.CodePerMinuteUser < 1 || c.RateLimit.VerifyPerMinuteUser < 1 || c.RateLimit.TicketPerMinuteUser < 1 {
 		bad("HEALTHCODE_RATE_* limits must be at least 1 per minute")
 	}
 	if c.CodeTTL > 0 && c.CodeTTL.D() > 10*time.Minute {

@@ -55,7 +55,7 @@ type API struct {
 	loc           *time.Location
 	log           *slog.Logger
 
-	loginIP, identityIP, identityAccount, codeAccount, verifyAccount *rateLimiter
+	loginIP, identityIP, identityAccount, codeAccount, verifyAccount, ticketAccount *rateLimiter
 }
 
 // New returns the service's HTTP handler with every route registered.
@@ -85,6 +85,7 @@ func newAPI(d Deps) *API {
 		identityAccount: newRateLimiter(d.Clock, rl.IdentityPerMinuteUser),
 		codeAccount:     newRateLimiter(d.Clock, rl.CodePerMinuteUser),
 		verifyAccount:   newRateLimiter(d.Clock, rl.VerifyPerMinuteUser),
+		ticketAccount:   newRateLimiter(d.Clock, rl.TicketPerMinuteUser),
 	}
 }
 
@@ -149,13 +150,16 @@ func (api *API) routes(r *gin.Engine) {
 	v1.POST("/face/notify/alipay", api.alipayNotify)
 
 	// Codes: shown from memory, verified by staff, opened in the web-view.
-	v1.GET("/me/code", api.requireSession, api.limitBy(api.codeAccount, "code", accountKey), api.myCode)
+	// Every code shown, the holder's or a relative's, and every relative's
+	// status lookup spends the account's code tokens.
+	codeLimit := api.limitBy(api.codeAccount, "code", accountKey)
+	v1.GET("/me/code", api.requireSession, codeLimit, api.myCode)
 	v1.POST("/verify", api.requireSession, api.limitBy(api.verifyAccount, "verify", accountKey), api.verify)
-	v1.POST("/h5/tickets", api.requireSession, api.createTicket)
+	v1.POST("/h5/tickets", api.requireSession, api.limitBy(api.ticketAccount, "ticket", accountKey), api.createTicket)
 	h5 := r.Group("/h5")
 	h5.GET("/code", api.codePage)
 	h5.GET("/verify", api.verifyPage)
-	h5.GET("/api/code", api.requirePage(models.TicketCode), api.limitBy(api.codeAccount, "code", accountKey), api.pageCode)
+	h5.GET("/api/code", api.requirePage(models.TicketCode), codeLimit, api.pageCode)
 	h5.POST("/api/verify", api.requirePage(models.TicketVerify), api.limitBy(api.verifyAccount, "verify", accountKey), api.pageVerify)
 
 	// Operators: every action is audited.
@@ -174,8 +178,8 @@ func (api *API) routes(r *gin.Engine) {
 	rel.POST("", api.limitBy(api.identityAccount, "identity", accountKey), api.requireFaceToday, api.addRelative)
 	rel.GET("", api.listRelatives)
 	rel.DELETE("/:id", api.deleteRelative)
-	rel.GET("/:id/status", api.requireFaceToday, api.relativeStatus)
-	rel.GET("/:id/code", api.relativeCodeHandler) // relativeCode checks today's face verification
+	rel.GET("/:id/status", codeLimit, api.requireFaceToday, api.relativeStatus)
+	rel.GET("/:id/code", codeLimit, api.relativeCodeHandler) // relativeCode checks today's face verification
 
 	if api.cfg.SandboxEnabled() {
 		v1.POST("/sandbox/face/:verify_id", api.sandboxDecideFace)
