@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"time"
@@ -63,9 +64,14 @@ type Config struct {
 	// ImportMaxBytes bounds an uploaded list.
 	ImportMaxBytes int64 `json:"import_max_bytes" env:"HEALTHCODE_IMPORT_MAX_BYTES"`
 
-	// PprofAddr, when set, serves net/http/pprof on its own listener (keep it
-	// on 127.0.0.1): profiles of a loaded server.
-	PprofAddr string `json:"pprof_addr" env:"HEALTHCODE_PPROF_ADDR"`
+	// PprofAddr, when set, serves net/http/pprof on its own listener:
+	// profiles of a loaded server. Validate refuses an address that is not
+	// loopback unless PprofAllowRemote is set: profiles expose the heap.
+	PprofAddr        string `json:"pprof_addr" env:"HEALTHCODE_PPROF_ADDR"`
+	PprofAllowRemote bool   `json:"pprof_allow_remote" env:"HEALTHCODE_PPROF_ALLOW_REMOTE"`
+	// MetricsAddr, when set, serves /metrics on its own listener instead of
+	// the public one, so the exposition need not be public.
+	MetricsAddr string `json:"metrics_addr" env:"HEALTHCODE_METRICS_ADDR"`
 
 	Admission   Admission   `json:"admission"`
 	GroupCommit GroupCommit `json:"group_commit"`
@@ -283,6 +289,20 @@ func (c Config) Validate() error {
 		c.RateLimit.CodePerMinuteUser < 1 || c.RateLimit.VerifyPerMinuteUser < 1 || c.RateLimit.TicketPerMinuteUser < 1 {
 		bad("HEALTHCODE_RATE_* limits must be at least 1 per minute")
 	}
+	if c.PprofAddr != "" {
+		if err := checkListenAddr(c.PprofAddr); err != nil {
+			bad("HEALTHCODE_PPROF_ADDR: %v", err)
+		} else if !loopback(c.PprofAddr) && !c.PprofAllowRemote {
+			bad("HEALTHCODE_PPROF_ADDR %q is not a loopback address: profiles expose the heap; use 127.0.0.1:PORT or set HEALTHCODE_PPROF_ALLOW_REMOTE=true", c.PprofAddr)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if err := checkListenAddr(c.MetricsAddr); err != nil {
+			bad("HEALTHCODE_METRICS_ADDR: %v", err)
+		} else if sameListener(c.MetricsAddr, c.Addr) || sameListener(c.MetricsAddr, c.PprofAddr) {
+			bad("HEALTHCODE_METRICS_ADDR %q must differ from HEALTHCODE_ADDR and HEALTHCODE_PPROF_ADDR", c.MetricsAddr)
+		}
+	}
 	if c.CodeTTL > 0 && c.CodeTTL.D() > 10*time.Minute {
 		bad("HEALTHCODE_CODE_TTL must be at most 10m: a longer-lived code is a screenshot waiting to be reused")
 	}
@@ -337,4 +357,34 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkListenAddr reports whether addr is a host:port a listener can use.
+func checkListenAddr(addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	return nil
+}
+
+// loopback reports whether the listen address addr accepts connections from
+// this machine only. An empty host (":6061") listens on every interface; a
+// name other than localhost may resolve to anything.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sameListener reports whether two listen addresses name the same fixed
+// address (port 0 picks a free port, so never clashes).
+func sameListener(a, b string) bool {
+	_, port, _ := net.SplitHostPort(a)
+	return a == b && port != "0"
 }

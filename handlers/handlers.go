@@ -58,28 +58,40 @@ type API struct {
 	loginIP, identityIP, identityAccount, codeAccount, verifyAccount, ticketAccount *rateLimiter
 }
 
-// New returns the service's HTTP handler with every route registered.
-func New(d Deps) (http.Handler, error) {
+// Service is the HTTP surface the composition root serves.
+type Service struct {
+	// Handler serves every route behind admission control, /metrics among
+	// them unless Config.MetricsAddr is set.
+	Handler http.Handler
+	// Metrics serves /metrics alone, for the listener on
+	// Config.MetricsAddr.
+	Metrics http.Handler
+}
+
+// New returns the service's HTTP handlers with every route registered. It
+// fails only when a trusted proxy is not an address or a CIDR range.
+func New(d Deps) (*Service, error) {
 	api := newAPI(d)
 	r, err := api.router()
 	if err != nil {
 		return nil, err
 	}
-	return &front{api: api, router: r}, nil
+	return &Service{Handler: &front{api: api, router: r}, Metrics: api.metricsRouter()}, nil
 }
 
 // newAPI builds the handlers' shared state from d.
 func newAPI(d Deps) *API {
 	rl := d.Config.RateLimit
+	adm := newAdmission(d.Config.Admission.MaxInFlight, d.Config.Admission.MaxQueue, d.Config.Admission.MaxWait.D(),
+		d.Config.Admission.MaxDelay.D())
 	return &API{
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
 		verifiers: d.Verifiers, verifications: d.Verifications,
-		admission: newAdmission(d.Config.Admission.MaxInFlight, d.Config.Admission.MaxQueue, d.Config.Admission.MaxWait.D(),
-			d.Config.Admission.MaxDelay.D()),
-		metrics: &metrics{},
-		codes:   newCodeCache(),
-		clock:   d.Clock, loc: d.Config.Location(), log: d.Logger,
+		admission: adm,
+		metrics:   newMetrics(adm, d.Verifications, d.Logger),
+		codes:     newCodeCache(),
+		clock:     d.Clock, loc: d.Config.Location(), log: d.Logger,
 		loginIP:         newRateLimiter(d.Clock, rl.LoginPerMinuteIP),
 		identityIP:      newRateLimiter(d.Clock, rl.IdentityPerMinuteIP),
 		identityAccount: newRateLimiter(d.Clock, rl.IdentityPerMinuteUser),
@@ -128,7 +140,9 @@ var largeBodyRoutes = map[string]bool{
 func (api *API) routes(r *gin.Engine) {
 	r.GET("/healthz", api.healthz)
 	r.GET("/readyz", api.readyz)
-	r.GET("/metrics", api.serveMetrics)
+	if api.cfg.MetricsAddr == "" {
+		r.GET("/metrics", api.serveMetrics)
+	}
 	r.GET("/.well-known/healthcode-keys", api.jwks)
 
 	v1 := r.Group("/api/v1")
