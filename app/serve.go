@@ -85,7 +85,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 			cfg.DataDir, d.keys.NewOperatorKey)
 	}
 
-	handler, err := handlers.New(handlers.Deps{
+	service, err := handlers.New(handlers.Deps{
 		Config: cfg, Store: d.store, Sessions: d.sessions, Platforms: platforms,
 		Keys: d.signing, Status: d.status, Verifiers: verifiers, Verifications: verifications,
 		OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
@@ -94,7 +94,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		return err
 	}
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           service.Handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       cfg.HTTP.ReadTimeout.D(),
 		WriteTimeout:      cfg.HTTP.WriteTimeout.D(),
@@ -102,6 +102,27 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 		ConnContext:       handlers.ConnContext,
+	}
+	// Metrics and profiles on listeners of their own, when configured (not
+	// public: pprof is on loopback unless allowed otherwise).
+	if cfg.MetricsAddr != "" {
+		side, err := listenSide("metrics", cfg.MetricsAddr, service.Metrics, cfg.HTTP.WriteTimeout.D(), log)
+		if err != nil {
+			return err
+		}
+		defer side.Close()
+	}
+	if cfg.PprofAddr != "" {
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		// No write timeout: a profile streams for as long as it was asked.
+		side, err := listenSide("profiles", cfg.PprofAddr, mux, 0, log)
+		if err != nil {
+			return err
+		}
+		defer side.Close()
 	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -114,9 +135,6 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		log.Info("development page", "url", "http://"+ln.Addr().String()+"/dev")
 	}
 
-	if cfg.PprofAddr != "" {
-		go servePprof(cfg.PprofAddr, log)
-	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	select {
@@ -159,15 +177,20 @@ func watch(ctx context.Context, interval time.Duration, log *slog.Logger, refres
 	}
 }
 
-// servePprof serves the runtime profiles on their own listener.
-func servePprof(addr string, log *slog.Logger) {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	log.Info("profiles", "addr", addr)
-	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	if err := srv.ListenAndServe(); err != nil {
-		log.Warn("profiles", "err", err)
+// listenSide serves h on addr beside the service (metrics, profiles) until
+// the returned server is closed. It fails when addr cannot be listened on.
+func listenSide(name, addr string, h http.Handler, writeTimeout time.Duration, log *slog.Logger) (*http.Server, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s for %s: %w", addr, name, err)
 	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, WriteTimeout: writeTimeout, IdleTimeout: time.Minute,
+		MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	log.Info(name+" listening", "addr", ln.Addr().String())
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn(name, "err", err)
+		}
+	}()
+	return srv, nil
 }

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"path/filepath"
 	"strings"
 	"time"
@@ -63,9 +64,14 @@ type Config struct {
 	// ImportMaxBytes bounds an uploaded list.
 	ImportMaxBytes int64 `json:"import_max_bytes" env:"HEALTHCODE_IMPORT_MAX_BYTES"`
 
-	// PprofAddr, when set, serves net/http/pprof on its own listener (keep it
-	// on 127.0.0.1): profiles of a loaded server.
-	PprofAddr string `json:"pprof_addr" env:"HEALTHCODE_PPROF_ADDR"`
+	// PprofAddr, when set, serves net/http/pprof on its own listener:
+	// profiles of a loaded server. Validate refuses an address that is not
+	// loopback unless PprofAllowRemote is set: profiles expose the heap.
+	PprofAddr        string `json:"pprof_addr" env:"HEALTHCODE_PPROF_ADDR"`
+	PprofAllowRemote bool   `json:"pprof_allow_remote" env:"HEALTHCODE_PPROF_ALLOW_REMOTE"`
+	// MetricsAddr, when set, serves /metrics on its own listener instead of
+	// the public one, so the exposition need not be public.
+	MetricsAddr string `json:"metrics_addr" env:"HEALTHCODE_METRICS_ADDR"`
 
 	Admission   Admission   `json:"admission"`
 	GroupCommit GroupCommit `json:"group_commit"`
@@ -94,16 +100,20 @@ type GroupCommit struct {
 }
 
 // RateLimit bounds how often one client address or one account may call the
-// login, identity and face endpoints (requests per minute; bursts of the same
-// size are allowed).
+// costly endpoints: login, identity and face, codes, scans and page tickets
+// (requests per minute; bursts of the same size are allowed).
 type RateLimit struct {
 	LoginPerMinuteIP      int `json:"login_per_minute_ip" env:"HEALTHCODE_RATE_LOGIN_PER_MINUTE_IP"`
 	IdentityPerMinuteIP   int `json:"identity_per_minute_ip" env:"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_IP"`
 	IdentityPerMinuteUser int `json:"identity_per_minute_account" env:"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_ACCOUNT"`
 	// CodePerMinuteUser bounds codes shown per account (pages refresh about
 	// once a minute); VerifyPerMinuteUser bounds scans per verifier.
+	// The relatives' codes and status lookups spend the same tokens.
 	CodePerMinuteUser   int `json:"code_per_minute_account" env:"HEALTHCODE_RATE_CODE_PER_MINUTE_ACCOUNT"`
 	VerifyPerMinuteUser int `json:"verify_per_minute_account" env:"HEALTHCODE_RATE_VERIFY_PER_MINUTE_ACCOUNT"`
+	// TicketPerMinuteUser bounds the page tickets an account may create
+	// (each is a database row).
+	TicketPerMinuteUser int `json:"ticket_per_minute_account" env:"HEALTHCODE_RATE_TICKET_PER_MINUTE_ACCOUNT"`
 }
 
 // DB configures the database.
@@ -189,7 +199,7 @@ func Default() Config {
 		SessionTTL: Duration(7 * 24 * time.Hour),
 		// Generous per address: a whole estate may share one carrier-grade NAT.
 		RateLimit: RateLimit{LoginPerMinuteIP: 120, IdentityPerMinuteIP: 120, IdentityPerMinuteUser: 10,
-			CodePerMinuteUser: 60, VerifyPerMinuteUser: 300},
+			CodePerMinuteUser: 60, VerifyPerMinuteUser: 300, TicketPerMinuteUser: 30},
 		Admission:      Admission{MaxInFlight: 256, MaxQueue: 1024, MaxWait: Duration(50 * time.Millisecond)},
 		GroupCommit:    GroupCommit{MaxBatch: 256, MaxWait: Duration(5 * time.Millisecond), Queue: 8192},
 		CodeTTL:        Duration(60 * time.Second),
@@ -276,8 +286,22 @@ func (c Config) Validate() error {
 		bad("HEALTHCODE_GROUP_COMMIT_*: batch between 1 and 3000, queue at least the batch, a wait between 0 and 1s")
 	}
 	if c.RateLimit.LoginPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteUser < 1 ||
-		c.RateLimit.CodePerMinuteUser < 1 || c.RateLimit.VerifyPerMinuteUser < 1 {
+		c.RateLimit.CodePerMinuteUser < 1 || c.RateLimit.VerifyPerMinuteUser < 1 || c.RateLimit.TicketPerMinuteUser < 1 {
 		bad("HEALTHCODE_RATE_* limits must be at least 1 per minute")
+	}
+	if c.PprofAddr != "" {
+		if err := checkListenAddr(c.PprofAddr); err != nil {
+			bad("HEALTHCODE_PPROF_ADDR: %v", err)
+		} else if !loopback(c.PprofAddr) && !c.PprofAllowRemote {
+			bad("HEALTHCODE_PPROF_ADDR %q is not a loopback address: profiles expose the heap; use 127.0.0.1:PORT or set HEALTHCODE_PPROF_ALLOW_REMOTE=true", c.PprofAddr)
+		}
+	}
+	if c.MetricsAddr != "" {
+		if err := checkListenAddr(c.MetricsAddr); err != nil {
+			bad("HEALTHCODE_METRICS_ADDR: %v", err)
+		} else if sameListener(c.MetricsAddr, c.Addr) || sameListener(c.MetricsAddr, c.PprofAddr) {
+			bad("HEALTHCODE_METRICS_ADDR %q must differ from HEALTHCODE_ADDR and HEALTHCODE_PPROF_ADDR", c.MetricsAddr)
+		}
 	}
 	if c.CodeTTL > 0 && c.CodeTTL.D() > 10*time.Minute {
 		bad("HEALTHCODE_CODE_TTL must be at most 10m: a longer-lived code is a screenshot waiting to be reused")
@@ -333,4 +357,34 @@ func (c Config) Validate() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// checkListenAddr reports whether addr is a host:port a listener can use.
+func checkListenAddr(addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%q is not host:port", addr)
+	}
+	return nil
+}
+
+// loopback reports whether the listen address addr accepts connections from
+// this machine only. An empty host (":6061") listens on every interface; a
+// name other than localhost may resolve to anything.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// sameListener reports whether two listen addresses name the same fixed
+// address (port 0 picks a free port, so never clashes).
+func sameListener(a, b string) bool {
+	_, port, _ := net.SplitHostPort(a)
+	return a == b && port != "0"
 }

@@ -183,3 +183,40 @@ func TestProductionRefusesDevelopmentKeys(t *testing.T) {
 		t.Errorf("short key: err = %v (must fail without echoing the key)", err)
 	}
 }
+
+// Profiles expose the heap: pprof listens on loopback unless the operator
+// says otherwise, and the metrics listener needs an address of its own.
+func TestListenerAddresses(t *testing.T) {
+	tests := []struct {
+		env  map[string]string
+		want string // "" means valid
+	}{
+		{map[string]string{"HEALTHCODE_PPROF_ADDR": "127.0.0.1:6061"}, ""},
+		{map[string]string{"HEALTHCODE_PPROF_ADDR": "localhost:6061"}, ""},
+		{map[string]string{"HEALTHCODE_PPROF_ADDR": "[::1]:6061"}, ""},
+		{map[string]string{"HEALTHCODE_PPROF_ADDR": ":6061"}, "not a loopback address"},
+		{map[string]string{"HEALTHCODE_PPROF_ADDR": "0.0.0.0:6061"}, "not a loopback address"},
+		{map[string]string{"HEALTHCODE_PPROF_ADDR": "10.0.0.5:6061"}, "HEALTHCODE_PPROF_ALLOW_REMOTE"},
+		{map[string]string{"HEALTHCODE_PPROF_ADDR": "profiles.internal:6061"}, "not a loopback address"},
+		{map[string]string{"HEALTHCODE_PPROF_ADDR": "0.0.0.0:6061", "HEALTHCODE_PPROF_ALLOW_REMOTE": "true"}, ""},
+		{map[string]string{"HEALTHCODE_PPROF_ADDR": "6061"}, "HEALTHCODE_PPROF_ADDR: \"6061\" is not host:port"},
+		{map[string]string{"HEALTHCODE_METRICS_ADDR": "0.0.0.0:9100"}, ""},
+		{map[string]string{"HEALTHCODE_METRICS_ADDR": "127.0.0.1:0", "HEALTHCODE_ADDR": "127.0.0.1:0"}, ""},
+		{map[string]string{"HEALTHCODE_METRICS_ADDR": "9100"}, "HEALTHCODE_METRICS_ADDR: \"9100\" is not host:port"},
+		{map[string]string{"HEALTHCODE_METRICS_ADDR": "127.0.0.1:8080"}, "must differ from HEALTHCODE_ADDR"},
+		{map[string]string{"HEALTHCODE_METRICS_ADDR": "127.0.0.1:6061", "HEALTHCODE_PPROF_ADDR": "127.0.0.1:6061"}, "must differ"},
+	}
+	for _, tt := range tests {
+		cfg, err := Load("", envOf(tt.env))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.Validate()
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%v: Validate() = %v, want valid", tt.env, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%v: Validate() = %v, want it to mention %q", tt.env, err, tt.want)
+		}
+	}
+}

@@ -67,7 +67,7 @@ func (a *admission) inFlight() int { return len(a.slots) }
 // rest of the middleware: under overload every microsecond spent refusing
 // is taken from the requests being served, so the refusal is a prepared
 // answer. Health, readiness and metrics bypass it so a busy server still
-// reports how it is.
+// reports how it is (metrics bound their own concurrent scrapes).
 type front struct {
 	api    *API
 	router http.Handler
@@ -86,9 +86,14 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		defer conn.done()
 	}
 	switch r.URL.Path {
-	case "/healthz", "/readyz", "/metrics":
+	case "/healthz", "/readyz":
 		f.router.ServeHTTP(w, r)
 		return
+	case "/metrics":
+		if f.api.cfg.MetricsAddr == "" { // else not routed here
+			f.router.ServeHTTP(w, r)
+			return
+		}
 	}
 	a := f.api.admission
 	if d := a.maxDelay; d > 0 && delay > d {

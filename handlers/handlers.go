@@ -57,38 +57,51 @@ type API struct {
 	loc       *time.Location
 	log       *slog.Logger
 
-	loginIP, identityIP, identityAccount, codeAccount, verifyAccount *rateLimiter
+	loginIP, identityIP, identityAccount, codeAccount, verifyAccount, ticketAccount *rateLimiter
 }
 
-// New returns the service's HTTP handler with every route registered.
-func New(d Deps) (http.Handler, error) {
+// Service is the HTTP surface the composition root serves.
+type Service struct {
+	// Handler serves every route behind admission control, /metrics among
+	// them unless Config.MetricsAddr is set.
+	Handler http.Handler
+	// Metrics serves /metrics alone, for the listener on
+	// Config.MetricsAddr.
+	Metrics http.Handler
+}
+
+// New returns the service's HTTP handlers with every route registered. It
+// fails only when a trusted proxy is not an address or a CIDR range.
+func New(d Deps) (*Service, error) {
 	api := newAPI(d)
 	r, err := api.router()
 	if err != nil {
 		return nil, err
 	}
-	return &front{api: api, router: r}, nil
+	return &Service{Handler: &front{api: api, router: r}, Metrics: api.metricsRouter()}, nil
 }
 
 // newAPI builds the handlers' shared state from d.
 func newAPI(d Deps) *API {
 	rl := d.Config.RateLimit
+	adm := newAdmission(d.Config.Admission.MaxInFlight, d.Config.Admission.MaxQueue, d.Config.Admission.MaxWait.D(),
+		d.Config.Admission.MaxDelay.D())
 	return &API{
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
 		verifiers: d.Verifiers, verifications: d.Verifications,
 		checker: models.NewChecker(d.Store, d.Keys.ForIssuer(d.Config.Region),
 			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Clock),
-		admission: newAdmission(d.Config.Admission.MaxInFlight, d.Config.Admission.MaxQueue, d.Config.Admission.MaxWait.D(),
-			d.Config.Admission.MaxDelay.D()),
-		metrics: &metrics{},
-		codes:   newCodeCache(),
-		clock:   d.Clock, loc: d.Config.Location(), log: d.Logger,
+		admission: adm,
+		metrics:   newMetrics(adm, d.Verifications, d.Logger),
+		codes:     newCodeCache(),
+		clock:     d.Clock, loc: d.Config.Location(), log: d.Logger,
 		loginIP:         newRateLimiter(d.Clock, rl.LoginPerMinuteIP),
 		identityIP:      newRateLimiter(d.Clock, rl.IdentityPerMinuteIP),
 		identityAccount: newRateLimiter(d.Clock, rl.IdentityPerMinuteUser),
 		codeAccount:     newRateLimiter(d.Clock, rl.CodePerMinuteUser),
 		verifyAccount:   newRateLimiter(d.Clock, rl.VerifyPerMinuteUser),
+		ticketAccount:   newRateLimiter(d.Clock, rl.TicketPerMinuteUser),
 	}
 }
 
@@ -131,7 +144,9 @@ var largeBodyRoutes = map[string]bool{
 func (api *API) routes(r *gin.Engine) {
 	r.GET("/healthz", api.healthz)
 	r.GET("/readyz", api.readyz)
-	r.GET("/metrics", api.serveMetrics)
+	if api.cfg.MetricsAddr == "" {
+		r.GET("/metrics", api.serveMetrics)
+	}
 	r.GET("/.well-known/healthcode-keys", api.jwks)
 
 	v1 := r.Group("/api/v1")
@@ -153,13 +168,16 @@ func (api *API) routes(r *gin.Engine) {
 	v1.POST("/face/notify/alipay", api.alipayNotify)
 
 	// Codes: shown from memory, verified by staff, opened in the web-view.
-	v1.GET("/me/code", api.requireSession, api.limitBy(api.codeAccount, "code", accountKey), api.myCode)
+	// Every code shown, the holder's or a relative's, and every relative's
+	// status lookup spends the account's code tokens.
+	codeLimit := api.limitBy(api.codeAccount, "code", accountKey)
+	v1.GET("/me/code", api.requireSession, codeLimit, api.myCode)
 	v1.POST("/verify", api.requireSession, api.limitBy(api.verifyAccount, "verify", accountKey), api.verify)
-	v1.POST("/h5/tickets", api.requireSession, api.createTicket)
+	v1.POST("/h5/tickets", api.requireSession, api.limitBy(api.ticketAccount, "ticket", accountKey), api.createTicket)
 	h5 := r.Group("/h5")
 	h5.GET("/code", api.codePage)
 	h5.GET("/verify", api.verifyPage)
-	h5.GET("/api/code", api.requirePage(models.TicketCode), api.limitBy(api.codeAccount, "code", accountKey), api.pageCode)
+	h5.GET("/api/code", api.requirePage(models.TicketCode), codeLimit, api.pageCode)
 	h5.POST("/api/verify", api.requirePage(models.TicketVerify), api.limitBy(api.verifyAccount, "verify", accountKey), api.pageVerify)
 
 	// Operators: every action is audited.
@@ -178,8 +196,8 @@ func (api *API) routes(r *gin.Engine) {
 	rel.POST("", api.limitBy(api.identityAccount, "identity", accountKey), api.requireFaceToday, api.addRelative)
 	rel.GET("", api.listRelatives)
 	rel.DELETE("/:id", api.deleteRelative)
-	rel.GET("/:id/status", api.requireFaceToday, api.relativeStatus)
-	rel.GET("/:id/code", api.relativeCodeHandler) // relativeCode checks today's face verification
+	rel.GET("/:id/status", codeLimit, api.requireFaceToday, api.relativeStatus)
+	rel.GET("/:id/code", codeLimit, api.relativeCodeHandler) // relativeCode checks today's face verification
 
 	if api.cfg.SandboxEnabled() {
 		v1.POST("/sandbox/face/:verify_id", api.sandboxDecideFace)

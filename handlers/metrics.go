@@ -1,96 +1,153 @@
 package handlers
 
 import (
-	"fmt"
+	"log/slog"
 	"net/http"
-	"sort"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"healthcode/models"
 )
 
-// latencyBuckets are the upper bounds (seconds) of the latency histogram.
-var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
+// routeUnmatched is the route label of a request no route matched (404, 405).
+const routeUnmatched = "unmatched"
 
-// metrics counts requests by route and status and keeps a latency histogram
-// per route, lock-free on the hot path, exposed in the Prometheus text
-// format at /metrics.
+// methodOther is the method label of a request whose method is not one of
+// the standard ones.
+const methodOther = "other"
+
+// metricsScrapesAtOnce bounds concurrent scrapes: /metrics bypasses
+// admission control, so further scrapes are answered 503 busy at once.
+const metricsScrapesAtOnce = 2
+
+// metrics is the API's own Prometheus registry: requests by method, route
+// and status class, latency histograms, admission and group commit, beside
+// the Go runtime and process collectors. Every label value comes from a
+// fixed set (the route templates, the standard methods, five status
+// classes), so the exposition stays the same size whatever callers send.
 type metrics struct {
-	routes sync.Map // "METHOD route" → *routeMetrics
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	// exposition writes the registry in the Prometheus text format;
+	// scrapes holds a slot per scrape running.
+	exposition http.Handler
+	scrapes    chan struct{}
 }
 
-type routeMetrics struct {
-	byStatus [6]atomic.Uint64 // by status class: 1xx … 5xx (index 1–5)
-	buckets  []atomic.Uint64
-	count    atomic.Uint64
-	sumMicro atomic.Uint64
+// newMetrics registers the service's metrics on a new registry. The
+// admission and group-commit figures are read when scraped; verifications
+// may be nil (no group-commit metrics then).
+func newMetrics(a *admission, verifications *models.GroupCommitter[*models.Verification], log *slog.Logger) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "healthcode_requests_total",
+			Help: "Requests served, by method, route template and status class. Shed requests are not here but in healthcode_admission_shed_total.",
+		}, []string{"method", "route", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "healthcode_request_duration_seconds",
+			Help:    "Time from routing to the answer, by method and route template.",
+			Buckets: []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5},
+		}, []string{"method", "route"}),
+		scrapes: make(chan struct{}, metricsScrapesAtOnce),
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.requests, m.duration,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "healthcode_admission_in_flight", Help: "Requests holding an admission slot.",
+		}, func() float64 { return float64(a.inFlight()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "healthcode_admission_shed_total", Help: "Requests answered 503 busy by admission control.",
+		}, func() float64 { return float64(a.shed.Load()) }),
+	)
+	if verifications != nil {
+		reg.MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "healthcode_group_commit_queue", Help: "Verification records waiting for a batch.",
+			}, func() float64 { return float64(verifications.QueueLength()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "healthcode_group_commit_batches_total", Help: "Batches of verification records committed.",
+			}, func() float64 { return float64(verifications.Stats().Batches) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "healthcode_group_commit_rows_total", Help: "Verification records committed.",
+			}, func() float64 { return float64(verifications.Stats().Rows) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "healthcode_group_commit_failed_batches_total", Help: "Batches whose commit failed (their requests were answered with an error).",
+			}, func() float64 { return float64(verifications.Stats().FailedBatches) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "healthcode_group_commit_seconds_total", Help: "Time spent committing batches.",
+			}, func() float64 { return verifications.Stats().CommitTime.Seconds() }),
+		)
+	}
+	m.exposition = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Registry: reg,
+	})
+	return m
 }
 
-func (m *metrics) observe(method, route string, status int, took time.Duration) {
-	key := method + " " + route
-	v, ok := m.routes.Load(key)
-	if !ok {
-		v, _ = m.routes.LoadOrStore(key, &routeMetrics{buckets: make([]atomic.Uint64, len(latencyBuckets))})
-	}
-	rm := v.(*routeMetrics)
-	if class := status / 100; class >= 1 && class <= 5 {
-		rm.byStatus[class].Add(1)
-	}
-	secs := took.Seconds()
-	for i, b := range latencyBuckets {
-		if secs <= b {
-			rm.buckets[i].Add(1)
-			break
-		}
-	}
-	rm.count.Add(1)
-	rm.sumMicro.Add(uint64(took.Microseconds()))
-}
-
-// serve writes the metrics in the Prometheus text exposition format.
+// serveMetrics answers a scrape, or 503 busy when metricsScrapesAtOnce are
+// already running.
 func (api *API) serveMetrics(c *gin.Context) {
-	var keys []string
-	api.metrics.routes.Range(func(k, _ any) bool { keys = append(keys, k.(string)); return true })
-	sort.Strings(keys)
-	var b strings.Builder
-	b.WriteString("# TYPE healthcode_requests_total counter\n")
-	for _, k := range keys {
-		v, _ := api.metrics.routes.Load(k)
-		rm := v.(*routeMetrics)
-		method, route, _ := strings.Cut(k, " ")
-		for class := 1; class <= 5; class++ {
-			if n := rm.byStatus[class].Load(); n > 0 {
-				fmt.Fprintf(&b, "healthcode_requests_total{method=%q,route=%q,status=\"%dxx\"} %d\n", method, route, class, n)
-			}
-		}
+	select {
+	case api.metrics.scrapes <- struct{}{}:
+	default:
+		respondError(c, api.log, models.ErrBusy)
+		return
 	}
-	b.WriteString("# TYPE healthcode_request_duration_seconds histogram\n")
-	for _, k := range keys {
-		v, _ := api.metrics.routes.Load(k)
-		rm := v.(*routeMetrics)
-		method, route, _ := strings.Cut(k, " ")
-		var cum uint64
-		for i, ub := range latencyBuckets {
-			cum += rm.buckets[i].Load()
-			fmt.Fprintf(&b, "healthcode_request_duration_seconds_bucket{method=%q,route=%q,le=\"%g\"} %d\n", method, route, ub, cum)
-		}
-		count := rm.count.Load()
-		fmt.Fprintf(&b, "healthcode_request_duration_seconds_bucket{method=%q,route=%q,le=\"+Inf\"} %d\n", method, route, count)
-		fmt.Fprintf(&b, "healthcode_request_duration_seconds_sum{method=%q,route=%q} %g\n", method, route, float64(rm.sumMicro.Load())/1e6)
-		fmt.Fprintf(&b, "healthcode_request_duration_seconds_count{method=%q,route=%q} %d\n", method, route, count)
+	defer func() { <-api.metrics.scrapes }()
+	api.metrics.exposition.ServeHTTP(c.Writer, c.Request)
+}
+
+// metricsRouter serves /metrics alone, for a listener of its own: request
+// ids and JSON errors as on the public router, no access log.
+func (api *API) metricsRouter() http.Handler {
+	r := gin.New()
+	r.Use(requestID(), api.recovery())
+	r.NoRoute(func(c *gin.Context) { respondError(c, api.log, errNotFound) })
+	r.GET("/metrics", api.serveMetrics)
+	return r
+}
+
+// observe counts a request served on route (a route template or
+// routeUnmatched) and its latency. The method is counted as itself only when
+// it is a standard one.
+func (m *metrics) observe(method, route string, status int, took time.Duration) {
+	method = methodLabel(method)
+	m.requests.WithLabelValues(method, route, statusClass(status)).Inc()
+	m.duration.WithLabelValues(method, route).Observe(took.Seconds())
+}
+
+// methodLabel is method if it is one of the standard methods, else
+// methodOther.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace:
+		return method
 	}
-	fmt.Fprintf(&b, "# TYPE healthcode_admission_in_flight gauge\nhealthcode_admission_in_flight %d\n", api.admission.inFlight())
-	fmt.Fprintf(&b, "# TYPE healthcode_admission_shed_total counter\nhealthcode_admission_shed_total %d\n", api.admission.shed.Load())
-	if api.verifications != nil {
-		fmt.Fprintf(&b, "# TYPE healthcode_group_commit_queue gauge\nhealthcode_group_commit_queue %d\n", api.verifications.QueueLength())
-		st := api.verifications.Stats()
-		fmt.Fprintf(&b, "# TYPE healthcode_group_commit_batches_total counter\nhealthcode_group_commit_batches_total %d\n", st.Batches)
-		fmt.Fprintf(&b, "# TYPE healthcode_group_commit_rows_total counter\nhealthcode_group_commit_rows_total %d\n", st.Rows)
-		fmt.Fprintf(&b, "# TYPE healthcode_group_commit_failed_batches_total counter\nhealthcode_group_commit_failed_batches_total %d\n", st.FailedBatches)
-		fmt.Fprintf(&b, "# TYPE healthcode_group_commit_seconds_total counter\nhealthcode_group_commit_seconds_total %g\n", st.CommitTime.Seconds())
+	return methodOther
+}
+
+// statusClass is the status label: "1xx" … "5xx", or "other".
+func statusClass(status int) string {
+	switch status / 100 {
+	case 1:
+		return "1xx"
+	case 2:
+		return "2xx"
+	case 3:
+		return "3xx"
+	case 4:
+		return "4xx"
+	case 5:
+		return "5xx"
 	}
-	c.Data(http.StatusOK, "text/plain; version=0.0.4; charset=utf-8", []byte(b.String()))
+	return "other"
 }

@@ -59,7 +59,7 @@ func (api *API) accessLog() gin.HandlerFunc {
 		c.Next()
 		route := c.FullPath()
 		if route == "" {
-			route = "unmatched"
+			route = routeUnmatched
 		}
 		status := c.Writer.Status()
 		took := time.Since(start)
