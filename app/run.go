@@ -37,6 +37,8 @@ commands:
             child_doc_number,parent_doc_type,parent_doc_number)
   keys rotate|list
             add a new active code-signing key / list the published keys
+  purge     remove the records past their retention once and print what
+            was removed from each table (serve purges on its own too)
   version   print the version
   config    print the effective configuration with secrets masked
 
@@ -98,6 +100,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return importBirths(ctx, cfg, rest, e)
 	case "keys":
 		return keys(cfg, rest, e)
+	case "purge":
+		return purge(ctx, cfg, e)
 	case "config":
 		fmt.Fprintln(stdout, cfg.String())
 		return nil

@@ -79,6 +79,15 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	// Closed after the HTTP server has drained: every verification answered
 	// is committed before the database closes.
 	defer verifications.Close()
+	// Records past their retention are purged in the background, on one
+	// node at a time; stopped and waited for before the database closes.
+	purgeCtx, stopPurging := context.WithCancel(context.Background())
+	purged := make(chan struct{})
+	go func() {
+		defer close(purged)
+		purgeLoop(purgeCtx, cfg.Retention.Interval.D(), log, d.store, retentionPolicy(cfg))
+	}()
+	defer func() { stopPurging(); <-purged }()
 	if d.keys.NewOperatorKey != "" {
 		// Shown once, on the console only: never written to the log.
 		fmt.Fprintf(e.stdout, "Development operator key (shown once; kept in %s/keys/operator.key):\n  Authorization: Operator %s\n",

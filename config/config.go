@@ -75,6 +75,25 @@ type Config struct {
 
 	Admission   Admission   `json:"admission"`
 	GroupCommit GroupCommit `json:"group_commit"`
+	Retention   Retention   `json:"retention"`
+}
+
+// MinAuditRetention is the shortest audit retention any mode accepts: 180
+// days (models.MinAuditRetention holds the store to the same).
+const MinAuditRetention = 4320 * time.Hour
+
+// Retention says how long records are kept before the purge removes them,
+// and how often it runs.
+type Retention struct {
+	// Scans is how long verification records (and face verifications) are
+	// kept.
+	Scans Duration `json:"scans" env:"HEALTHCODE_RETENTION_SCANS"`
+	// Tickets is how long a page ticket is kept after it expired.
+	Tickets Duration `json:"tickets" env:"HEALTHCODE_RETENTION_TICKETS"`
+	// Audit is how long audit rows are kept: at least MinAuditRetention.
+	Audit Duration `json:"audit" env:"HEALTHCODE_RETENTION_AUDIT"`
+	// Interval is roughly how often serve purges (each wait is jittered).
+	Interval Duration `json:"interval" env:"HEALTHCODE_RETENTION_INTERVAL"`
 }
 
 // Admission bounds the work the server takes on at once: beyond MaxInFlight
@@ -205,6 +224,10 @@ func Default() Config {
 		CodeTTL:        Duration(60 * time.Second),
 		ClockSkew:      Duration(5 * time.Second),
 		ImportMaxBytes: 256 << 20,
+		// Scans four weeks, page tickets a day after they expired, audit
+		// rows 180 days.
+		Retention: Retention{Scans: Duration(28 * 24 * time.Hour), Tickets: Duration(24 * time.Hour),
+			Audit: Duration(MinAuditRetention), Interval: Duration(time.Hour)},
 	}
 }
 
@@ -235,6 +258,29 @@ func (c Config) Location() *time.Location {
 // SQLitePath is the database file used when the driver is sqlite and no DSN
 // is configured.
 func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "healthcode.db") }
+
+// validateRetention checks the retention settings: development accepts
+// scan and ticket retention (and the purge interval) as short as a second so
+// the purge can be tried; production refuses less than an hour (a minute
+// for the interval); audit rows are kept 180 days in every mode.
+func (c Config) validateRetention(bad func(string, ...any)) {
+	least, leastInterval, mode := time.Second, time.Second, "development"
+	if c.Production() {
+		least, leastInterval, mode = time.Hour, time.Minute, "production"
+	}
+	if c.Retention.Scans.D() < least {
+		bad("HEALTHCODE_RETENTION_SCANS must be at least %v in %s mode, not %v", least, mode, c.Retention.Scans)
+	}
+	if c.Retention.Tickets.D() < least {
+		bad("HEALTHCODE_RETENTION_TICKETS must be at least %v in %s mode, not %v", least, mode, c.Retention.Tickets)
+	}
+	if c.Retention.Audit.D() < MinAuditRetention {
+		bad("HEALTHCODE_RETENTION_AUDIT must be at least %v (180 days) in every mode, not %v", MinAuditRetention, c.Retention.Audit)
+	}
+	if c.Retention.Interval.D() < leastInterval || c.Retention.Interval.D() > 24*time.Hour {
+		bad("HEALTHCODE_RETENTION_INTERVAL must be between %v and 24h in %s mode, not %v", leastInterval, mode, c.Retention.Interval)
+	}
+}
 
 // Validate reports every problem with the configuration at once, in words an
 // operator can act on.
@@ -330,6 +376,7 @@ func (c Config) Validate() error {
 			bad("%s must be a positive duration", name)
 		}
 	}
+	c.validateRetention(bad)
 	switch c.Sandbox {
 	case "auto", "true", "false":
 	default:
