@@ -206,13 +206,13 @@ type (
 	}
 )
 
-// Frozen table shapes of migration 9: the time columns the purge reads
+// Frozen table shapes of migration 8: the time columns the purge reads
 // expired rows by.
 type (
-	m9H5Ticket struct {
+	m8H5Ticket struct {
 		ExpiresAt time.Time `gorm:"index:idx_h5_tickets_expires_at"`
 	}
-	m9FaceVerification struct {
+	m8FaceVerification struct {
 		CreatedAt time.Time `gorm:"index:idx_face_verifications_created_at"`
 	}
 )
@@ -277,14 +277,14 @@ var migrations = []migration{
 		// it binds nothing now, so the account claims afresh.
 		return tx.Table("accounts").Where("pending_person_id IS NOT NULL").Update("pending_person_id", nil).Error
 	}},
-	{9, "index page tickets by expiry and face verifications by creation, for the purge", func(tx *gorm.DB) error {
+	{8, "index page tickets by expiry and face verifications by creation, for the purge", func(tx *gorm.DB) error {
 		// Both are keyed by random ids, so without these the purge would
 		// read the whole table to find what expired. Verifications need
 		// none: their id rises with time (migration 6).
-		if err := tx.Table("h5_tickets").Migrator().CreateIndex(&m9H5Ticket{}, "idx_h5_tickets_expires_at"); err != nil {
+		if err := tx.Table("h5_tickets").Migrator().CreateIndex(&m8H5Ticket{}, "idx_h5_tickets_expires_at"); err != nil {
 			return fmt.Errorf("create idx_h5_tickets_expires_at: %w", err)
 		}
-		if err := tx.Table("face_verifications").Migrator().CreateIndex(&m9FaceVerification{}, "idx_face_verifications_created_at"); err != nil {
+		if err := tx.Table("face_verifications").Migrator().CreateIndex(&m8FaceVerification{}, "idx_face_verifications_created_at"); err != nil {
 			return fmt.Errorf("create idx_face_verifications_created_at: %w", err)
 		}
 		return nil
