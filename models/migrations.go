@@ -196,10 +196,10 @@ type (
 		MaskedName string    `gorm:"size:128;not null"`
 		MaskedDoc  string    `gorm:"size:64;not null"`
 		BirthDate  string    `gorm:"size:10;not null"`
-		CreatedAt  time.Time `gorm:"not null"`
+		CreatedAt  time.Time `gorm:"not null;index:idx_identity_claims_created_at"`
 	}
 	m7Account struct {
-		ClaimID *string `gorm:"size:32"`
+		ClaimID *string `gorm:"size:32;index:idx_accounts_claim_id"`
 	}
 	m7FaceVerification struct {
 		ClaimID string `gorm:"size:32;not null;default:''"`
@@ -269,6 +269,9 @@ var migrations = []migration{
 		}
 		if err := tx.Table("accounts").Migrator().AddColumn(&m7Account{}, "ClaimID"); err != nil {
 			return fmt.Errorf("add accounts.claim_id: %w", err)
+		}
+		if err := tx.Table("accounts").Migrator().CreateIndex(&m7Account{}, "idx_accounts_claim_id"); err != nil {
+			return fmt.Errorf("index accounts.claim_id: %w", err)
 		}
 		if err := tx.Table("face_verifications").Migrator().AddColumn(&m7FaceVerification{}, "ClaimID"); err != nil {
 			return fmt.Errorf("add face_verifications.claim_id: %w", err)

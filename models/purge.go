@@ -110,7 +110,7 @@ type purgeTarget struct {
 	rule   string
 	before time.Time
 	// also narrows the rows further (a face verification must also have
-	// expired); its one argument follows the cut-off.
+	// expired); its one argument, if any, follows the cut-off.
 	also    string
 	alsoArg any
 	// byID: the table has no index on column, but its id rises with time,
@@ -129,6 +129,11 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 		{table: "face_verifications", column: "created_at", rule: "started", before: now.Add(-p.Scans),
 			also: "expires_at < ?", alsoArg: now, textID: true},
 		{table: "session_revocations", column: "created_at", rule: "logged out", before: now.Add(-(p.SessionTTL + RevocationMargin))},
+		// A claim no account still holds (proven, or replaced by another)
+		// goes with its face verifications; it holds a sealed name and
+		// document, so it is kept no longer than they are.
+		{table: "identity_claims", column: "created_at", rule: "superseded", before: now.Add(-p.Scans),
+			also: "NOT EXISTS (SELECT 1 FROM accounts WHERE accounts.claim_id = identity_claims.id)", textID: true},
 		{table: "audit_log", column: "at", rule: "recorded", before: now.Add(-p.Audit)},
 	}
 }
@@ -287,8 +292,11 @@ func (t purgeTarget) query(db *gorm.DB, c purgeCursor, n int) *gorm.DB {
 	if !c.at.IsZero() {
 		q = q.Where(t.column+" >= ?", c.at)
 	}
-	if t.also != "" {
+	switch {
+	case t.also != "" && t.alsoArg != nil:
 		q = q.Where(t.also, t.alsoArg)
+	case t.also != "":
+		q = q.Where(t.also)
 	}
 	return q.Order(t.column).Limit(n)
 }

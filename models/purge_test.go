@@ -134,11 +134,28 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 			}
 		}
 
+		// Identity claims: a claim no account holds any more goes after the
+		// scan retention; an account's current claim stays.
+		acct, err := s.UpsertAccount(ctx, "sandbox", "claimer", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		claim := func(ago time.Duration, name string) {
+			clock.Set(purgeNow.Add(-ago))
+			if _, err := s.ClaimIdentity(ctx, acct.ID, name, mustParse(t, "resident_id", "11010519491231002X"), "req"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		claim(30*day, "张三")           // superseded, old: gone
+		claim(29*day, "张三丰")          // superseded, old: gone
+		claim(29*day-time.Hour, "张丰") // current, old: kept
+		clock.Set(purgeNow)
+
 		report, err := s.Purge(ctx, defaultPolicy())
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int64{"verifications": 2, "h5_tickets": 2, "face_verifications": 1, "session_revocations": 1, "audit_log": 1}
+		want := map[string]int64{"verifications": 2, "h5_tickets": 2, "face_verifications": 1, "session_revocations": 1, "identity_claims": 2, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) || report.Skipped {
 			t.Errorf("removed %v (skipped %v), want %v", got, report.Skipped, want)
 		}
@@ -171,7 +188,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 
 		runs, _ := s.AuditEntries(ctx, "retention.purge", "")
 		if len(runs) != 1 || runs[0].Actor != "system:purge" || !runs[0].At.Equal(purgeNow) ||
-			runs[0].Detail != "verifications=2 h5_tickets=2 face_verifications=1 session_revocations=1 audit_log=1" {
+			runs[0].Detail != "verifications=2 h5_tickets=2 face_verifications=1 session_revocations=1 identity_claims=2 audit_log=1" {
 			t.Errorf("purge audit rows %+v", runs)
 		}
 
@@ -191,7 +208,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "audit_log": 1}
+		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "identity_claims": 0, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("two days on, removed %v, want %v", got, want)
 		}
@@ -230,7 +247,7 @@ func TestPurgeWorksInBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "audit_log": 12}
+		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "identity_claims": 0, "audit_log": 12}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("removed %v in batches of 5, want %v", got, want)
 		}
