@@ -37,6 +37,8 @@ commands:
             child_doc_number,parent_doc_type,parent_doc_number)
   keys rotate|list
             add a new active code-signing key / list the published keys
+  verify QR judge a code as a verifier's scan would and print the verdict
+            as JSON (audited; no scan is recorded)
   purge     remove the records past their retention once and print what
             was removed from each table (serve purges on its own too)
   version   print the version
@@ -102,6 +104,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return keys(cfg, rest, e)
 	case "purge":
 		return purge(ctx, cfg, e)
+	case "verify":
+		return verifyCode(ctx, cfg, rest, e)
 	case "config":
 		fmt.Fprintln(stdout, cfg.String())
 		return nil

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"healthcode/config"
+	"healthcode/models"
+	"healthcode/models/codetoken"
+)
+
+// verifyAnswer is what `app verify` prints: the fields of the verify API's
+// answer.
+type verifyAnswer struct {
+	Result     string        `json:"result"`
+	Reason     string        `json:"reason,omitempty"`
+	Colour     models.Colour `json:"colour,omitempty"`
+	ColourText string        `json:"colour_text,omitempty"`
+	MaskedName string        `json:"masked_name,omitempty"`
+	MaskedDoc  string        `json:"masked_doc,omitempty"`
+	Kind       string        `json:"kind,omitempty"`
+	CheckedAt  string        `json:"checked_at"`
+}
+
+// verifyCode judges a code as a verifier's scan would, with the same
+// checker, and prints the verdict as JSON: `app verify 'HC1JKM:…'`. No scan is
+// recorded; the check is audited as an operator action. The exit status is
+// 0 whatever the verdict; a verdict that is not valid is not an error.
+func verifyCode(ctx context.Context, cfg config.Config, args []string, e env) error {
+	if len(args) != 1 {
+		return usageError{"usage: app verify 'HC1JKM:…'"}
+	}
+	qr := strings.TrimSpace(args[0])
+	d, err := build(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer models.CloseDB(d.db)
+	if cfg.DB.AutoMigrate {
+		if _, err := models.Migrate(ctx, d.db, d.clock); err != nil {
+			return err
+		}
+	}
+	keys, err := loadSigningKeys(cfg, d.clock.Now())
+	if err != nil {
+		return err
+	}
+	if err := d.signing.Replace(keys); err != nil {
+		return err
+	}
+	if err := d.store.RefreshStatus(ctx, d.status); err != nil {
+		return err
+	}
+	checker := models.NewChecker(d.store, d.signing.ForIssuer(cfg.Region),
+		codetoken.Rules{Skew: cfg.ClockSkew.D(), Dynamic: cfg.CodeTTL.D()}, d.status, d.clock)
+	v, err := checker.Check(ctx, qr)
+	if err != nil {
+		return err
+	}
+	if err := d.store.Audit(ctx, models.AuditEntry{Actor: "cli:verify", Action: "code.verify",
+		Subject: v.Claims.Subject, Detail: v.Result + " " + v.Reason}); err != nil {
+		return err
+	}
+	answer := verifyAnswer{Result: v.Result, Reason: v.Reason, CheckedAt: v.CheckedAt.In(cfg.Location()).Format(time.RFC3339)}
+	if v.Result == models.ResultValid {
+		answer.Colour, answer.ColourText = v.Status.Colour, v.Status.Colour.Text()
+		answer.MaskedName, answer.MaskedDoc, answer.Kind = v.Claims.MaskedName, v.Claims.MaskedDoc, v.Claims.Kind
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(answer)
+}
