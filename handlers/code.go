@@ -81,7 +81,7 @@ func (api *API) personalCode(s models.Session) (codeResponse, error) {
 		return codeResponse{}, err
 	}
 	return api.signCode(codetoken.Claims{
-		Subject: s.PersonID, Kind: codetoken.KindPersonal, MaskedName: s.MaskedName, MaskedDoc: s.MaskedDoc,
+		Subject: s.PersonID, PersonNo: s.PersonNo, Kind: codetoken.KindPersonal, MaskedName: s.MaskedName, MaskedDoc: s.MaskedDoc,
 	})
 }
 
@@ -89,7 +89,7 @@ func (api *API) personalCode(s models.Session) (codeResponse, error) {
 // or hands out the same code signed moments ago when nothing changed.
 func (api *API) signCode(claims codetoken.Claims) (codeResponse, error) {
 	now := api.clock.Now()
-	status := api.status.Of(claims.Subject)
+	status := api.status.Of(claims.PersonNo)
 	key := api.keys.Active()
 	cacheKey := codeKey(claims)
 	code, ok := api.codes.get(cacheKey, string(status.Colour), key.ID, now, min(codeReuse, api.cfg.CodeTTL.D()/4))

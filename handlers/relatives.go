@@ -119,7 +119,7 @@ func (api *API) relativeStatus(c *gin.Context) {
 		return
 	}
 	now := api.clock.Now()
-	status := api.status.Of(link.PersonID)
+	status := api.status.Of(link.PersonNo)
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, relativeStatusResponse{
 		ID: link.ID, Colour: status.Colour, ColourText: status.Colour.Text(),
@@ -151,7 +151,7 @@ func (api *API) relativeCode(ctx context.Context, s models.Session, linkID, requ
 		return codeResponse{}, err
 	}
 	resp, err := api.signCode(codetoken.Claims{
-		Subject: link.PersonID, Kind: codetoken.KindRelative, MaskedName: link.MaskedName, MaskedDoc: link.MaskedDoc,
+		Subject: link.PersonID, PersonNo: link.PersonNo, Kind: codetoken.KindRelative, MaskedName: link.MaskedName, MaskedDoc: link.MaskedDoc,
 		Holder: s.AccountID, Link: link.ID,
 	})
 	if err != nil {

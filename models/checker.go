@@ -109,7 +109,7 @@ func (ch *Checker) Check(ctx context.Context, qr string) (Verdict, error) {
 		v.Result, v.Reason = ResultRevoked, reason
 		return v, nil
 	}
-	v.Result, v.Status = ResultValid, ch.status.Of(claims.Subject)
+	v.Result, v.Status = ResultValid, ch.status.Of(claims.PersonNo)
 	return v, nil
 }
 

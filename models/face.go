@@ -2,13 +2,11 @@ package models
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 )
 
 // Statuses of a face verification.
@@ -148,10 +146,6 @@ func (s *Store) CompleteFaceVerification(ctx context.Context, fv *FaceVerificati
 // see the accounts that earlier binders committed meanwhile, which a
 // repeatable-read snapshot taken before the wait would hide.
 func (s *Store) completeFace(ctx context.Context, fv *FaceVerification, status, detail, day string, now time.Time, requestID string) error {
-	var opts []*sql.TxOptions
-	if s.db.Dialector.Name() == "mysql" {
-		opts = append(opts, &sql.TxOptions{Isolation: sql.LevelReadCommitted})
-	}
 	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		res := tx.Model(&FaceVerification{}).Where("id = ? AND status = ?", fv.ID, FacePending).
 			Updates(map[string]any{"status": status, "detail": truncate(detail, 128), "completed_at": now})
@@ -168,7 +162,7 @@ func (s *Store) completeFace(ctx context.Context, fv *FaceVerification, status, 
 		}
 		return tx.Create(&AuditEntry{At: now, Actor: "account:" + fv.AccountID, Action: "face." + status,
 			Subject: fv.subject(), Detail: fv.Provider + " " + fv.ID, RequestID: requestID}).Error
-	}, opts...)
+	}, s.readCommitted()...)
 }
 
 // applyFacePass gives a passed verification its effect, inside the
@@ -224,18 +218,9 @@ func (s *Store) registerClaimed(ctx context.Context, claimID string, now time.Ti
 			NameSealed: s.vault.Seal(name, purposePersonName), DocSealed: s.vault.Seal(number, purposePersonDoc),
 			MaskedName: c.MaskedName, MaskedDoc: c.MaskedDoc, BirthDate: c.BirthDate, NameVerifiedAt: &now,
 		}
-		res := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&p)
-		if res.Error != nil || res.RowsAffected == 0 {
-			return res.Error
-		}
-		// Someone already on a list has just registered: every node's
-		// status book must learn their handle.
-		listed, err := listedDocument(tx, c.DocHash)
-		if err != nil || !listed {
-			return err
-		}
-		return bumpVersion(tx, statusVersionName, now)
-	})
+		_, err = createPerson(tx, &p, true, now)
+		return err
+	}, s.readCommitted()...)
 }
 
 // personForClaim returns the person holding a claim's document (registered

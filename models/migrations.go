@@ -217,6 +217,85 @@ type (
 	}
 )
 
+// Frozen table shapes of migration 9: everyone's status in memory, kept
+// current by an ordered change log.
+type (
+	m9PersonNumber struct {
+		No uint64 `gorm:"primaryKey;autoIncrement"`
+	}
+	m9Person struct {
+		No uint32 `gorm:"not null;default:0"`
+	}
+	m9PersonStatus struct {
+		PersonNo      uint32 `gorm:"primaryKey;autoIncrement:false"`
+		Colour        string `gorm:"size:8;not null"`
+		Source        string `gorm:"size:16;not null"`
+		Reason        string `gorm:"size:256;not null"`
+		NucleicResult string `gorm:"size:16;not null"`
+		SampledAt     *time.Time
+		Seq           uint64 `gorm:"not null"`
+	}
+	m9StatusChange struct {
+		Seq           uint64    `gorm:"primaryKey;autoIncrement"`
+		PersonNo      uint32    `gorm:"not null"`
+		Colour        string    `gorm:"size:8;not null"`
+		Source        string    `gorm:"size:16;not null"`
+		Reason        string    `gorm:"size:256;not null"`
+		NucleicResult string    `gorm:"size:16;not null"`
+		SampledAt     *time.Time
+		At            time.Time `gorm:"not null;index:idx_status_changes_at"`
+	}
+)
+
+// m9Number gives every person recorded before migration 9 a dense number,
+// oldest first, and logs the status the lists give them.
+func m9Number(tx *gorm.DB) error {
+	type person struct {
+		ID      string
+		DocHash []byte
+	}
+	for {
+		var batch []person
+		if err := tx.Table("persons").Select("id, doc_hash").Where("no = 0").Order("created_at, id").Limit(1000).Find(&batch).Error; err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, p := range batch {
+			n := m9PersonNumber{}
+			if err := tx.Table("person_numbers").Create(&n).Error; err != nil {
+				return err
+			}
+			if err := tx.Table("persons").Where("id = ?", p.ID).Update("no", n.No).Error; err != nil {
+				return err
+			}
+			var worst struct {
+				Colour, Source, Reason string
+			}
+			// The worst colour wins: red before yellow.
+			err := tx.Table("status_entries").Select("colour, source, reason").
+				Where("doc_hash = ? AND colour IN ('red', 'yellow')", p.DocHash).
+				Order("CASE colour WHEN 'red' THEN 0 ELSE 1 END").Limit(1).Scan(&worst).Error
+			if err != nil {
+				return err
+			}
+			if worst.Colour == "" {
+				continue
+			}
+			now := time.Now().UTC()
+			ch := m9StatusChange{PersonNo: uint32(n.No), Colour: worst.Colour, Source: worst.Source, Reason: worst.Reason, At: now}
+			if err := tx.Table("status_changes").Create(&ch).Error; err != nil {
+				return err
+			}
+			st := m9PersonStatus{PersonNo: ch.PersonNo, Colour: ch.Colour, Source: ch.Source, Reason: ch.Reason, Seq: ch.Seq}
+			if err := tx.Table("person_status").Create(&st).Error; err != nil {
+				return err
+			}
+		}
+	}
+}
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
@@ -291,6 +370,24 @@ var migrations = []migration{
 			return fmt.Errorf("create idx_face_verifications_created_at: %w", err)
 		}
 		return nil
+	}},
+	{9, "add dense person numbers, everyone's current status and the status change log", func(tx *gorm.DB) error {
+		if err := createTables(tx, map[string]any{
+			"person_numbers": &m9PersonNumber{}, "person_status": &m9PersonStatus{}, "status_changes": &m9StatusChange{},
+		}); err != nil {
+			return err
+		}
+		m := tx.Table("persons").Migrator()
+		if err := m.AddColumn(&m9Person{}, "No"); err != nil {
+			return fmt.Errorf("add persons.no: %w", err)
+		}
+		if err := m9Number(tx); err != nil {
+			return fmt.Errorf("number persons: %w", err)
+		}
+		if err := tx.Exec("CREATE UNIQUE INDEX idx_persons_no ON persons (no)").Error; err != nil {
+			return fmt.Errorf("index persons.no: %w", err)
+		}
+		return tx.Exec("DELETE FROM data_versions WHERE name = 'status'").Error
 	}},
 }
 

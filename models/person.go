@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 )
 
 // Purposes that sealed person fields are bound to.
@@ -24,7 +25,10 @@ const CodeNameMismatch = "identity_mismatch"
 // sealed; the keyed hash finds the person by document; the masked forms are
 // what pages show. ID is the opaque handle codes carry.
 type Person struct {
-	ID         string `gorm:"primaryKey;size:32"`
+	ID string `gorm:"primaryKey;size:32"`
+	// No is the person's dense number, which sessions and codes carry so
+	// the status book is an array, not a map.
+	No         uint32
 	DocType    DocType
 	DocHash    []byte
 	NameSealed []byte
@@ -69,17 +73,9 @@ func (s *Store) EnsurePerson(ctx context.Context, name string, doc Document) (*P
 		p.BirthDate = doc.BirthDate.Format(time.DateOnly)
 	}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if err := tx.Create(p).Error; err != nil {
-			return err
-		}
-		// Someone already on a list has just registered: every node's
-		// status book must learn their handle.
-		listed, err := listedDocument(tx, hash)
-		if err != nil || !listed {
-			return err
-		}
-		return bumpVersion(tx, statusVersionName, s.clock.Now().UTC())
-	})
+		_, err := createPerson(tx, p, false, s.clock.Now().UTC())
+		return err
+	}, s.readCommitted()...)
 	if errors.Is(err, gorm.ErrDuplicatedKey) {
 		// Someone registered the same document a moment ago: use theirs.
 		if p, err = s.personByHash(ctx, hash); err != nil {
@@ -92,6 +88,40 @@ func (s *Store) EnsurePerson(ctx context.Context, name string, doc Document) (*P
 	}
 	return p, nil
 }
+
+// createPerson records a new person with the next dense number and the
+// status the lists in force give them (someone already on a list has just
+// registered: every node's book learns it through the change log). With
+// orIgnore, a person of the same document recorded meanwhile wins quietly
+// and created is false. The transaction must read committed data (see
+// Store.readCommitted): it waits for the status log lock and must then see
+// what the import it waited for committed.
+func createPerson(tx *gormDB, p *Person, orIgnore bool, now time.Time) (created bool, err error) {
+	var n personNumber
+	if err := tx.Create(&n).Error; err != nil {
+		return false, fmt.Errorf("number person: %w", err)
+	}
+	p.No = uint32(n.No)
+	q := tx
+	if orIgnore {
+		q = tx.Clauses(clause.OnConflict{DoNothing: true})
+	}
+	res := q.Create(p)
+	if res.Error != nil || res.RowsAffected == 0 {
+		return false, res.Error
+	}
+	if err := lockStatusLog(tx, now); err != nil {
+		return false, err
+	}
+	return true, syncStatuses(tx, []listedPerson{{No: p.No, DocHash: p.DocHash}}, now)
+}
+
+// personNumber hands out dense person numbers (table person_numbers).
+type personNumber struct {
+	No uint64 `gorm:"primaryKey;autoIncrement"`
+}
+
+func (personNumber) TableName() string { return "person_numbers" }
 
 // PersonByID returns a person by handle, or an *Error of KindNotFound.
 func (s *Store) PersonByID(ctx context.Context, id string) (*Person, error) {

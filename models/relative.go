@@ -69,6 +69,8 @@ var (
 // RelativeView is a link with the relative's masked identity.
 type RelativeView struct {
 	Relative
+	// PersonNo is the relative's dense number, for the status book.
+	PersonNo   uint32
 	DocType    DocType
 	MaskedName string
 	MaskedDoc  string
@@ -185,7 +187,7 @@ func (s *Store) Relatives(ctx context.Context, accountID string) ([]RelativeView
 func (s *Store) RelativeOf(ctx context.Context, accountID, id string) (*RelativeView, error) {
 	var v RelativeView
 	res := s.db.WithContext(ctx).Table("relatives AS r").
-		Select("r.*, p.doc_type, p.masked_name, p.masked_doc").
+		Select("r.*, p.no AS person_no, p.doc_type, p.masked_name, p.masked_doc").
 		Joins("JOIN persons AS p ON p.id = r.person_id").
 		Where("r.id = ? AND r.account_id = ?", id, accountID).Limit(1).Scan(&v)
 	if res.Error != nil {

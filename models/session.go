@@ -16,8 +16,10 @@ import (
 type Session struct {
 	AccountID string `json:"a"`
 	Platform  string `json:"p"`
-	// PersonID is the bound person's handle, empty before binding.
+	// PersonID is the bound person's handle, empty before binding; PersonNo
+	// their dense number, by which the status book finds them.
 	PersonID string `json:"h,omitempty"`
+	PersonNo uint32 `json:"n,omitempty"`
 	// Version is the account's session version when the token was issued.
 	Version int64 `json:"v"`
 	// FaceOn is the date (service time zone) face verification last passed.
@@ -138,7 +140,7 @@ func (s *Sessions) sessionOf(a *Account, p *Person, ttl time.Duration) Session {
 		FaceOn: a.FaceVerifiedOn, Claimed: a.IdentityPending(), IssuedAt: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
 	}
 	if a.PersonID != nil && p != nil && p.ID == *a.PersonID {
-		sess.PersonID, sess.MaskedName, sess.MaskedDoc = p.ID, p.MaskedName, p.MaskedDoc
+		sess.PersonID, sess.PersonNo, sess.MaskedName, sess.MaskedDoc = p.ID, p.No, p.MaskedName, p.MaskedDoc
 	}
 	return sess
 }

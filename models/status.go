@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"fmt"
-	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -45,97 +44,124 @@ type dataVersion struct {
 
 func (dataVersion) TableName() string { return "data_versions" }
 
-// statusVersionName names the status lists' version counter.
-const statusVersionName = "status"
+// statusLogLock names the data_versions row that writers of the status
+// change log lock, so sequence order is commit order.
+const statusLogLock = "status_log"
 
-// Status is a person's current colour, where it comes from and why.
+// Status is a person's current colour, where it comes from and why, and
+// their latest nucleic-acid result.
 type Status struct {
-	Colour Colour
-	Source string
-	Reason string
+	Colour  Colour
+	Source  string
+	Reason  string
+	Nucleic NucleicStatus
+}
+
+// NucleicStatus is a person's latest nucleic-acid result; Result is empty
+// when there is none.
+type NucleicStatus struct {
+	Result    string
+	SampledAt time.Time
 }
 
 // green is the status of a person on no list.
 var green = Status{Colour: Green}
 
-// StatusBook holds, in memory, the colour of every person on a list who is
-// not green (a small set); everybody else is green. The show-code and verify
-// paths read it without touching the database. It is safe for concurrent use.
-type StatusBook struct {
-	mu       sync.RWMutex
-	byPerson map[string]Status
-	version  int64
-	loaded   bool
+// PersonStatus is the current status of one registered person as the store
+// keeps it (table person_status): what a node loads when it starts cold.
+// A person without a row is green.
+type PersonStatus struct {
+	PersonNo      uint32 `gorm:"primaryKey;autoIncrement:false"`
+	Colour        Colour
+	Source        string
+	Reason        string
+	NucleicResult string
+	SampledAt     *time.Time
+	// Seq is the change that set this status.
+	Seq uint64
 }
 
-// NewStatusBook returns an empty book; load it with Store.RefreshStatus.
-func NewStatusBook() *StatusBook { return &StatusBook{byPerson: map[string]Status{}} }
+// TableName names the table.
+func (PersonStatus) TableName() string { return "person_status" }
 
-// Of returns the status of the person with the given handle.
-func (b *StatusBook) Of(personID string) Status {
-	b.mu.RLock()
-	s, ok := b.byPerson[personID]
-	b.mu.RUnlock()
-	if !ok {
-		return green
-	}
-	return s
+// StatusChange is one entry of the ordered change log every node applies
+// after the last sequence it holds: a person's new status in full.
+type StatusChange struct {
+	Seq           uint64 `gorm:"primaryKey;autoIncrement"`
+	PersonNo      uint32
+	Colour        Colour
+	Source        string
+	Reason        string
+	NucleicResult string
+	SampledAt     *time.Time
+	At            time.Time
 }
 
-// Version returns the data version the book holds.
-func (b *StatusBook) Version() int64 {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.version
-}
+// TableName names the table.
+func (StatusChange) TableName() string { return "status_changes" }
 
-// RefreshStatus reloads the book when the lists changed since it was loaded
-// (or always, the first time). Version and entries are read in one
-// transaction, so the book never mixes two imports.
+// statusChangeBatch is how many changes a node reads per query.
+const statusChangeBatch = 20000
+
+// RefreshStatus brings the book up to date: the first time it loads every
+// person's status (in key ranges, inside one read transaction, so the book
+// matches one sequence); after that it applies the changes logged since the
+// last sequence it holds. No change makes a node reload the whole book.
 func (s *Store) RefreshStatus(ctx context.Context, b *StatusBook) error {
-	var current int64
-	byPerson := map[string]Status{}
-	changed := false
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		v, err := readVersion(tx, statusVersionName)
+	if !b.Loaded() {
+		return s.loadStatus(ctx, b)
+	}
+	for {
+		var rows []StatusChange
+		err := s.db.WithContext(ctx).Where("seq > ?", b.Seq()).Order("seq").Limit(statusChangeBatch).Find(&rows).Error
 		if err != nil {
-			return err
+			return fmt.Errorf("read status changes: %w", err)
 		}
-		b.mu.RLock()
-		changed = !b.loaded || v != b.version
-		b.mu.RUnlock()
-		if !changed {
+		if len(rows) == 0 {
 			return nil
 		}
-		current = v
-		var rows []struct {
-			PersonID string
-			Source   string
-			Colour   Colour
-			Reason   string
+		changes := make([]PersonStatus, len(rows))
+		for i, r := range rows {
+			changes[i] = PersonStatus{PersonNo: r.PersonNo, Colour: r.Colour, Source: r.Source, Reason: r.Reason,
+				NucleicResult: r.NucleicResult, SampledAt: r.SampledAt, Seq: r.Seq}
 		}
-		err = tx.Table("status_entries AS e").
-			Select("p.id AS person_id, e.source, e.colour, e.reason").
-			Joins("JOIN persons AS p ON p.doc_hash = e.doc_hash").
-			Where("e.colour <> ?", Green).Scan(&rows).Error
-		if err != nil {
-			return fmt.Errorf("read status lists: %w", err)
+		b.update(changes, rows[len(rows)-1].Seq)
+		if len(rows) < statusChangeBatch {
+			return nil
 		}
-		for _, r := range rows {
-			if cur, ok := byPerson[r.PersonID]; !ok || r.Colour.Worse(cur.Colour) {
-				byPerson[r.PersonID] = Status{Colour: r.Colour, Source: r.Source, Reason: r.Reason}
+	}
+}
+
+// statusLoadBatch is how many people a cold load reads per query.
+const statusLoadBatch = 50000
+
+// loadStatus loads every person's status into an empty snapshot and
+// publishes it once complete.
+func (s *Store) loadStatus(ctx context.Context, b *StatusBook) error {
+	w := b.writer(true)
+	defer w.close()
+	var seq uint64
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		if err := tx.Model(&StatusChange{}).Select("COALESCE(MAX(seq), 0)").Scan(&seq).Error; err != nil {
+			return err
+		}
+		var after uint32
+		for {
+			var rows []PersonStatus
+			if err := tx.Where("person_no > ?", after).Order("person_no").Limit(statusLoadBatch).Find(&rows).Error; err != nil {
+				return err
 			}
+			w.set(rows)
+			if len(rows) < statusLoadBatch {
+				return nil
+			}
+			after = rows[len(rows)-1].PersonNo
 		}
-		return nil
 	})
-	if err != nil || !changed {
-		return err
+	if err != nil {
+		return fmt.Errorf("load status book: %w", err)
 	}
-	b.mu.Lock()
-	if !b.loaded || current >= b.version {
-		b.byPerson, b.version, b.loaded = byPerson, current, true
-	}
-	b.mu.Unlock()
+	w.publish(seq)
 	return nil
 }
 
@@ -169,6 +195,14 @@ func (s *Store) ImportStatus(ctx context.Context, source string, rows []StatusRo
 		entries = append(entries, StatusEntry{Source: source, DocHash: hash, Colour: r.Colour, Reason: truncate(r.Reason, 256), ImportID: imp.ID})
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		if err := lockStatusLog(tx, imp.CreatedAt); err != nil {
+			return err
+		}
+		// Registered people on the old list or the new one may change.
+		before, err := peopleListedBy(tx, source)
+		if err != nil {
+			return err
+		}
 		if err := tx.Where("source = ?", source).Delete(&StatusEntry{}).Error; err != nil {
 			return err
 		}
@@ -177,10 +211,14 @@ func (s *Store) ImportStatus(ctx context.Context, source string, rows []StatusRo
 				return err
 			}
 		}
-		if err := tx.Create(imp).Error; err != nil {
+		after, err := peopleListedBy(tx, source)
+		if err != nil {
 			return err
 		}
-		if err := bumpVersion(tx, statusVersionName, imp.CreatedAt); err != nil {
+		if err := syncStatuses(tx, mergePeople(before, after), imp.CreatedAt); err != nil {
+			return err
+		}
+		if err := tx.Create(imp).Error; err != nil {
 			return err
 		}
 		return tx.Create(&AuditEntry{At: imp.CreatedAt, Actor: actor, Action: "status.import", Subject: imp.ID,
@@ -210,10 +248,102 @@ func bumpVersion(tx *gormDB, name string, now time.Time) error {
 	}).Create(&dataVersion{Name: name, Version: 1, UpdatedAt: now}).Error
 }
 
-// listedDocument reports whether a document hash is on a non-green list
-// (so a person registering with it changes what the books hold).
-func listedDocument(tx *gormDB, hash []byte) (bool, error) {
-	var n int64
-	err := tx.Model(&StatusEntry{}).Where("doc_hash = ? AND colour <> ?", hash, Green).Limit(1).Count(&n).Error
-	return n > 0, err
+// lockStatusLog takes the lock every writer of the status change log holds
+// until it commits, so the log's sequence order is its commit order and a
+// node that read up to a sequence never misses an earlier one.
+func lockStatusLog(tx *gormDB, now time.Time) error {
+	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&dataVersion{Name: statusLogLock, UpdatedAt: now}).Error; err != nil {
+		return err
+	}
+	return tx.Clauses(lockForUpdate).Take(&dataVersion{}, "name = ?", statusLogLock).Error
+}
+
+// listedPerson is a registered person as status changes find them.
+type listedPerson struct {
+	No      uint32
+	DocHash []byte
+}
+
+// peopleListedBy returns the registered people on source's list.
+func peopleListedBy(tx *gormDB, source string) ([]listedPerson, error) {
+	var out []listedPerson
+	err := tx.Table("persons AS p").Select("p.no, p.doc_hash").
+		Joins("JOIN status_entries AS e ON e.doc_hash = p.doc_hash").
+		Where("e.source = ?", source).Scan(&out).Error
+	return out, err
+}
+
+// mergePeople returns the people of a and b, each once.
+func mergePeople(a, b []listedPerson) []listedPerson {
+	seen := make(map[uint32]bool, len(a)+len(b))
+	out := make([]listedPerson, 0, len(a)+len(b))
+	for _, p := range append(a, b...) {
+		if !seen[p.No] {
+			seen[p.No] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// syncStatuses recomputes the status of people from the lists in force and
+// logs a change for each whose status moved. The caller holds the status
+// log lock.
+func syncStatuses(tx *gormDB, people []listedPerson, now time.Time) error {
+	for start := 0; start < len(people); start += 500 {
+		batch := people[start:min(start+500, len(people))]
+		hashes := make([][]byte, len(batch))
+		nos := make([]uint32, len(batch))
+		for i, p := range batch {
+			hashes[i], nos[i] = p.DocHash, p.No
+		}
+		var entries []StatusEntry
+		if err := tx.Where("doc_hash IN ?", hashes).Find(&entries).Error; err != nil {
+			return err
+		}
+		worst := map[string]StatusEntry{}
+		for _, e := range entries {
+			if cur, ok := worst[string(e.DocHash)]; !ok || e.Colour.Worse(cur.Colour) {
+				worst[string(e.DocHash)] = e
+			}
+		}
+		var current []PersonStatus
+		if err := tx.Where("person_no IN ?", nos).Find(&current).Error; err != nil {
+			return err
+		}
+		held := map[uint32]PersonStatus{}
+		for _, c := range current {
+			held[c.PersonNo] = c
+		}
+		for _, p := range batch {
+			e, listed := worst[string(p.DocHash)]
+			cur, known := held[p.No]
+			next := PersonStatus{PersonNo: p.No, Colour: Green, NucleicResult: cur.NucleicResult, SampledAt: cur.SampledAt}
+			if listed && e.Colour != Green {
+				next.Colour, next.Source, next.Reason = e.Colour, e.Source, e.Reason
+			}
+			if known && cur.Colour == next.Colour && cur.Source == next.Source && cur.Reason == next.Reason {
+				continue
+			}
+			if !known && next.Colour == Green {
+				continue
+			}
+			if err := logStatus(tx, next, now); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// logStatus appends a person's new status to the change log and keeps it
+// as their current one. The caller holds the status log lock.
+func logStatus(tx *gormDB, ps PersonStatus, now time.Time) error {
+	ch := StatusChange{PersonNo: ps.PersonNo, Colour: ps.Colour, Source: ps.Source, Reason: ps.Reason,
+		NucleicResult: ps.NucleicResult, SampledAt: ps.SampledAt, At: now}
+	if err := tx.Create(&ch).Error; err != nil {
+		return err
+	}
+	ps.Seq = ch.Seq
+	return tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&ps).Error
 }

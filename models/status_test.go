@@ -73,7 +73,7 @@ func TestStatusImportsAndTheBook(t *testing.T) {
 		if err := s.RefreshStatus(ctx, book); err != nil {
 			t.Fatal(err)
 		}
-		if got := book.Of(alice.ID); got.Colour != models.Green {
+		if got := book.Of(alice.No); got.Colour != models.Green {
 			t.Fatalf("before any list: %+v", got)
 		}
 
@@ -85,7 +85,7 @@ func TestStatusImportsAndTheBook(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.RefreshStatus(ctx, book)
-		if got := book.Of(alice.ID); got.Colour != models.Red || got.Source != models.SourceCDC {
+		if got := book.Of(alice.No); got.Colour != models.Red || got.Source != models.SourceCDC {
 			t.Errorf("the worst colour across sources should win: %+v", got)
 		}
 
@@ -95,7 +95,7 @@ func TestStatusImportsAndTheBook(t *testing.T) {
 			t.Fatalf("bad file: %v", err)
 		}
 		s.RefreshStatus(ctx, book)
-		if got := book.Of(alice.ID); got.Colour != models.Red {
+		if got := book.Of(alice.No); got.Colour != models.Red {
 			t.Errorf("after a refused import: %+v, want red still", got)
 		}
 
@@ -104,21 +104,44 @@ func TestStatusImportsAndTheBook(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.RefreshStatus(ctx, book)
-		if got := book.Of(alice.ID); got.Colour != models.Yellow {
+		if got := book.Of(alice.No); got.Colour != models.Yellow {
 			t.Errorf("after the CDC list was replaced: %+v, want yellow", got)
 		}
 
-		// Bob registers: another node's book learns his colour by the version.
+		// Bob registers: another node's book learns his colour from the
+		// change log, one change, without reloading the book.
 		elsewhere := models.NewStatusBook()
 		s.RefreshStatus(ctx, elsewhere)
-		v := elsewhere.Version()
+		seq := elsewhere.Seq()
 		bob, err := s.EnsurePerson(ctx, "李四", mustParse(t, "resident_id", bobNumber))
 		if err != nil {
 			t.Fatal(err)
 		}
 		s.RefreshStatus(ctx, elsewhere)
-		if elsewhere.Version() == v || elsewhere.Of(bob.ID).Colour != models.Yellow {
-			t.Errorf("a listed person's registration did not reach the book: %+v", elsewhere.Of(bob.ID))
+		if elsewhere.Seq() != seq+1 || elsewhere.Of(bob.No).Colour != models.Yellow || elsewhere.Of(bob.No).Reason != "居家" {
+			t.Errorf("a listed person's registration did not reach the book as one change: seq %d → %d, %+v", seq, elsewhere.Seq(), elsewhere.Of(bob.No))
+		}
+		// A cold start agrees with the book kept up by changes.
+		cold := models.NewStatusBook()
+		if err := s.RefreshStatus(ctx, cold); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []*models.Person{alice, bob} {
+			if cold.Of(p.No) != elsewhere.Of(p.No) || cold.Of(p.No) != book.Of(p.No) && p == alice {
+				t.Errorf("cold %+v, kept %+v, first %+v", cold.Of(p.No), elsewhere.Of(p.No), book.Of(p.No))
+			}
+		}
+		if cold.Seq() != elsewhere.Seq() {
+			t.Errorf("cold book at %d, kept at %d", cold.Seq(), elsewhere.Seq())
+		}
+		// Registering someone on no list changes nothing anywhere.
+		carol, err := s.EnsurePerson(ctx, "王五", mustParse(t, "resident_id", withCheck("31011519900101123")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.RefreshStatus(ctx, elsewhere)
+		if elsewhere.Seq() != seq+1 || elsewhere.Of(carol.No).Colour != models.Green || carol.No <= bob.No {
+			t.Errorf("an unlisted registration: seq %d, %+v, numbers %d %d", elsewhere.Seq(), elsewhere.Of(carol.No), bob.No, carol.No)
 		}
 		if audit, _ := s.AuditEntries(ctx, "status.import", ""); len(audit) != 3 {
 			t.Errorf("%d import audit entries, want 3", len(audit))

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -70,6 +71,16 @@ func notFound(err error, code, message string) error {
 
 // gormDB shortens transaction signatures.
 type gormDB = gorm.DB
+
+// readCommitted returns the options of a transaction that must see what
+// others committed while it waited for a lock: READ COMMITTED on MySQL,
+// whose default snapshot would hide it; SQLite runs one writer at a time.
+func (s *Store) readCommitted() []*sql.TxOptions {
+	if s.db.Dialector.Name() != "mysql" {
+		return nil
+	}
+	return []*sql.TxOptions{{Isolation: sql.LevelReadCommitted}}
+}
 
 // lockForUpdate locks the rows a query reads until the transaction ends (on
 // MySQL; SQLite transactions are already exclusive).

@@ -34,8 +34,12 @@ const (
 // number; the masked name and document let a verifier compare with the
 // person in front of them.
 type Claims struct {
-	Issuer     string
-	Subject    string
+	Issuer  string
+	Subject string
+	// PersonNo is the subject's dense number in the issuer's status book
+	// (0 when the issuer does not say), so a verifier of ours reads the
+	// live colour by index.
+	PersonNo   uint32
 	IssuedAt   time.Time
 	ExpiresAt  time.Time
 	ID         []byte // cti: random, unique per code
@@ -101,6 +105,7 @@ type hcClaims struct {
 	Serial     int64  `cbor:"s,omitempty"`
 	Holder     string `cbor:"h,omitempty"`
 	Link       string `cbor:"l,omitempty"`
+	PersonNo   uint32 `cbor:"i,omitempty"`
 }
 
 // Errors of Verify. Each means the code must not be accepted.
@@ -147,7 +152,7 @@ func Sign(key *Key, c Claims) (string, error) {
 	payload, err := encMode.Marshal(cwt{
 		Iss: c.Issuer, Sub: c.Subject, Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Cti: c.ID,
 		HC: hcClaims{Kind: c.Kind, Colour: c.Colour, MaskedName: c.MaskedName, MaskedDoc: c.MaskedDoc,
-			Serial: c.Serial, Holder: c.Holder, Link: c.Link},
+			Serial: c.Serial, Holder: c.Holder, Link: c.Link, PersonNo: c.PersonNo},
 	})
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
@@ -207,7 +212,7 @@ func Parse(code string, lookup KeyLookup) (Claims, error) {
 	return Claims{
 		Issuer: c.Iss, Subject: c.Sub, IssuedAt: time.Unix(c.Iat, 0), ExpiresAt: time.Unix(c.Exp, 0), ID: c.Cti,
 		Kind: c.HC.Kind, Colour: c.HC.Colour, MaskedName: c.HC.MaskedName, MaskedDoc: c.HC.MaskedDoc,
-		Serial: c.HC.Serial, Holder: c.HC.Holder, Link: c.HC.Link, KeyRetiredAt: key.RetiredAt,
+		Serial: c.HC.Serial, Holder: c.HC.Holder, Link: c.HC.Link, PersonNo: c.HC.PersonNo, KeyRetiredAt: key.RetiredAt,
 	}, nil
 }
 
