@@ -110,9 +110,11 @@ func TestJSONTextMustBeUTF8(t *testing.T) {
 	body := `{"name":"` + gbkZhangSan + `","doc_type":"resident_id","doc_number":"` + aliceNumber + `"}`
 	rec := e.do("POST", "/api/v1/identity", strings.NewReader(body), "Content-Type", "application/json", "Authorization", "Bearer "+token)
 	wantError(t, rec, 400, "invalid_encoding")
-	var n int64
-	if err := e.db.Table("persons").Count(&n).Error; err != nil || n != 0 {
-		t.Errorf("the refused identity made %d persons (%v)", n, err)
+	for _, table := range []string{"persons", "identity_claims"} {
+		var n int64
+		if err := e.db.Table(table).Count(&n).Error; err != nil || n != 0 {
+			t.Errorf("the refused identity made %d rows in %s (%v)", n, table, err)
+		}
 	}
 	rec = e.do("POST", "/api/v1/auth/sandbox", strings.NewReader(`{"user":"`+gbkZhangSan+`"}`), "Content-Type", "application/json")
 	wantError(t, rec, 400, "invalid_encoding")
