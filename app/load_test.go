@@ -99,6 +99,7 @@ func hammer(base, verifier, qr string, n int, stop <-chan struct{}) *tally {
 				}
 				req, _ := http.NewRequest("POST", base+"/api/v1/verify", bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+verifier)
+				req.Header.Set("Content-Type", "application/json")
 				resp, err := client.Do(req)
 				if err != nil {
 					tl.mu.Lock()

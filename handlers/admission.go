@@ -128,10 +128,7 @@ var (
 
 // refuse answers 503 busy with Retry-After.
 func (f *front) refuse(w http.ResponseWriter, r *http.Request, now time.Time) {
-	id := r.Header.Get(headerRequestID)
-	if !validRequestID(id) {
-		id = newRequestID()
-	}
+	id := newRequestID() // ours, as for every answer (see requestID)
 	h := w.Header()
 	h["Content-Type"] = headerJSON
 	h["Retry-After"] = headerRetry

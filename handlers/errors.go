@@ -1,11 +1,13 @@
 package handlers
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
 
@@ -42,6 +44,8 @@ func statusOf(kind models.Kind) int {
 		return http.StatusConflict
 	case models.KindTooLarge:
 		return http.StatusRequestEntityTooLarge
+	case models.KindUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
 	case models.KindRateLimited:
 		return http.StatusTooManyRequests
 	case models.KindBusy, models.KindUnavailable:
@@ -87,22 +91,27 @@ func respondError(c *gin.Context, log *slog.Logger, err error) {
 }
 
 // bindJSON decodes the request body into dst. A malformed body, a wrong
-// field type or trailing data is an *models.Error of KindInvalid; a body over
-// the limit comes back as *http.MaxBytesError, which respondError answers 413.
+// field type or trailing data is an *models.Error of KindInvalid (code
+// invalid_json), a body that is not UTF-8 one with code invalid_encoding
+// (encoding/json would silently turn its bytes into U+FFFD); a body over the
+// limit comes back as *http.MaxBytesError, which respondError answers 413.
 func bindJSON(c *gin.Context, dst any) error {
-	dec := json.NewDecoder(c.Request.Body)
-	if err := dec.Decode(dst); err != nil {
+	raw, err := io.ReadAll(c.Request.Body)
+	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			return err
 		}
-		if errors.Is(err, io.EOF) {
-			return models.Errorf(models.KindInvalid, "invalid_json", "请求内容为空")
-		}
 		return models.Errorf(models.KindInvalid, "invalid_json", "请求内容不是有效的JSON").Wrap(err)
 	}
-	if dec.More() {
-		return models.Errorf(models.KindInvalid, "invalid_json", "请求内容不是有效的JSON")
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return models.Errorf(models.KindInvalid, "invalid_json", "请求内容为空")
+	}
+	if !utf8.Valid(raw) {
+		return models.Errorf(models.KindInvalid, models.CodeInvalidEncoding, "请求内容不是UTF-8编码的文本")
+	}
+	if err := json.Unmarshal(raw, dst); err != nil {
+		return models.Errorf(models.KindInvalid, "invalid_json", "请求内容不是有效的JSON").Wrap(err)
 	}
 	return nil
 }

@@ -131,6 +131,8 @@ const (
 	routeStatusImports = "/status-imports"
 	routeHouseholds    = "/households"
 	routeBirthRecords  = "/birth-records"
+	// routeAlipayNotify takes Alipay's form-encoded notifications.
+	routeAlipayNotify = "/face/notify/alipay"
 )
 
 // largeBodyRoutes are the routes whose bodies may exceed the usual limit.
@@ -149,7 +151,9 @@ func (api *API) routes(r *gin.Engine) {
 	}
 	r.GET("/.well-known/healthcode-keys", api.jwks)
 
-	v1 := r.Group("/api/v1")
+	// Bodies under /api/v1 and /h5/api are JSON unless bodyTypes says
+	// otherwise.
+	v1 := r.Group("/api/v1", api.requireMediaType)
 	login := v1.Group("/auth", api.limitBy(api.loginIP, "login", clientKey))
 	login.POST("/wechat", api.loginWeChat)
 	login.POST("/alipay", api.loginAlipay)
@@ -165,7 +169,7 @@ func (api *API) routes(r *gin.Engine) {
 	limited.POST("/me/phone", api.bindPhone)
 	limited.POST("/face/start", api.startFace)
 	limited.POST("/face/callback", api.faceCallback)
-	v1.POST("/face/notify/alipay", api.alipayNotify)
+	v1.POST(routeAlipayNotify, api.alipayNotify)
 
 	// Codes: shown from memory, verified by staff, opened in the web-view.
 	// Every code shown, the holder's or a relative's, and every relative's
@@ -177,8 +181,9 @@ func (api *API) routes(r *gin.Engine) {
 	h5 := r.Group("/h5")
 	h5.GET("/code", api.codePage)
 	h5.GET("/verify", api.verifyPage)
-	h5.GET("/api/code", api.requirePage(models.TicketCode), codeLimit, api.pageCode)
-	h5.POST("/api/verify", api.requirePage(models.TicketVerify), api.limitBy(api.verifyAccount, "verify", accountKey), api.pageVerify)
+	h5api := h5.Group("/api", api.requireMediaType)
+	h5api.GET("/code", api.requirePage(models.TicketCode), codeLimit, api.pageCode)
+	h5api.POST("/verify", api.requirePage(models.TicketVerify), api.limitBy(api.verifyAccount, "verify", accountKey), api.pageVerify)
 
 	// Operators: every action is audited.
 	admin := v1.Group("/admin", api.requireOperator)

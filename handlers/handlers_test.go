@@ -249,19 +249,42 @@ func TestUnknownRouteAndWrongMethod(t *testing.T) {
 	wantError(t, e.do("POST", "/healthz", nil), 405, "method_not_allowed")
 }
 
+// The request id is always the server's own; a well-formed client id is
+// logged beside it, a malformed one ignored.
 func TestRequestID(t *testing.T) {
 	e := newTestEnv(t)
-	rec := e.do("GET", "/healthz", nil, "X-Request-Id", "gateway-abc-123")
-	if got := rec.Header().Get("X-Request-Id"); got != "gateway-abc-123" {
-		t.Errorf("request id %q not echoed", got)
+	rec := e.do("GET", "/healthz", nil, "X-Request-Id", "gateway.abc-123_x")
+	id := rec.Header().Get("X-Request-Id")
+	if !validRequestID(id) || id == "gateway.abc-123_x" {
+		t.Errorf("response request id %q, want the server's own", id)
 	}
-	rec = e.do("GET", "/healthz", nil, "X-Request-Id", "bad id\nforged log line")
-	if got := rec.Header().Get("X-Request-Id"); got == "" || strings.Contains(got, "forged") {
-		t.Errorf("malformed request id accepted: %q", got)
+	if line := logLine(e.logs.String(), "request_id="+id+" "); !strings.Contains(line, " client_request_id=gateway.abc-123_x") {
+		t.Errorf("access log line %q lacks the client's request id:\n%s", line, e.logs)
 	}
-	if !strings.Contains(e.logs.String(), "request_id=gateway-abc-123") {
-		t.Errorf("access log lacks the request id:\n%s", e.logs)
+	for _, bad := range []string{"bad id\nforged log line", "short", strings.Repeat("a", 65), "semi;colon", "ümlaut-0001", "slash/0001"} {
+		rec = e.do("GET", "/healthz", nil, "X-Request-Id", bad)
+		if got := rec.Header().Get("X-Request-Id"); !validRequestID(got) || got == bad {
+			t.Errorf("malformed request id %q: answered %q", bad, got)
+		}
+		if strings.Contains(e.logs.String(), "forged") || strings.Contains(e.logs.String(), "client_request_id=short") {
+			t.Errorf("malformed request id %q logged:\n%s", bad, e.logs)
+		}
 	}
+	for _, good := range []string{"12345678", strings.Repeat("a", 64), "A.b_C-d.0"} {
+		if !validRequestID(good) {
+			t.Errorf("validRequestID(%q) = false", good)
+		}
+	}
+}
+
+// logLine returns the first line of logs that contains s.
+func logLine(logs, s string) string {
+	for line := range strings.Lines(logs) {
+		if strings.Contains(line, s) {
+			return line
+		}
+	}
+	return ""
 }
 
 func TestBodyLimitAndRecovery(t *testing.T) {
@@ -311,7 +334,7 @@ func TestStatusOfEveryKind(t *testing.T) {
 	want := map[models.Kind]int{
 		models.KindInvalid: 400, models.KindUnauthorized: 401, models.KindForbidden: 403,
 		models.KindNotFound: 404, models.KindMethod: 405, models.KindConflict: 409,
-		models.KindTooLarge: 413, models.KindRateLimited: 429, models.KindBusy: 503,
+		models.KindTooLarge: 413, models.KindUnsupportedMedia: 415, models.KindRateLimited: 429, models.KindBusy: 503,
 		models.KindUnavailable: 503, models.KindUpstream: 502, models.KindInternal: 500,
 	}
 	for kind, status := range want {

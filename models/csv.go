@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxImportRows bounds one imported file.
@@ -34,8 +35,9 @@ type ImportProblems struct {
 
 // readCSV reads a UTF-8 CSV file (a BOM and a header row equal to header are
 // allowed) and calls each for every data row with its 1-based row number in
-// the file. Rows each refuses are collected; if any, the whole file is
-// refused with an *Error (CodeImportRejected) listing them.
+// the file. Rows each refuses, and rows that are not UTF-8 (problem code
+// CodeInvalidEncoding), are collected; if any, the whole file is refused
+// with an *Error (CodeImportRejected) listing them.
 func readCSV(r io.Reader, header []string, each func(row int, fields []string) error) error {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -67,7 +69,14 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 		for i := range fields {
 			fields[i] = strings.TrimSpace(fields[i])
 		}
-		if err := each(row, fields); err != nil {
+		// Text is checked before anything else is said about the row: a
+		// file saved as GBK would otherwise be hashed or stored as mojibake.
+		if validFields(fields) {
+			err = each(row, fields)
+		} else {
+			err = errNotUTF8Row
+		}
+		if err != nil {
 			bad++
 			if len(problems) < maxListedProblems {
 				problems = append(problems, RowProblem{Row: row, Code: ErrorCode(err), Message: safeMessage(err)})
@@ -83,6 +92,20 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 		return Errorf(KindInvalid, CodeImportRejected, "文件没有数据行")
 	}
 	return nil
+}
+
+// errNotUTF8Row is the problem of a row whose text is not UTF-8, typically
+// a file saved as GBK.
+var errNotUTF8Row = Errorf(KindInvalid, CodeInvalidEncoding, "该行不是UTF-8编码的文本，请将文件另存为UTF-8后重新导入")
+
+// validFields reports whether every field is UTF-8.
+func validFields(fields []string) bool {
+	for _, f := range fields {
+		if !utf8.ValidString(f) {
+			return false
+		}
+	}
+	return true
 }
 
 func isHeader(fields, header []string) bool {

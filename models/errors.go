@@ -25,6 +25,9 @@ const (
 	KindUpstream     Kind = "upstream"     // a platform (WeChat, Alipay) failed
 	KindInternal     Kind = "internal"     // a bug or an unexpected failure
 	KindMethod       Kind = "method_not_allowed"
+	// KindUnsupportedMedia: the request body is not of the media type the
+	// endpoint takes (for example a form posted to a JSON endpoint).
+	KindUnsupportedMedia Kind = "unsupported_media_type"
 )
 
 // Error is an error whose Message is safe to show a citizen. Code is a stable

@@ -1,4 +1,35 @@
 package models
 
+import (
+	"time"
+
+	"gorm.io/gorm"
+)
+
 // PersonIdentity exposes personIdentity to the external tests.
 func PersonIdentity(p *Person) *Identity { return personIdentity(p) }
+
+// MigrateTo applies the pending migrations up to and including version, as
+// Migrate does, so a test can look at the schema and data before a later
+// migration and after it.
+func MigrateTo(db *gorm.DB, version int) error {
+	if err := tableOptions(db).AutoMigrate(&schemaMigration{}); err != nil {
+		return err
+	}
+	current, err := schemaVersion(db)
+	if err != nil {
+		return err
+	}
+	for _, m := range migrations {
+		if m.Version <= current || m.Version > version {
+			continue
+		}
+		if err := m.Up(db); err != nil {
+			return err
+		}
+		if err := db.Create(&schemaMigration{Version: m.Version, Name: m.Name, AppliedAt: time.Now().UTC()}).Error; err != nil {
+			return err
+		}
+	}
+	return nil
+}

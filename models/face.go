@@ -294,10 +294,3 @@ func (fv *FaceVerification) subject() string {
 	}
 	return fv.PersonID
 }
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
-}

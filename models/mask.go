@@ -113,15 +113,17 @@ func MaskName(name string) string {
 	return string(out)
 }
 
-// MaskDocument keeps the first and last two characters of a document number
-// and puts one "*" for each character between, so the length is preserved.
-// Numbers of four characters or fewer are masked whole.
+// MaskDocument hides a document number behind one "*" a character, the
+// length preserved. An 18-character number (a resident ID) or a longer one
+// keeps its first and last two characters: "11**************2X". A shorter
+// one keeps at most a third of its characters and at most four, the first
+// half (rounded up) at the start and the rest at the end: "H1******8",
+// "1******8", "A****"; two characters or fewer are masked whole.
 func MaskDocument(number string) string {
 	runes := []rune(number)
-	if len(runes) <= 4 {
-		return strings.Repeat("*", len(runes))
-	}
-	return string(runes[:2]) + strings.Repeat("*", len(runes)-4) + string(runes[len(runes)-2:])
+	visible := min(4, len(runes)/3)
+	head, tail := (visible+1)/2, visible/2
+	return string(runes[:head]) + strings.Repeat("*", len(runes)-head-tail) + string(runes[len(runes)-tail:])
 }
 
 // MaskPhone keeps the first three and last four digits of a phone number:

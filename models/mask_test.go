@@ -32,14 +32,30 @@ func TestMaskName(t *testing.T) {
 func TestMaskDocument(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"11010519491231002X", "11**************2X"},
-		{"E12345678", "E1*****78"},
-		{"H1234", "H1*34"},
-		{"1234", "****"},
+		{"810000199001010019", "81**************19"},
+		{"1234567890123456789022", "12******************22"},
+		{"12345678901234567", "12*************67"}, // 17: a third is 5, four shown
+		{"123456789012", "12********12"},           // 12: a third is four
+		{"12345678901", "12********1"},
+		{"H12345678", "H1******8"},
+		{"E12345678", "E1******8"},
+		{"12345678", "1******8"},
+		{"C1234567", "C******7"},
+		{"AB123", "A****"},
+		{"ABC", "A**"},
+		{"AB", "**"},
+		{"1", "*"},
 		{"", ""},
 	}
 	for _, tt := range tests {
-		if got := MaskDocument(tt.in); got != tt.want {
+		got := MaskDocument(tt.in)
+		if got != tt.want {
 			t.Errorf("MaskDocument(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+		n := utf8.RuneCountInString(tt.in)
+		shown := n - strings.Count(got, "*")
+		if utf8.RuneCountInString(got) != n || shown > 4 || (n < 18 && shown > n/3) {
+			t.Errorf("MaskDocument(%q) = %q shows %d of %d characters", tt.in, got, shown, n)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -217,16 +218,124 @@ type (
 	}
 )
 
-// Frozen table shapes of migration 9: everyone's status in memory, kept
+// Frozen shapes and data of migration 9.
+type m9AuditEntry struct {
+	ClientRequestID string `gorm:"size:64;not null;default:''"`
+}
+
+// m9Column is a string column as the migrations before 9 made it
+// (client_request_id as 9 adds it): VARCHAR(size), NULL when nullable, the
+// empty string as default when emptyDefault.
+type m9Column struct {
+	name         string
+	size         int
+	nullable     bool
+	emptyDefault bool
+}
+
+// m9Identifiers are the columns holding identifiers (ids, handles, platform
+// user ids, actors and subjects naming accounts) that migration 9 makes
+// compare byte for byte on MySQL.
+var m9Identifiers = []struct {
+	table   string
+	columns []m9Column
+}{
+	{"accounts", []m9Column{{"id", 32, false, false}, {"platform", 16, false, false}, {"platform_user_id", 128, false, false},
+		{"union_id", 128, false, false}, {"person_id", 32, true, false}, {"pending_person_id", 32, true, false},
+		{"claim_id", 32, true, false}}},
+	{"persons", []m9Column{{"id", 32, false, false}}},
+	{"identity_claims", []m9Column{{"id", 32, false, false}, {"account_id", 32, false, false}}},
+	{"audit_log", []m9Column{{"actor", 64, false, false}, {"subject", 64, false, false}, {"request_id", 64, false, false},
+		{"client_request_id", 64, false, true}}},
+	{"face_verifications", []m9Column{{"id", 32, false, false}, {"verify_id", 128, false, false}, {"account_id", 32, false, false},
+		{"person_id", 32, false, false}, {"claim_id", 32, false, true}}},
+	{"session_revocations", []m9Column{{"account_id", 32, false, false}}},
+	{"status_entries", []m9Column{{"import_id", 32, false, false}}},
+	{"status_imports", []m9Column{{"id", 32, false, false}, {"actor", 64, false, false}}},
+	{"verifiers", []m9Column{{"account_id", 32, false, false}, {"granted_by", 64, false, false}}},
+	{"verifications", []m9Column{{"verifier_account_id", 32, false, false}, {"holder_handle", 32, false, false}, {"code_id", 64, false, false}}},
+	{"h5_tickets", []m9Column{{"id", 64, false, false}, {"account_id", 32, false, false}, {"relative_id", 32, false, false}}},
+	{"relatives", []m9Column{{"id", 32, false, false}, {"account_id", 32, false, false}, {"person_id", 32, false, false},
+		{"decided_by", 64, false, false}}},
+}
+
+// m9BinaryIdentifiers alters each table's identifier columns to utf8mb4_bin,
+// one statement a table, keeping type, nullability and every index (MySQL
+// rebuilds the indexes under the new collation).
+func m9BinaryIdentifiers(tx *gorm.DB) error {
+	for _, t := range m9Identifiers {
+		clauses := make([]string, 0, len(t.columns))
+		for _, c := range t.columns {
+			null := "NOT NULL"
+			if c.nullable {
+				null = "NULL"
+			}
+			def := ""
+			if c.emptyDefault {
+				def = " DEFAULT ''"
+			}
+			clauses = append(clauses, fmt.Sprintf("MODIFY `%s` VARCHAR(%d) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin %s%s", c.name, c.size, null, def))
+		}
+		if err := tx.Exec("ALTER TABLE `" + t.table + "` " + strings.Join(clauses, ", ")).Error; err != nil {
+			return fmt.Errorf("make %s's identifiers binary: %w", t.table, err)
+		}
+	}
+	return nil
+}
+
+// m9MaskDocument re-masks a document masked by the first rule (first and
+// last two characters shown) by the rule of migration 9: a number shorter
+// than 18 characters shows at most a third of its characters and at most
+// four. Every character it keeps was already shown, so it needs no key.
+func m9MaskDocument(old string) string {
+	runes := []rune(old)
+	if len(runes) >= 18 {
+		return old
+	}
+	visible := min(4, len(runes)/3)
+	head, tail := (visible+1)/2, visible/2
+	return string(runes[:head]) + strings.Repeat("*", len(runes)-head-tail) + string(runes[len(runes)-tail:])
+}
+
+// m9RemaskDocuments applies m9MaskDocument to the masked documents shorter
+// than 18 characters stored in table (persons, identity_claims), a thousand
+// rows at a time.
+func m9RemaskDocuments(tx *gorm.DB, table string) error {
+	last := ""
+	for {
+		var batch []struct {
+			ID        string
+			MaskedDoc string
+		}
+		err := tx.Table(table).Select("id, masked_doc").Where("id > ? AND LENGTH(masked_doc) < 18", last).
+			Order("id").Limit(1000).Find(&batch).Error
+		if err != nil {
+			return fmt.Errorf("read masked documents of %s: %w", table, err)
+		}
+		for _, p := range batch {
+			if masked := m9MaskDocument(p.MaskedDoc); masked != p.MaskedDoc {
+				if err := tx.Table(table).Where("id = ?", p.ID).Update("masked_doc", masked).Error; err != nil {
+					return fmt.Errorf("re-mask a document in %s: %w", table, err)
+				}
+			}
+		}
+		if len(batch) < 1000 {
+			return nil
+		}
+		last = batch[len(batch)-1].ID
+	}
+}
+
+// Frozen table shapes of migration 10: everyone's status in memory, kept
 // current by an ordered change log.
 type (
-	m9PersonNumber struct {
+	m10PersonNumber struct {
 		No uint64 `gorm:"primaryKey;autoIncrement"`
 	}
-	m9Person struct {
+	m10Person struct {
 		No uint32 `gorm:"not null;default:0"`
 	}
-	m9PersonStatus struct {
+	m10PersonStatus struct {
 		PersonNo      uint32 `gorm:"primaryKey;autoIncrement:false"`
 		Colour        string `gorm:"size:8;not null"`
 		Source        string `gorm:"size:16;not null"`
@@ -235,21 +344,21 @@ type (
 		SampledAt     *time.Time
 		Seq           uint64 `gorm:"not null"`
 	}
-	m9StatusChange struct {
-		Seq           uint64    `gorm:"primaryKey;autoIncrement"`
-		PersonNo      uint32    `gorm:"not null"`
-		Colour        string    `gorm:"size:8;not null"`
-		Source        string    `gorm:"size:16;not null"`
-		Reason        string    `gorm:"size:256;not null"`
-		NucleicResult string    `gorm:"size:16;not null"`
+	m10StatusChange struct {
+		Seq           uint64 `gorm:"primaryKey;autoIncrement"`
+		PersonNo      uint32 `gorm:"not null"`
+		Colour        string `gorm:"size:8;not null"`
+		Source        string `gorm:"size:16;not null"`
+		Reason        string `gorm:"size:256;not null"`
+		NucleicResult string `gorm:"size:16;not null"`
 		SampledAt     *time.Time
 		At            time.Time `gorm:"not null;index:idx_status_changes_at"`
 	}
 )
 
-// m9Number gives every person recorded before migration 9 a dense number,
+// m10Number gives every person recorded before migration 10 a dense number,
 // oldest first, and logs the status the lists give them.
-func m9Number(tx *gorm.DB) error {
+func m10Number(tx *gorm.DB) error {
 	type person struct {
 		ID      string
 		DocHash []byte
@@ -263,7 +372,7 @@ func m9Number(tx *gorm.DB) error {
 			return nil
 		}
 		for _, p := range batch {
-			n := m9PersonNumber{}
+			n := m10PersonNumber{}
 			if err := tx.Table("person_numbers").Create(&n).Error; err != nil {
 				return err
 			}
@@ -284,11 +393,11 @@ func m9Number(tx *gorm.DB) error {
 				continue
 			}
 			now := time.Now().UTC()
-			ch := m9StatusChange{PersonNo: uint32(n.No), Colour: worst.Colour, Source: worst.Source, Reason: worst.Reason, At: now}
+			ch := m10StatusChange{PersonNo: uint32(n.No), Colour: worst.Colour, Source: worst.Source, Reason: worst.Reason, At: now}
 			if err := tx.Table("status_changes").Create(&ch).Error; err != nil {
 				return err
 			}
-			st := m9PersonStatus{PersonNo: ch.PersonNo, Colour: ch.Colour, Source: ch.Source, Reason: ch.Reason, Seq: ch.Seq}
+			st := m10PersonStatus{PersonNo: ch.PersonNo, Colour: ch.Colour, Source: ch.Source, Reason: ch.Reason, Seq: ch.Seq}
 			if err := tx.Table("person_status").Create(&st).Error; err != nil {
 				return err
 			}
@@ -371,17 +480,40 @@ var migrations = []migration{
 		}
 		return nil
 	}},
-	{9, "add dense person numbers, everyone's current status and the status change log", func(tx *gorm.DB) error {
+	{9, "compare identifiers exactly, keep the client's request id beside ours, show less of short documents", func(tx *gorm.DB) error {
+		// Under utf8mb4_unicode_ci MySQL found "Victim" when asked for
+		// "victim" or "vîctim": one platform user could log in to another's
+		// account. SQLite compares bytes already. On a large table the
+		// ALTER copies it: plan the upgrade for a quiet hour.
+		// Each step can run again, should a run stop half-way.
+		if m := tx.Table("audit_log").Migrator(); !m.HasColumn(&m9AuditEntry{}, "ClientRequestID") {
+			if err := m.AddColumn(&m9AuditEntry{}, "ClientRequestID"); err != nil {
+				return fmt.Errorf("add audit_log.client_request_id: %w", err)
+			}
+		}
+		if tx.Dialector.Name() == "mysql" {
+			if err := m9BinaryIdentifiers(tx); err != nil {
+				return err
+			}
+		}
+		for _, table := range []string{"persons", "identity_claims"} {
+			if err := m9RemaskDocuments(tx, table); err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
+	{10, "add dense person numbers, everyone's current status and the status change log", func(tx *gorm.DB) error {
 		if err := createTables(tx, map[string]any{
-			"person_numbers": &m9PersonNumber{}, "person_status": &m9PersonStatus{}, "status_changes": &m9StatusChange{},
+			"person_numbers": &m10PersonNumber{}, "person_status": &m10PersonStatus{}, "status_changes": &m10StatusChange{},
 		}); err != nil {
 			return err
 		}
 		m := tx.Table("persons").Migrator()
-		if err := m.AddColumn(&m9Person{}, "No"); err != nil {
+		if err := m.AddColumn(&m10Person{}, "No"); err != nil {
 			return fmt.Errorf("add persons.no: %w", err)
 		}
-		if err := m9Number(tx); err != nil {
+		if err := m10Number(tx); err != nil {
 			return fmt.Errorf("number persons: %w", err)
 		}
 		if err := tx.Exec("CREATE UNIQUE INDEX idx_persons_no ON persons (no)").Error; err != nil {

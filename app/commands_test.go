@@ -1,0 +1,46 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"healthcode/models"
+)
+
+// A list saved as GBK is refused by the command line as by the HTTP upload,
+// naming the row, and nothing is imported.
+func TestImportCommandRefusesTextThatIsNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	getenv := func(k string) string {
+		if k == "HEALTHCODE_DATA_DIR" {
+			return dir
+		}
+		return ""
+	}
+	file := filepath.Join(dir, "cdc.csv")
+	// Row 2's reason is 密接 in GBK.
+	csv := "resident_id,11010519491231002X,red,ok\nresident_id,11010519491231002X,red,\xc3\xdc\xbd\xd3\n"
+	if err := os.WriteFile(file, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"import-status", "--source", "cdc", "--file", file}, getenv, &stdout, &stderr)
+	if models.ErrorCode(err) != models.CodeImportRejected {
+		t.Fatalf("err = %v, want %s", err, models.CodeImportRejected)
+	}
+	if !strings.Contains(stderr.String(), "row 2:") || !strings.Contains(stderr.String(), models.CodeInvalidEncoding) {
+		t.Errorf("stderr %q does not name row 2 as %s", stderr.String(), models.CodeInvalidEncoding)
+	}
+	if strings.Contains(stdout.String(), "imported") {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	// The same file in UTF-8 imports.
+	os.WriteFile(file, []byte(strings.Replace(csv, "\xc3\xdc\xbd\xd3", "密接", 1)), 0o600)
+	if err := run(context.Background(), []string{"import-status", "--source", "cdc", "--file", file}, getenv, io.Discard, io.Discard); err != nil {
+		t.Errorf("the UTF-8 file: %v", err)
+	}
+}

@@ -1,0 +1,191 @@
+package models_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"healthcode/models"
+	"healthcode/models/storetest"
+)
+
+// emptyDB opens a database of the driver with no migration applied.
+func emptyDB(t *testing.T, driver string) *gorm.DB {
+	t.Helper()
+	dsn := filepath.Join(t.TempDir(), "test.db")
+	if driver == "mysql" {
+		dsn = storetest.MySQLDSN(t)
+	}
+	db, err := models.OpenDB(context.Background(), models.DBOptions{Driver: driver, DSN: dsn, MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { models.CloseDB(db) })
+	return db
+}
+
+// mysqlColumn is a column as information_schema describes it.
+type mysqlColumn struct {
+	TableName, ColumnName, ColumnType, IsNullable string
+	ColumnDefault, CollationName                  *string
+}
+
+func mysqlColumns(t *testing.T, db *gorm.DB) map[string]mysqlColumn {
+	t.Helper()
+	var cols []mysqlColumn
+	err := db.Raw(`SELECT table_name AS table_name, column_name AS column_name, column_type AS column_type,
+		is_nullable AS is_nullable, column_default AS column_default, collation_name AS collation_name
+		FROM information_schema.columns WHERE table_schema = DATABASE()`).Scan(&cols).Error
+	if err != nil || len(cols) == 0 {
+		t.Fatalf("read columns: %d, %v", len(cols), err)
+	}
+	out := map[string]mysqlColumn{}
+	for _, c := range cols {
+		out[c.TableName+"."+c.ColumnName] = c
+	}
+	return out
+}
+
+func mysqlIndexes(t *testing.T, db *gorm.DB) []string {
+	t.Helper()
+	var rows []struct {
+		TableName, IndexName, ColumnName string
+		NonUnique, SeqInIndex            int
+	}
+	err := db.Raw(`SELECT table_name AS table_name, index_name AS index_name, column_name AS column_name,
+		non_unique AS non_unique, seq_in_index AS seq_in_index
+		FROM information_schema.statistics WHERE table_schema = DATABASE()`).Scan(&rows).Error
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("read indexes: %d, %v", len(rows), err)
+	}
+	var out []string
+	for _, r := range rows {
+		out = append(out, fmt.Sprintf("%s.%s unique=%v %d:%s", r.TableName, r.IndexName, r.NonUnique == 0, r.SeqInIndex, r.ColumnName))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// isIdentifier says whether a column holds identifiers that must compare
+// byte for byte: ids, handles, platform user ids and the actors and
+// subjects that name accounts.
+func isIdentifier(column string) bool {
+	switch column {
+	case "id", "platform", "actor", "subject", "granted_by", "decided_by":
+		return true
+	}
+	return strings.HasSuffix(column, "_id") || strings.HasSuffix(column, "handle")
+}
+
+// Every identifier column compares byte for byte on MySQL, including any a
+// later migration adds.
+func TestIdentifierColumnsAreBinary(t *testing.T) {
+	db := storetest.Open(t, "mysql")
+	n := 0
+	for name, c := range mysqlColumns(t, db) {
+		if c.CollationName == nil || !isIdentifier(c.ColumnName) {
+			continue
+		}
+		n++
+		if *c.CollationName != "utf8mb4_bin" {
+			t.Errorf("%s compares under %s, want utf8mb4_bin", name, *c.CollationName)
+		}
+	}
+	if n < 30 {
+		t.Errorf("only %d identifier columns found", n)
+	}
+}
+
+// Migration 9 changes the collation of identifier columns and nothing else
+// in the schema: types, nullability, defaults and indexes stay.
+func TestMigration9ChangesOnlyCollations(t *testing.T) {
+	db := emptyDB(t, "mysql")
+	if err := models.MigrateTo(db, 8); err != nil {
+		t.Fatal(err)
+	}
+	before, beforeIdx := mysqlColumns(t, db), mysqlIndexes(t, db)
+	if err := models.MigrateTo(db, 9); err != nil {
+		t.Fatal(err)
+	}
+	after, afterIdx := mysqlColumns(t, db), mysqlIndexes(t, db)
+	if !slices.Equal(beforeIdx, afterIdx) {
+		t.Errorf("indexes changed:\nbefore %v\nafter  %v", beforeIdx, afterIdx)
+	}
+	for name, b := range before {
+		a, ok := after[name]
+		if !ok {
+			t.Errorf("%s is gone", name)
+			continue
+		}
+		if a.ColumnType != b.ColumnType || a.IsNullable != b.IsNullable || fmt.Sprint(deref(a.ColumnDefault)) != fmt.Sprint(deref(b.ColumnDefault)) {
+			t.Errorf("%s changed from %s null=%s default=%v to %s null=%s default=%v", name,
+				b.ColumnType, b.IsNullable, deref(b.ColumnDefault), a.ColumnType, a.IsNullable, deref(a.ColumnDefault))
+		}
+		if b.CollationName != nil && !isIdentifier(b.ColumnName) && *a.CollationName != *b.CollationName {
+			t.Errorf("%s, not an identifier, changed collation to %s", name, *a.CollationName)
+		}
+	}
+	if c, ok := after["audit_log.client_request_id"]; !ok || c.ColumnType != "varchar(64)" || c.IsNullable != "NO" {
+		t.Errorf("audit_log.client_request_id = %+v", c)
+	}
+}
+
+func deref(s *string) any {
+	if s == nil {
+		return nil
+	}
+	return *s
+}
+
+// Migration 9 re-masks the stored short documents by the new rule, from
+// the masked form alone, and keeps what was there: accounts that differ
+// only in case stay apart and are found exactly.
+func TestMigration9RemasksShortDocuments(t *testing.T) {
+	for _, driver := range []string{"sqlite", "mysql"} {
+		t.Run(driver, func(t *testing.T) {
+			db := emptyDB(t, driver)
+			if err := models.MigrateTo(db, 8); err != nil {
+				t.Fatal(err)
+			}
+			persons := map[string]string{ // id → masked document by the old rule
+				"p1": "11**************2X", "p2": "E1*****78", "p3": "12****78", "p4": "AB*23", "p5": "****",
+			}
+			for id, masked := range persons {
+				err := db.Exec(`INSERT INTO persons (id, doc_type, doc_hash, name_sealed, doc_sealed, masked_name, masked_doc, birth_date)
+					VALUES (?, 'passport', ?, ?, ?, '张*', ?, '')`, id, []byte(id), []byte{1}, []byte{1}, masked).Error
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := db.Exec(`INSERT INTO accounts (id, platform, platform_user_id, union_id, session_version, face_verified_on)
+				VALUES ('a1', 'sandbox', 'Victim', '', 1, '')`).Error
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := models.MigrateTo(db, 9); err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]string{
+				"p1": "11**************2X", "p2": "E1******8", "p3": "1******8", "p4": "A****", "p5": "****",
+			}
+			for id, w := range want {
+				var got string
+				if err := db.Raw("SELECT masked_doc FROM persons WHERE id = ?", id).Scan(&got).Error; err != nil || got != w {
+					t.Errorf("person %s: masked_doc %q → %q (%v), want %q", id, persons[id], got, err, w)
+				}
+			}
+			for user, want := range map[string]int64{"Victim": 1, "victim": 0, "vîctim": 0} {
+				var n int64
+				db.Table("accounts").Where("platform = 'sandbox' AND platform_user_id = ?", user).Count(&n)
+				if n != want {
+					t.Errorf("accounts with platform user %q: %d, want %d", user, n, want)
+				}
+			}
+		})
+	}
+}
