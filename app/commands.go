@@ -13,29 +13,6 @@ import (
 	"healthcode/models/codetoken"
 )
 
-// importStatus replaces one source's status list with a CSV file:
-// `app import-status --source cdc --file lists.csv`.
-func importStatus(ctx context.Context, cfg config.Config, args []string, e env) error {
-	fs := flag.NewFlagSet("import-status", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	source := fs.String("source", "", "list source: cdc, community, nucleic_acid or operator")
-	file := fs.String("file", "", "CSV file: doc_type,doc_number,colour,reason")
-	if err := fs.Parse(args); err != nil || *source == "" || *file == "" {
-		return usageError{"usage: app import-status --source cdc|community|nucleic_acid|operator --file lists.csv"}
-	}
-	return importFile(ctx, cfg, *file, e, func(d *deps, f io.Reader) (string, error) {
-		rows, err := models.ParseStatusCSV(f, d.store.Today())
-		if err != nil {
-			return "", err
-		}
-		imp, err := d.store.ImportStatus(ctx, *source, rows, "cli:import-status", "")
-		if err != nil {
-			return "", err
-		}
-		return fmt.Sprintf("imported %d rows into the %s list (import %s); running servers pick it up within seconds", imp.Rows, imp.Source, imp.ID), nil
-	})
-}
-
 // importHouseholds replaces the household registers:
 // `app import-households --file F` (household_id,doc_type,doc_number).
 func importHouseholds(ctx context.Context, cfg config.Config, args []string, e env) error {

@@ -88,6 +88,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		purgeLoop(purgeCtx, cfg.Retention.Interval.D(), log, d.store, retentionPolicy(cfg))
 	}()
 	defer func() { stopPurging(); <-purged }()
+	// Imports run as jobs in the background, one at a time on this node;
+	// a finished one reaches this node's book at once, the others' within
+	// their poll. Leftover uploads of a previous run are removed first.
+	importer := models.NewImporter(d.store, 4, log, func() {
+		if err := d.store.RefreshStatus(context.Background(), d.status); err != nil {
+			log.Error("refresh status lists after an import", "err", err)
+		}
+	})
+	removeSpooledUploads(cfg, log)
+	importCtx, stopImports := context.WithCancel(context.Background())
+	imported := make(chan struct{})
+	go func() { defer close(imported); importer.Run(importCtx) }()
+	defer func() { stopImports(); <-imported }()
 	if d.keys.NewOperatorKey != "" {
 		// Shown once, on the console only: never written to the log.
 		fmt.Fprintf(e.stdout, "Development operator key (shown once; kept in %s/keys/operator.key):\n  Authorization: Operator %s\n",
@@ -96,7 +109,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 
 	service, err := handlers.New(handlers.Deps{
 		Config: cfg, Store: d.store, Sessions: d.sessions, Platforms: platforms,
-		Keys: d.signing, Status: d.status, Verifiers: verifiers, Verifications: verifications,
+		Keys: d.signing, Status: d.status, Verifiers: verifiers, Verifications: verifications, Importer: importer,
 		OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
 	})
 	if err != nil {

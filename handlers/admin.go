@@ -57,42 +57,75 @@ func (api *API) requireOperator(c *gin.Context) {
 	c.Next()
 }
 
-type importResponse struct {
-	ImportID string `json:"import_id"`
-	Source   string `json:"source"`
-	Rows     int    `json:"rows"`
+// importView is an import job as operators follow it.
+type importView struct {
+	ID          string              `json:"id"`
+	Source      string              `json:"source"`
+	State       string              `json:"state"`
+	RowsRead    int64               `json:"rows_read"`
+	RowsApplied int64               `json:"rows_applied"`
+	BadRows     int64               `json:"bad_rows"`
+	Errors      []models.RowProblem `json:"errors"`
+	Message     string              `json:"message,omitempty"`
+	CreatedAt   string              `json:"created_at"`
+	FinishedAt  string              `json:"finished_at,omitempty"`
 }
 
-// statusImport replaces one source's list with an uploaded CSV (multipart:
-// file, source). A bad row rejects the whole file; the old list stays.
+type importResponse struct {
+	Import importView `json:"import"`
+}
+
+// statusImport takes a source's new list (multipart: source, file; or
+// source and clear=true to empty it) and runs it as a job: 202 with the
+// job, whose progress GET /api/v1/admin/imports/:id reports. The file is
+// spooled to disk as it arrives, never held whole in memory; until the job
+// switches to the new list the old one stays in force, and a bad row
+// rejects the whole file.
 func (api *API) statusImport(c *gin.Context) {
-	source := c.PostForm("source")
-	if !models.ValidSource(source) {
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator"))
-		return
-	}
-	f, err := uploadedFile(c)
+	upload, err := api.spoolUpload(c)
 	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}
-	defer f.Close()
-	rows, err := models.ParseStatusCSV(f, api.store.Today())
+	if !upload.clear && upload.path == "" {
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "file_required", "请在 file 字段上传CSV文件，或以 clear=true 清空该来源名单"))
+		return
+	}
+	job, err := api.store.NewStatusImport(c.Request.Context(), upload.source, upload.clear, c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	if err == nil {
+		if err = api.importer.Submit(job, upload.path); err != nil {
+			api.store.FailImport(c.Request.Context(), job, "导入队列已满，请稍后重新上传")
+		}
+	}
+	if err != nil {
+		upload.remove()
+		respondError(c, api.log, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, importResponse{Import: api.importViewOf(job)})
+}
+
+// importStatus reports an import job's progress.
+func (api *API) importStatus(c *gin.Context) {
+	job, err := api.store.ImportJobByID(c.Request.Context(), c.Param("id"))
 	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}
-	imp, err := api.store.ImportStatus(c.Request.Context(), source, rows, c.GetString(ctxOperator), c.GetString(ctxRequestID))
-	if err != nil {
-		respondError(c, api.log, err)
-		return
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, importResponse{Import: api.importViewOf(job)})
+}
+
+func (api *API) importViewOf(j *models.ImportJob) importView {
+	v := importView{ID: j.ID, Source: j.Source, State: j.State, RowsRead: j.RowsRead, RowsApplied: j.RowsApplied,
+		BadRows: j.BadRows, Errors: j.RowProblems(), Message: j.Message, CreatedAt: api.timestamp(j.CreatedAt)}
+	if v.Errors == nil {
+		v.Errors = []models.RowProblem{}
 	}
-	// This node serves the new list at once; others within a poll interval.
-	if err := api.store.RefreshStatus(c.Request.Context(), api.status); err != nil {
-		respondError(c, api.log, err)
-		return
+	if j.FinishedAt != nil {
+		v.FinishedAt = api.timestamp(*j.FinishedAt)
 	}
-	c.JSON(http.StatusCreated, importResponse{ImportID: imp.ID, Source: imp.Source, Rows: imp.Rows})
+	return v
 }
 
 type verifierRequest struct {

@@ -29,7 +29,8 @@ func (e *testEnv) verifiedUser(t testing.TB, user, name, number string) (token, 
 	return got.Token, login.Account.ID
 }
 
-// importList uploads a status list as an operator.
+// importList uploads a status list as an operator and answers the upload's
+// response (202 with the job, or a refusal).
 func (e *testEnv) importList(source, csv string) *httptest.ResponseRecorder {
 	var body bytes.Buffer
 	w := multipart.NewWriter(&body)
@@ -39,6 +40,26 @@ func (e *testEnv) importList(source, csv string) *httptest.ResponseRecorder {
 	w.Close()
 	return e.do("POST", "/api/v1/admin/status-imports", &body,
 		"Content-Type", w.FormDataContentType(), "Authorization", "Operator "+testOperatorKey)
+}
+
+// importListDone uploads a list and waits for its job to finish; the
+// finished job comes back, and this node's book holds what it did.
+func (e *testEnv) importListDone(t testing.TB, source, csv string) importView {
+	t.Helper()
+	job := decode[importResponse](t, e.importList(source, csv), 202).Import
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		job = decode[importResponse](t, e.do("GET", "/api/v1/admin/imports/"+job.ID, nil, "Authorization", "Operator "+testOperatorKey), 200).Import
+		if job.State == models.ImportDone || job.State == models.ImportRejected || job.State == models.ImportFailed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("import %s stuck in %s", job.ID, job.State)
+		}
+	}
+	if err := e.store.RefreshStatus(t.Context(), e.status); err != nil {
+		t.Fatal(err)
+	}
+	return job
 }
 
 // makeVerifier makes a face-verified staff account a verifier.
@@ -125,33 +146,49 @@ func testStatusImportEndpoint(t *testing.T, driver func(*testSetup)) {
 	e := newTestEnv(t, driver)
 	token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
 
-	rec := e.importList("cdc", "doc_type,doc_number,colour,reason\nresident_id,"+aliceNumber+",red,密接\n")
-	if rec.Code != 201 {
-		t.Fatalf("import = %d %s", rec.Code, rec.Body)
+	job := e.importListDone(t, "cdc", "doc_type,doc_number,colour,reason\nresident_id,"+aliceNumber+",red,密接\n")
+	if job.State != models.ImportDone || job.RowsRead != 1 || job.RowsApplied != 1 || job.Source != "cdc" || job.FinishedAt == "" {
+		t.Fatalf("import = %+v", job)
 	}
 	if got := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", token, nil), 200); got.Colour != models.Red || got.ColourText != "集中观察" {
 		t.Errorf("after the import: %s %s", got.Colour, got.ColourText)
 	}
 
-	// A file with a bad row is refused with the row numbers; red stays.
-	rec = e.importList("cdc", "resident_id,"+aliceNumber+",green,\nresident_id,110105194912310021,green,\npassport,E1,blue,\n")
-	wantError(t, rec, 400, models.CodeImportRejected)
-	body := decode[struct {
-		Error struct {
-			Details models.ImportProblems `json:"details"`
-		} `json:"error"`
-	}](t, rec, 400)
-	if d := body.Error.Details; d.BadRows != 2 || d.Problems[0].Row != 2 || d.Problems[1].Row != 3 {
-		t.Errorf("details = %+v", d)
+	// A file with a bad row is refused with the file's line numbers (a
+	// quoted newline does not shift them); red stays.
+	job = e.importListDone(t, "cdc", "resident_id,"+aliceNumber+",green,\"多行\n原因\"\nresident_id,110105194912310021,green,\npassport,E1,blue,\n")
+	if job.State != models.ImportRejected || job.BadRows != 2 || len(job.Errors) != 2 || job.Errors[0].Row != 3 || job.Errors[1].Row != 4 {
+		t.Errorf("rejected import = %+v", job)
 	}
 	if got := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", token, nil), 200); got.Colour != models.Red {
 		t.Errorf("a refused import changed the colour to %s", got.Colour)
 	}
 
+	// A source can be emptied, audited.
+	var clear bytes.Buffer
+	w := multipart.NewWriter(&clear)
+	w.WriteField("source", "cdc")
+	w.WriteField("clear", "true")
+	w.Close()
+	rec := e.do("POST", "/api/v1/admin/status-imports", &clear, "Content-Type", w.FormDataContentType(), "Authorization", "Operator "+testOperatorKey)
+	cleared := decode[importResponse](t, rec, 202).Import
+	for range 200 {
+		if cleared = decode[importResponse](t, e.do("GET", "/api/v1/admin/imports/"+cleared.ID, nil, "Authorization", "Operator "+testOperatorKey), 200).Import; cleared.State == models.ImportDone {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.store.RefreshStatus(t.Context(), e.status)
+	if got := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", token, nil), 200); cleared.State != models.ImportDone || got.Colour != models.Green {
+		t.Errorf("after clearing: %+v, colour %s", cleared, got.Colour)
+	}
+	wantError(t, e.do("GET", "/api/v1/admin/imports/nope", nil, "Authorization", "Operator "+testOperatorKey), 404, "import_not_found")
+
 	wantError(t, e.importList("rumours", "resident_id,"+aliceNumber+",red,\n"), 400, "invalid_source")
 	audit, _ := e.store.AuditEntries(t.Context(), "status.import", "")
-	if len(audit) != 1 || !strings.HasPrefix(audit[0].Actor, "operator:") {
-		t.Errorf("audit = %+v", audit)
+	clears, _ := e.store.AuditEntries(t.Context(), "status.clear", "")
+	if len(audit) != 1 || !strings.HasPrefix(audit[0].Actor, "operator:") || len(clears) != 1 {
+		t.Errorf("audit = %+v, clears %+v", audit, clears)
 	}
 }
 
@@ -188,8 +225,8 @@ func testVerify(t *testing.T, driver func(*testSetup)) {
 	}
 
 	// The colour changes after the code was issued: the verifier sees the new one.
-	if rec := e.importList("community", "resident_id,"+aliceNumber+",yellow,居家观察\n"); rec.Code != 201 {
-		t.Fatal(rec.Body)
+	if job := e.importListDone(t, "community", "resident_id,"+aliceNumber+",yellow,居家观察\n"); job.State != models.ImportDone {
+		t.Fatal(job)
 	}
 	if got := check(code.QR); got.Result != "valid" || got.Colour != "yellow" || got.ColourText != "居家观察" {
 		t.Errorf("after a new list: %+v, want the current colour yellow", got)
@@ -312,7 +349,7 @@ func TestCodeReuse(t *testing.T) {
 		t.Error("the code was reused past the window")
 	}
 	before := show()
-	e.importList("cdc", "resident_id,"+aliceNumber+",red,\n")
+	e.importListDone(t, "cdc", "resident_id,"+aliceNumber+",red,\n")
 	after := show()
 	if after.QR == before.QR || after.Colour != "red" {
 		t.Errorf("after a colour change: %s, same code %v", after.Colour, after.QR == before.QR)

@@ -28,6 +28,8 @@ type Deps struct {
 	Status *models.StatusBook
 	// Verifiers holds the verifier roles in memory.
 	Verifiers *models.VerifierBook
+	// Importer runs status imports as background jobs.
+	Importer *models.Importer
 	// Verifications records scans through group commit.
 	Verifications *models.GroupCommitter[*models.Verification]
 	// OperatorKeys authorise operator requests (configured or generated).
@@ -46,6 +48,7 @@ type API struct {
 	status    *models.StatusBook
 	operators []operatorKey
 	verifiers *models.VerifierBook
+	importer  *models.Importer
 	// verifications is the group-commit writer of scan records.
 	verifications *models.GroupCommitter[*models.Verification]
 	// checker judges scanned codes.
@@ -89,7 +92,7 @@ func newAPI(d Deps) *API {
 	return &API{
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
-		verifiers: d.Verifiers, verifications: d.Verifications,
+		verifiers: d.Verifiers, verifications: d.Verifications, importer: d.Importer,
 		checker: models.NewChecker(d.Store, d.Keys.ForIssuer(d.Config.Region),
 			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Clock),
 		admission: adm,
@@ -188,6 +191,7 @@ func (api *API) routes(r *gin.Engine) {
 	// Operators: every action is audited.
 	admin := v1.Group("/admin", api.requireOperator)
 	admin.POST(routeStatusImports, api.statusImport)
+	admin.GET("/imports/:id", api.importStatus)
 	admin.POST("/verifiers", api.grantVerifier)
 	admin.DELETE("/verifiers/:account_id", api.revokeVerifier)
 	admin.DELETE("/identities/:account_id", api.unbindIdentity)

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -115,6 +116,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	clock := &testClock{now: shanghaiNoon}
 	setup := testSetup{cfg: config.Default(), driver: "sqlite", platforms: map[string]miniprogram.Platform{}}
 	setup.cfg.HTTP.MaxBodyBytes = 4096
+	setup.cfg.DataDir = t.TempDir()
 	setup.platforms[models.PlatformSandbox] = miniprogram.NewSandbox(clock)
 	for _, change := range changes {
 		change(&setup)
@@ -141,8 +143,13 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	}
 	verifications := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVerifications)
 	t.Cleanup(verifications.Close)
+	importer := models.NewImporter(store, 4, log, func() { store.RefreshStatus(context.Background(), status) })
+	importCtx, stopImports := context.WithCancel(context.Background())
+	imported := make(chan struct{})
+	go func() { defer close(imported); importer.Run(importCtx) }()
+	t.Cleanup(func() { stopImports(); <-imported })
 	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
-		Verifiers: verifiers, Verifications: verifications, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
+		Verifiers: verifiers, Verifications: verifications, Importer: importer, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
 	api := newAPI(deps)
 	h, err := api.router()
 	if err != nil {

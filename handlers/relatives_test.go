@@ -117,7 +117,7 @@ func testRelativesApprovedByReferenceData(t *testing.T, driver func(*testSetup))
 	}
 
 	// The mother's colour changes: the proxy lookup shows it.
-	e.importList("community", "resident_id,"+motherNumber+",yellow,居家\n")
+	e.importListDone(t, "community", "resident_id,"+motherNumber+",yellow,居家\n")
 	if got := decode[relativeStatusResponse](t, e.json("GET", "/api/v1/relatives/"+mother.ID+"/status", alice, nil), 200); got.Colour != "yellow" {
 		t.Errorf("after a new list: %s", got.Colour)
 	}

@@ -81,7 +81,7 @@ func TestJSONEndpointsRefuseOtherMediaTypes(t *testing.T) {
 
 	// The uploads take multipart and the Alipay notification a form, as
 	// before; a JSON body there is refused.
-	if rec := e.importList("cdc", "resident_id,"+aliceNumber+",red,\n"); rec.Code != 201 {
+	if rec := e.importList("cdc", "resident_id,"+aliceNumber+",red,\n"); rec.Code != 202 {
 		t.Errorf("multipart upload = %d %s", rec.Code, rec.Body)
 	}
 	rec = e.do("POST", "/api/v1/admin/status-imports", strings.NewReader(`{}`), "Content-Type", "application/json",
@@ -126,19 +126,12 @@ func TestUploadsMustBeUTF8(t *testing.T) { onEveryDriver(t, testUploadsMustBeUTF
 
 func testUploadsMustBeUTF8(t *testing.T, driver func(*testSetup)) {
 	e := newTestEnv(t, driver)
-	rec := e.importList("cdc", "resident_id,"+aliceNumber+",red,密接\n")
-	if rec.Code != 201 {
-		t.Fatalf("import = %d %s", rec.Code, rec.Body)
+	if job := e.importListDone(t, "cdc", "resident_id,"+aliceNumber+",red,密接\n"); job.State != models.ImportDone {
+		t.Fatalf("import = %+v", job)
 	}
-	rec = e.importList("cdc", "resident_id,"+aliceNumber+",green,ok\nresident_id,"+aliceNumber+",red,"+gbkMiJie+"\n")
-	wantError(t, rec, 400, models.CodeImportRejected)
-	body := decode[struct {
-		Error struct {
-			Details models.ImportProblems `json:"details"`
-		} `json:"error"`
-	}](t, rec, 400)
-	if d := body.Error.Details; d.BadRows != 1 || len(d.Problems) != 1 || d.Problems[0].Row != 2 || d.Problems[0].Code != models.CodeInvalidEncoding {
-		t.Errorf("details = %+v, want row 2 %s", d, models.CodeInvalidEncoding)
+	job := e.importListDone(t, "cdc", "resident_id,"+aliceNumber+",green,ok\nresident_id,"+aliceNumber+",red,"+gbkMiJie+"\n")
+	if job.State != models.ImportRejected || job.BadRows != 1 || len(job.Errors) != 1 || job.Errors[0].Row != 2 || job.Errors[0].Code != models.CodeInvalidEncoding {
+		t.Errorf("job = %+v, want row 2 %s", job, models.CodeInvalidEncoding)
 	}
 	var reasons []string
 	if err := e.db.Table("status_entries").Pluck("reason", &reasons).Error; err != nil || len(reasons) != 1 || reasons[0] != "密接" {
@@ -146,7 +139,7 @@ func testUploadsMustBeUTF8(t *testing.T, driver func(*testSetup)) {
 	}
 
 	household := gbkZhangSan + "," + "resident_id," + aliceNumber + "\n"
-	rec = e.upload("/api/v1/admin/households", household)
+	rec := e.upload("/api/v1/admin/households", household)
 	wantError(t, rec, 400, models.CodeImportRejected)
 	if !strings.Contains(rec.Body.String(), `"row":1`) {
 		t.Errorf("the refused household file does not name row 1: %s", rec.Body)

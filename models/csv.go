@@ -34,8 +34,9 @@ type ImportProblems struct {
 }
 
 // readCSV reads a UTF-8 CSV file (a BOM and a header row equal to header are
-// allowed) and calls each for every data row with its 1-based row number in
-// the file. Rows each refuses, and rows that are not UTF-8 (problem code
+// allowed) and calls each for every data row with the 1-based number of the
+// line it starts on in the file (a quoted newline inside a field does not
+// shift the rows after it). Rows each refuses, and rows that are not UTF-8 (problem code
 // CodeInvalidEncoding), are collected; if any, the whole file is refused
 // with an *Error (CodeImportRejected) listing them.
 func readCSV(r io.Reader, header []string, each func(row int, fields []string) error) error {
@@ -45,7 +46,7 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 	cr.ReuseRecord = true
 	var problems []RowProblem
 	bad, rows := 0, 0
-	for row := 1; ; row++ {
+	for first := true; ; first = false {
 		fields, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			break
@@ -57,7 +58,8 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 			}
 			return Errorf(KindInvalid, CodeImportRejected, "文件无法读取，整个文件未导入").Wrap(err)
 		}
-		if row == 1 && len(fields) > 0 {
+		row, _ := cr.FieldPos(0)
+		if first && len(fields) > 0 {
 			fields[0] = strings.TrimPrefix(fields[0], "\ufeff")
 			if isHeader(fields, header) {
 				continue
@@ -75,6 +77,9 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 			err = each(row, fields)
 		} else {
 			err = errNotUTF8Row
+		}
+		if errors.Is(err, errStopScan) {
+			return err
 		}
 		if err != nil {
 			bad++
@@ -149,6 +154,22 @@ var statusHeader = []string{"doc_type", "doc_number", "colour", "reason"}
 // CodeImportRejected whose Details list the rows.
 func ParseStatusCSV(r io.Reader, today time.Time) ([]StatusRow, error) {
 	var rows []StatusRow
+	err := ScanStatusCSV(r, today, func(row StatusRow) error {
+		rows = append(rows, row)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// ScanStatusCSV reads a status list as a stream, calling each for every
+// valid row; nothing of the file is held but the row at hand and the first
+// problems. Errors as ParseStatusCSV's, after the whole file was read; an
+// error each returns stops the scan and comes back as it is.
+func ScanStatusCSV(r io.Reader, today time.Time, each func(StatusRow) error) error {
+	var stop error
 	err := readCSV(r, statusHeader, func(row int, f []string) error {
 		if len(f) < 3 || len(f) > 4 {
 			return Errorf(KindInvalid, "columns", "应有3或4列：证件类型,证件号码,颜色,原因")
@@ -165,11 +186,17 @@ func ParseStatusCSV(r io.Reader, today time.Time) ([]StatusRow, error) {
 		if len(f) == 4 {
 			reason = f[3]
 		}
-		rows = append(rows, StatusRow{Line: row, Doc: doc, Colour: colour, Reason: reason})
+		if err := each(StatusRow{Line: row, Doc: doc, Colour: colour, Reason: reason}); err != nil {
+			stop = err
+			return errStopScan
+		}
 		return nil
 	})
-	if err != nil {
-		return nil, err
+	if stop != nil {
+		return stop
 	}
-	return rows, nil
+	return err
 }
+
+// errStopScan is what a row callback returns to end readCSV at once.
+var errStopScan = errors.New("scan stopped")

@@ -405,6 +405,38 @@ func m10Number(tx *gorm.DB) error {
 	}
 }
 
+// Frozen table shapes of migration 11: imports as jobs.
+type (
+	m11ImportJob struct {
+		ID          string `gorm:"primaryKey;size:32"`
+		Source      string `gorm:"size:16;not null"`
+		State       string `gorm:"size:16;not null;index:idx_import_jobs_state_updated,priority:1"`
+		Clear       bool   `gorm:"not null"`
+		RowsRead    int64  `gorm:"not null"`
+		RowsApplied int64  `gorm:"not null"`
+		BadRows     int64  `gorm:"not null"`
+		Problems    string `gorm:"type:text;not null"`
+		Message     string `gorm:"size:512;not null"`
+		Switched    bool   `gorm:"not null"`
+		PrevImport  string `gorm:"size:32;not null"`
+		Phase       int    `gorm:"not null"`
+		Cursor      uint64 `gorm:"not null"`
+		Actor       string `gorm:"size:64;not null"`
+		RequestID   string `gorm:"size:64;not null"`
+		CreatedAt   time.Time
+		UpdatedAt   time.Time `gorm:"index:idx_import_jobs_state_updated,priority:2"`
+		FinishedAt  *time.Time
+	}
+	m11StatusSource struct {
+		Source    string `gorm:"primaryKey;size:16"`
+		ImportID  string `gorm:"size:32;not null"`
+		UpdatedAt time.Time
+	}
+	m11StatusEntry struct {
+		ImportID string `gorm:"size:32;not null;index:idx_status_entries_import"`
+	}
+)
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
@@ -520,6 +552,31 @@ var migrations = []migration{
 			return fmt.Errorf("index persons.no: %w", err)
 		}
 		return tx.Exec("DELETE FROM data_versions WHERE name = 'status'").Error
+	}},
+	{11, "run imports as jobs: lists are written beside the one in force and switched in one step", func(tx *gorm.DB) error {
+		if err := createTables(tx, map[string]any{"import_jobs": &m11ImportJob{}, "status_sources": &m11StatusSource{}}); err != nil {
+			return err
+		}
+		if err := tx.Table("status_entries").Migrator().CreateIndex(&m11StatusEntry{}, "idx_status_entries_import"); err != nil {
+			return fmt.Errorf("index status_entries.import_id: %w", err)
+		}
+		if tx.Dialector.Name() == "mysql" {
+			// Identifiers compare byte for byte, as since migration 9.
+			for _, alter := range []string{
+				"ALTER TABLE `import_jobs` MODIFY `id` VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, " +
+					"MODIFY `prev_import` VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, " +
+					"MODIFY `actor` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, " +
+					"MODIFY `request_id` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+				"ALTER TABLE `status_sources` MODIFY `import_id` VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+			} {
+				if err := tx.Exec(alter).Error; err != nil {
+					return fmt.Errorf("make import identifiers binary: %w", err)
+				}
+			}
+		}
+		// Each source's rows came from its last import: that list is in force.
+		return tx.Exec("INSERT INTO status_sources (source, import_id, updated_at) "+
+			"SELECT source, MAX(import_id), ? FROM status_entries GROUP BY source", time.Now().UTC()).Error
 	}},
 }
 

@@ -173,63 +173,6 @@ type StatusRow struct {
 	Reason string
 }
 
-// ImportStatus replaces the list of one source with rows, atomically: until
-// the transaction commits the old list stays in force, and a failure leaves
-// it untouched. A document listed twice keeps its worst colour.
-func (s *Store) ImportStatus(ctx context.Context, source string, rows []StatusRow, actor, requestID string) (*StatusImport, error) {
-	if !ValidSource(source) {
-		return nil, Errorf(KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator")
-	}
-	imp := &StatusImport{ID: newID(), Source: source, Rows: len(rows), Actor: actor, CreatedAt: s.clock.Now().UTC()}
-	entries := make([]StatusEntry, 0, len(rows))
-	index := map[string]int{}
-	for _, r := range rows {
-		hash := s.vault.DocumentHash(r.Doc)
-		if i, dup := index[string(hash)]; dup {
-			if r.Colour.Worse(entries[i].Colour) {
-				entries[i].Colour, entries[i].Reason = r.Colour, truncate(r.Reason, 256)
-			}
-			continue
-		}
-		index[string(hash)] = len(entries)
-		entries = append(entries, StatusEntry{Source: source, DocHash: hash, Colour: r.Colour, Reason: truncate(r.Reason, 256), ImportID: imp.ID})
-	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if err := lockStatusLog(tx, imp.CreatedAt); err != nil {
-			return err
-		}
-		// Registered people on the old list or the new one may change.
-		before, err := peopleListedBy(tx, source)
-		if err != nil {
-			return err
-		}
-		if err := tx.Where("source = ?", source).Delete(&StatusEntry{}).Error; err != nil {
-			return err
-		}
-		if len(entries) > 0 {
-			if err := tx.CreateInBatches(entries, 500).Error; err != nil {
-				return err
-			}
-		}
-		after, err := peopleListedBy(tx, source)
-		if err != nil {
-			return err
-		}
-		if err := syncStatuses(tx, mergePeople(before, after), imp.CreatedAt); err != nil {
-			return err
-		}
-		if err := tx.Create(imp).Error; err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{At: imp.CreatedAt, Actor: actor, Action: "status.import", Subject: imp.ID,
-			Detail: fmt.Sprintf("source=%s rows=%d", source, len(rows)), RequestID: requestID}).Error
-	})
-	if err != nil {
-		return nil, fmt.Errorf("import %s list: %w", source, err)
-	}
-	return imp, nil
-}
-
 // readVersion returns the named counter, 0 when it was never bumped.
 func readVersion(tx *gormDB, name string) (int64, error) {
 	var v dataVersion
@@ -264,28 +207,6 @@ type listedPerson struct {
 	DocHash []byte
 }
 
-// peopleListedBy returns the registered people on source's list.
-func peopleListedBy(tx *gormDB, source string) ([]listedPerson, error) {
-	var out []listedPerson
-	err := tx.Table("persons AS p").Select("p.no, p.doc_hash").
-		Joins("JOIN status_entries AS e ON e.doc_hash = p.doc_hash").
-		Where("e.source = ?", source).Scan(&out).Error
-	return out, err
-}
-
-// mergePeople returns the people of a and b, each once.
-func mergePeople(a, b []listedPerson) []listedPerson {
-	seen := make(map[uint32]bool, len(a)+len(b))
-	out := make([]listedPerson, 0, len(a)+len(b))
-	for _, p := range append(a, b...) {
-		if !seen[p.No] {
-			seen[p.No] = true
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
 // syncStatuses recomputes the status of people from the lists in force and
 // logs a change for each whose status moved. The caller holds the status
 // log lock.
@@ -297,8 +218,11 @@ func syncStatuses(tx *gormDB, people []listedPerson, now time.Time) error {
 		for i, p := range batch {
 			hashes[i], nos[i] = p.DocHash, p.No
 		}
+		// Only the lists in force count: an import's rows are written beside
+		// its source's list before the switch puts them in force.
 		var entries []StatusEntry
-		if err := tx.Where("doc_hash IN ?", hashes).Find(&entries).Error; err != nil {
+		inForce := tx.Session(&gorm.Session{NewDB: true}).Model(&StatusSource{}).Select("import_id")
+		if err := tx.Where("doc_hash IN ? AND import_id IN (?)", hashes, inForce).Find(&entries).Error; err != nil {
 			return err
 		}
 		worst := map[string]StatusEntry{}

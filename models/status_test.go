@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -53,14 +54,22 @@ func TestParseStatusCSV(t *testing.T) {
 	}
 }
 
+// importCSV runs an import job over csv to its end; a rejected file comes
+// back as an import_rejected error.
 func importCSV(t *testing.T, s *models.Store, source, csv string) error {
 	t.Helper()
-	rows, err := models.ParseStatusCSV(strings.NewReader(csv), time.Now())
+	job, err := s.NewStatusImport(context.Background(), source, false, "operator:test", "")
 	if err != nil {
 		return err
 	}
-	_, err = s.ImportStatus(context.Background(), source, rows, "operator:test", "")
-	return err
+	open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(csv)), nil }
+	if err := s.RunStatusImport(context.Background(), job, open, nil); err != nil {
+		return err
+	}
+	if job.State == models.ImportRejected {
+		return models.Errorf(models.KindInvalid, models.CodeImportRejected, "%s", job.Message)
+	}
+	return nil
 }
 
 func TestStatusImportsAndTheBook(t *testing.T) {
@@ -146,7 +155,7 @@ func TestStatusImportsAndTheBook(t *testing.T) {
 		if audit, _ := s.AuditEntries(ctx, "status.import", ""); len(audit) != 3 {
 			t.Errorf("%d import audit entries, want 3", len(audit))
 		}
-		if _, err := s.ImportStatus(ctx, "rumours", nil, "operator:test", ""); models.ErrorCode(err) != "invalid_source" {
+		if _, err := s.NewStatusImport(ctx, "rumours", false, "operator:test", ""); models.ErrorCode(err) != "invalid_source" {
 			t.Errorf("unknown source: %v", err)
 		}
 	})

@@ -1,0 +1,104 @@
+package handlers
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"healthcode/models"
+)
+
+// spooledUpload is an import upload read as a stream: its form fields, and
+// its file written to a private file on disk as it arrived.
+type spooledUpload struct {
+	source string
+	clear  bool
+	path   string
+}
+
+// remove deletes the spooled file, if any.
+func (u spooledUpload) remove() {
+	if u.path != "" {
+		os.Remove(u.path)
+	}
+}
+
+// importDir is where uploads are spooled: under the data directory, which
+// only the service's user may read (files hold document numbers).
+func (api *API) importDir() string { return filepath.Join(api.cfg.DataDir, "imports") }
+
+// spoolUpload reads a multipart import (fields source and clear, part file)
+// part by part, copying the file to disk, so a list of any allowed size
+// never sits in memory. An unknown source is KindInvalid; a body over the
+// import limit comes back as *http.MaxBytesError (413).
+func (api *API) spoolUpload(c *gin.Context) (spooledUpload, error) {
+	var u spooledUpload
+	mr, err := c.Request.MultipartReader()
+	if err != nil {
+		return u, models.Errorf(models.KindInvalid, "file_required", "请以 multipart/form-data 上传 source 与 file").Wrap(err)
+	}
+	fail := func(err error) (spooledUpload, error) {
+		u.remove()
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return spooledUpload{}, err
+		}
+		if _, ok := err.(*models.Error); ok {
+			return spooledUpload{}, err
+		}
+		return spooledUpload{}, models.Errorf(models.KindInvalid, "invalid_upload", "上传内容无法读取，请重新上传").Wrap(err)
+	}
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fail(err)
+		}
+		switch part.FormName() {
+		case "source", "clear":
+			b, err := io.ReadAll(io.LimitReader(part, 64))
+			if err != nil {
+				return fail(err)
+			}
+			if part.FormName() == "source" {
+				u.source = strings.TrimSpace(string(b))
+			} else {
+				u.clear = strings.TrimSpace(string(b)) == "true"
+			}
+		case "file":
+			if u.path != "" {
+				return fail(models.Errorf(models.KindInvalid, "invalid_upload", "一次只能上传一个文件"))
+			}
+			if err := os.MkdirAll(api.importDir(), 0o700); err != nil {
+				return fail(err)
+			}
+			f, err := os.CreateTemp(api.importDir(), "upload-*.csv")
+			if err != nil {
+				return fail(err)
+			}
+			u.path = f.Name()
+			_, err = io.Copy(f, part)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return fail(err)
+			}
+		}
+		part.Close()
+	}
+	if !models.ValidSource(u.source) {
+		return fail(models.Errorf(models.KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator"))
+	}
+	if u.clear && u.path != "" {
+		return fail(models.Errorf(models.KindInvalid, "invalid_upload", "清空名单时不能同时上传文件"))
+	}
+	return u, nil
+}

@@ -1,0 +1,396 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+// States of an import job.
+const (
+	ImportQueued     = "queued"
+	ImportValidating = "validating"
+	ImportApplying   = "applying"
+	ImportDone       = "done"
+	ImportRejected   = "rejected"
+	// ImportFailed is a job that stopped before its list came into force
+	// (the node running it went away); nothing changed, upload it again.
+	ImportFailed = "failed"
+)
+
+// ImportJob is one status-list import, run in steps an operator can follow:
+// validating reads the whole file and refuses it on any bad row (nothing
+// changes); applying writes the new list beside the one in force in short
+// transactions, switches to it in one, then brings every affected person's
+// status up to date and removes the old list, both resumable by any node.
+type ImportJob struct {
+	ID          string `gorm:"primaryKey;size:32"`
+	Source      string
+	State       string
+	Clear       bool
+	RowsRead    int64
+	RowsApplied int64
+	BadRows     int64
+	// Problems holds the first maxListedProblems row problems, as JSON.
+	Problems string
+	// Message says, safely, why the job was rejected or failed.
+	Message string
+	// Switched is set once the new list is in force; PrevImport is the list
+	// it replaced, and Phase/Cursor how far the status sync has come.
+	Switched   bool
+	PrevImport string
+	Phase      int
+	Cursor     uint64
+	Actor      string
+	RequestID  string
+	CreatedAt  time.Time
+	// UpdatedAt is the runner's heartbeat.
+	UpdatedAt  time.Time
+	FinishedAt *time.Time
+}
+
+// TableName names the table.
+func (ImportJob) TableName() string { return "import_jobs" }
+
+// RowProblems returns the row problems the job recorded.
+func (j *ImportJob) RowProblems() []RowProblem {
+	var out []RowProblem
+	if j.Problems != "" {
+		json.Unmarshal([]byte(j.Problems), &out)
+	}
+	return out
+}
+
+// Finished reports whether the job reached a final state.
+func (j *ImportJob) Finished() bool {
+	return j.State == ImportDone || j.State == ImportRejected || j.State == ImportFailed
+}
+
+// StatusSource says which import's entries are in force for a source.
+type StatusSource struct {
+	Source    string `gorm:"primaryKey;size:16"`
+	ImportID  string
+	UpdatedAt time.Time
+}
+
+// TableName names the table.
+func (StatusSource) TableName() string { return "status_sources" }
+
+// Batch sizes of an import: small on SQLite, whose one writer every other
+// write waits for, larger on MySQL.
+func (s *Store) importBatch() int {
+	if s.db.Dialector.Name() == "mysql" {
+		return 2000
+	}
+	return 500
+}
+
+// NewStatusImport records a queued import of source's list (or, with clear,
+// an import that empties it). An unknown source is KindInvalid.
+func (s *Store) NewStatusImport(ctx context.Context, source string, clear bool, actor, requestID string) (*ImportJob, error) {
+	if !ValidSource(source) {
+		return nil, Errorf(KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator")
+	}
+	now := s.clock.Now().UTC()
+	job := &ImportJob{ID: newID(), Source: source, State: ImportQueued, Clear: clear, Actor: actor, RequestID: requestID, CreatedAt: now, UpdatedAt: now}
+	if err := s.db.WithContext(ctx).Create(job).Error; err != nil {
+		return nil, fmt.Errorf("record import: %w", err)
+	}
+	return job, nil
+}
+
+// ImportJobByID returns an import job, or an *Error of KindNotFound.
+func (s *Store) ImportJobByID(ctx context.Context, id string) (*ImportJob, error) {
+	var j ImportJob
+	if err := s.db.WithContext(ctx).Take(&j, "id = ?", id).Error; err != nil {
+		return nil, notFound(err, "import_not_found", "未找到该导入任务")
+	}
+	return &j, nil
+}
+
+// RunStatusImport runs a queued job over the file open returns (opened
+// twice: once to validate, once to write), calling progress after each
+// step. A rejected file is a job in state rejected, not an error; an error
+// is the database's, and the job is then picked up again by
+// RecoverImports (after the switch) or failed there (before it).
+func (s *Store) RunStatusImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), progress func(ImportJob)) error {
+	report := func() {
+		if progress != nil {
+			progress(*job)
+		}
+	}
+	if !job.Clear {
+		job.State = ImportValidating
+		if err := s.saveJob(ctx, job); err != nil {
+			return err
+		}
+		report()
+		if err := s.scanImport(ctx, job, open, nil, report); err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Code != CodeImportRejected {
+				return err
+			}
+			return s.rejectJob(ctx, job, e)
+		}
+	}
+	job.State = ImportApplying
+	if err := s.saveJob(ctx, job); err != nil {
+		return err
+	}
+	report()
+	if !job.Clear {
+		if err := s.stageImport(ctx, job, open, report); err != nil {
+			return err
+		}
+	}
+	if err := s.switchImport(ctx, job); err != nil {
+		return err
+	}
+	return s.finishImport(ctx, job, report)
+}
+
+// scanImport reads the file through, counting rows; with write set it
+// hands each batch of rows to write.
+func (s *Store) scanImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), write func([]StatusRow) error, report func()) error {
+	f, err := open()
+	if err != nil {
+		return fmt.Errorf("open import file: %w", err)
+	}
+	defer f.Close()
+	today := s.Today()
+	job.RowsRead = 0
+	batch := make([]StatusRow, 0, s.importBatch())
+	flush := func() error {
+		if write != nil && len(batch) > 0 {
+			if err := write(batch); err != nil {
+				return err
+			}
+		}
+		batch = batch[:0]
+		if err := s.saveJob(ctx, job); err != nil {
+			return err
+		}
+		report()
+		return ctx.Err()
+	}
+	err = ScanStatusCSV(f, today, func(r StatusRow) error {
+		job.RowsRead++
+		batch = append(batch, r)
+		if len(batch) == cap(batch) {
+			return flush()
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return flush()
+}
+
+// stageImport writes the file's rows under the job's id, beside the list
+// in force, in short transactions.
+func (s *Store) stageImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), report func()) error {
+	return s.scanImport(ctx, job, open, func(rows []StatusRow) error {
+		entries := make([]StatusEntry, len(rows))
+		for i, r := range rows {
+			entries[i] = StatusEntry{Source: job.Source, DocHash: s.vault.DocumentHash(r.Doc), Colour: r.Colour,
+				Reason: truncate(r.Reason, 256), ImportID: job.ID}
+		}
+		if err := s.db.WithContext(ctx).Create(&entries).Error; err != nil {
+			return fmt.Errorf("stage import rows: %w", err)
+		}
+		job.RowsApplied += int64(len(rows))
+		return nil
+	}, report)
+}
+
+// switchImport puts the job's list in force for its source, in one short
+// transaction under the status log lock.
+func (s *Store) switchImport(ctx context.Context, job *ImportJob) error {
+	now := s.clock.Now().UTC()
+	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		if err := lockStatusLog(tx, now); err != nil {
+			return err
+		}
+		var prev StatusSource
+		if err := tx.Where("source = ?", job.Source).Limit(1).Find(&prev).Error; err != nil {
+			return err
+		}
+		src := StatusSource{Source: job.Source, ImportID: job.ID, UpdatedAt: now}
+		if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&src).Error; err != nil {
+			return err
+		}
+		job.Switched, job.PrevImport, job.UpdatedAt = true, prev.ImportID, now
+		return tx.Save(job).Error
+	})
+}
+
+// finishImport brings the status of every person on the old list or the
+// new one up to date (in batches, each under the status log lock, resuming
+// from the job's cursor), removes the old list, and records the import.
+func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func()) error {
+	batch := s.importBatch()
+	// Phase 0 walks the old list's entries, phase 1 the new one's.
+	for ; job.Phase < 2; job.Phase, job.Cursor = job.Phase+1, 0 {
+		importID := job.PrevImport
+		if job.Phase == 1 {
+			importID = job.ID
+		}
+		for importID != "" {
+			var rows []struct {
+				ID      uint64
+				No      uint32
+				DocHash []byte
+			}
+			err := s.db.WithContext(ctx).Table("status_entries AS e").Select("e.id, p.no, p.doc_hash").
+				Joins("JOIN persons AS p ON p.doc_hash = e.doc_hash").
+				Where("e.import_id = ? AND e.id > ?", importID, job.Cursor).Order("e.id").Limit(batch).Scan(&rows).Error
+			if err != nil {
+				return fmt.Errorf("read people of import %s: %w", importID, err)
+			}
+			if len(rows) == 0 {
+				break
+			}
+			people := make([]listedPerson, len(rows))
+			for i, r := range rows {
+				people[i] = listedPerson{No: r.No, DocHash: r.DocHash}
+			}
+			now := s.clock.Now().UTC()
+			err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+				if err := lockStatusLog(tx, now); err != nil {
+					return err
+				}
+				return syncStatuses(tx, people, now)
+			})
+			if err != nil {
+				return fmt.Errorf("apply import %s: %w", job.ID, err)
+			}
+			job.Cursor = rows[len(rows)-1].ID
+			if err := s.saveJob(ctx, job); err != nil {
+				return err
+			}
+			report()
+			if len(rows) < batch {
+				break
+			}
+		}
+	}
+	if err := s.deleteEntries(ctx, job.PrevImport, batch); err != nil {
+		return err
+	}
+	now := s.clock.Now().UTC()
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		job.State, job.FinishedAt, job.UpdatedAt = ImportDone, &now, now
+		if err := tx.Save(job).Error; err != nil {
+			return err
+		}
+		imp := &StatusImport{ID: job.ID, Source: job.Source, Rows: int(job.RowsApplied), Actor: job.Actor, CreatedAt: now}
+		if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(imp).Error; err != nil {
+			return err
+		}
+		action := "status.import"
+		if job.Clear {
+			action = "status.clear"
+		}
+		return tx.Create(&AuditEntry{At: now, Actor: job.Actor, Action: action, Subject: job.ID,
+			Detail: fmt.Sprintf("source=%s rows=%d", job.Source, job.RowsApplied), RequestID: job.RequestID}).Error
+	})
+	if err != nil {
+		return fmt.Errorf("finish import %s: %w", job.ID, err)
+	}
+	report()
+	return nil
+}
+
+// deleteEntries removes an import's entries, a batch at a time.
+func (s *Store) deleteEntries(ctx context.Context, importID string, batch int) error {
+	for importID != "" {
+		var ids []uint64
+		if err := s.db.WithContext(ctx).Model(&StatusEntry{}).Where("import_id = ?", importID).Order("id").Limit(batch).Pluck("id", &ids).Error; err != nil {
+			return fmt.Errorf("read entries of import %s: %w", importID, err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := s.db.WithContext(ctx).Where("id IN ?", ids).Delete(&StatusEntry{}).Error; err != nil {
+			return fmt.Errorf("remove entries of import %s: %w", importID, err)
+		}
+	}
+	return nil
+}
+
+// FailImport ends a job that never ran (its node could not take it), with a
+// message for the operator; nothing changed.
+func (s *Store) FailImport(ctx context.Context, job *ImportJob, message string) error {
+	now := s.clock.Now().UTC()
+	job.State, job.Message, job.FinishedAt = ImportFailed, message, &now
+	return s.saveJob(ctx, job)
+}
+
+// rejectJob records a refused file: nothing was written.
+func (s *Store) rejectJob(ctx context.Context, job *ImportJob, e *Error) error {
+	now := s.clock.Now().UTC()
+	job.State, job.Message, job.FinishedAt = ImportRejected, e.Message, &now
+	if d, ok := e.Details.(ImportProblems); ok {
+		job.BadRows = int64(d.BadRows)
+		b, _ := json.Marshal(d.Problems)
+		job.Problems = string(b)
+	}
+	return s.saveJob(ctx, job)
+}
+
+// saveJob writes the job's progress and the runner's heartbeat.
+func (s *Store) saveJob(ctx context.Context, job *ImportJob) error {
+	job.UpdatedAt = s.clock.Now().UTC()
+	if err := s.db.WithContext(ctx).Save(job).Error; err != nil {
+		return fmt.Errorf("save import %s: %w", job.ID, err)
+	}
+	return nil
+}
+
+// RecoverImports looks for jobs whose runner stopped beating for staleAfter
+// (its node went away): one whose list is already in force is finished
+// here; one that stopped before is failed, its written rows removed, and
+// the list in force stays. It returns how many jobs it took up.
+func (s *Store) RecoverImports(ctx context.Context, staleAfter time.Duration) (int, error) {
+	var stale []ImportJob
+	cut := s.clock.Now().Add(-staleAfter).UTC()
+	if err := s.db.WithContext(ctx).Where("state IN ? AND updated_at < ?", []string{ImportQueued, ImportValidating, ImportApplying}, cut).
+		Order("created_at").Limit(10).Find(&stale).Error; err != nil {
+		return 0, fmt.Errorf("read stale imports: %w", err)
+	}
+	taken := 0
+	for i := range stale {
+		job := &stale[i]
+		// Claim it: only one node wins the heartbeat it saw.
+		res := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND updated_at = ?", job.ID, job.UpdatedAt).
+			Update("updated_at", s.clock.Now().UTC())
+		if res.Error != nil {
+			return taken, res.Error
+		}
+		if res.RowsAffected == 0 {
+			continue
+		}
+		taken++
+		if job.Switched {
+			if err := s.finishImport(ctx, job, func() {}); err != nil {
+				return taken, err
+			}
+			continue
+		}
+		if err := s.deleteEntries(ctx, job.ID, s.importBatch()); err != nil {
+			return taken, err
+		}
+		now := s.clock.Now().UTC()
+		job.State, job.Message, job.FinishedAt = ImportFailed, "导入中断，原名单继续有效，请重新上传", &now
+		if err := s.saveJob(ctx, job); err != nil {
+			return taken, err
+		}
+	}
+	return taken, nil
+}

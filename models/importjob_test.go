@@ -1,0 +1,126 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"healthcode/models"
+	"healthcode/models/storetest"
+)
+
+// failingReader yields its text, then an error, as a file on a disk that
+// went away would.
+type failingReader struct{ r io.Reader }
+
+func (f failingReader) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	if errors.Is(err, io.EOF) {
+		return n, errors.New("disk gone")
+	}
+	return n, err
+}
+
+func (failingReader) Close() error { return nil }
+
+// listOf makes a status list of n registered-looking documents.
+func listOf(n int, colour string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "resident_id,%s,%s,r%d\n", withCheck(fmt.Sprintf("11010519800101%03d", i)), colour, i%3)
+	}
+	return b.String()
+}
+
+// An import stopped before its switch fails and changes nothing; one
+// stopped after is finished by the next node that looks. Both wait until
+// the runner has been silent for the stale period.
+func TestInterruptedImportsRecover(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		clock := &setClock{now: time.Now()}
+		s := models.NewStore(db, storetest.Vault(t), clock, shanghai)
+		var people []*models.Person
+		for i := range 30 {
+			p, err := s.EnsurePerson(ctx, "张三", mustParse(t, "resident_id", withCheck(fmt.Sprintf("11010519800101%03d", i))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			people = append(people, p)
+		}
+		if err := importCSV(t, s, models.SourceCDC, listOf(30, "yellow")); err != nil {
+			t.Fatal(err)
+		}
+		book := models.NewStatusBook()
+		s.RefreshStatus(ctx, book)
+
+		// Stopped while writing the new list: the disk went away.
+		job, _ := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", "")
+		opened := 0
+		open := func() (io.ReadCloser, error) {
+			opened++
+			if opened == 1 {
+				return io.NopCloser(strings.NewReader(listOf(30, "red"))), nil
+			}
+			return failingReader{strings.NewReader(listOf(30, "red")[:200])}, nil
+		}
+		if err := s.RunStatusImport(ctx, job, open, nil); err == nil {
+			t.Fatal("an import whose file failed finished")
+		}
+		if n, _ := s.RecoverImports(ctx, 2*time.Minute); n != 0 {
+			t.Errorf("a job with a fresh heartbeat was taken up")
+		}
+		clock.Set(clock.Now().Add(3 * time.Minute))
+		if n, err := s.RecoverImports(ctx, 2*time.Minute); n != 1 || err != nil {
+			t.Fatalf("recover = %d, %v", n, err)
+		}
+		failed, _ := s.ImportJobByID(ctx, job.ID)
+		var staged int64
+		db.Model(&models.StatusEntry{}).Where("import_id = ?", job.ID).Count(&staged)
+		if failed.State != models.ImportFailed || staged != 0 {
+			t.Errorf("the interrupted job: %s with %d rows left", failed.State, staged)
+		}
+		s.RefreshStatus(ctx, book)
+		if got := book.Of(people[0].No); got.Colour != models.Yellow {
+			t.Errorf("after a failed import: %+v, want the list in force", got)
+		}
+
+		// Stopped after the switch, halfway through the people.
+		job, _ = s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", "")
+		stopCtx, stop := context.WithCancel(ctx)
+		open = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(listOf(30, "red"))), nil }
+		err := s.RunStatusImport(stopCtx, job, open, func(j models.ImportJob) {
+			if j.Switched {
+				stop()
+			}
+		})
+		if err == nil {
+			t.Fatal("a cancelled import finished")
+		}
+		clock.Set(clock.Now().Add(3 * time.Minute))
+		if n, err := s.RecoverImports(ctx, 2*time.Minute); n != 1 || err != nil {
+			t.Fatalf("recover = %d, %v", n, err)
+		}
+		done, _ := s.ImportJobByID(ctx, job.ID)
+		if done.State != models.ImportDone {
+			t.Errorf("the switched job ended %s", done.State)
+		}
+		s.RefreshStatus(ctx, book)
+		for _, p := range people {
+			if got := book.Of(p.No); got.Colour != models.Red {
+				t.Fatalf("person %d after the recovered import: %+v", p.No, got)
+			}
+		}
+		var old int64
+		db.Model(&models.StatusEntry{}).Where("import_id <> ?", job.ID).Count(&old)
+		if old != 0 {
+			t.Errorf("%d rows of replaced lists left", old)
+		}
+	})
+}
