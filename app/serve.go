@@ -45,20 +45,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	// Everything the hot paths read lives in memory, loaded now and kept
 	// fresh by polling version rows, so a change on one node reaches all.
 	verifiers := models.NewVerifierBook()
+	signing := &signingKeys{cfg: cfg, ring: d.signing}
 	refreshes := map[string]func(context.Context) error{
 		"session revocations": func(ctx context.Context) error {
 			return d.store.RefreshRevocations(ctx, d.sessions.Revoked, cfg.SessionTTL.D())
 		},
 		"status lists": func(ctx context.Context) error { return d.store.RefreshStatus(ctx, d.status) },
 		"verifiers":    func(ctx context.Context) error { return d.store.RefreshVerifiers(ctx, verifiers) },
-		// A `keys rotate` reaches running servers without a restart.
-		"signing keys": func(context.Context) error {
-			keys, err := loadSigningKeys(cfg, d.clock.Now())
-			if err != nil {
-				return err
-			}
-			return d.signing.Replace(keys)
-		},
+		// A `keys rotate` reaches running servers without a restart; the
+		// keys are read again only when their files changed.
+		"signing keys": func(context.Context) error { return signing.refresh(d.clock.Now()) },
 	}
 	for name, refresh := range refreshes {
 		if err := refresh(ctx); err != nil {

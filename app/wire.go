@@ -44,6 +44,44 @@ func loadSigningKeys(cfg config.Config, now time.Time) ([]*codetoken.Key, error)
 	return keys, nil
 }
 
+// keyReloadEvery is how often the signing keys are read again even when
+// their directory did not change, so a key retired long enough drops out.
+const keyReloadEvery = time.Hour
+
+// signingKeys keeps a keyring in step with the key directory: a refresh
+// reads and parses the keys only when the files changed (a `keys rotate`)
+// or an hour has passed, not on every poll.
+type signingKeys struct {
+	cfg      config.Config
+	ring     *codetoken.Keyring
+	state    string
+	loadedAt time.Time
+}
+
+// refresh reloads the keys if the directory changed since the last load.
+func (k *signingKeys) refresh(now time.Time) error {
+	state, err := codetoken.DirState(k.cfg.SigningKeyDir())
+	if err != nil {
+		return err
+	}
+	if state == k.state && state != "" && now.Sub(k.loadedAt) < keyReloadEvery {
+		return nil
+	}
+	keys, err := loadSigningKeys(k.cfg, now)
+	if err != nil {
+		return err
+	}
+	if err := k.ring.Replace(keys); err != nil {
+		return err
+	}
+	// Read again: loading may have written the first development key.
+	if k.state, err = codetoken.DirState(k.cfg.SigningKeyDir()); err != nil {
+		return err
+	}
+	k.loadedAt = now
+	return nil
+}
+
 // openDB opens the configured database; for sqlite with no DSN, the file
 // under the data directory, created on first run.
 func openDB(ctx context.Context, cfg config.Config, clock models.Clock) (*gorm.DB, error) {

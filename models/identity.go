@@ -207,6 +207,6 @@ func (s *Store) UnbindIdentity(ctx context.Context, r *Revocations, accountID, a
 	if err != nil {
 		return err
 	}
-	r.revoke(rev.AccountID, rev.Version)
+	r.update([]SessionRevocation{rev}, false, time.Time{})
 	return nil
 }

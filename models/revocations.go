@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -20,71 +21,84 @@ type SessionRevocation struct {
 func (SessionRevocation) TableName() string { return "session_revocations" }
 
 // Revocations is the in-memory set of ended session versions: for each
-// account that logged out, the lowest version still valid. Only accounts
-// that logged out within a token lifetime are held. It is safe for
-// concurrent use.
+// account that logged out (or lost its identity) within a token lifetime,
+// the lowest version still valid. Readers see an immutable snapshot;
+// writers (the refresher, a logout on this node) copy it, and entries older
+// than a token lifetime fall out, so the set stays as small as the logouts
+// of one lifetime. It is safe for concurrent use.
 type Revocations struct {
-	mu       sync.RWMutex
-	minValid map[string]int64
+	snap atomic.Pointer[revocationSnapshot]
+	// mu serialises writers; readers never take it.
+	mu sync.Mutex
+}
+
+type revocationSnapshot struct {
+	minValid map[string]revokedAt
 	lastID   uint64
+}
+
+type revokedAt struct {
+	version int64
+	at      time.Time
 }
 
 // NewRevocations returns an empty set.
 func NewRevocations() *Revocations {
-	return &Revocations{minValid: map[string]int64{}}
+	r := &Revocations{}
+	r.snap.Store(&revocationSnapshot{minValid: map[string]revokedAt{}})
+	return r
 }
 
 // IsRevoked reports whether a token of this account and version was ended.
 func (r *Revocations) IsRevoked(accountID string, version int64) bool {
-	r.mu.RLock()
-	min, ok := r.minValid[accountID]
-	r.mu.RUnlock()
-	return ok && version < min
+	e, ok := r.snap.Load().minValid[accountID]
+	return ok && version < e.version
 }
 
-// add merges rows read from the table, oldest first, and advances the
-// poll position past them.
-func (r *Revocations) add(rows []SessionRevocation) {
+// Len returns how many accounts the set holds.
+func (r *Revocations) Len() int { return len(r.snap.Load().minValid) }
+
+// update publishes a copy of the set with rows merged (and the poll
+// position advanced past them when advance is set), dropping entries
+// recorded before forgetBefore: every token they ended has expired.
+func (r *Revocations) update(rows []SessionRevocation, advance bool, forgetBefore time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	old := r.snap.Load()
+	next := &revocationSnapshot{minValid: make(map[string]revokedAt, len(old.minValid)+len(rows)), lastID: old.lastID}
+	for id, e := range old.minValid {
+		if !e.at.Before(forgetBefore) {
+			next.minValid[id] = e
+		}
+	}
 	for _, row := range rows {
-		r.revokeLocked(row.AccountID, row.Version)
-		r.lastID = max(r.lastID, row.ID)
+		if e := next.minValid[row.AccountID]; row.Version > e.version && !row.CreatedAt.Before(forgetBefore) {
+			next.minValid[row.AccountID] = revokedAt{version: row.Version, at: row.CreatedAt}
+		}
+		if advance {
+			next.lastID = max(next.lastID, row.ID)
+		}
 	}
-}
-
-// revoke ends versions below version of one account without moving the poll
-// position, which other nodes' rows may still lie behind.
-func (r *Revocations) revoke(accountID string, version int64) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.revokeLocked(accountID, version)
-}
-
-func (r *Revocations) revokeLocked(accountID string, version int64) {
-	if version > r.minValid[accountID] {
-		r.minValid[accountID] = version
-	}
+	r.snap.Store(next)
 }
 
 // RefreshRevocations loads revocations recorded since the last refresh (on the first
 // call: within the last ttl, the longest a token lives).
 func (s *Store) RefreshRevocations(ctx context.Context, r *Revocations, ttl time.Duration) error {
-	r.mu.RLock()
-	last := r.lastID
-	r.mu.RUnlock()
+	last := r.snap.Load().lastID
+	now := s.clock.Now()
 	// Rows of transactions that commit out of id order would be missed by
 	// "id > last" alone; re-reading the last half minute covers them, and
 	// merging a row twice is harmless.
-	q := s.db.WithContext(ctx).Where("id > ? OR created_at > ?", last, s.clock.Now().Add(-30*time.Second).UTC())
+	q := s.db.WithContext(ctx).Where("id > ? OR created_at > ?", last, now.Add(-30*time.Second).UTC())
 	if last == 0 {
-		q = s.db.WithContext(ctx).Where("created_at > ?", s.clock.Now().Add(-ttl).UTC())
+		q = s.db.WithContext(ctx).Where("created_at > ?", now.Add(-ttl).UTC())
 	}
 	var rows []SessionRevocation
 	if err := q.Order("id").Limit(10000).Find(&rows).Error; err != nil {
 		return fmt.Errorf("read session revocations: %w", err)
 	}
-	r.add(rows)
+	r.update(rows, true, now.Add(-ttl))
 	return nil
 }
 
@@ -102,7 +116,9 @@ func (s *Store) Logout(ctx context.Context, r *Revocations, accountID string) er
 	if err != nil {
 		return fmt.Errorf("logout: %w", err)
 	}
-	r.revoke(rev.AccountID, rev.Version)
+	// This node knows at once; the poll position stays, since other nodes'
+	// rows may still lie behind it.
+	r.update([]SessionRevocation{rev}, false, time.Time{})
 	return nil
 }
 

@@ -40,7 +40,7 @@ func TestSessionsIssueAndVerify(t *testing.T) {
 		t.Errorf("tampered: %v", err)
 	}
 	// Revocation and expiry are checked on every request, cached or not.
-	revoked.revoke("acct-1", 4)
+	revoked.update([]SessionRevocation{{AccountID: "acct-1", Version: 4, CreatedAt: clock.t}}, false, time.Time{})
 	if _, err := s.Verify(token); ErrorCode(err) != CodeSessionRevoked {
 		t.Errorf("after logout: %v", err)
 	}
@@ -61,5 +61,21 @@ func TestSessionsIssueAndVerify(t *testing.T) {
 	tok, _ := s.Issue(&Account{ID: "acct-2", SessionVersion: 1}, other)
 	if got, _ := s.decode(tok); got.PersonID != "" || got.MaskedName != "" {
 		t.Errorf("unbound account token carries %+v", got)
+	}
+}
+
+// The revocation set forgets an account once every token its logout ended
+// has expired, so it holds one token lifetime of logouts at most.
+func TestRevocationsForgetAfterATokenLifetime(t *testing.T) {
+	r := NewRevocations()
+	now := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	r.update([]SessionRevocation{{ID: 1, AccountID: "old", Version: 2, CreatedAt: now.Add(-8 * 24 * time.Hour)},
+		{ID: 2, AccountID: "recent", Version: 3, CreatedAt: now.Add(-time.Hour)}}, true, now.Add(-7*24*time.Hour))
+	if r.IsRevoked("old", 1) || !r.IsRevoked("recent", 2) || r.IsRevoked("recent", 3) || r.Len() != 1 {
+		t.Errorf("old %v, recent %v/%v, %d held", r.IsRevoked("old", 1), r.IsRevoked("recent", 2), r.IsRevoked("recent", 3), r.Len())
+	}
+	r.update(nil, true, now.Add(time.Minute))
+	if r.Len() != 0 {
+		t.Errorf("%d held after every entry expired", r.Len())
 	}
 }

@@ -3,48 +3,49 @@ package models
 import (
 	"context"
 	"fmt"
-	"sync"
+	"sync/atomic"
 )
 
 // verifiersVersionName names the verifier roles' version counter.
 const verifiersVersionName = "verifiers"
 
 // VerifierBook holds the active verifiers in memory, so the verify path
-// checks the role without a database read. It is safe for concurrent use.
+// checks the role without a database read: an immutable snapshot, swapped
+// whole when the roles change. It is safe for concurrent use.
 type VerifierBook struct {
-	mu      sync.RWMutex
+	snap atomic.Pointer[verifierSnapshot]
+}
+
+type verifierSnapshot struct {
 	places  map[string]string // account id → place
 	version int64
-	loaded  bool
 }
 
 // NewVerifierBook returns an empty book; load it with Store.RefreshVerifiers.
-func NewVerifierBook() *VerifierBook { return &VerifierBook{places: map[string]string{}} }
+func NewVerifierBook() *VerifierBook { return &VerifierBook{} }
 
 // Place returns the place of an active verifier, or an *Error of
 // KindForbidden with CodeNotVerifier.
 func (b *VerifierBook) Place(accountID string) (string, error) {
-	b.mu.RLock()
-	place, ok := b.places[accountID]
-	b.mu.RUnlock()
-	if !ok {
-		return "", Errorf(KindForbidden, CodeNotVerifier, "您没有核验权限")
+	if s := b.snap.Load(); s != nil {
+		if place, ok := s.places[accountID]; ok {
+			return place, nil
+		}
 	}
-	return place, nil
+	return "", Errorf(KindForbidden, CodeNotVerifier, "您没有核验权限")
 }
 
-// RefreshVerifiers reloads the book when the roles changed since it was
-// loaded (or always, the first time).
+// RefreshVerifiers swaps in a new snapshot of the roles when they changed
+// since the book's (or always, the first time). The store only reads; the
+// book is replaced, never locked.
 func (s *Store) RefreshVerifiers(ctx context.Context, b *VerifierBook) error {
+	held := b.snap.Load()
 	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		v, err := readVersion(tx, verifiersVersionName)
 		if err != nil {
 			return err
 		}
-		b.mu.RLock()
-		fresh := b.loaded && v == b.version
-		b.mu.RUnlock()
-		if fresh {
+		if held != nil && v == held.version {
 			return nil
 		}
 		var rows []Verifier
@@ -55,9 +56,16 @@ func (s *Store) RefreshVerifiers(ctx context.Context, b *VerifierBook) error {
 		for _, r := range rows {
 			places[r.AccountID] = r.Place
 		}
-		b.mu.Lock()
-		b.places, b.version, b.loaded = places, v, true
-		b.mu.Unlock()
-		return nil
+		next := &verifierSnapshot{places: places, version: v}
+		// A slower refresh that read an older version never replaces a newer one.
+		for {
+			cur := b.snap.Load()
+			if cur != nil && cur.version > v {
+				return nil
+			}
+			if b.snap.CompareAndSwap(cur, next) {
+				return nil
+			}
+		}
 	})
 }

@@ -12,7 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"sync"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	voi "github.com/oasisprotocol/curve25519-voi/primitives/ed25519"
@@ -92,9 +93,13 @@ func GenerateKey(created time.Time) *Key {
 }
 
 // Keyring holds the signing keys: the active one signs, every published one
-// verifies. It is safe for concurrent use.
+// verifies. Readers see an immutable snapshot that Replace swaps whole. It
+// is safe for concurrent use; its zero value holds no keys.
 type Keyring struct {
-	mu     sync.RWMutex
+	snap atomic.Pointer[keyringSnapshot]
+}
+
+type keyringSnapshot struct {
 	active *Key
 	byID   map[string]*Key
 	keys   []*Key
@@ -106,39 +111,39 @@ func NewKeyring(keys ...*Key) (*Keyring, error) {
 	return r, r.Replace(keys)
 }
 
-// Replace swaps in a new set of keys (after a rotation on disk).
+// Replace swaps in a new set of keys (after a rotation on disk). Keys must
+// not change once handed to a keyring.
 func (r *Keyring) Replace(keys []*Key) error {
 	sorted := append([]*Key(nil), keys...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].CreatedAt.Before(sorted[j].CreatedAt) })
-	var active *Key
-	byID := map[string]*Key{}
+	next := &keyringSnapshot{byID: map[string]*Key{}, keys: sorted}
 	for _, k := range sorted {
-		byID[k.ID] = k
+		next.byID[k.ID] = k
 		if k.RetiredAt.IsZero() && k.private != nil {
-			active = k
+			next.active = k
 		}
 	}
-	if active == nil {
+	if next.active == nil {
 		return errors.New("no active signing key")
 	}
-	r.mu.Lock()
-	r.active, r.byID, r.keys = active, byID, sorted
-	r.mu.Unlock()
+	r.snap.Store(next)
 	return nil
 }
 
-// Active returns the key that signs new codes.
+// Active returns the key that signs new codes (nil before the first Replace).
 func (r *Keyring) Active() *Key {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.active
+	if s := r.snap.Load(); s != nil {
+		return s.active
+	}
+	return nil
 }
 
 // Lookup returns the published key with kid, or nil.
 func (r *Keyring) Lookup(kid string) *Key {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return r.byID[kid]
+	if s := r.snap.Load(); s != nil {
+		return s.byID[kid]
+	}
+	return nil
 }
 
 // ForIssuer returns a KeyLookup that trusts this keyring for codes of
@@ -154,9 +159,10 @@ func (r *Keyring) ForIssuer(region string) KeyLookup {
 
 // Keys returns every published key, oldest first.
 func (r *Keyring) Keys() []*Key {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	return append([]*Key(nil), r.keys...)
+	if s := r.snap.Load(); s != nil {
+		return append([]*Key(nil), s.keys...)
+	}
+	return nil
 }
 
 // JWK is a public key as published at /.well-known/healthcode-keys.
@@ -226,6 +232,25 @@ func LoadDir(dir string, generate bool, now time.Time, keep time.Duration) ([]*K
 		return nil, fmt.Errorf("no signing keys in %s (run `app keys rotate` to make one)", dir)
 	}
 	return keys, nil
+}
+
+// DirState summarises the key files in dir (names, sizes and modification
+// times), so a caller can tell a rotation on disk from nothing changed
+// without reading and parsing every key.
+func DirState(dir string) (string, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "%s %d %d\n", filepath.Base(p), fi.Size(), fi.ModTime().UnixNano())
+	}
+	return b.String(), nil
 }
 
 func readKeyFile(path string) (*Key, error) {
