@@ -271,7 +271,14 @@ func TestRelativeLimitAndCodePage(t *testing.T) {
 	for i := 1; i < models.MaxRelatives; i++ {
 		decode[relativeView](t, e.addRelative(alice, "亲属"+string(rune('甲'+i)), "passport", fmt.Sprintf("G%08d", i), "other"), 201)
 	}
+	var persons int64
+	e.db.Table("persons").Count(&persons)
 	wantError(t, e.addRelative(alice, "多余", "passport", "G99999999", "other"), 409, "relative_limit")
+	// The refused link left no person behind.
+	var after int64
+	if e.db.Table("persons").Count(&after); after != persons {
+		t.Errorf("a refused link registered a person: %d → %d", persons, after)
+	}
 
 	ticket := decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", alice, map[string]string{"relative_id": mother.ID}), 201)
 	rec := e.do("GET", ticket.URL, nil)

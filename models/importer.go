@@ -43,8 +43,10 @@ func NewImporter(store *Store, queue int, log *slog.Logger, onDone func()) *Impo
 // importer removes when done. A full queue is ErrBusy: the caller removes
 // the file and fails the job.
 func (im *Importer) Submit(job *ImportJob, path string) error {
+	// The runner works on its own copy: the caller may still read job.
+	own := *job
 	select {
-	case im.tasks <- importTask{job: job, path: path}:
+	case im.tasks <- importTask{job: &own, path: path}:
 		return nil
 	default:
 		return ErrBusy

@@ -214,7 +214,7 @@ func (s *Store) stageImport(ctx context.Context, job *ImportJob, open func() (io
 func (s *Store) switchImport(ctx context.Context, job *ImportJob) error {
 	now := s.clock.Now().UTC()
 	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if err := lockStatusLog(tx, now); err != nil {
+		if err := lockStatusLog(tx); err != nil {
 			return err
 		}
 		var prev StatusSource
@@ -262,7 +262,7 @@ func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func())
 			}
 			now := s.clock.Now().UTC()
 			err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-				if err := lockStatusLog(tx, now); err != nil {
+				if err := lockStatusLog(tx); err != nil {
 					return err
 				}
 				return syncStatuses(tx, people, now)

@@ -551,6 +551,10 @@ var migrations = []migration{
 		if err := tx.Exec("CREATE UNIQUE INDEX idx_persons_no ON persons (no)").Error; err != nil {
 			return fmt.Errorf("index persons.no: %w", err)
 		}
+		// The row every writer of the change log locks.
+		if err := tx.Exec("INSERT INTO data_versions (name, version, updated_at) VALUES ('status_log', 0, ?)", time.Now().UTC()).Error; err != nil {
+			return fmt.Errorf("add the status log lock: %w", err)
+		}
 		return tx.Exec("DELETE FROM data_versions WHERE name = 'status'").Error
 	}},
 	{11, "run imports as jobs: lists are written beside the one in force and switched in one step", func(tx *gorm.DB) error {

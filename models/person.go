@@ -52,41 +52,52 @@ func (Person) TableName() string { return "persons" }
 // sight. name must already be normalised. When the document is on record
 // under another name it returns an *Error with CodeNameMismatch.
 func (s *Store) EnsurePerson(ctx context.Context, name string, doc Document) (*Person, error) {
-	hash := s.vault.DocumentHash(doc)
-	p, err := s.personByHash(ctx, hash)
-	if err == nil {
-		return p, s.checkName(p, name)
-	}
-	if !errors.Is(err, gorm.ErrRecordNotFound) {
-		return nil, err
-	}
-	p = &Person{
-		ID:         newID(),
-		DocType:    doc.Type,
-		DocHash:    hash,
-		NameSealed: s.vault.Seal(name, purposePersonName),
-		DocSealed:  s.vault.Seal(doc.Number, purposePersonDoc),
-		MaskedName: MaskName(name),
-		MaskedDoc:  MaskDocument(doc.Number),
-	}
-	if !doc.BirthDate.IsZero() {
-		p.BirthDate = doc.BirthDate.Format(time.DateOnly)
-	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		_, err := createPerson(tx, p, false, s.clock.Now().UTC())
+	var p *Person
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		var err error
+		p, err = s.personInTx(tx, name, doc, s.clock.Now().UTC())
 		return err
 	}, s.readCommitted()...)
-	if errors.Is(err, gorm.ErrDuplicatedKey) {
-		// Someone registered the same document a moment ago: use theirs.
-		if p, err = s.personByHash(ctx, hash); err != nil {
-			return nil, err
-		}
-		return p, s.checkName(p, name)
-	}
 	if err != nil {
-		return nil, fmt.Errorf("create person: %w", err)
+		return nil, err
 	}
 	return p, nil
+}
+
+// personInTx is EnsurePerson inside tx (which must read committed data, see
+// createPerson): a person registered by someone else a moment ago is found,
+// not duplicated.
+func (s *Store) personInTx(tx *gormDB, name string, doc Document, now time.Time) (*Person, error) {
+	hash := s.vault.DocumentHash(doc)
+	var p Person
+	err := tx.Take(&p, "doc_hash = ?", hash).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		p = Person{
+			ID: newID(), DocType: doc.Type, DocHash: hash,
+			NameSealed: s.vault.Seal(name, purposePersonName), DocSealed: s.vault.Seal(doc.Number, purposePersonDoc),
+			MaskedName: MaskName(name), MaskedDoc: MaskDocument(doc.Number),
+		}
+		if !doc.BirthDate.IsZero() {
+			p.BirthDate = doc.BirthDate.Format(time.DateOnly)
+		}
+		created, err := createPerson(tx, &p, true, now)
+		if err != nil {
+			return nil, fmt.Errorf("create person: %w", err)
+		}
+		if created {
+			return &p, nil
+		}
+		// Into a fresh value: gorm would add p's own new id to the query.
+		var winner Person
+		if err := tx.Take(&winner, "doc_hash = ?", hash).Error; err != nil {
+			return nil, fmt.Errorf("read the person registered meanwhile: %w", err)
+		}
+		return &winner, s.checkName(&winner, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read person: %w", err)
+	}
+	return &p, s.checkName(&p, name)
 }
 
 // createPerson records a new person with the next dense number and the
@@ -110,7 +121,7 @@ func createPerson(tx *gormDB, p *Person, orIgnore bool, now time.Time) (created 
 	if res.Error != nil || res.RowsAffected == 0 {
 		return false, res.Error
 	}
-	if err := lockStatusLog(tx, now); err != nil {
+	if err := lockStatusLog(tx); err != nil {
 		return false, err
 	}
 	return true, syncStatuses(tx, []listedPerson{{No: p.No, DocHash: p.DocHash}}, now)

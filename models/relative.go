@@ -97,20 +97,24 @@ func (s *Store) AddRelative(ctx context.Context, accountID, name string, doc Doc
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.EnsurePerson(ctx, name, doc)
-	if err != nil {
-		return nil, err
-	}
-	if p.ID == holder.ID {
-		return nil, Errorf(KindInvalid, "relative_is_self", "不能把本人添加为亲属")
-	}
 	now := s.clock.Now().UTC()
-	link := &Relative{ID: newID(), AccountID: accountID, PersonID: p.ID, Relation: relation, CreatedAt: now}
+	link := &Relative{ID: newID(), AccountID: accountID, Relation: relation, CreatedAt: now}
+	var p *Person
+	// One transaction, the relative's first registration included: a link
+	// refused (a wrong name, a duplicate, the limit) leaves nothing behind.
 	err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		// Lock the holder's account so concurrent requests count links in turn.
 		if err := tx.Clauses(lockForUpdate).Take(&Account{}, "id = ?", accountID).Error; err != nil {
 			return err
 		}
+		var err error
+		if p, err = s.personInTx(tx, name, doc, now); err != nil {
+			return err
+		}
+		if p.ID == holder.ID {
+			return Errorf(KindInvalid, "relative_is_self", "不能把本人添加为亲属")
+		}
+		link.PersonID = p.ID
 		var live []Relative
 		if err := tx.Where("account_id = ? AND status IN ?", accountID, []string{LinkApproved, LinkPending}).Find(&live).Error; err != nil {
 			return err
@@ -137,11 +141,11 @@ func (s *Store) AddRelative(ctx context.Context, accountID, name string, doc Doc
 		}
 		return tx.Create(&AuditEntry{At: now, Actor: "account:" + accountID, Action: "relative.create", Subject: link.ID,
 			Detail: fmt.Sprintf("relation=%s status=%s evidence=%s person=%s", relation, link.Status, evidence, p.ID), RequestID: requestID}).Error
-	})
+	}, s.readCommitted()...)
 	if err != nil {
 		return nil, err
 	}
-	return &RelativeView{Relative: *link, DocType: p.DocType, MaskedName: p.MaskedName, MaskedDoc: p.MaskedDoc}, nil
+	return &RelativeView{Relative: *link, PersonNo: p.No, DocType: p.DocType, MaskedName: p.MaskedName, MaskedDoc: p.MaskedDoc}, nil
 }
 
 // linkEvidence finds what proves the link: a shared household register, or

@@ -194,11 +194,11 @@ func bumpVersion(tx *gormDB, name string, now time.Time) error {
 // lockStatusLog takes the lock every writer of the status change log holds
 // until it commits, so the log's sequence order is its commit order and a
 // node that read up to a sequence never misses an earlier one.
-func lockStatusLog(tx *gormDB, now time.Time) error {
-	if err := tx.Clauses(clause.OnConflict{DoNothing: true}).Create(&dataVersion{Name: statusLogLock, UpdatedAt: now}).Error; err != nil {
-		return err
+func lockStatusLog(tx *gormDB) error {
+	if err := tx.Clauses(lockForUpdate).Take(&dataVersion{}, "name = ?", statusLogLock).Error; err != nil {
+		return fmt.Errorf("take the status log lock: %w", err)
 	}
-	return tx.Clauses(lockForUpdate).Take(&dataVersion{}, "name = ?", statusLogLock).Error
+	return nil
 }
 
 // listedPerson is a registered person as status changes find them.

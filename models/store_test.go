@@ -137,7 +137,10 @@ func TestConcurrentFirstSightsMakeOnePersonAndOneAccount(t *testing.T) {
 		wg.Wait()
 		close(errs)
 		for err := range errs {
-			t.Fatal(err)
+			t.Error(err)
+		}
+		if t.Failed() {
+			t.FailNow()
 		}
 		for i := range n {
 			if persons[i] != persons[0] || accounts[i] != accounts[0] {
