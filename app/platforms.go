@@ -10,11 +10,14 @@ import (
 )
 
 // buildPlatforms builds each configured mini-program platform once, with
-// its SDK client and token cache.
+// its SDK client and token cache, every call bounded by the platform
+// timeout.
 func buildPlatforms(cfg config.Config, clock models.Clock) (map[string]miniprogram.Platform, error) {
 	platforms := map[string]miniprogram.Platform{}
 	if cfg.WeChat.AppID != "" {
-		platforms[models.PlatformWeChat] = miniprogram.NewWeChat(cfg.WeChat.AppID, cfg.WeChat.AppSecret, clock)
+		platforms[models.PlatformWeChat] = miniprogram.NewWeChat(miniprogram.WeChatOptions{
+			AppID: cfg.WeChat.AppID, AppSecret: cfg.WeChat.AppSecret, Timeout: cfg.PlatformTimeout.D(), Clock: clock,
+		})
 	}
 	if cfg.Alipay.AppID != "" {
 		private, err := os.ReadFile(cfg.Alipay.PrivateKeyFile)
@@ -27,7 +30,8 @@ func buildPlatforms(cfg config.Config, clock models.Clock) (map[string]miniprogr
 		}
 		a, err := miniprogram.NewAlipay(miniprogram.AlipayOptions{
 			AppID: cfg.Alipay.AppID, PrivateKey: string(private), AlipayPublicKey: string(public),
-			EncryptKey: cfg.Alipay.EncryptKey, ReturnURL: cfg.Alipay.ReturnURL, Clock: clock,
+			EncryptKey: cfg.Alipay.EncryptKey, ReturnURL: cfg.Alipay.ReturnURL,
+			Timeout: cfg.PlatformTimeout.D(), Clock: clock,
 		})
 		if err != nil {
 			return nil, err

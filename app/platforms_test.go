@@ -6,6 +6,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/silenceper/wechat/v2/util"
 
 	"healthcode/config"
 	"healthcode/miniprogram/platformtest"
@@ -23,9 +26,17 @@ func TestBuildPlatformsFromConfiguration(t *testing.T) {
 	cfg.Mode, cfg.Sandbox = config.ModeProduction, "auto"
 	cfg.WeChat = config.WeChat{AppID: "wx1", AppSecret: "secret"}
 	cfg.Alipay = config.Alipay{AppID: fake.AppID, PrivateKeyFile: private, PublicKeyFile: public}
+	cfg.PlatformTimeout = config.Duration(2 * time.Second)
+	saved := util.DefaultHTTPClient
+	t.Cleanup(func() { util.DefaultHTTPClient = saved })
 	got, err := buildPlatforms(cfg, models.SystemClock{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The WeChat SDK sends through its package-level client: the platform
+	// timeout reaches it.
+	if d := util.DefaultHTTPClient.Timeout; d != 2*time.Second {
+		t.Errorf("the WeChat SDK's HTTP client has timeout %v, want the configured 2s", d)
 	}
 	var names []string
 	for name := range got {

@@ -45,6 +45,10 @@ type Config struct {
 	Keys   Keys   `json:"keys"`
 	WeChat WeChat `json:"wechat"`
 	Alipay Alipay `json:"alipay"`
+	// PlatformTimeout bounds every call to WeChat or Alipay (all the
+	// requests one call makes); a platform that has not answered by then is
+	// treated as down (503 with Retry-After).
+	PlatformTimeout Duration `json:"platform_timeout" env:"HEALTHCODE_PLATFORM_TIMEOUT"`
 
 	// Sandbox enables the local sandbox platform: "auto" (on in development,
 	// off in production), "true" or "false".
@@ -214,8 +218,9 @@ func Default() Config {
 			ShutdownTimeout: Duration(20 * time.Second),
 			MaxBodyBytes:    1 << 20,
 		},
-		Sandbox:    "auto",
-		SessionTTL: Duration(7 * 24 * time.Hour),
+		Sandbox:         "auto",
+		SessionTTL:      Duration(7 * 24 * time.Hour),
+		PlatformTimeout: Duration(5 * time.Second),
 		// Generous per address: a whole estate may share one carrier-grade NAT.
 		RateLimit: RateLimit{LoginPerMinuteIP: 120, IdentityPerMinuteIP: 120, IdentityPerMinuteUser: 10,
 			CodePerMinuteUser: 60, VerifyPerMinuteUser: 300, TicketPerMinuteUser: 30},
@@ -381,6 +386,9 @@ func (c Config) Validate() error {
 	case "auto", "true", "false":
 	default:
 		bad("HEALTHCODE_SANDBOX must be auto, true or false, not %q", c.Sandbox)
+	}
+	if c.PlatformTimeout <= 0 || c.PlatformTimeout.D() > 30*time.Second || c.PlatformTimeout >= c.HTTP.WriteTimeout {
+		bad("HEALTHCODE_PLATFORM_TIMEOUT must be positive, at most 30s and shorter than HEALTHCODE_HTTP_WRITE_TIMEOUT (so the answer can still be written)")
 	}
 	if c.WeChat.AppID != "" && c.WeChat.AppSecret == "" {
 		bad("HEALTHCODE_WECHAT_APP_SECRET is required with HEALTHCODE_WECHAT_APP_ID")

@@ -78,6 +78,10 @@ func TestValidate(t *testing.T) {
 		{"mysql without dsn", map[string]string{"HEALTHCODE_DB_DRIVER": "mysql"}, []string{"HEALTHCODE_DB_DSN"}},
 		{"unknown zone", map[string]string{"HEALTHCODE_TIME_ZONE": "Mars/Olympus"}, []string{"HEALTHCODE_TIME_ZONE"}},
 		{"wechat without secret", map[string]string{"HEALTHCODE_WECHAT_APP_ID": "wx1"}, []string{"HEALTHCODE_WECHAT_APP_SECRET"}},
+		{"no platform timeout", map[string]string{"HEALTHCODE_PLATFORM_TIMEOUT": "0s"}, []string{"HEALTHCODE_PLATFORM_TIMEOUT"}},
+		{"platform timeout of a minute", map[string]string{"HEALTHCODE_PLATFORM_TIMEOUT": "1m"}, []string{"HEALTHCODE_PLATFORM_TIMEOUT"}},
+		{"platform timeout past the write timeout", map[string]string{"HEALTHCODE_PLATFORM_TIMEOUT": "20s", "HEALTHCODE_HTTP_WRITE_TIMEOUT": "20s"},
+			[]string{"HEALTHCODE_PLATFORM_TIMEOUT"}},
 		{"production with the sandbox", map[string]string{"HEALTHCODE_MODE": "production", "HEALTHCODE_SANDBOX": "true"},
 			[]string{"refuses the sandbox", "refuses generated development keys", "needs a mini-program platform"}},
 	}

@@ -17,7 +17,7 @@ import (
 func withWeChat(t *testing.T) (*platformtest.FakeWeChat, func(*testSetup)) {
 	fake := platformtest.NewWeChat(t)
 	return fake, func(s *testSetup) {
-		s.platforms[models.PlatformWeChat] = miniprogram.NewWeChat(fake.AppID, fake.AppSecret, models.SystemClock{})
+		s.platforms[models.PlatformWeChat] = miniprogram.NewWeChat(fake.Options(models.SystemClock{}))
 	}
 }
 

@@ -81,8 +81,10 @@ func respondError(c *gin.Context, log *slog.Logger, err error) {
 		log.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(ctxRequestID), "err", err)
 		e = errInternal
 	}
-	if e.Kind == models.KindBusy && c.Writer.Header().Get("Retry-After") == "" {
-		// Every shed request, whoever shed it, tells the client when to retry.
+	if (e.Kind == models.KindBusy || e.Kind == models.KindUnavailable) && c.Writer.Header().Get("Retry-After") == "" {
+		// Every shed request, whoever shed it, and every request a dependency
+		// that is down (a platform that did not answer in time) failed,
+		// tells the client when to retry.
 		c.Header("Retry-After", "1")
 	}
 	c.AbortWithStatusJSON(statusOf(e.Kind), errorBody{Error: errorDetail{

@@ -2,6 +2,7 @@ package miniprogram
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,7 +21,15 @@ type Alipay struct {
 	appID     string
 	returnURL string
 	clock     models.Clock
+	timeout   time.Duration
 }
+
+// certSNField names the Alipay certificate a signature claims to be made
+// with. In public-key mode nothing Alipay sends carries it, and when it is
+// present the SDK downloads that certificate from the gateway while holding
+// the lock every signature check takes: a notification or phone payload
+// carrying it is refused before the SDK sees it.
+const certSNField = "alipay_cert_sn"
 
 // AlipayOptions configures the Alipay platform.
 type AlipayOptions struct {
@@ -34,19 +43,31 @@ type AlipayOptions struct {
 	// ReturnURL is where face verification returns; empty means the mini-program.
 	ReturnURL string
 	// Gateway overrides the production gateway (tests point it at a fake).
-	Gateway    string
+	Gateway string
+	// HTTPClient is the client the SDK sends with (its transport is kept;
+	// its timeout is capped at Timeout); nil means a new client.
 	HTTPClient *http.Client
-	Clock      models.Clock
+	// Timeout bounds each call to Alipay; zero means DefaultTimeout.
+	Timeout time.Duration
+	Clock   models.Clock
 }
 
-// NewAlipay builds the Alipay platform, checking every key it loads.
+// NewAlipay builds the Alipay platform, checking every key it loads. The SDK
+// gets an HTTP client whose timeout is at most o.Timeout, so even the
+// requests it makes without a context (certificate downloads) end.
 func NewAlipay(o AlipayOptions) (*Alipay, error) {
-	opts := []alipay.OptionFunc{alipay.WithTimeLocation(time.FixedZone("CST", 8*3600))}
+	timeout := orDefault(o.Timeout)
+	httpClient := &http.Client{Timeout: timeout}
+	if o.HTTPClient != nil {
+		copied := *o.HTTPClient
+		if copied.Timeout <= 0 || copied.Timeout > timeout {
+			copied.Timeout = timeout
+		}
+		httpClient = &copied
+	}
+	opts := []alipay.OptionFunc{alipay.WithTimeLocation(time.FixedZone("CST", 8*3600)), alipay.WithHTTPClient(httpClient)}
 	if o.Gateway != "" {
 		opts = append(opts, alipay.WithProductionGateway(o.Gateway))
-	}
-	if o.HTTPClient != nil {
-		opts = append(opts, alipay.WithHTTPClient(o.HTTPClient))
 	}
 	client, err := alipay.New(o.AppID, o.PrivateKey, true, opts...)
 	if err != nil {
@@ -62,7 +83,7 @@ func NewAlipay(o AlipayOptions) (*Alipay, error) {
 	if returnURL == "" {
 		returnURL = "alipays://platformapi/startapp?appId=" + url.QueryEscape(o.AppID)
 	}
-	return &Alipay{client: client, appID: o.AppID, returnURL: returnURL, clock: o.Clock}, nil
+	return &Alipay{client: client, appID: o.AppID, returnURL: returnURL, clock: o.Clock, timeout: timeout}, nil
 }
 
 // Name returns "alipay".
@@ -71,8 +92,11 @@ func (a *Alipay) Name() string { return models.PlatformAlipay }
 // Login runs alipay.system.oauth.token. New apps get open_id, older ones
 // user_id; either is the user's id. A business failure inside the answer
 // (code other than 10000, which the SDK returns with a nil error) is an
-// *models.Error of KindUnauthorized.
+// *models.Error of KindUnauthorized; no answer within the timeout is
+// KindUnavailable, other failures KindUpstream.
 func (a *Alipay) Login(ctx context.Context, authCode string) (Login, error) {
+	ctx, cancel := withDeadline(ctx, a.timeout)
+	defer cancel()
 	res, err := a.client.SystemOauthToken(ctx, alipay.SystemOauthToken{GrantType: "authorization_code", Code: authCode})
 	var apiErr *alipay.Error
 	switch {
@@ -94,11 +118,15 @@ func (a *Alipay) Login(ctx context.Context, authCode string) (Login, error) {
 }
 
 // StartFace initialises a certification (UserCertifyOpenInitialize) and
-// builds the signed certify URL the mini-program opens.
+// builds the signed certify URL the mini-program opens. A document other
+// than a resident ID card is KindInvalid; no answer within the timeout is
+// KindUnavailable, other failures KindUpstream.
 func (a *Alipay) StartFace(ctx context.Context, req FaceRequest) (FaceTicket, error) {
 	if req.DocType != models.DocResidentID {
 		return FaceTicket{}, faceUnsupported()
 	}
+	ctx, cancel := withDeadline(ctx, a.timeout)
+	defer cancel()
 	res, err := a.client.UserCertifyOpenInitialize(ctx, alipay.UserCertifyOpenInitialize{
 		OuterOrderNo: req.OrderNo,
 		BizCode:      alipay.CertifyBizCodeFace,
@@ -123,8 +151,11 @@ func (a *Alipay) StartFace(ctx context.Context, req FaceRequest) (FaceTicket, er
 	return FaceTicket{VerifyID: res.CertifyId, URL: u.String(), ExpiresAt: a.clock.Now().Add(30 * time.Minute)}, nil
 }
 
-// QueryFace asks UserCertifyOpenQuery; passed means "T".
+// QueryFace asks UserCertifyOpenQuery; passed means "T". No answer within
+// the timeout is KindUnavailable, other failures KindUpstream.
 func (a *Alipay) QueryFace(ctx context.Context, q FaceQuery) (FaceResult, error) {
+	ctx, cancel := withDeadline(ctx, a.timeout)
+	defer cancel()
 	res, err := a.client.UserCertifyOpenQuery(ctx, alipay.UserCertifyOpenQuery{CertifyId: q.VerifyID})
 	if err != nil {
 		return FaceResult{}, unavailable("支付宝", err)
@@ -136,8 +167,19 @@ func (a *Alipay) QueryFace(ctx context.Context, q FaceQuery) (FaceResult, error)
 }
 
 // Phone decrypts the payload my.getPhoneNumber returned (its signature is
-// checked with Alipay's public key).
+// checked with Alipay's public key). A payload that does not verify, or
+// that names a certificate (alipay_cert_sn), is KindInvalid
+// (CodePhoneFailed); it makes no outbound call.
 func (a *Alipay) Phone(ctx context.Context, payload string) (string, error) {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(payload), &fields); err != nil {
+		return "", models.Errorf(models.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(fmt.Errorf("phone payload: %w", err))
+	}
+	if _, ok := fields[certSNField]; ok {
+		return "", models.Errorf(models.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(errors.New("phone payload names a certificate; this app uses public-key mode"))
+	}
+	ctx, cancel := withDeadline(ctx, a.timeout)
+	defer cancel()
 	res, err := a.client.DecodePhoneNumber(ctx, payload)
 	if err != nil || res.Mobile == "" {
 		if err == nil {
@@ -151,10 +193,15 @@ func (a *Alipay) Phone(ctx context.Context, payload string) (string, error) {
 // VerifyNotification checks the RSA2 signature of an asynchronous
 // notification's form (PostForm, not Form: query parameters on the notify
 // URL are not signed). A missing or bad signature is an *models.Error of
-// KindInvalid.
+// KindInvalid, and so is a form naming a certificate (alipay_cert_sn): this
+// app runs in public-key mode, so it is refused at once, with no outbound
+// call; the check itself never calls out.
 func (a *Alipay) VerifyNotification(form url.Values) error {
 	if form.Get("sign") == "" {
 		return models.Errorf(models.KindInvalid, "bad_signature", "通知缺少签名")
+	}
+	if _, ok := form[certSNField]; ok {
+		return models.Errorf(models.KindInvalid, "bad_signature", "通知签名方式不受支持")
 	}
 	if err := a.client.VerifySign(form); err != nil {
 		return models.Errorf(models.KindInvalid, "bad_signature", "通知签名无效").Wrap(scrub(err))

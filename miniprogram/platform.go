@@ -2,8 +2,14 @@
 // (github.com/silenceper/wechat/v2), Alipay (github.com/smartwalle/alipay/v3)
 // and a local sandbox, behind one small interface for login and face
 // verification. Errors are *models.Error: KindUnauthorized for a login code
-// the platform refuses, KindUpstream when the platform cannot be reached or
+// the platform refuses, KindUnavailable when the platform does not answer
+// within the call's deadline, KindUpstream when it cannot be reached or
 // answers nonsense (the cause is kept for the log, scrubbed of secrets).
+//
+// Every call to a platform has a deadline: the adapter's timeout (or the
+// caller's context, if sooner) bounds all the requests one call makes, and
+// the SDKs' HTTP clients carry the same timeout, so an SDK path that ignores
+// the context ends as well.
 package miniprogram
 
 import (
@@ -21,15 +27,18 @@ type Platform interface {
 	Name() string
 	// Login exchanges a login code from the mini-program for the user's
 	// platform identity. A code the platform refuses is KindUnauthorized
-	// (CodeLoginFailed); an unreachable or failing platform KindUpstream.
+	// (CodeLoginFailed); a platform that does not answer in time
+	// KindUnavailable (CodePlatformUnavailable); an unreachable or failing
+	// platform KindUpstream.
 	Login(ctx context.Context, code string) (Login, error)
 	// StartFace starts a face verification of the user against an identity.
 	// A document type the platform cannot verify is KindInvalid
-	// (CodeFaceUnsupported); platform failures are KindUpstream.
+	// (CodeFaceUnsupported); platform failures are KindUnavailable (no
+	// answer in time) or KindUpstream.
 	StartFace(ctx context.Context, req FaceRequest) (FaceTicket, error)
 	// QueryFace asks the platform how a face verification ended. A refused
 	// or cancelled check is a FaceResult that did not pass, not an error;
-	// errors are KindUpstream.
+	// errors are KindUnavailable (no answer in time) or KindUpstream.
 	QueryFace(ctx context.Context, q FaceQuery) (FaceResult, error)
 }
 
@@ -37,7 +46,8 @@ type Platform interface {
 // from what the mini-program's phone button returned.
 type PhoneReader interface {
 	// Phone returns the number; a stale or forged payload is KindInvalid
-	// (CodePhoneFailed), a failing platform KindUpstream.
+	// (CodePhoneFailed), a platform that does not answer in time
+	// KindUnavailable, a failing platform KindUpstream.
 	Phone(ctx context.Context, payload string) (string, error)
 }
 
@@ -87,6 +97,9 @@ type FaceResult struct {
 	PassedAt time.Time
 }
 
+// DefaultTimeout bounds a platform call when the adapter is given no timeout.
+const DefaultTimeout = 5 * time.Second
+
 // Error codes the adapters return.
 const (
 	CodeLoginFailed         = "login_failed"
@@ -99,8 +112,33 @@ func loginRefused(cause error) error {
 	return models.Errorf(models.KindUnauthorized, CodeLoginFailed, "登录凭证无效或已过期，请重新进入小程序").Wrap(scrub(cause))
 }
 
+// unavailable reports a platform failure: KindUnavailable when the platform
+// did not answer before the deadline (a dependency down: the client should
+// retry later), KindUpstream for any other failure.
 func unavailable(platform string, cause error) error {
+	if timedOut(cause) {
+		return models.Errorf(models.KindUnavailable, CodePlatformUnavailable, "%s服务响应超时，请稍后再试", platform).Wrap(scrub(cause))
+	}
 	return models.Errorf(models.KindUpstream, CodePlatformUnavailable, "%s服务暂时不可用，请稍后再试", platform).Wrap(scrub(cause))
+}
+
+// timedOut reports whether err is a deadline that passed: the call's
+// context or an HTTP client's timeout.
+func timedOut(err error) bool {
+	var t interface{ Timeout() bool }
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &t) && t.Timeout()
+}
+
+// withDeadline bounds ctx by timeout (or DefaultTimeout when it is zero).
+func withDeadline(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, orDefault(timeout))
+}
+
+func orDefault(timeout time.Duration) time.Duration {
+	if timeout <= 0 {
+		return DefaultTimeout
+	}
+	return timeout
 }
 
 func faceUnsupported() error {
@@ -110,10 +148,17 @@ func faceUnsupported() error {
 // secretParam matches credentials that SDK errors may quote inside URLs.
 var secretParam = regexp.MustCompile(`(?i)\b(secret|access_token|js_code|code|sign|cert_no|cert_name)=[^&\s"]*`)
 
-// scrubbedError keeps an error's message with credentials removed.
-type scrubbedError struct{ msg string }
+// scrubbedError keeps an error's message with credentials removed, and
+// whether it was a timeout.
+type scrubbedError struct {
+	msg     string
+	timeout bool
+}
 
 func (e scrubbedError) Error() string { return e.msg }
+
+// Timeout reports whether the scrubbed error was a deadline that passed.
+func (e scrubbedError) Timeout() bool { return e.timeout }
 
 // scrub returns err with app secrets, tokens and codes quoted in it (SDK
 // errors include the request URL) replaced by "***", so it can be logged.
@@ -125,5 +170,5 @@ func scrub(err error) error {
 	if errors.As(err, &me) {
 		return err
 	}
-	return scrubbedError{secretParam.ReplaceAllString(err.Error(), "$1=***")}
+	return scrubbedError{msg: secretParam.ReplaceAllString(err.Error(), "$1=***"), timeout: timedOut(err)}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -37,17 +38,51 @@ const (
 // WeChat is the WeChat mini-program platform. Build it once at start-up:
 // it holds the SDK client and its access-token cache.
 type WeChat struct {
-	mp    *wxmini.MiniProgram
-	appID string
-	cache *Cache
-	clock models.Clock
+	mp      *wxmini.MiniProgram
+	appID   string
+	cache   *Cache
+	clock   models.Clock
+	timeout time.Duration
+}
+
+// WeChatOptions configures the WeChat platform.
+type WeChatOptions struct {
+	AppID, AppSecret string
+	// Timeout bounds each call to WeChat, every request it makes (access
+	// token included) together; zero means DefaultTimeout.
+	Timeout time.Duration
+	Clock   models.Clock
 }
 
 // NewWeChat builds the WeChat platform from the app's credentials.
-func NewWeChat(appID, appSecret string, clock models.Clock) *WeChat {
-	c := NewCache(clock)
-	mp := wxmini.NewMiniProgram(&wxconfig.Config{AppID: appID, AppSecret: appSecret, Cache: c})
-	return &WeChat{mp: mp, appID: appID, cache: c, clock: clock}
+//
+// The SDK sends every request through its package variable
+// util.DefaultHTTPClient, its only way in; NewWeChat gives that client the
+// timeout (keeping its transport) unless it already has a shorter one, so
+// no SDK path waits on WeChat without a limit. Build the platform once, at
+// start-up, before any request.
+func NewWeChat(o WeChatOptions) *WeChat {
+	timeout := orDefault(o.Timeout)
+	boundSDKClient(timeout)
+	c := NewCache(o.Clock)
+	mp := wxmini.NewMiniProgram(&wxconfig.Config{AppID: o.AppID, AppSecret: o.AppSecret, Cache: c})
+	return &WeChat{mp: mp, appID: o.AppID, cache: c, clock: o.Clock, timeout: timeout}
+}
+
+// boundSDKClient replaces the WeChat SDK's shared HTTP client by a copy
+// with the timeout, unless it already has one no longer than that.
+func boundSDKClient(timeout time.Duration) {
+	current := util.DefaultHTTPClient
+	if current != nil && current.Timeout > 0 && current.Timeout <= timeout {
+		return
+	}
+	bounded := &http.Client{Timeout: timeout}
+	if current != nil {
+		copied := *current
+		copied.Timeout = timeout
+		bounded = &copied
+	}
+	util.DefaultHTTPClient = bounded
 }
 
 // Name returns "wechat".
@@ -55,8 +90,11 @@ func (w *WeChat) Name() string { return models.PlatformWeChat }
 
 // Login runs Code2Session. A code WeChat refuses (40029 invalid, 40163
 // used, 40226 blocked user) is an *models.Error of KindUnauthorized; other
-// errcodes (-1 busy, 45011 too frequent) are KindUpstream.
+// errcodes (-1 busy, 45011 too frequent) are KindUpstream; no answer within
+// the timeout is KindUnavailable.
 func (w *WeChat) Login(ctx context.Context, code string) (Login, error) {
+	ctx, cancel := withDeadline(ctx, w.timeout)
+	defer cancel()
 	res, err := w.mp.GetAuth().Code2SessionContext(ctx, code)
 	switch {
 	case err != nil && (res.ErrCode == wxInvalidCode || res.ErrCode == wxCodeUsed || res.ErrCode == wxRiskyUser):
@@ -70,11 +108,14 @@ func (w *WeChat) Login(ctx context.Context, code string) (Login, error) {
 }
 
 // StartFace asks WeChat for a verify_id (getverifyid). Only mainland
-// resident ID cards can be verified this way.
+// resident ID cards can be verified this way (others are KindInvalid); no
+// answer within the timeout is KindUnavailable, other failures KindUpstream.
 func (w *WeChat) StartFace(ctx context.Context, req FaceRequest) (FaceTicket, error) {
 	if req.DocType != models.DocResidentID {
 		return FaceTicket{}, faceUnsupported()
 	}
+	ctx, cancel := withDeadline(ctx, w.timeout)
+	defer cancel()
 	body := map[string]any{
 		"out_seq_no": req.OrderNo,
 		"cert_info":  map[string]string{"cert_type": "IDENTITY_CARD", "cert_name": req.Name, "cert_no": req.DocNumber},
@@ -100,8 +141,11 @@ func (w *WeChat) StartFace(ctx context.Context, req FaceRequest) (FaceTicket, er
 
 // QueryFace asks queryverifyinfo; passed means errcode 0 and verify_ret
 // 10000. A business errcode (the 900xx family: cancelled, face mismatch …)
-// is a failed verification, not an error.
+// is a failed verification, not an error; no answer within the timeout is
+// KindUnavailable, other failures KindUpstream.
 func (w *WeChat) QueryFace(ctx context.Context, q FaceQuery) (FaceResult, error) {
+	ctx, cancel := withDeadline(ctx, w.timeout)
+	defer cancel()
 	body := map[string]any{
 		"verify_id":  q.VerifyID,
 		"out_seq_no": q.OrderNo,
@@ -125,8 +169,11 @@ func (w *WeChat) QueryFace(ctx context.Context, q FaceQuery) (FaceResult, error)
 
 // QueryLegacyFace checks the result of the older wx.startFacialRecognitionVerify
 // flow (getinfo with verify_result): passed means identify_ret 0, the same
-// openid, and hashes of the name and number that match the identity.
+// openid, and hashes of the name and number that match the identity. Errors
+// are KindUnavailable (no answer within the timeout) or KindUpstream.
 func (w *WeChat) QueryLegacyFace(ctx context.Context, verifyResult string, q FaceQuery) (FaceResult, error) {
+	ctx, cancel := withDeadline(ctx, w.timeout)
+	defer cancel()
 	var res struct {
 		util.CommonError
 		IdentifyRet     int    `json:"identify_ret"`
@@ -161,8 +208,12 @@ func (w *WeChat) QueryLegacyFace(ctx context.Context, verifyResult string, q Fac
 	return result, nil
 }
 
-// Phone reads the user's phone number from a getPhoneNumber button code.
+// Phone reads the user's phone number from a getPhoneNumber button code. A
+// code WeChat refuses is KindInvalid (CodePhoneFailed); no answer within the
+// timeout is KindUnavailable, other failures KindUpstream.
 func (w *WeChat) Phone(ctx context.Context, code string) (string, error) {
+	ctx, cancel := withDeadline(ctx, w.timeout)
+	defer cancel()
 	var phone string
 	err := w.withToken(ctx, func(string) error {
 		res, err := w.mp.GetAuth().GetPhoneNumberContext(ctx, code)
@@ -195,7 +246,7 @@ func (e *businessError) Error() string { return fmt.Sprintf("wechat errcode=%d",
 
 // post sends a JSON request with the access token and decodes the answer
 // into res, whose CommonError must be its first field. A non-zero errcode
-// comes back as *businessError.
+// comes back as *businessError, a failed request as unavailable's error.
 func (w *WeChat) post(ctx context.Context, urlFormat string, body, res any) error {
 	err := w.withToken(ctx, func(token string) error {
 		raw, err := util.PostJSONContext(ctx, fmt.Sprintf(urlFormat, token), body)

@@ -29,7 +29,7 @@ func faceQuery(ticket miniprogram.FaceTicket, orderNo, openID string) miniprogra
 func TestWeChatLogin(t *testing.T) {
 	fake := platformtest.NewWeChat(t)
 	fake.Users["good-code"] = platformtest.WeChatUser{OpenID: "openid-1", UnionID: "union-1", SessionKey: "c2Vzc2lvbmtleQ=="}
-	wc := miniprogram.NewWeChat(fake.AppID, fake.AppSecret, models.SystemClock{})
+	wc := miniprogram.NewWeChat(fake.Options(models.SystemClock{}))
 
 	login, err := wc.Login(context.Background(), "good-code")
 	if err != nil || login.UserID != "openid-1" || login.UnionID != "union-1" || login.SessionKey == "" {
@@ -52,7 +52,7 @@ func TestWeChatLogin(t *testing.T) {
 
 func TestWeChatUnreachableIsUpstreamAndScrubbed(t *testing.T) {
 	fake := platformtest.NewWeChat(t)
-	wc := miniprogram.NewWeChat(fake.AppID, fake.AppSecret, models.SystemClock{})
+	wc := miniprogram.NewWeChat(fake.Options(models.SystemClock{}))
 	fake.Server.Close()
 	_, err := wc.Login(context.Background(), "some-code")
 	if models.ErrorKind(err) != models.KindUpstream {
@@ -65,7 +65,7 @@ func TestWeChatUnreachableIsUpstreamAndScrubbed(t *testing.T) {
 
 func TestWeChatFaceVerification(t *testing.T) {
 	fake := platformtest.NewWeChat(t)
-	wc := miniprogram.NewWeChat(fake.AppID, fake.AppSecret, models.SystemClock{})
+	wc := miniprogram.NewWeChat(fake.Options(models.SystemClock{}))
 	ctx := context.Background()
 
 	ticket, err := wc.StartFace(ctx, faceRequest("order_0001", "openid-1"))
@@ -110,7 +110,7 @@ func TestWeChatFaceVerification(t *testing.T) {
 
 func TestWeChatLegacyFaceResult(t *testing.T) {
 	fake := platformtest.NewWeChat(t)
-	wc := miniprogram.NewWeChat(fake.AppID, fake.AppSecret, models.SystemClock{})
+	wc := miniprogram.NewWeChat(fake.Options(models.SystemClock{}))
 	md5hex := func(s string) string { sum := md5.Sum([]byte(s)); return hex.EncodeToString(sum[:]) }
 	good := platformtest.WeChatLegacy{IdentifyRet: 0, OpenID: "openid-1", IDCardNumberMD5: md5hex(testNumber), NameUTF8MD5: md5hex(testName)}
 	fake.Legacy["vr-good"] = good
@@ -136,7 +136,7 @@ func TestWeChatLegacyFaceResult(t *testing.T) {
 
 func TestWeChatAccessTokenFetchedOnceUnderConcurrency(t *testing.T) {
 	fake := platformtest.NewWeChat(t)
-	wc := miniprogram.NewWeChat(fake.AppID, fake.AppSecret, models.SystemClock{})
+	wc := miniprogram.NewWeChat(fake.Options(models.SystemClock{}))
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
 	for i := range 20 {
@@ -159,7 +159,7 @@ func TestWeChatAccessTokenFetchedOnceUnderConcurrency(t *testing.T) {
 
 func TestWeChatRetriesOnceWithAFreshTokenAfter40001(t *testing.T) {
 	fake := platformtest.NewWeChat(t)
-	wc := miniprogram.NewWeChat(fake.AppID, fake.AppSecret, models.SystemClock{})
+	wc := miniprogram.NewWeChat(fake.Options(models.SystemClock{}))
 	ctx := context.Background()
 	if _, err := wc.StartFace(ctx, faceRequest("order_r1", "openid-1")); err != nil {
 		t.Fatal(err)
@@ -176,7 +176,7 @@ func TestWeChatRetriesOnceWithAFreshTokenAfter40001(t *testing.T) {
 func TestWeChatPhone(t *testing.T) {
 	fake := platformtest.NewWeChat(t)
 	fake.Phones["phone-code"] = "13812345678"
-	wc := miniprogram.NewWeChat(fake.AppID, fake.AppSecret, models.SystemClock{})
+	wc := miniprogram.NewWeChat(fake.Options(models.SystemClock{}))
 	phone, err := wc.Phone(context.Background(), "phone-code")
 	if err != nil || phone != "13812345678" {
 		t.Fatalf("Phone = %q, %v", phone, err)

@@ -53,12 +53,21 @@ type FakeAlipay struct {
 	Hits map[string]int
 	// BadSignatures counts requests whose app signature did not verify.
 	BadSignatures int
+	// Hang makes requests for a method wait, unanswered, until the client
+	// gives up or the test ends: an Alipay that does not answer.
+	Hang map[string]bool
+	// CertSN, when set, is sent as alipay_cert_sn beside every signed
+	// answer, as in certificate mode: the SDK then downloads that
+	// certificate (alipay.open.app.alipaycert.download) before it checks
+	// the signature.
+	CertSN string
 
 	appPublic     *rsa.PublicKey
 	alipayPrivate *rsa.PrivateKey
 	wrongPrivate  *rsa.PrivateKey
 	certifies     map[string]bool
 	serial        int
+	released      chan struct{}
 }
 
 // NewAlipay starts a fake Alipay gateway with fresh keys.
@@ -75,10 +84,11 @@ func NewAlipay(t testing.TB) *FakeAlipay {
 		EncryptKey:      base64.StdEncoding.EncodeToString(aesKey),
 		Users:           map[string]AlipayUser{}, Passed: map[string]string{}, Hits: map[string]int{},
 		appPublic: &appKey.PublicKey, alipayPrivate: alipayKey, wrongPrivate: wrongKey,
-		certifies: map[string]bool{},
+		certifies: map[string]bool{}, Hang: map[string]bool{}, released: make(chan struct{}),
 	}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Server.Close)
+	t.Cleanup(func() { close(f.released) }) // runs first: hung requests end before Close waits for them
 	return f
 }
 
@@ -95,6 +105,17 @@ func (f *FakeAlipay) HitCount(method string) int {
 	f.Mu.Lock()
 	defer f.Mu.Unlock()
 	return f.Hits[method]
+}
+
+// Requests returns how many requests reached the fake, whatever the method.
+func (f *FakeAlipay) Requests() int {
+	f.Mu.Lock()
+	defer f.Mu.Unlock()
+	n := 0
+	for _, hits := range f.Hits {
+		n += hits
+	}
+	return n
 }
 
 func rsaKey(t testing.TB) *rsa.PrivateKey {
@@ -168,11 +189,16 @@ func (f *FakeAlipay) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
 	}
-	f.Mu.Lock()
-	defer f.Mu.Unlock()
 	form := r.PostForm
 	method := form.Get("method")
+	f.Mu.Lock()
 	f.Hits[method]++
+	if f.Hang[method] {
+		f.Mu.Unlock()
+		hang(r, f.released)
+		return
+	}
+	defer f.Mu.Unlock()
 
 	sig, err := base64.StdEncoding.DecodeString(form.Get("sign"))
 	sum := sha256.Sum256([]byte(signingString(form, "sign")))
@@ -264,5 +290,9 @@ func (f *FakeAlipay) write(w http.ResponseWriter, field, biz string) {
 		key = f.wrongPrivate
 	}
 	w.Header().Set("Content-Type", "application/json;charset=utf-8")
+	if f.CertSN != "" {
+		fmt.Fprintf(w, `{"%s":%s,"alipay_cert_sn":"%s","sign":"%s"}`, field, biz, f.CertSN, rsaSign(key, []byte(biz)))
+		return
+	}
 	fmt.Fprintf(w, `{"%s":%s,"sign":"%s"}`, field, biz, rsaSign(key, []byte(biz)))
 }

@@ -2,7 +2,9 @@
 // real SDKs talk to in tests: the WeChat SDK through a rewriting
 // util.DefaultHTTPClient transport, the Alipay SDK through its gateway
 // option, with request signatures checked and responses signed by a test
-// "Alipay" key.
+// "Alipay" key. Either fake can leave chosen requests unanswered (Hang), and
+// a BlackHole stands for an egress that accepts connections and never
+// answers, so tests can show that no call waits past its deadline.
 package platformtest
 
 import (
@@ -19,6 +21,7 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 
 	"healthcode/miniprogram"
+	"healthcode/models"
 )
 
 // WeChatUser is what jscode2session answers for a login code.
@@ -61,11 +64,15 @@ type FakeWeChat struct {
 	Hits map[string]int
 	// Bodies holds every JSON body received, by path.
 	Bodies map[string][]map[string]any
+	// Hang makes requests to a path wait, unanswered, until the client
+	// gives up or the test ends: a WeChat that does not answer.
+	Hang map[string]bool
 
 	token         string
 	tokenSerial   int
 	verifications map[string]wechatVerification
 	verifySerial  int
+	released      chan struct{}
 }
 
 var outSeqNoPattern = regexp.MustCompile(`^[0-9A-Za-z_-]{5,32}$`)
@@ -78,7 +85,7 @@ func NewWeChat(t testing.TB) *FakeWeChat {
 		AppID: "wx-test-app", AppSecret: "wx-test-secret-value",
 		Users: map[string]WeChatUser{}, Outcomes: map[string]string{}, Legacy: map[string]WeChatLegacy{},
 		Phones: map[string]string{}, Hits: map[string]int{}, Bodies: map[string][]map[string]any{},
-		verifications: map[string]wechatVerification{},
+		Hang: map[string]bool{}, verifications: map[string]wechatVerification{}, released: make(chan struct{}),
 	}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	target, _ := url.Parse(f.Server.URL)
@@ -88,7 +95,13 @@ func NewWeChat(t testing.TB) *FakeWeChat {
 		util.DefaultHTTPClient = saved
 		f.Server.Close()
 	})
+	t.Cleanup(func() { close(f.released) }) // runs first: hung requests end before Close waits for them
 	return f
+}
+
+// Options returns the options that build the real adapter against the fake.
+func (f *FakeWeChat) Options(clock models.Clock) miniprogram.WeChatOptions {
+	return miniprogram.WeChatOptions{AppID: f.AppID, AppSecret: f.AppSecret, Clock: clock}
 }
 
 // InvalidateToken makes the current access token invalid (errcode 40001),
@@ -117,8 +130,13 @@ func (rt rewriteTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 
 func (f *FakeWeChat) serve(w http.ResponseWriter, r *http.Request) {
 	f.Mu.Lock()
-	defer f.Mu.Unlock()
 	f.Hits[r.URL.Path]++
+	if f.Hang[r.URL.Path] {
+		f.Mu.Unlock()
+		hang(r, f.released)
+		return
+	}
+	defer f.Mu.Unlock()
 	q := r.URL.Query()
 	var body map[string]any
 	if r.Method == http.MethodPost {
