@@ -3,7 +3,7 @@
 // pass) → ticket → the web-view URL opens the code page, which answers 200
 // with a signed code; relatives; the staff scan; elder mode.
 
-const { fixtures, api, openPage, pageAPI } = require('../harness/backend.js')
+const { fixtures, api, openPage, pageAPI, waitFor } = require('../harness/backend.js')
 const { createWx } = require('../harness/wx.js')
 const { app, launch, open, openURL, tap, type, pick, text, node } = require('./sim.js')
 
@@ -157,12 +157,10 @@ describe('WeChat shell, citizen and staff', () => {
     expect(code.kind).toBe('relative')
     expect(code.masked_name).toMatch(/^李\*+$/)
 
-    // Remove the pending one: the second card's remove button.
+    // Remove the pending one with its card's button.
     const removes = page.querySelectorAll('.remove')
     const index = page.data.relatives.findIndex(r => r.status === 'pending')
     removes[index].dispatchEvent('tap')
-    await new Promise(r => setTimeout(r, 20))
-    const { waitFor } = require('../harness/backend.js')
     await waitFor(() => !page.data.busy && page.data.relatives.length === 1, 'the removal')
     expect(fake.calls.modals.pop()).toContain('解除')
     expect(page.data.relatives[0].status).toBe('approved')
