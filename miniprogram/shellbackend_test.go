@@ -206,7 +206,7 @@ func startShellBackend(t *testing.T, users shellUsers) *shellBackend {
 		t.Fatal(err)
 	}
 	platforms := map[string]miniprogram.Platform{
-		models.PlatformWeChat: miniprogram.NewWeChat(wechat.AppID, wechat.AppSecret, clock),
+		models.PlatformWeChat: miniprogram.NewWeChat(miniprogram.WeChatOptions{AppID: wechat.AppID, AppSecret: wechat.AppSecret, Clock: clock}),
 		models.PlatformAlipay: alipayPlatform,
 	}
 	logs := &syncBuffer{}
