@@ -26,6 +26,13 @@ type errorDetail struct {
 	Details   any    `json:"details,omitempty"`
 }
 
+// Kinds of error only the HTTP layer reports (the domain never does).
+const (
+	kindTooLarge    models.Kind = "too_large"          // the request body is too large
+	kindRateLimited models.Kind = "rate_limited"       // too many requests from this client
+	kindMethod      models.Kind = "method_not_allowed" // the route takes another method
+)
+
 // statusOf maps an error kind to its HTTP status; this is the only place
 // that does so.
 func statusOf(kind models.Kind) int {
@@ -38,15 +45,15 @@ func statusOf(kind models.Kind) int {
 		return http.StatusForbidden
 	case models.KindNotFound:
 		return http.StatusNotFound
-	case models.KindMethod:
+	case kindMethod:
 		return http.StatusMethodNotAllowed
 	case models.KindConflict:
 		return http.StatusConflict
-	case models.KindTooLarge:
+	case kindTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case models.KindUnsupportedMedia:
 		return http.StatusUnsupportedMediaType
-	case models.KindRateLimited:
+	case kindRateLimited:
 		return http.StatusTooManyRequests
 	case models.KindBusy, models.KindUnavailable:
 		return http.StatusServiceUnavailable
@@ -59,7 +66,7 @@ func statusOf(kind models.Kind) int {
 
 // Errors of the HTTP layer itself.
 var (
-	errTooLarge = models.Errorf(models.KindTooLarge, "too_large", "请求内容过大")
+	errTooLarge = models.Errorf(kindTooLarge, "too_large", "请求内容过大")
 	errInternal = models.Errorf(models.KindInternal, "internal", "系统内部错误，请稍后再试")
 	errNotFound = models.Errorf(models.KindNotFound, "not_found", "请求的地址不存在")
 )

@@ -123,7 +123,7 @@ func (api *API) router() (*gin.Engine, error) {
 		respondError(c, api.log, errNotFound)
 	})
 	r.NoMethod(func(c *gin.Context) {
-		respondError(c, api.log, models.Errorf(models.KindMethod, "method_not_allowed", "不支持该请求方法"))
+		respondError(c, api.log, models.Errorf(kindMethod, "method_not_allowed", "不支持该请求方法"))
 	})
 	api.routes(r)
 	return r, nil

@@ -340,8 +340,8 @@ func TestBodyLimitAndRecovery(t *testing.T) {
 func TestStatusOfEveryKind(t *testing.T) {
 	want := map[models.Kind]int{
 		models.KindInvalid: 400, models.KindUnauthorized: 401, models.KindForbidden: 403,
-		models.KindNotFound: 404, models.KindMethod: 405, models.KindConflict: 409,
-		models.KindTooLarge: 413, models.KindUnsupportedMedia: 415, models.KindRateLimited: 429, models.KindBusy: 503,
+		models.KindNotFound: 404, kindMethod: 405, models.KindConflict: 409,
+		kindTooLarge: 413, models.KindUnsupportedMedia: 415, kindRateLimited: 429, models.KindBusy: 503,
 		models.KindUnavailable: 503, models.KindUpstream: 502, models.KindInternal: 500,
 	}
 	for kind, status := range want {

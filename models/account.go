@@ -49,6 +49,9 @@ const (
 	purposePhone      = "account.phone"
 )
 
+// errAccountNotFound: no such account (404).
+var errAccountNotFound = Errorf(KindNotFound, "account_not_found", "账号不存在")
+
 // Error codes of identity binding.
 const (
 	CodeIdentityRequired       = "identity_required"
@@ -113,7 +116,7 @@ func (s *Store) UpsertAccount(ctx context.Context, platform, platformUserID, uni
 func (s *Store) AccountByID(ctx context.Context, id string) (*Account, error) {
 	var a Account
 	if err := s.db.WithContext(ctx).Take(&a, "id = ?", id).Error; err != nil {
-		return nil, notFound(err, "account_not_found", "账号不存在")
+		return nil, notFoundAs(err, errAccountNotFound)
 	}
 	return &a, nil
 }

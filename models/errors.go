@@ -18,13 +18,10 @@ const (
 	KindForbidden    Kind = "forbidden"    // credentials valid but not allowed
 	KindNotFound     Kind = "not_found"    // no such thing (or not yours)
 	KindConflict     Kind = "conflict"     // clashes with what exists
-	KindTooLarge     Kind = "too_large"    // the request body is too large
-	KindRateLimited  Kind = "rate_limited" // too many requests from this client
 	KindBusy         Kind = "busy"         // the service sheds load; retry later
 	KindUnavailable  Kind = "unavailable"  // a dependency is down
 	KindUpstream     Kind = "upstream"     // a platform (WeChat, Alipay) failed
 	KindInternal     Kind = "internal"     // a bug or an unexpected failure
-	KindMethod       Kind = "method_not_allowed"
 	// KindUnsupportedMedia: the request body is not of the media type the
 	// endpoint takes (for example a form posted to a JSON endpoint).
 	KindUnsupportedMedia Kind = "unsupported_media_type"

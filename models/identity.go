@@ -78,7 +78,7 @@ func (s *Store) ClaimIdentity(ctx context.Context, accountID, name string, doc D
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		var a Account
 		if err := tx.Clauses(lockForUpdate).Take(&a, "id = ?", accountID).Error; err != nil {
-			return notFound(err, "account_not_found", "账号不存在")
+			return notFoundAs(err, errAccountNotFound)
 		}
 		if a.PersonID != nil {
 			var p Person
@@ -181,7 +181,7 @@ func (s *Store) UnbindIdentity(ctx context.Context, r *Revocations, accountID, a
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		var a Account
 		if err := tx.Clauses(lockForUpdate).Take(&a, "id = ?", accountID).Error; err != nil {
-			return notFound(err, "account_not_found", "账号不存在")
+			return notFoundAs(err, errAccountNotFound)
 		}
 		if a.PersonID == nil && a.ClaimID == nil {
 			return Errorf(KindNotFound, "identity_not_bound", "该账号未绑定身份")

@@ -129,7 +129,7 @@ func (s *Store) Logout(ctx context.Context, r *Revocations, accountID string) er
 func revokeSessions(tx *gormDB, accountID string, now time.Time) (SessionRevocation, error) {
 	var a Account
 	if err := tx.Clauses(lockForUpdate).Take(&a, "id = ?", accountID).Error; err != nil {
-		return SessionRevocation{}, notFound(err, "account_not_found", "账号不存在")
+		return SessionRevocation{}, notFoundAs(err, errAccountNotFound)
 	}
 	a.SessionVersion++
 	if err := tx.Model(&a).Update("session_version", a.SessionVersion).Error; err != nil {

@@ -58,7 +58,7 @@ func (s *Store) GrantVerifier(ctx context.Context, accountID, place, actor, requ
 	v := &Verifier{AccountID: accountID, Place: place, GrantedBy: actor, GrantedAt: now}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		if err := tx.Take(&Account{}, "id = ?", accountID).Error; err != nil {
-			return notFound(err, "account_not_found", "账号不存在")
+			return notFoundAs(err, errAccountNotFound)
 		}
 		if err := tx.Save(v).Error; err != nil {
 			return err

@@ -84,6 +84,30 @@ func (v edVerifier) Verify(content, signature []byte) error {
 	return nil
 }
 
+// KeyFromJWK returns the verifying half of a key published as a JWK (a peer
+// region's, or our own read back): kty OKP, crv Ed25519, a 32-byte x, a
+// kid, and alg EdDSA if given. A JWK with exp is a retired key: its
+// retirement is exp less LongestLifetime. Anything else is an error; the
+// key can verify, never sign.
+func KeyFromJWK(j JWK) (*Key, error) {
+	if j.Kty != "OKP" || j.Crv != "Ed25519" || (j.Alg != "" && j.Alg != "EdDSA") || j.Kid == "" || len(j.Kid) > 64 {
+		return nil, fmt.Errorf("JWK %q is not an Ed25519 signing key", j.Kid)
+	}
+	x, err := base64.RawURLEncoding.DecodeString(j.X)
+	if err != nil || len(x) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("JWK %q: x is not a 32-byte base64url public key", j.Kid)
+	}
+	verifier, err := newEdVerifier(ed25519.PublicKey(x))
+	if err != nil {
+		return nil, fmt.Errorf("JWK %q: %w", j.Kid, err)
+	}
+	k := &Key{ID: j.Kid, Public: ed25519.PublicKey(x), verifier: verifier}
+	if j.Exp != 0 {
+		k.RetiredAt = time.Unix(j.Exp, 0).Add(-LongestLifetime)
+	}
+	return k, nil
+}
+
 // GenerateKey makes a fresh random key.
 func GenerateKey(created time.Time) *Key {
 	seed := make([]byte, ed25519.SeedSize)

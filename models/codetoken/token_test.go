@@ -265,3 +265,52 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A key published as a JWK verifies what its private half signed, keeps its
+// retirement, and signs nothing; malformed JWKs are refused.
+func TestKeyFromJWK(t *testing.T) {
+	own, current := GenerateKey(issued.Add(-48*time.Hour)), GenerateKey(issued)
+	own.RetiredAt = issued.Add(time.Minute)
+	ring, _ := NewKeyring(own, current)
+	var peers []*Key
+	for _, j := range ring.JWKS() {
+		k, err := KeyFromJWK(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		peers = append(peers, k)
+	}
+	if !peers[0].RetiredAt.Equal(own.RetiredAt) || !peers[1].RetiredAt.IsZero() || peers[0].private != nil {
+		t.Errorf("keys from JWKs: %+v", peers)
+	}
+	lookup := func(issuer, kid string) (*Key, bool) {
+		for _, k := range peers {
+			if k.ID == kid {
+				return k, issuer == "310000"
+			}
+		}
+		return nil, issuer == "310000"
+	}
+	c, err := Parse(mustSign(t, own, sample()), lookup)
+	if err != nil || !c.KeyRetiredAt.Equal(own.RetiredAt) {
+		t.Errorf("a code checked with a JWK key: %+v, %v", c, err)
+	}
+	if _, err := NewKeyring(peers...); err == nil {
+		t.Error("a keyring of public keys found a key to sign with")
+	}
+	good := ring.JWKS()[1]
+	for name, change := range map[string]func(*JWK){
+		"RSA":        func(j *JWK) { j.Kty = "RSA" },
+		"X25519":     func(j *JWK) { j.Crv = "X25519" },
+		"short x":    func(j *JWK) { j.X = j.X[:20] },
+		"not base64": func(j *JWK) { j.X = "!!" + j.X[2:] },
+		"no kid":     func(j *JWK) { j.Kid = "" },
+		"other alg":  func(j *JWK) { j.Alg = "ES256" },
+	} {
+		j := good
+		change(&j)
+		if _, err := KeyFromJWK(j); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
