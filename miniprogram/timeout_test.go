@@ -20,7 +20,7 @@ import (
 
 const (
 	// callTimeout is the adapters' timeout in these tests.
-	callTimeout = 150 * time.Millisecond
+	callTimeout = 400 * time.Millisecond
 	// slack is what a loaded machine may add to a deadline before the call
 	// returns; a hang is forever.
 	slack = 2 * time.Second
