@@ -20,12 +20,8 @@ func importHouseholds(ctx context.Context, cfg config.Config, args []string, e e
 	if err != nil {
 		return err
 	}
-	return importFile(ctx, cfg, file, e, func(d *deps, f io.Reader) (string, error) {
-		rows, err := models.ParseHouseholdCSV(f, d.store.Today())
-		if err != nil {
-			return "", err
-		}
-		n, err := d.store.ImportHouseholds(ctx, rows, "cli:import-households", "")
+	return importFile(ctx, cfg, file, e, func(d *deps, open func() (io.ReadCloser, error)) (string, error) {
+		n, err := d.store.ImportHouseholdsCSV(ctx, open, "cli:import-households", "")
 		return fmt.Sprintf("imported %d household register rows", n), err
 	})
 }
@@ -37,12 +33,8 @@ func importBirths(ctx context.Context, cfg config.Config, args []string, e env) 
 	if err != nil {
 		return err
 	}
-	return importFile(ctx, cfg, file, e, func(d *deps, f io.Reader) (string, error) {
-		rows, err := models.ParseBirthCSV(f, d.store.Today())
-		if err != nil {
-			return "", err
-		}
-		n, err := d.store.ImportBirths(ctx, rows, "cli:import-births", "")
+	return importFile(ctx, cfg, file, e, func(d *deps, open func() (io.ReadCloser, error)) (string, error) {
+		n, err := d.store.ImportBirthsCSV(ctx, open, "cli:import-births", "")
 		return fmt.Sprintf("imported %d birth records", n), err
 	})
 }
@@ -59,12 +51,15 @@ func fileFlag(command string, args []string) (string, error) {
 
 // importFile opens file and the database and runs load; a refused file
 // prints the rows at fault.
-func importFile(ctx context.Context, cfg config.Config, file string, e env, load func(*deps, io.Reader) (string, error)) error {
-	f, err := os.Open(file)
+// importFile runs load over a register file read as a stream (opened once
+// per pass it makes), printing its answer or the rows that refused it.
+func importFile(ctx context.Context, cfg config.Config, file string, e env, load func(*deps, func() (io.ReadCloser, error)) (string, error)) error {
+	open := func() (io.ReadCloser, error) { return os.Open(file) }
+	f, err := open()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
+	f.Close()
 	d, err := build(ctx, cfg)
 	if err != nil {
 		return err
@@ -73,7 +68,7 @@ func importFile(ctx context.Context, cfg config.Config, file string, e env, load
 	if _, err := models.Migrate(ctx, d.db, d.clock); err != nil {
 		return err
 	}
-	msg, err := load(d, f)
+	msg, err := load(d, open)
 	if err != nil {
 		printImportProblems(e.stderr, err)
 		return err

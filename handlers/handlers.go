@@ -113,6 +113,8 @@ func (api *API) router() (*gin.Engine, error) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
+	// Uploads beyond a megabyte spill to temporary files, not memory.
+	r.MaxMultipartMemory = 1 << 20
 	r.RedirectTrailingSlash = false
 	r.RedirectFixedPath = false
 	if err := r.SetTrustedProxies(api.cfg.HTTP.TrustedProxies); err != nil {

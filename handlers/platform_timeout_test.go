@@ -14,7 +14,7 @@ import (
 
 const (
 	// platformTimeout is the adapters' timeout in these tests.
-	platformTimeout = 150 * time.Millisecond
+	platformTimeout = 500 * time.Millisecond
 	// slack is what a loaded machine may add to a deadline; a hang is forever.
 	slack = 2 * time.Second
 )

@@ -250,34 +250,34 @@ func (api *API) decideReview(c *gin.Context) {
 
 // importHouseholds replaces the household registers (multipart file).
 func (api *API) importHouseholds(c *gin.Context) {
-	api.importReference(c, func(ctx context.Context, f io.Reader) (int, error) {
-		rows, err := models.ParseHouseholdCSV(f, api.store.Today())
-		if err != nil {
-			return 0, err
-		}
-		return api.store.ImportHouseholds(ctx, rows, c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	api.importReference(c, func(ctx context.Context, open func() (io.ReadCloser, error)) (int, error) {
+		return api.store.ImportHouseholdsCSV(ctx, open, c.GetString(ctxOperator), c.GetString(ctxRequestID))
 	})
 }
 
 // importBirths replaces the birth records (multipart file).
 func (api *API) importBirths(c *gin.Context) {
-	api.importReference(c, func(ctx context.Context, f io.Reader) (int, error) {
-		rows, err := models.ParseBirthCSV(f, api.store.Today())
-		if err != nil {
-			return 0, err
-		}
-		return api.store.ImportBirths(ctx, rows, c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	api.importReference(c, func(ctx context.Context, open func() (io.ReadCloser, error)) (int, error) {
+		return api.store.ImportBirthsCSV(ctx, open, c.GetString(ctxOperator), c.GetString(ctxRequestID))
 	})
 }
 
-func (api *API) importReference(c *gin.Context, load func(context.Context, io.Reader) (int, error)) {
+// importReference hands the uploaded file to load as a stream it may read
+// more than once (the upload spills to disk beyond a megabyte).
+func (api *API) importReference(c *gin.Context, load func(context.Context, func() (io.ReadCloser, error)) (int, error)) {
 	f, err := uploadedFile(c)
 	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}
 	defer f.Close()
-	n, err := load(c.Request.Context(), f)
+	open := func() (io.ReadCloser, error) {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return nil, err
+		}
+		return io.NopCloser(f), nil
+	}
+	n, err := load(c.Request.Context(), open)
 	if err != nil {
 		respondError(c, api.log, err)
 		return

@@ -33,3 +33,17 @@ func MigrateTo(db *gorm.DB, version int) error {
 	}
 	return nil
 }
+
+// SameHousehold exposes sameHousehold to the external tests, by document
+// numbers of resident IDs.
+func SameHousehold(db *gormDB, s *Store, a, b string) (bool, error) {
+	da, err := ParseDocument("resident_id", a, s.Today())
+	if err != nil {
+		return false, err
+	}
+	db2, err := ParseDocument("resident_id", b, s.Today())
+	if err != nil {
+		return false, err
+	}
+	return sameHousehold(db, s.vault.DocumentHash(da), s.vault.DocumentHash(db2))
+}

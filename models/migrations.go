@@ -437,6 +437,18 @@ type (
 	}
 )
 
+// Frozen table shapes of migration 12: registers replaced by generations.
+type (
+	m12RegisterRow struct {
+		Generation string `gorm:"size:32;not null;default:''"`
+	}
+	m12RegisterGeneration struct {
+		Name       string `gorm:"primaryKey;size:16"`
+		Generation string `gorm:"size:32;not null"`
+		UpdatedAt  time.Time
+	}
+)
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
@@ -581,6 +593,19 @@ var migrations = []migration{
 		// Each source's rows came from its last import: that list is in force.
 		return tx.Exec("INSERT INTO status_sources (source, import_id, updated_at) "+
 			"SELECT source, MAX(import_id), ? FROM status_entries GROUP BY source", time.Now().UTC()).Error
+	}},
+	{12, "replace household registers and birth records by generations, written beside the one in force", func(tx *gorm.DB) error {
+		for _, table := range []string{"household_members", "birth_records"} {
+			if err := tx.Table(table).Migrator().AddColumn(&m12RegisterRow{}, "Generation"); err != nil {
+				return fmt.Errorf("add %s.generation: %w", table, err)
+			}
+		}
+		if err := createTables(tx, map[string]any{"register_generations": &m12RegisterGeneration{}}); err != nil {
+			return err
+		}
+		// The rows already there are the generation in force: ''.
+		return tx.Exec("INSERT INTO register_generations (name, generation, updated_at) VALUES ('households', '', ?), ('births', '', ?)",
+			time.Now().UTC(), time.Now().UTC()).Error
 	}},
 }
 

@@ -13,6 +13,9 @@ type HouseholdMember struct {
 	ID            uint64 `gorm:"primaryKey;autoIncrement"`
 	HouseholdHash []byte
 	DocHash       []byte
+	// Generation is the import that wrote the row; only the generation in
+	// force (register_generations) counts.
+	Generation string
 }
 
 // TableName names the table.
@@ -25,7 +28,23 @@ type BirthRecord struct {
 	CertHash      []byte
 	ChildDocHash  []byte
 	ParentDocHash []byte
+	Generation    string
 }
+
+// registerGeneration says which import of a register is in force.
+type registerGeneration struct {
+	Name       string `gorm:"primaryKey;size:16"`
+	Generation string
+	UpdatedAt  time.Time
+}
+
+func (registerGeneration) TableName() string { return "register_generations" }
+
+// Registers by the name their generation row has.
+const (
+	registerHouseholds = "households"
+	registerBirths     = "births"
+)
 
 // TableName names the table.
 func (BirthRecord) TableName() string { return "birth_records" }
@@ -52,21 +71,26 @@ var (
 // row refuses the whole file (an *Error with CodeImportRejected).
 func ParseHouseholdCSV(r io.Reader, today time.Time) ([]HouseholdRow, error) {
 	var rows []HouseholdRow
-	err := readCSV(r, householdHeader, func(_ int, f []string) error {
+	err := ScanHouseholdCSV(r, today, func(row HouseholdRow) error { rows = append(rows, row); return nil })
+	return rows, err
+}
+
+// ScanHouseholdCSV reads a household register as a stream, calling each
+// for every valid row; errors as ParseHouseholdCSV's, after the whole file.
+func ScanHouseholdCSV(r io.Reader, today time.Time, each func(HouseholdRow) error) error {
+	return scanRows(r, householdHeader, each, func(f []string) (HouseholdRow, error) {
 		if len(f) != 3 {
-			return Errorf(KindInvalid, "columns", "应有3列：户号,证件类型,证件号码")
+			return HouseholdRow{}, Errorf(KindInvalid, "columns", "应有3列：户号,证件类型,证件号码")
 		}
 		if f[0] == "" || len(f[0]) > 64 {
-			return Errorf(KindInvalid, "household_id", "户号不能为空且不超过64个字符")
+			return HouseholdRow{}, Errorf(KindInvalid, "household_id", "户号不能为空且不超过64个字符")
 		}
 		doc, err := ParseDocument(f[1], f[2], today)
 		if err != nil {
-			return err
+			return HouseholdRow{}, err
 		}
-		rows = append(rows, HouseholdRow{HouseholdID: f[0], Doc: doc})
-		return nil
+		return HouseholdRow{HouseholdID: f[0], Doc: doc}, nil
 	})
-	return rows, err
 }
 
 // ParseBirthCSV reads birth_certificate,child_doc_type,child_doc_number,
@@ -74,78 +98,247 @@ func ParseHouseholdCSV(r io.Reader, today time.Time) ([]HouseholdRow, error) {
 // the child has none). Any bad row refuses the whole file.
 func ParseBirthCSV(r io.Reader, today time.Time) ([]BirthRow, error) {
 	var rows []BirthRow
-	err := readCSV(r, birthHeader, func(_ int, f []string) error {
+	err := ScanBirthCSV(r, today, func(row BirthRow) error { rows = append(rows, row); return nil })
+	return rows, err
+}
+
+// ScanBirthCSV reads birth records as a stream, as ScanHouseholdCSV does.
+func ScanBirthCSV(r io.Reader, today time.Time, each func(BirthRow) error) error {
+	return scanRows(r, birthHeader, each, func(f []string) (BirthRow, error) {
 		if len(f) != 5 {
-			return Errorf(KindInvalid, "columns", "应有5列：出生医学证明编号,子女证件类型,子女证件号码,父母证件类型,父母证件号码")
+			return BirthRow{}, Errorf(KindInvalid, "columns", "应有5列：出生医学证明编号,子女证件类型,子女证件号码,父母证件类型,父母证件号码")
 		}
 		cert, err := ParseDocument(string(DocBirthCertificate), f[0], today)
 		if err != nil {
-			return err
+			return BirthRow{}, err
 		}
 		row := BirthRow{Certificate: cert}
 		if f[1] != "" || f[2] != "" {
 			child, err := ParseDocument(f[1], f[2], today)
 			if err != nil {
-				return err
+				return BirthRow{}, err
 			}
 			row.Child = &child
 		}
 		if row.Parent, err = ParseDocument(f[3], f[4], today); err != nil {
+			return BirthRow{}, err
+		}
+		return row, nil
+	})
+}
+
+// scanRows reads a CSV file through readCSV, turning each row into a T with
+// parse and handing it to each; an error from each stops the scan and comes
+// back as it is.
+func scanRows[T any](r io.Reader, header []string, each func(T) error, parse func([]string) (T, error)) error {
+	var stop error
+	err := readCSV(r, header, func(_ int, f []string) error {
+		row, err := parse(f)
+		if err != nil {
 			return err
 		}
-		rows = append(rows, row)
+		if err := each(row); err != nil {
+			stop = err
+			return errStopScan
+		}
 		return nil
 	})
-	return rows, err
+	if stop != nil {
+		return stop
+	}
+	return err
 }
 
-// ImportHouseholds replaces the household register with rows, atomically.
+// ImportHouseholds replaces the household register with rows (see
+// replaceRegister).
 func (s *Store) ImportHouseholds(ctx context.Context, rows []HouseholdRow, actor, requestID string) (int, error) {
-	members := make([]HouseholdMember, 0, len(rows))
-	for _, r := range rows {
-		members = append(members, HouseholdMember{HouseholdHash: s.vault.Hash("household", r.HouseholdID), DocHash: s.vault.DocumentHash(r.Doc)})
-	}
-	return len(rows), s.replaceReference(ctx, &HouseholdMember{}, members, len(members), "reference.households", actor, requestID)
+	return s.replaceRegister(ctx, registerHouseholds, "reference.households", actor, requestID, func(write func(any, int) error) error {
+		return writeInBatches(rows, 1000, func(batch []HouseholdRow) error { return write(s.householdMembers(batch), len(batch)) })
+	})
 }
 
-// ImportBirths replaces the birth records with rows, atomically.
+// ImportHouseholdsCSV replaces the household register with a file read as a
+// stream, twice: once to validate it whole (a bad row refuses it, as
+// ParseHouseholdCSV), once to write it. It returns the rows written.
+func (s *Store) ImportHouseholdsCSV(ctx context.Context, open func() (io.ReadCloser, error), actor, requestID string) (int, error) {
+	today := s.Today()
+	if err := scanFile(open, func(r io.Reader) error {
+		return ScanHouseholdCSV(r, today, func(HouseholdRow) error { return ctx.Err() })
+	}); err != nil {
+		return 0, err
+	}
+	return s.replaceRegister(ctx, registerHouseholds, "reference.households", actor, requestID, func(write func(any, int) error) error {
+		return scanFile(open, func(r io.Reader) error {
+			return streamBatches(1000, func(add func(HouseholdRow) error) error { return ScanHouseholdCSV(r, today, add) },
+				func(batch []HouseholdRow) error { return write(s.householdMembers(batch), len(batch)) })
+		})
+	})
+}
+
+// ImportBirths replaces the birth records with rows (see replaceRegister).
 func (s *Store) ImportBirths(ctx context.Context, rows []BirthRow, actor, requestID string) (int, error) {
-	records := make([]BirthRecord, 0, len(rows))
-	for _, r := range rows {
-		rec := BirthRecord{CertHash: s.vault.DocumentHash(r.Certificate), ParentDocHash: s.vault.DocumentHash(r.Parent)}
-		if r.Child != nil {
-			rec.ChildDocHash = s.vault.DocumentHash(*r.Child)
-		}
-		records = append(records, rec)
-	}
-	return len(rows), s.replaceReference(ctx, &BirthRecord{}, records, len(records), "reference.births", actor, requestID)
+	return s.replaceRegister(ctx, registerBirths, "reference.births", actor, requestID, func(write func(any, int) error) error {
+		return writeInBatches(rows, 1000, func(batch []BirthRow) error { return write(s.birthRecords(batch), len(batch)) })
+	})
 }
 
-// replaceReference swaps a whole reference table for rows in one transaction.
-func (s *Store) replaceReference(ctx context.Context, model, rows any, n int, action, actor, requestID string) error {
-	now := s.clock.Now().UTC()
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if err := tx.Where("1 = 1").Delete(model).Error; err != nil {
+// ImportBirthsCSV replaces the birth records with a file read as a stream,
+// as ImportHouseholdsCSV does.
+func (s *Store) ImportBirthsCSV(ctx context.Context, open func() (io.ReadCloser, error), actor, requestID string) (int, error) {
+	today := s.Today()
+	if err := scanFile(open, func(r io.Reader) error {
+		return ScanBirthCSV(r, today, func(BirthRow) error { return ctx.Err() })
+	}); err != nil {
+		return 0, err
+	}
+	return s.replaceRegister(ctx, registerBirths, "reference.births", actor, requestID, func(write func(any, int) error) error {
+		return scanFile(open, func(r io.Reader) error {
+			return streamBatches(1000, func(add func(BirthRow) error) error { return ScanBirthCSV(r, today, add) },
+				func(batch []BirthRow) error { return write(s.birthRecords(batch), len(batch)) })
+		})
+	})
+}
+
+// householdMembers turns rows into register rows (their generation is
+// stamped when they are written).
+func (s *Store) householdMembers(rows []HouseholdRow) []HouseholdMember {
+	out := make([]HouseholdMember, len(rows))
+	for i, r := range rows {
+		out[i] = HouseholdMember{HouseholdHash: s.vault.Hash("household", r.HouseholdID), DocHash: s.vault.DocumentHash(r.Doc)}
+	}
+	return out
+}
+
+// birthRecords turns rows into register rows, as householdMembers does.
+func (s *Store) birthRecords(rows []BirthRow) []BirthRecord {
+	out := make([]BirthRecord, len(rows))
+	for i, r := range rows {
+		out[i] = BirthRecord{CertHash: s.vault.DocumentHash(r.Certificate), ParentDocHash: s.vault.DocumentHash(r.Parent)}
+		if r.Child != nil {
+			out[i].ChildDocHash = s.vault.DocumentHash(*r.Child)
+		}
+	}
+	return out
+}
+
+// scanFile opens a file and hands it to read.
+func scanFile(open func() (io.ReadCloser, error), read func(io.Reader) error) error {
+	f, err := open()
+	if err != nil {
+		return fmt.Errorf("open import file: %w", err)
+	}
+	defer f.Close()
+	return read(f)
+}
+
+// writeInBatches hands rows to write n at a time.
+func writeInBatches[T any](rows []T, n int, write func([]T) error) error {
+	for start := 0; start < len(rows); start += n {
+		if err := write(rows[start:min(start+n, len(rows))]); err != nil {
 			return err
 		}
-		if err := tx.CreateInBatches(rows, 500).Error; err != nil {
+	}
+	return nil
+}
+
+// streamBatches collects the rows scan yields into batches of n for write.
+func streamBatches[T any](n int, scan func(add func(T) error) error, write func([]T) error) error {
+	batch := make([]T, 0, n)
+	err := scan(func(row T) error {
+		batch = append(batch, row)
+		if len(batch) < n {
+			return nil
+		}
+		err := write(batch)
+		batch = batch[:0]
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return write(batch)
+	}
+	return nil
+}
+
+// replaceRegister replaces a whole register: fill writes the new rows
+// through write in short transactions, under a new generation beside the
+// one in force; one short transaction then puts the new generation in
+// force and audits it; the old generation's rows are removed in batches
+// after. A failure before the switch removes what was written and leaves
+// the register in force as it was. It returns the rows written.
+func (s *Store) replaceRegister(ctx context.Context, name, action, actor, requestID string, fill func(write func(rows any, n int) error) error) (int, error) {
+	gen, table := newID(), map[string]string{registerHouseholds: "household_members", registerBirths: "birth_records"}[name]
+	written := 0
+	err := fill(func(rows any, n int) error {
+		setGeneration(rows, gen)
+		if err := s.db.WithContext(ctx).Create(rows).Error; err != nil {
+			return err
+		}
+		written += n
+		return nil
+	})
+	if err != nil {
+		s.deleteGeneration(ctx, table, gen)
+		return 0, err
+	}
+	now := s.clock.Now().UTC()
+	var old registerGeneration
+	err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		if err := tx.Clauses(lockForUpdate).Where("name = ?", name).Limit(1).Find(&old).Error; err != nil {
+			return err
+		}
+		if err := tx.Save(&registerGeneration{Name: name, Generation: gen, UpdatedAt: now}).Error; err != nil {
 			return err
 		}
 		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: action, Subject: "all",
-			Detail: fmt.Sprintf("rows=%d", n), RequestID: requestID}).Error
+			Detail: fmt.Sprintf("rows=%d", written), RequestID: requestID}).Error
 	})
 	if err != nil {
-		return fmt.Errorf("%s: %w", action, err)
+		s.deleteGeneration(ctx, table, gen)
+		return 0, fmt.Errorf("%s: %w", action, err)
 	}
-	return nil
+	return written, s.deleteGeneration(ctx, table, old.Generation)
+}
+
+// setGeneration stamps a batch of register rows with their generation.
+func setGeneration(rows any, gen string) {
+	switch rs := rows.(type) {
+	case []HouseholdMember:
+		for i := range rs {
+			rs[i].Generation = gen
+		}
+	case []BirthRecord:
+		for i := range rs {
+			rs[i].Generation = gen
+		}
+	}
+}
+
+// deleteGeneration removes a register generation's rows, a batch at a time.
+func (s *Store) deleteGeneration(ctx context.Context, table, gen string) error {
+	for {
+		var ids []uint64
+		if err := s.db.WithContext(ctx).Table(table).Where("generation = ?", gen).Order("id").Limit(2000).Pluck("id", &ids).Error; err != nil {
+			return fmt.Errorf("read %s of a replaced register: %w", table, err)
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if err := s.db.WithContext(ctx).Exec("DELETE FROM "+table+" WHERE id IN ?", ids).Error; err != nil {
+			return fmt.Errorf("remove %s of a replaced register: %w", table, err)
+		}
+	}
 }
 
 // sameHousehold reports whether two documents share a household register.
 func sameHousehold(tx *gormDB, a, b []byte) (bool, error) {
 	var n int64
 	err := tx.Table("household_members AS x").
-		Joins("JOIN household_members AS y ON y.household_hash = x.household_hash").
-		Where("x.doc_hash = ? AND y.doc_hash = ?", a, b).Count(&n).Error
+		Joins("JOIN household_members AS y ON y.household_hash = x.household_hash AND y.generation = x.generation").
+		Where("x.doc_hash = ? AND y.doc_hash = ? AND x.generation = (SELECT generation FROM register_generations WHERE name = ?)",
+			a, b, registerHouseholds).Count(&n).Error
 	return n > 0, err
 }
 
@@ -154,6 +347,7 @@ func sameHousehold(tx *gormDB, a, b []byte) (bool, error) {
 func isParentOf(tx *gormDB, parent, child []byte) (bool, error) {
 	var n int64
 	err := tx.Model(&BirthRecord{}).
-		Where("parent_doc_hash = ? AND (child_doc_hash = ? OR cert_hash = ?)", parent, child, child).Count(&n).Error
+		Where("parent_doc_hash = ? AND (child_doc_hash = ? OR cert_hash = ?) AND generation = (SELECT generation FROM register_generations WHERE name = ?)",
+			parent, child, child, registerBirths).Count(&n).Error
 	return n > 0, err
 }
