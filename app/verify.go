@@ -4,25 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"strings"
-	"time"
 
 	"healthcode/config"
+	"healthcode/handlers"
 	"healthcode/models"
 	"healthcode/models/codetoken"
 )
-
-// verifyAnswer is what `app verify` prints: the fields of the verify API's
-// answer.
-type verifyAnswer struct {
-	Result     string        `json:"result"`
-	Reason     string        `json:"reason,omitempty"`
-	Colour     models.Colour `json:"colour,omitempty"`
-	ColourText string        `json:"colour_text,omitempty"`
-	MaskedName string        `json:"masked_name,omitempty"`
-	MaskedDoc  string        `json:"masked_doc,omitempty"`
-	Kind       string        `json:"kind,omitempty"`
-	CheckedAt  string        `json:"checked_at"`
-}
 
 // verifyCode judges a code as a verifier's scan would, with the same
 // checker, and prints the verdict as JSON: `app verify 'HC1JKM:…'`. No scan is
@@ -63,12 +50,7 @@ func verifyCode(ctx context.Context, cfg config.Config, args []string, e env) er
 		Subject: v.Claims.Subject, Detail: v.Result + " " + v.Reason}); err != nil {
 		return err
 	}
-	answer := verifyAnswer{Result: v.Result, Reason: v.Reason, CheckedAt: v.CheckedAt.In(cfg.Location()).Format(time.RFC3339)}
-	if v.Result == models.ResultValid {
-		answer.Colour, answer.ColourText = v.Status.Colour, v.Status.Colour.Text()
-		answer.MaskedName, answer.MaskedDoc, answer.Kind = v.Claims.MaskedName, v.Claims.MaskedDoc, v.Claims.Kind
-	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetEscapeHTML(false)
-	return enc.Encode(answer)
+	return enc.Encode(handlers.VerifyAnswer(v, cfg.Location()))
 }

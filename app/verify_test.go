@@ -19,6 +19,10 @@ func TestVerifyCommand(t *testing.T) {
 	dir := t.TempDir()
 	vars := map[string]string{"HEALTHCODE_DATA_DIR": dir}
 	getenv := func(k string) string { return vars[k] }
+	type verifyAnswer struct {
+		Result, Reason, Colour, Kind string
+		MaskedName                   string `json:"masked_name"`
+	}
 	verify := func(qr string) verifyAnswer {
 		t.Helper()
 		var out strings.Builder

@@ -161,16 +161,26 @@ func (api *API) checkCode(ctx context.Context, verifierID, qr string) (verifyRes
 	if err := api.verifications.Submit(ctx, v.Record(verifierID, place)); err != nil {
 		return verifyResponse{}, err
 	}
-	resp := verifyResponse{Result: v.Result, Reason: v.Reason, CheckedAt: api.timestampMilli(v.CheckedAt)}
+	return verifyAnswerOf(v, api.loc), nil
+}
+
+// VerifyAnswer is the verify API's answer to a verdict, its time in loc:
+// what scanners get and `app verify` prints. Holder data only when valid.
+func VerifyAnswer(v models.Verdict, loc *time.Location) any { return verifyAnswerOf(v, loc) }
+
+func verifyAnswerOf(v models.Verdict, loc *time.Location) verifyResponse {
+	resp := verifyResponse{Result: v.Result, Reason: v.Reason, CheckedAt: timestampMilli(v.CheckedAt, loc)}
 	if v.Result == models.ResultValid {
 		resp.Colour, resp.ColourText = v.Status.Colour, v.Status.Colour.Text()
 		resp.MaskedName, resp.MaskedDoc, resp.Kind = v.Claims.MaskedName, v.Claims.MaskedDoc, v.Claims.Kind
 	}
-	return resp, nil
+	return resp
 }
 
 // timestampMilli formats t as RFC 3339 with milliseconds, for clocks the
 // pages synchronise to.
-func (api *API) timestampMilli(t time.Time) string {
-	return t.In(api.loc).Format("2006-01-02T15:04:05.000Z07:00")
+func (api *API) timestampMilli(t time.Time) string { return timestampMilli(t, api.loc) }
+
+func timestampMilli(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2006-01-02T15:04:05.000Z07:00")
 }
