@@ -40,7 +40,7 @@ func verifyCode(ctx context.Context, cfg config.Config, args []string, e env) er
 	if err := d.store.RefreshStatus(ctx, d.status); err != nil {
 		return err
 	}
-	checker := models.NewChecker(d.store, d.signing.ForIssuer(cfg.Region),
+	checker := models.NewChecker(d.store, cfg.Region, d.signing.ForIssuer(cfg.Region),
 		codetoken.Rules{Skew: cfg.ClockSkew.D(), Dynamic: cfg.CodeTTL.D()}, d.status, d.clock)
 	v, err := checker.Check(ctx, qr)
 	if err != nil {

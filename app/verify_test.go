@@ -43,7 +43,7 @@ func TestVerifyCommand(t *testing.T) {
 		t.Fatalf("keys: %v %v", keys, err)
 	}
 	now := time.Now()
-	claims := codetoken.Claims{Issuer: "310000", Subject: "someone", IssuedAt: now, ExpiresAt: now.Add(time.Minute),
+	claims := codetoken.Claims{Issuer: "310000", Subject: "someone", PersonNo: 7, IssuedAt: now, ExpiresAt: now.Add(time.Minute),
 		Kind: codetoken.KindPersonal, MaskedName: "欧阳**", MaskedDoc: "11**************2X"}
 	fresh, _ := codetoken.Sign(keys[0], claims)
 	if got := verify(fresh); got.Result != "valid" || got.Colour != "green" || got.MaskedName != "欧阳**" || got.Kind != "personal" {

@@ -2,7 +2,11 @@ package handlers
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"mime/multipart"
 	"net/http/httptest"
@@ -398,5 +402,34 @@ func TestVerifyRefusesMintedLifetimesAndRetiredKeys(t *testing.T) {
 	jwks := decode[struct{ Keys []codetoken.JWK }](t, e.do("GET", "/.well-known/healthcode-keys", nil), 200).Keys
 	if len(jwks) != 2 || jwks[0].Kid != old.ID || jwks[0].Exp != now.Add(codetoken.LongestLifetime).Unix() || jwks[1].Exp != 0 {
 		t.Errorf("JWKS = %+v, want the retired key marked with exp", jwks)
+	}
+}
+
+// A token from before person numbers, or a code without one, would read as
+// green whoever holds it: the token must be renewed and the code is
+// invalid.
+func TestCodesAndTokensWithoutAPersonNumberAreRefused(t *testing.T) {
+	e := newTestEnv(t)
+	token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	staff := e.makeVerifier(t, "staff", "王小明", staffNumber)
+	e.importListDone(t, "cdc", "resident_id,"+aliceNumber+",red,密接\n")
+	sess, _ := e.sessions.Verify(token)
+	old := sess
+	old.PersonNo = 0
+	payload, _ := json.Marshal(old)
+	body := "v1." + base64.RawURLEncoding.EncodeToString(payload)
+	m := hmac.New(sha256.New, e.sessKey)
+	m.Write([]byte(body))
+	wantError(t, e.json("GET", "/api/v1/me/code", body+"."+base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil), 401, models.CodeSessionExpired)
+
+	now := e.clock.Now()
+	unnumbered, _ := codetoken.Sign(e.keys.Active(), codetoken.Claims{Issuer: "310000", Subject: sess.PersonID, IssuedAt: now,
+		ExpiresAt: now.Add(time.Minute), Kind: codetoken.KindPersonal, MaskedName: "欧阳**"})
+	got := decode[verifyBody](t, e.json("POST", "/api/v1/verify", staff, map[string]string{"qr": unnumbered}), 200)
+	if got.Result != "invalid" || got.Colour != "" {
+		t.Errorf("a code without a person number = %+v, want invalid", got)
+	}
+	if code := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", token, nil), 200); code.Colour != models.Red {
+		t.Errorf("the current token's code is %s, want red", code.Colour)
 	}
 }

@@ -133,6 +133,13 @@ func (api *API) faceCallback(c *gin.Context) {
 		c.JSON(http.StatusOK, faceCallbackResponse{VerifyID: fv.VerifyID, Status: models.FacePending})
 		return
 	}
+	if fv.Status == models.FacePassed {
+		// A first binding may have logged the person's listed colour: this
+		// node shows it at once, not at its next poll.
+		if err := api.store.RefreshStatus(c.Request.Context(), api.status); err != nil {
+			api.log.WarnContext(c.Request.Context(), "refresh status after a face check", "request_id", c.GetString(ctxRequestID), "err", err)
+		}
+	}
 	// Reload: a pass changes the account, and the token must say so.
 	if a, err = api.store.AccountByID(c.Request.Context(), a.ID); err != nil {
 		respondError(c, api.log, err)

@@ -93,7 +93,7 @@ func newAPI(d Deps) *API {
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
 		verifiers: d.Verifiers, verifications: d.Verifications, importer: d.Importer,
-		checker: models.NewChecker(d.Store, d.Keys.ForIssuer(d.Config.Region),
+		checker: models.NewChecker(d.Store, d.Config.Region, d.Keys.ForIssuer(d.Config.Region),
 			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Clock),
 		admission: adm,
 		metrics:   newMetrics(adm, d.Verifications, d.Logger),

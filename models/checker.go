@@ -60,6 +60,7 @@ type Verdict struct {
 // retirement, the times, then asks the policy of its kind, and reads the
 // holder's live colour. Handlers, the CLI and the console all call it.
 type Checker struct {
+	region   string
 	keys     codetoken.KeyLookup
 	rules    codetoken.Rules
 	policies map[string]KindPolicy
@@ -67,11 +68,11 @@ type Checker struct {
 	clock    Clock
 }
 
-// NewChecker returns the checker of codes signed with keys under rules,
-// with the policy of every kind of code this service verifies; status gives
-// holders' live colours.
-func NewChecker(store *Store, keys codetoken.KeyLookup, rules codetoken.Rules, status *StatusBook, clock Clock) *Checker {
-	return &Checker{keys: keys, rules: rules, status: status, clock: clock, policies: map[string]KindPolicy{
+// NewChecker returns the checker of region's codes signed with keys under
+// rules, with the policy of every kind of code this service verifies;
+// status gives holders' live colours.
+func NewChecker(store *Store, region string, keys codetoken.KeyLookup, rules codetoken.Rules, status *StatusBook, clock Clock) *Checker {
+	return &Checker{region: region, keys: keys, rules: rules, status: status, clock: clock, policies: map[string]KindPolicy{
 		codetoken.KindPersonal: Stands{},
 		codetoken.KindRelative: LinkPolicy{Store: store},
 	}}
@@ -96,6 +97,12 @@ func (ch *Checker) Check(ctx context.Context, qr string) (Verdict, error) {
 		return v, nil
 	}
 	v.Genuine = true
+	// The status book is ours: a code read by number must be ours and carry
+	// one (a code without it would read as green whoever holds it).
+	if claims.Issuer != ch.region || claims.PersonNo == 0 {
+		v.Reason, v.Genuine, v.Claims = "malformed", false, codetoken.Claims{}
+		return v, nil
+	}
 	policy, ok := ch.policies[claims.Kind]
 	if !ok {
 		v.Reason = "unsupported_kind"

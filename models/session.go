@@ -206,6 +206,12 @@ func (s *Sessions) decode(token string) (Session, error) {
 	if err := json.Unmarshal(payload, &sess); err != nil || sess.AccountID == "" {
 		return Session{}, errBadSession
 	}
+	// A token from before person numbers names a person but not their
+	// number, by which the status book finds their colour: reading it would
+	// show anyone green. It must be renewed by logging in again.
+	if sess.PersonID != "" && sess.PersonNo == 0 {
+		return Session{}, errExpiredSession
+	}
 	return sess, nil
 }
 
