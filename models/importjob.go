@@ -214,7 +214,7 @@ func (s *Store) stageImport(ctx context.Context, job *ImportJob, open func() (io
 func (s *Store) switchImport(ctx context.Context, job *ImportJob) error {
 	now := s.clock.Now().UTC()
 	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if err := lockStatusLog(tx); err != nil {
+		if _, err := openStatusLog(tx, now, true); err != nil {
 			return err
 		}
 		var prev StatusSource
@@ -262,10 +262,14 @@ func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func())
 			}
 			now := s.clock.Now().UTC()
 			err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-				if err := lockStatusLog(tx); err != nil {
+				log, err := openStatusLog(tx, now, true)
+				if err != nil {
 					return err
 				}
-				return syncStatuses(tx, people, now)
+				if err := syncStatuses(log, people); err != nil {
+					return err
+				}
+				return log.close()
 			})
 			if err != nil {
 				return fmt.Errorf("apply import %s: %w", job.ID, err)

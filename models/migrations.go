@@ -361,17 +361,24 @@ type (
 func m10Number(tx *gorm.DB) error {
 	type person struct {
 		ID      string
+		No      uint32
 		DocHash []byte
 	}
-	for {
+	// By primary key, a thousand at a time: a range read however many
+	// people there are, and a run stopped half-way goes on where it was.
+	for last := ""; ; {
 		var batch []person
-		if err := tx.Table("persons").Select("id, doc_hash").Where("no = 0").Order("created_at, id").Limit(1000).Find(&batch).Error; err != nil {
+		if err := tx.Table("persons").Select("id, no, doc_hash").Where("id > ?", last).Order("id").Limit(1000).Find(&batch).Error; err != nil {
 			return err
 		}
 		if len(batch) == 0 {
 			return nil
 		}
+		last = batch[len(batch)-1].ID
 		for _, p := range batch {
+			if p.No != 0 {
+				continue
+			}
 			n := m10PersonNumber{}
 			if err := tx.Table("person_numbers").Create(&n).Error; err != nil {
 				return err
@@ -392,8 +399,11 @@ func m10Number(tx *gorm.DB) error {
 			if worst.Colour == "" {
 				continue
 			}
-			now := time.Now().UTC()
-			ch := m10StatusChange{PersonNo: uint32(n.No), Colour: worst.Colour, Source: worst.Source, Reason: worst.Reason, At: now}
+			var seq uint64
+			if err := tx.Table("status_changes").Select("COALESCE(MAX(seq), 0)").Scan(&seq).Error; err != nil {
+				return err
+			}
+			ch := m10StatusChange{Seq: seq + 1, PersonNo: uint32(n.No), Colour: worst.Colour, Source: worst.Source, Reason: worst.Reason, At: time.Now().UTC()}
 			if err := tx.Table("status_changes").Create(&ch).Error; err != nil {
 				return err
 			}
@@ -548,23 +558,36 @@ var migrations = []migration{
 		return nil
 	}},
 	{10, "add dense person numbers, everyone's current status and the status change log", func(tx *gorm.DB) error {
-		if err := createTables(tx, map[string]any{
-			"person_numbers": &m10PersonNumber{}, "person_status": &m10PersonStatus{}, "status_changes": &m10StatusChange{},
-		}); err != nil {
-			return err
+		// Each step can run again, should a run stop half-way (a city's
+		// persons table takes a while to number).
+		m := tx.Migrator()
+		for name, shape := range map[string]any{"person_numbers": &m10PersonNumber{}, "person_status": &m10PersonStatus{}, "status_changes": &m10StatusChange{}} {
+			if !m.HasTable(name) {
+				if err := createTables(tx, map[string]any{name: shape}); err != nil {
+					return err
+				}
+			}
 		}
-		m := tx.Table("persons").Migrator()
-		if err := m.AddColumn(&m10Person{}, "No"); err != nil {
-			return fmt.Errorf("add persons.no: %w", err)
+		if pm := tx.Table("persons").Migrator(); !pm.HasColumn(&m10Person{}, "No") {
+			if err := pm.AddColumn(&m10Person{}, "No"); err != nil {
+				return fmt.Errorf("add persons.no: %w", err)
+			}
 		}
 		if err := m10Number(tx); err != nil {
 			return fmt.Errorf("number persons: %w", err)
 		}
-		if err := tx.Exec("CREATE UNIQUE INDEX idx_persons_no ON persons (no)").Error; err != nil {
-			return fmt.Errorf("index persons.no: %w", err)
+		if !tx.Table("persons").Migrator().HasIndex(&m10Person{}, "idx_persons_no") {
+			if err := tx.Exec("CREATE UNIQUE INDEX idx_persons_no ON persons (no)").Error; err != nil {
+				return fmt.Errorf("index persons.no: %w", err)
+			}
 		}
-		// The row every writer of the change log locks.
-		if err := tx.Exec("INSERT INTO data_versions (name, version, updated_at) VALUES ('status_log', 0, ?)", time.Now().UTC()).Error; err != nil {
+		// The row every writer of the change log locks, holding the last
+		// sequence handed out.
+		if err := tx.Exec("DELETE FROM data_versions WHERE name = 'status_log'").Error; err != nil {
+			return err
+		}
+		if err := tx.Exec("INSERT INTO data_versions (name, version, updated_at) SELECT 'status_log', COALESCE(MAX(seq), 0), ? FROM status_changes",
+			time.Now().UTC()).Error; err != nil {
 			return fmt.Errorf("add the status log lock: %w", err)
 		}
 		return tx.Exec("DELETE FROM data_versions WHERE name = 'status'").Error

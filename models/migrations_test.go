@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -185,6 +186,49 @@ func TestMigration9RemasksShortDocuments(t *testing.T) {
 				if n != want {
 					t.Errorf("accounts with platform user %q: %d, want %d", user, n, want)
 				}
+			}
+		})
+	}
+}
+
+// Migration 10 numbers the people already there (a run stopped half-way
+// goes on where it was), logs the listed ones' colours, and leaves the log's
+// lock row at the last sequence it handed out.
+func TestMigration10NumbersExistingPeopleAndResumes(t *testing.T) {
+	for _, driver := range []string{"sqlite", "mysql"} {
+		t.Run(driver, func(t *testing.T) {
+			db := emptyDB(t, driver)
+			if err := models.MigrateTo(db, 9); err != nil {
+				t.Fatal(err)
+			}
+			for i, id := range []string{"pa", "pb", "pc"} {
+				err := db.Exec("INSERT INTO persons (id, doc_type, doc_hash, name_sealed, doc_sealed, masked_name, masked_doc, birth_date, created_at, updated_at) "+
+					"VALUES (?, 'resident_id', ?, ?, ?, '张*', '11**2X', '', ?, ?)", id, []byte{byte(i), 1}, []byte{1}, []byte{1}, time.Now(), time.Now()).Error
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := db.Exec("INSERT INTO status_entries (source, doc_hash, colour, reason, import_id) VALUES ('cdc', ?, 'red', '密接', 'imp1')", []byte{1, 1}).Error; err != nil {
+				t.Fatal(err)
+			}
+			// A first run that stopped after adding the column and numbering one.
+			if err := db.Exec("ALTER TABLE persons ADD COLUMN no INTEGER NOT NULL DEFAULT 0").Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := models.MigrateTo(db, 10); err != nil {
+				t.Fatalf("migration 10 after a stopped run: %v", err)
+			}
+			var nos []uint32
+			db.Table("persons").Order("no").Pluck("no", &nos)
+			if len(nos) != 3 || nos[0] == 0 || nos[0] == nos[1] || nos[1] == nos[2] {
+				t.Errorf("numbers %v", nos)
+			}
+			var red []models.PersonStatus
+			db.Table("person_status").Find(&red)
+			var lock struct{ Version int64 }
+			db.Table("data_versions").Where("name = 'status_log'").Take(&lock)
+			if len(red) != 1 || red[0].Colour != models.Red || red[0].Seq != 1 || lock.Version != 1 {
+				t.Errorf("statuses %+v, log at %d", red, lock.Version)
 			}
 		})
 	}

@@ -112,6 +112,9 @@ func createPerson(tx *gormDB, p *Person, orIgnore bool, now time.Time) (created 
 	if err := tx.Create(&n).Error; err != nil {
 		return false, fmt.Errorf("number person: %w", err)
 	}
+	if n.No >= 1<<32 {
+		return false, fmt.Errorf("number person: %d is beyond the status book's numbers", n.No)
+	}
 	p.No = uint32(n.No)
 	q := tx
 	if orIgnore {
@@ -121,10 +124,14 @@ func createPerson(tx *gormDB, p *Person, orIgnore bool, now time.Time) (created 
 	if res.Error != nil || res.RowsAffected == 0 {
 		return false, res.Error
 	}
-	if err := lockStatusLog(tx); err != nil {
+	log, err := openStatusLog(tx, now, false)
+	if err != nil {
 		return false, err
 	}
-	return true, syncStatuses(tx, []listedPerson{{No: p.No, DocHash: p.DocHash}}, now)
+	if err := syncStatuses(log, []listedPerson{{No: p.No, DocHash: p.DocHash}}); err != nil {
+		return false, err
+	}
+	return true, log.close()
 }
 
 // personNumber hands out dense person numbers (table person_numbers).

@@ -16,7 +16,7 @@ func TestSessionsIssueAndVerify(t *testing.T) {
 	s := NewSessions(make([]byte, 32), time.Hour, clock, loc, revoked)
 	pid := "person-1"
 	a := &Account{ID: "acct-1", Platform: PlatformWeChat, SessionVersion: 3, FaceVerifiedOn: "2026-11-23", PersonID: &pid}
-	p := &Person{ID: pid, MaskedName: "张*", MaskedDoc: "11**2X"}
+	p := &Person{ID: pid, No: 42, MaskedName: "张*", MaskedDoc: "11**2X"}
 	token, exp := s.Issue(a, p)
 	if !exp.Equal(clock.t.Add(time.Hour)) {
 		t.Errorf("expiry %v", exp)

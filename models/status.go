@@ -191,14 +191,73 @@ func bumpVersion(tx *gormDB, name string, now time.Time) error {
 	}).Create(&dataVersion{Name: name, Version: 1, UpdatedAt: now}).Error
 }
 
-// lockStatusLog takes the lock every writer of the status change log holds
-// until it commits, so the log's sequence order is its commit order and a
-// node that read up to a sequence never misses an earlier one.
-func lockStatusLog(tx *gormDB) error {
-	if err := tx.Clauses(lockForUpdate).Take(&dataVersion{}, "name = ?", statusLogLock).Error; err != nil {
+// statusLog writes the status change log inside one transaction. It holds
+// the log's lock row until the transaction ends — shared while it only
+// reads the lists, exclusive from its first append — and hands out the
+// sequence numbers from that row, so sequences rise in commit order on any
+// store (TiDB's AUTO_INCREMENT values need not) and a node that read up to
+// a sequence never misses an earlier one.
+type statusLog struct {
+	tx        *gormDB
+	now       time.Time
+	exclusive bool
+	seq       uint64 // the last sequence handed out
+	appended  bool
+}
+
+// openStatusLog takes the log's lock in tx: exclusive for a writer that will
+// append (an import's batch, its switch), shared for one that may
+// (registering a person, who is usually on no list, so registrations do not
+// queue behind each other). Call close before the transaction commits.
+func openStatusLog(tx *gormDB, now time.Time, exclusive bool) (*statusLog, error) {
+	l := &statusLog{tx: tx, now: now}
+	if exclusive {
+		return l, l.lockExclusive()
+	}
+	if tx.Dialector.Name() == "mysql" {
+		var v int64
+		if err := tx.Raw("SELECT version FROM data_versions WHERE name = ? LOCK IN SHARE MODE", statusLogLock).Scan(&v).Error; err != nil {
+			return nil, fmt.Errorf("take the status log lock: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// lockExclusive takes (or upgrades to) the exclusive lock and reads the
+// last sequence handed out.
+func (l *statusLog) lockExclusive() error {
+	var v dataVersion
+	if err := l.tx.Clauses(lockForUpdate).Take(&v, "name = ?", statusLogLock).Error; err != nil {
 		return fmt.Errorf("take the status log lock: %w", err)
 	}
+	l.exclusive, l.seq = true, uint64(v.Version)
 	return nil
+}
+
+// append logs a person's new status and keeps it as their current one.
+func (l *statusLog) append(ps PersonStatus) error {
+	if !l.exclusive {
+		if err := l.lockExclusive(); err != nil {
+			return err
+		}
+	}
+	l.seq++
+	ch := StatusChange{Seq: l.seq, PersonNo: ps.PersonNo, Colour: ps.Colour, Source: ps.Source, Reason: ps.Reason,
+		NucleicResult: ps.NucleicResult, SampledAt: ps.SampledAt, At: l.now}
+	if err := l.tx.Create(&ch).Error; err != nil {
+		return err
+	}
+	ps.Seq, l.appended = l.seq, true
+	return l.tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&ps).Error
+}
+
+// close records the last sequence handed out.
+func (l *statusLog) close() error {
+	if !l.appended {
+		return nil
+	}
+	return l.tx.Model(&dataVersion{}).Where("name = ?", statusLogLock).
+		Updates(map[string]any{"version": l.seq, "updated_at": l.now}).Error
 }
 
 // listedPerson is a registered person as status changes find them.
@@ -208,9 +267,9 @@ type listedPerson struct {
 }
 
 // syncStatuses recomputes the status of people from the lists in force and
-// logs a change for each whose status moved. The caller holds the status
-// log lock.
-func syncStatuses(tx *gormDB, people []listedPerson, now time.Time) error {
+// logs a change for each whose status moved.
+func syncStatuses(log *statusLog, people []listedPerson) error {
+	tx := log.tx
 	for start := 0; start < len(people); start += 500 {
 		batch := people[start:min(start+500, len(people))]
 		hashes := make([][]byte, len(batch))
@@ -252,22 +311,10 @@ func syncStatuses(tx *gormDB, people []listedPerson, now time.Time) error {
 			if !known && next.Colour == Green {
 				continue
 			}
-			if err := logStatus(tx, next, now); err != nil {
+			if err := log.append(next); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
-}
-
-// logStatus appends a person's new status to the change log and keeps it
-// as their current one. The caller holds the status log lock.
-func logStatus(tx *gormDB, ps PersonStatus, now time.Time) error {
-	ch := StatusChange{PersonNo: ps.PersonNo, Colour: ps.Colour, Source: ps.Source, Reason: ps.Reason,
-		NucleicResult: ps.NucleicResult, SampledAt: ps.SampledAt, At: now}
-	if err := tx.Create(&ch).Error; err != nil {
-		return err
-	}
-	ps.Seq = ch.Seq
-	return tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&ps).Error
 }
