@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,6 +20,10 @@ type Importer struct {
 	tasks  chan importTask
 	log    *slog.Logger
 	onDone func()
+	// queued holds the ids of jobs waiting in tasks, whose heartbeat the
+	// importer keeps.
+	mu     sync.Mutex
+	queued map[string]bool
 }
 
 type importTask struct {
@@ -36,7 +41,7 @@ const (
 // NewImporter returns an importer holding at most queue waiting jobs;
 // onDone runs after each job (to refresh this node's books at once).
 func NewImporter(store *Store, queue int, log *slog.Logger, onDone func()) *Importer {
-	return &Importer{store: store, tasks: make(chan importTask, queue), log: log, onDone: onDone}
+	return &Importer{store: store, tasks: make(chan importTask, queue), log: log, onDone: onDone, queued: map[string]bool{}}
 }
 
 // Submit queues a job over the file at path (empty for a clear), which the
@@ -45,8 +50,11 @@ func NewImporter(store *Store, queue int, log *slog.Logger, onDone func()) *Impo
 func (im *Importer) Submit(job *ImportJob, path string) error {
 	// The runner works on its own copy: the caller may still read job.
 	own := *job
+	im.mu.Lock()
+	defer im.mu.Unlock()
 	select {
 	case im.tasks <- importTask{job: &own, path: path}:
+		im.queued[job.ID] = true
 		return nil
 	default:
 		return ErrBusy
@@ -62,8 +70,14 @@ func (im *Importer) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case t := <-im.tasks:
+			im.mu.Lock()
+			delete(im.queued, t.job.ID)
+			im.mu.Unlock()
 			im.run(ctx, t)
 		case <-recover.C:
+			if err := im.store.TouchQueuedImports(ctx, im.waiting()); err != nil {
+				im.log.ErrorContext(ctx, "keep queued imports alive", "err", err)
+			}
 			if n, err := im.store.RecoverImports(ctx, importStale); err != nil {
 				im.log.ErrorContext(ctx, "recover imports", "err", err)
 			} else if n > 0 {
@@ -72,6 +86,17 @@ func (im *Importer) Run(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// waiting returns the ids of the jobs in the queue.
+func (im *Importer) waiting() []string {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	ids := make([]string, 0, len(im.queued))
+	for id := range im.queued {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 func (im *Importer) run(ctx context.Context, t importTask) {

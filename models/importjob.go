@@ -48,7 +48,12 @@ type ImportJob struct {
 	Cursor     uint64
 	Actor      string
 	RequestID  string
-	CreatedAt  time.Time
+	// Runner is the lease of the run that owns the job: every write of a
+	// run is conditional on it, so a run another node took over (its
+	// heartbeat had stopped) stops at its next write instead of racing the
+	// new owner.
+	Runner    string
+	CreatedAt time.Time
 	// UpdatedAt is the runner's heartbeat.
 	UpdatedAt  time.Time
 	FinishedAt *time.Time
@@ -96,6 +101,14 @@ func (s *Store) NewStatusImport(ctx context.Context, source string, clear bool, 
 	if !ValidSource(source) {
 		return nil, Errorf(KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator")
 	}
+	var running int64
+	if err := s.db.WithContext(ctx).Model(&ImportJob{}).Where("source = ? AND state IN ?", source, unfinishedImports).Count(&running).Error; err != nil {
+		return nil, fmt.Errorf("read imports: %w", err)
+	}
+	if running > 0 {
+		// The later upload must not be overtaken by the earlier one.
+		return nil, Errorf(KindConflict, "import_in_progress", "该来源已有名单正在导入，请等待其完成后再上传")
+	}
 	now := s.clock.Now().UTC()
 	job := &ImportJob{ID: newID(), Source: source, State: ImportQueued, Clear: clear, Actor: actor, RequestID: requestID, CreatedAt: now, UpdatedAt: now}
 	if err := s.db.WithContext(ctx).Create(job).Error; err != nil {
@@ -103,6 +116,12 @@ func (s *Store) NewStatusImport(ctx context.Context, source string, clear bool, 
 	}
 	return job, nil
 }
+
+// unfinishedImports are the states of a job still under way.
+var unfinishedImports = []string{ImportQueued, ImportValidating, ImportApplying}
+
+// errLostLease is what a run's write finds when another run owns the job.
+var errLostLease = errors.New("import taken over by another run")
 
 // ImportJobByID returns an import job, or an *Error of KindNotFound.
 func (s *Store) ImportJobByID(ctx context.Context, id string) (*ImportJob, error) {
@@ -118,7 +137,26 @@ func (s *Store) ImportJobByID(ctx context.Context, id string) (*ImportJob, error
 // step. A rejected file is a job in state rejected, not an error; an error
 // is the database's, and the job is then picked up again by
 // RecoverImports (after the switch) or failed there (before it).
-func (s *Store) RunStatusImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), progress func(ImportJob)) error {
+func (s *Store) RunStatusImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), progress func(ImportJob)) (err error) {
+	// Claim the queued job: a job recovery already failed is not run.
+	runner := newID()
+	res := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND state = ? AND runner = ''", job.ID, ImportQueued).
+		Updates(map[string]any{"runner": runner, "updated_at": s.clock.Now().UTC()})
+	if res.Error != nil {
+		return fmt.Errorf("claim import %s: %w", job.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return nil
+	}
+	job.Runner = runner
+	stop := s.heartbeat(ctx, job)
+	defer stop()
+	defer func() {
+		if errors.Is(err, errLostLease) && !job.Switched {
+			// The new owner failed the job; rows this run wrote since go too.
+			s.deleteEntries(context.WithoutCancel(ctx), job.ID, s.importBatch())
+		}
+	}()
 	report := func() {
 		if progress != nil {
 			progress(*job)
@@ -225,8 +263,8 @@ func (s *Store) switchImport(ctx context.Context, job *ImportJob) error {
 		if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&src).Error; err != nil {
 			return err
 		}
-		job.Switched, job.PrevImport, job.UpdatedAt = true, prev.ImportID, now
-		return tx.Save(job).Error
+		job.Switched, job.PrevImport = true, prev.ImportID
+		return saveJobIn(tx, job, now)
 	})
 }
 
@@ -289,8 +327,8 @@ func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func())
 	}
 	now := s.clock.Now().UTC()
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		job.State, job.FinishedAt, job.UpdatedAt = ImportDone, &now, now
-		if err := tx.Save(job).Error; err != nil {
+		job.State, job.FinishedAt = ImportDone, &now
+		if err := saveJobIn(tx, job, now); err != nil {
 			return err
 		}
 		imp := &StatusImport{ID: job.ID, Source: job.Source, Rows: int(job.RowsApplied), Actor: job.Actor, CreatedAt: now}
@@ -348,13 +386,59 @@ func (s *Store) rejectJob(ctx context.Context, job *ImportJob, e *Error) error {
 	return s.saveJob(ctx, job)
 }
 
-// saveJob writes the job's progress and the runner's heartbeat.
+// saveJob writes the job's progress and the runner's heartbeat, if the run
+// still owns it (errLostLease otherwise).
 func (s *Store) saveJob(ctx context.Context, job *ImportJob) error {
-	job.UpdatedAt = s.clock.Now().UTC()
-	if err := s.db.WithContext(ctx).Save(job).Error; err != nil {
-		return fmt.Errorf("save import %s: %w", job.ID, err)
+	return saveJobIn(s.db.WithContext(ctx), job, s.clock.Now().UTC())
+}
+
+func saveJobIn(tx *gormDB, job *ImportJob, now time.Time) error {
+	job.UpdatedAt = now
+	res := tx.Model(&ImportJob{}).Where("id = ? AND runner = ?", job.ID, job.Runner).Select("*").Omit("id", "created_at").Updates(job)
+	if res.Error != nil {
+		return fmt.Errorf("save import %s: %w", job.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return errLostLease
 	}
 	return nil
+}
+
+// heartbeatEvery is how often a run tells others it is alive, well within
+// importStale.
+const heartbeatEvery = 20 * time.Second
+
+// heartbeat keeps the job's heartbeat fresh while its run works (also
+// through long steps that write no progress); stop ends it.
+func (s *Store) heartbeat(ctx context.Context, job *ImportJob) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	id, runner := job.ID, job.Runner
+	go func() {
+		defer close(done)
+		t := time.NewTicker(heartbeatEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND runner = ?", id, runner).
+					Update("updated_at", s.clock.Now().UTC())
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// TouchQueuedImports refreshes the heartbeat of jobs waiting in this node's
+// queue, so a long import ahead of them does not make them look abandoned.
+func (s *Store) TouchQueuedImports(ctx context.Context, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	return s.db.WithContext(ctx).Model(&ImportJob{}).Where("id IN ? AND state = ? AND runner = ''", ids, ImportQueued).
+		Update("updated_at", s.clock.Now().UTC()).Error
 }
 
 // RecoverImports looks for jobs whose runner stopped beating for staleAfter
@@ -371,9 +455,10 @@ func (s *Store) RecoverImports(ctx context.Context, staleAfter time.Duration) (i
 	taken := 0
 	for i := range stale {
 		job := &stale[i]
-		// Claim it: only one node wins the heartbeat it saw.
-		res := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND updated_at = ?", job.ID, job.UpdatedAt).
-			Update("updated_at", s.clock.Now().UTC())
+		// Claim it: only one node wins the lease and heartbeat it saw.
+		runner := newID()
+		res := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND updated_at = ? AND runner = ?", job.ID, job.UpdatedAt, job.Runner).
+			Updates(map[string]any{"updated_at": s.clock.Now().UTC(), "runner": runner})
 		if res.Error != nil {
 			return taken, res.Error
 		}
@@ -381,8 +466,12 @@ func (s *Store) RecoverImports(ctx context.Context, staleAfter time.Duration) (i
 			continue
 		}
 		taken++
+		job.Runner = runner
 		if job.Switched {
-			if err := s.finishImport(ctx, job, func() {}); err != nil {
+			stop := s.heartbeat(ctx, job)
+			err := s.finishImport(ctx, job, func() {})
+			stop()
+			if err != nil {
 				return taken, err
 			}
 			continue

@@ -124,3 +124,56 @@ func TestInterruptedImportsRecover(t *testing.T) {
 		}
 	})
 }
+
+// A run that stalls past the stale period (a GC pause, a lock wait) loses
+// its job to recovery, which fails it; the stalled run must then stop at its
+// next write, leaving the list in force as it was, not switch what is left
+// of its rows into force.
+func TestAStalledRunStopsWhenItsJobWasTakenOver(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		clock := &setClock{now: time.Now()}
+		s := models.NewStore(db, storetest.Vault(t), clock, shanghai)
+		first, err := s.EnsurePerson(ctx, "张三", mustParse(t, "resident_id", withCheck(fmt.Sprintf("11010519800101%03d", 0))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := importCSV(t, s, models.SourceCDC, listOf(900, "yellow")); err != nil {
+			t.Fatal(err)
+		}
+		list := listOf(900, "red") // two staging batches on SQLite (500 rows each)
+		job, _ := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", "")
+		open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(list)), nil }
+		stalled := false
+		err = s.RunStatusImport(ctx, job, open, func(j models.ImportJob) {
+			if j.State == models.ImportApplying && j.RowsApplied > 0 && !stalled {
+				stalled = true
+				clock.Set(clock.Now().Add(3 * time.Minute)) // the runner stalls
+				if n, err := s.RecoverImports(ctx, 2*time.Minute); n != 1 || err != nil {
+					t.Errorf("another node's recovery: %d, %v", n, err)
+				}
+			}
+		})
+		if err == nil {
+			t.Fatal("the stalled run finished a job it no longer owned")
+		}
+		got, _ := s.ImportJobByID(ctx, job.ID)
+		var staged int64
+		db.Model(&models.StatusEntry{}).Where("import_id = ?", job.ID).Count(&staged)
+		book := models.NewStatusBook()
+		s.RefreshStatus(ctx, book)
+		if got.State != models.ImportFailed || staged != 0 || book.Of(first.No).Colour != models.Yellow {
+			t.Errorf("job %s with %d rows staged, first person %s; want failed, none, the yellow list in force",
+				got.State, staged, book.Of(first.No).Colour)
+		}
+		// One unfinished job per source: a second upload waits its turn.
+		busy, _ := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", "")
+		if _, err := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", ""); models.ErrorCode(err) != "import_in_progress" {
+			t.Errorf("a second import of a source under way: %v", err)
+		}
+		if _, err := s.NewStatusImport(ctx, models.SourceCommunity, false, "operator:test", ""); err != nil {
+			t.Errorf("another source's import: %v", err)
+		}
+		_ = busy
+	})
+}

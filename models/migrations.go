@@ -433,6 +433,7 @@ type (
 		Cursor      uint64 `gorm:"not null"`
 		Actor       string `gorm:"size:64;not null"`
 		RequestID   string `gorm:"size:64;not null"`
+		Runner      string `gorm:"size:32;not null"`
 		CreatedAt   time.Time
 		UpdatedAt   time.Time `gorm:"index:idx_import_jobs_state_updated,priority:2"`
 		FinishedAt  *time.Time
@@ -605,7 +606,8 @@ var migrations = []migration{
 				"ALTER TABLE `import_jobs` MODIFY `id` VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, " +
 					"MODIFY `prev_import` VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, " +
 					"MODIFY `actor` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, " +
-					"MODIFY `request_id` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
+					"MODIFY `request_id` VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL, " +
+					"MODIFY `runner` VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
 				"ALTER TABLE `status_sources` MODIFY `import_id` VARCHAR(32) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL",
 			} {
 				if err := tx.Exec(alter).Error; err != nil {
