@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -22,19 +21,15 @@ func (SessionRevocation) TableName() string { return "session_revocations" }
 
 // Revocations is the in-memory set of ended session versions: for each
 // account that logged out (or lost its identity) within a token lifetime,
-// the lowest version still valid. Readers see an immutable snapshot;
-// writers (the refresher, a logout on this node) copy it, and entries older
-// than a token lifetime fall out, so the set stays as small as the logouts
-// of one lifetime. It is safe for concurrent use.
+// the lowest version still valid. Entries change in place under a lock
+// (a city's week of logouts is too many to copy on every change) and fall
+// out once a token lifetime has passed, so the set holds one lifetime of
+// logouts at most. It is safe for concurrent use.
 type Revocations struct {
-	snap atomic.Pointer[revocationSnapshot]
-	// mu serialises writers; readers never take it.
-	mu sync.Mutex
-}
-
-type revocationSnapshot struct {
-	minValid map[string]revokedAt
-	lastID   uint64
+	mu        sync.RWMutex
+	minValid  map[string]revokedAt
+	lastID    uint64
+	lastSweep time.Time
 }
 
 type revokedAt struct {
@@ -44,61 +39,86 @@ type revokedAt struct {
 
 // NewRevocations returns an empty set.
 func NewRevocations() *Revocations {
-	r := &Revocations{}
-	r.snap.Store(&revocationSnapshot{minValid: map[string]revokedAt{}})
-	return r
+	return &Revocations{minValid: map[string]revokedAt{}}
 }
 
 // IsRevoked reports whether a token of this account and version was ended.
 func (r *Revocations) IsRevoked(accountID string, version int64) bool {
-	e, ok := r.snap.Load().minValid[accountID]
+	r.mu.RLock()
+	e, ok := r.minValid[accountID]
+	r.mu.RUnlock()
 	return ok && version < e.version
 }
 
 // Len returns how many accounts the set holds.
-func (r *Revocations) Len() int { return len(r.snap.Load().minValid) }
+func (r *Revocations) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.minValid)
+}
 
-// update publishes a copy of the set with rows merged (and the poll
-// position advanced past them when advance is set), dropping entries
-// recorded before forgetBefore: every token they ended has expired.
+// revocationSweepEvery is how often expired entries are swept out.
+const revocationSweepEvery = time.Minute
+
+// update merges rows (advancing the poll position past them when advance
+// is set) and, at most once a sweep interval, drops the entries recorded
+// before forgetBefore: every token they ended has expired.
 func (r *Revocations) update(rows []SessionRevocation, advance bool, forgetBefore time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	old := r.snap.Load()
-	next := &revocationSnapshot{minValid: make(map[string]revokedAt, len(old.minValid)+len(rows)), lastID: old.lastID}
-	for id, e := range old.minValid {
-		if !e.at.Before(forgetBefore) {
-			next.minValid[id] = e
-		}
-	}
 	for _, row := range rows {
-		if e := next.minValid[row.AccountID]; row.Version > e.version && !row.CreatedAt.Before(forgetBefore) {
-			next.minValid[row.AccountID] = revokedAt{version: row.Version, at: row.CreatedAt}
+		if e := r.minValid[row.AccountID]; row.Version > e.version && !row.CreatedAt.Before(forgetBefore) {
+			r.minValid[row.AccountID] = revokedAt{version: row.Version, at: row.CreatedAt}
 		}
 		if advance {
-			next.lastID = max(next.lastID, row.ID)
+			r.lastID = max(r.lastID, row.ID)
 		}
 	}
-	r.snap.Store(next)
+	if !forgetBefore.IsZero() && forgetBefore.Sub(r.lastSweep) >= revocationSweepEvery {
+		for id, e := range r.minValid {
+			if e.at.Before(forgetBefore) {
+				delete(r.minValid, id)
+			}
+		}
+		r.lastSweep = forgetBefore
+	}
 }
 
-// RefreshRevocations loads revocations recorded since the last refresh (on the first
-// call: within the last ttl, the longest a token lives).
+// revocationBatch bounds the rows one query reads.
+const revocationBatch = 10000
+
+// RefreshRevocations loads revocations recorded since the last refresh (on
+// the first call: within the last ttl, the longest a token lives).
 func (s *Store) RefreshRevocations(ctx context.Context, r *Revocations, ttl time.Duration) error {
-	last := r.snap.Load().lastID
+	r.mu.RLock()
+	last := r.lastID
+	r.mu.RUnlock()
 	now := s.clock.Now()
-	// Rows of transactions that commit out of id order would be missed by
-	// "id > last" alone; re-reading the last half minute covers them, and
-	// merging a row twice is harmless.
-	q := s.db.WithContext(ctx).Where("id > ? OR created_at > ?", last, now.Add(-30*time.Second).UTC())
-	if last == 0 {
-		q = s.db.WithContext(ctx).Where("created_at > ?", now.Add(-ttl).UTC())
+	forget := now.Add(-ttl)
+	for {
+		var rows []SessionRevocation
+		q := s.db.WithContext(ctx).Where("id > ?", last)
+		if last == 0 {
+			q = q.Where("created_at > ?", forget.UTC())
+		}
+		if err := q.Order("id").Limit(revocationBatch).Find(&rows).Error; err != nil {
+			return fmt.Errorf("read session revocations: %w", err)
+		}
+		r.update(rows, true, forget)
+		if len(rows) < revocationBatch {
+			break
+		}
+		last = rows[len(rows)-1].ID
 	}
-	var rows []SessionRevocation
-	if err := q.Order("id").Limit(10000).Find(&rows).Error; err != nil {
+	// Rows of transactions that committed out of id order lie behind the
+	// poll position: the last half minute's are read again (merging a row
+	// twice is harmless), newest first and bounded.
+	var late []SessionRevocation
+	if err := s.db.WithContext(ctx).Where("id <= ? AND created_at > ?", last, now.Add(-30*time.Second).UTC()).
+		Order("id DESC").Limit(revocationBatch).Find(&late).Error; err != nil {
 		return fmt.Errorf("read session revocations: %w", err)
 	}
-	r.update(rows, true, now.Add(-ttl))
+	r.update(late, false, forget)
 	return nil
 }
 
