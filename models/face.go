@@ -56,7 +56,7 @@ func (s *Store) CreateFaceVerification(ctx context.Context, fv *FaceVerification
 			return fmt.Errorf("record face verification: %w", err)
 		}
 		return tx.Create(&AuditEntry{At: s.clock.Now().UTC(), Actor: "account:" + fv.AccountID,
-			Action: "face.start", Subject: fv.PersonID, Detail: fv.Provider + " " + fv.ID, RequestID: requestID}).Error
+			Action: "face.start", Subject: fv.subject(), Detail: fv.Provider + " " + fv.ID, RequestID: requestID}).Error
 	})
 }
 

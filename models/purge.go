@@ -118,7 +118,20 @@ type purgeTarget struct {
 	byID bool
 	// textID: the id is a string, not a number.
 	textID bool
+	// idColumn names the primary key when it is not "id".
+	idColumn string
 }
+
+// key is the table's primary key column.
+func (t purgeTarget) key() string {
+	if t.idColumn != "" {
+		return t.idColumn
+	}
+	return "id"
+}
+
+// StatusLogRetention is how long status changes stay in the log.
+const StatusLogRetention = 7 * 24 * time.Hour
 
 // purgeTargets lists what expires at now under p, in the order purged.
 func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
@@ -129,6 +142,10 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 		{table: "face_verifications", column: "created_at", rule: "started", before: now.Add(-p.Scans),
 			also: "expires_at < ?", alsoArg: now, textID: true},
 		{table: "session_revocations", column: "created_at", rule: "logged out", before: now.Add(-(p.SessionTTL + RevocationMargin))},
+		// Status changes: a node cold-starts from person_status and follows
+		// the log from there, and a running one polls it every 2 s, so a
+		// week of log is more than any node can need.
+		{table: "status_changes", column: "at", rule: "applied", before: now.Add(-StatusLogRetention), idColumn: "seq"},
 		// A claim no account still holds (proven, or replaced by another)
 		// goes with its face verifications; it holds a sealed name and
 		// document, so it is kept no longer than they are.
@@ -254,7 +271,7 @@ func purgeTable(ctx context.Context, conn *gorm.DB, t purgeTarget, p RetentionPo
 			err = withDeadline(ctx, p.Deadline, func(ctx context.Context) error {
 				// Exact ids lock only their own rows; the cut-off again, so
 				// no row newer than it is ever deleted.
-				res := conn.WithContext(ctx).Exec("DELETE FROM "+t.table+" WHERE id IN ? AND "+t.column+" < ?", ids, t.before)
+				res := conn.WithContext(ctx).Exec("DELETE FROM "+t.table+" WHERE "+t.key()+" IN ? AND "+t.column+" < ?", ids, t.before)
 				*removed += res.RowsAffected
 				return res.Error
 			})
@@ -284,9 +301,9 @@ type purgeCursor struct {
 // time (as "at"): by primary key when t.byID, else through the index on
 // t.column, expired rows only. Either is a bounded range read.
 func (t purgeTarget) query(db *gorm.DB, c purgeCursor, n int) *gorm.DB {
-	q := db.Table(t.table).Select("id, " + t.column + " AS at")
+	q := db.Table(t.table).Select(t.key() + " AS id, " + t.column + " AS at")
 	if t.byID {
-		return q.Where("id > ?", c.id).Order("id").Limit(n)
+		return q.Where(t.key()+" > ?", c.id).Order(t.key()).Limit(n)
 	}
 	q = q.Where(t.column+" < ?", t.before)
 	if !c.at.IsZero() {

@@ -302,35 +302,14 @@ func (s *Store) DecideReview(ctx context.Context, id, decision, note, actor, req
 	return &r, nil
 }
 
-// moveRelatives hands the live links an account holds to another account
-// (the holder's identity moved there), except links to people the other
-// account already holds a live link to, which end. It returns how many moved.
-func moveRelatives(tx *gormDB, fromAccountID, toAccountID string) (int, error) {
-	var theirs, ours []Relative
-	live := []string{LinkApproved, LinkPending}
-	if err := tx.Where("account_id = ? AND status IN ?", fromAccountID, live).Find(&theirs).Error; err != nil {
-		return 0, err
-	}
-	if err := tx.Where("account_id = ? AND status IN ?", toAccountID, live).Find(&ours).Error; err != nil {
-		return 0, err
-	}
-	held := map[string]bool{}
-	for _, r := range ours {
-		held[r.PersonID] = true
-	}
-	moved := 0
-	for _, r := range theirs {
-		updates := map[string]any{"account_id": toAccountID}
-		if held[r.PersonID] {
-			updates = map[string]any{"status": LinkDeleted, "note": "账号身份已迁移，与现有亲属关系重复"}
-		} else {
-			moved++
-		}
-		if err := tx.Model(&Relative{}).Where("id = ?", r.ID).Updates(updates).Error; err != nil {
-			return moved, err
-		}
-	}
-	return moved, nil
+// moveRelatives hands the live links an account holds to another account,
+// which now holds the person whose links they were. The receiving account
+// was unbound until this moment, so it holds no live links of its own and
+// the limit of MaxRelatives still holds. It returns how many moved.
+func moveRelatives(tx *gormDB, fromAccountID, toAccountID string) (int64, error) {
+	res := tx.Model(&Relative{}).Where("account_id = ? AND status IN ?", fromAccountID, []string{LinkApproved, LinkPending}).
+		Update("account_id", toAccountID)
+	return res.RowsAffected, res.Error
 }
 
 // endRelatives ends every live link an account holds, with a note.
