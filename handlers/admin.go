@@ -190,6 +190,11 @@ func (api *API) unbindIdentity(c *gin.Context) {
 		respondError(c, api.log, models.Errorf(models.KindInvalid, "note_required", "请填写2至500字的解除原因"))
 		return
 	}
+	if models.HoldsIDNumber(note) {
+		// The note is kept in the audit log, where only masked data belongs.
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "note_has_document", "解除原因中请勿填写证件号码"))
+		return
+	}
 	accountID := c.Param("account_id")
 	if err := api.store.UnbindIdentity(c.Request.Context(), api.sessions.Revoked, accountID, c.GetString(ctxOperator), note, c.GetString(ctxRequestID)); err != nil {
 		respondError(c, api.log, err)

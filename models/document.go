@@ -77,6 +77,15 @@ var (
 	eighteenCharPattern = regexp.MustCompile(`^[0-9]{17}[0-9X]$`)
 )
 
+// idNumberInText finds what looks like an 18-character resident ID number
+// (or a long run of digits) inside free text.
+var idNumberInText = regexp.MustCompile(`[0-9]{15,17}[0-9Xx]`)
+
+// HoldsIDNumber reports whether free text (an operator's note) holds what
+// looks like a document number, which must not be written where masked
+// data is expected.
+func HoldsIDNumber(text string) bool { return idNumberInText.MatchString(text) }
+
 // ParseDocument validates a document number of the given type and returns it
 // normalised. today is the current date in the service's time zone; a birth
 // date after it is refused. Errors are *Error of KindInvalid with one of the
