@@ -121,6 +121,16 @@ func (s *Store) AccountByID(ctx context.Context, id string) (*Account, error) {
 	return &a, nil
 }
 
+// AccountByPlatformUser returns the account of a platform's user without
+// creating one, or an *Error of KindNotFound when that user never logged in.
+func (s *Store) AccountByPlatformUser(ctx context.Context, platform, platformUserID string) (*Account, error) {
+	var a Account
+	if err := s.db.WithContext(ctx).Take(&a, "platform = ? AND platform_user_id = ?", platform, platformUserID).Error; err != nil {
+		return nil, notFound(err, "account_not_found", "账号不存在")
+	}
+	return &a, nil
+}
+
 // SetPhone keeps a verified phone number sealed on the account, with its
 // masked form.
 func (s *Store) SetPhone(ctx context.Context, a *Account, phone, requestID string) error {

@@ -175,6 +175,42 @@ func (s *Store) ImportHouseholdsCSV(ctx context.Context, open func() (io.ReadClo
 	})
 }
 
+// AddHousehold adds one household's members to the register in force and
+// keeps every row already there (an import, by contrast, replaces the
+// register, and a later one replaces these rows too): the sandbox's demo
+// household. It holds the register's generation row while it writes, so an
+// import switching generations waits for it. Audited as
+// reference.household_add. Errors are the database's.
+func (s *Store) AddHousehold(ctx context.Context, householdID string, docs []Document, actor, requestID string) (int, error) {
+	now := s.clock.Now().UTC()
+	members := make([]HouseholdMember, 0, len(docs))
+	for _, d := range docs {
+		members = append(members, HouseholdMember{HouseholdHash: s.vault.Hash("household", householdID), DocHash: s.vault.DocumentHash(d)})
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		var gen registerGeneration
+		if err := tx.Clauses(lockForUpdate).Where("name = ?", registerHouseholds).Limit(1).Find(&gen).Error; err != nil {
+			return err
+		}
+		if gen.Generation == "" { // no register imported yet: this starts one
+			gen = registerGeneration{Name: registerHouseholds, Generation: newID(), UpdatedAt: now}
+			if err := tx.Save(&gen).Error; err != nil {
+				return err
+			}
+		}
+		setGeneration(members, gen.Generation)
+		if err := tx.Create(&members).Error; err != nil {
+			return err
+		}
+		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "reference.household_add", Subject: "household",
+			Detail: fmt.Sprintf("rows=%d", len(members)), RequestID: requestID}).Error
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add household: %w", err)
+	}
+	return len(members), nil
+}
+
 // ImportBirths replaces the birth records with rows (see replaceRegister).
 func (s *Store) ImportBirths(ctx context.Context, rows []BirthRow, actor, requestID string) (int, error) {
 	return s.replaceRegister(ctx, registerBirths, "reference.births", actor, requestID, func(write func(any, int) error) error {

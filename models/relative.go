@@ -6,11 +6,19 @@ import (
 	"time"
 )
 
-// Relations a family member may have to the account holder.
-var relations = map[string]bool{"child": true, "parent": true, "spouse": true, "grandparent": true, "grandchild": true, "other": true}
+// Relations a family member may have to the account holder, with the words
+// a page shows for each.
+var relations = map[string]string{
+	"child": "子女", "parent": "父母", "spouse": "配偶", "grandparent": "祖父母", "grandchild": "孙子女", "other": "其他",
+}
 
 // ValidRelation reports whether r is a known relation.
-func ValidRelation(r string) bool { return relations[r] }
+func ValidRelation(r string) bool { return relations[r] != "" }
+
+// RelationText returns a relation in Chinese (child → 子女, parent → 父母,
+// spouse → 配偶, grandparent → 祖父母, grandchild → 孙子女, other → 其他),
+// or "" for an unknown one.
+func RelationText(r string) string { return relations[r] }
 
 // Statuses of a relative link.
 const (
