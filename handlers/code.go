@@ -23,6 +23,12 @@ type codeResponse struct {
 	ExpiresAt  string        `json:"expires_at"`
 	ValidUntil string        `json:"valid_until"`
 	ServerTime string        `json:"server_time"`
+	// Relation, RelationText and HolderMaskedName are set on a relative's
+	// code: how the relative is related to the holder (child, 子女) and
+	// whose account holds the code.
+	Relation         string `json:"relation,omitempty"`
+	RelationText     string `json:"relation_text,omitempty"`
+	HolderMaskedName string `json:"holder_masked_name,omitempty"`
 }
 
 type verifyRequest struct {
@@ -40,6 +46,14 @@ type verifyResponse struct {
 	MaskedDoc  string        `json:"masked_doc,omitempty"`
 	Kind       string        `json:"kind,omitempty"`
 	CheckedAt  string        `json:"checked_at"`
+	// ReasonText says Reason in words staff can act on.
+	ReasonText string `json:"reason_text,omitempty"`
+	// Place is where the verifier verifies; ScansToday how many scans they
+	// made today on this node, this one included (absent when the node's
+	// counter is full). Both are absent from `app verify`, which has no
+	// verifier.
+	Place      string `json:"place,omitempty"`
+	ScansToday *int   `json:"scans_today,omitempty"`
 }
 
 // Errors of the show-code path.
@@ -161,7 +175,12 @@ func (api *API) checkCode(ctx context.Context, verifierID, qr string) (verifyRes
 	if err := api.verifications.Submit(ctx, v.Record(verifierID, place)); err != nil {
 		return verifyResponse{}, err
 	}
-	return verifyAnswerOf(v, api.loc), nil
+	resp := verifyAnswerOf(v, api.loc)
+	resp.Place = place
+	if n, ok := api.scans.add(verifierID, v.CheckedAt); ok {
+		resp.ScansToday = &n
+	}
+	return resp, nil
 }
 
 // VerifyAnswer is the verify API's answer to a verdict, its time in loc:
@@ -169,7 +188,8 @@ func (api *API) checkCode(ctx context.Context, verifierID, qr string) (verifyRes
 func VerifyAnswer(v models.Verdict, loc *time.Location) any { return verifyAnswerOf(v, loc) }
 
 func verifyAnswerOf(v models.Verdict, loc *time.Location) verifyResponse {
-	resp := verifyResponse{Result: v.Result, Reason: v.Reason, CheckedAt: timestampMilli(v.CheckedAt, loc)}
+	resp := verifyResponse{Result: v.Result, Reason: v.Reason, ReasonText: models.ReasonText(v.Reason),
+		CheckedAt: timestampMilli(v.CheckedAt, loc)}
 	if v.Result == models.ResultValid {
 		resp.Colour, resp.ColourText = v.Status.Colour, v.Status.Colour.Text()
 		resp.MaskedName, resp.MaskedDoc, resp.Kind = v.Claims.MaskedName, v.Claims.MaskedDoc, v.Claims.Kind

@@ -205,6 +205,9 @@ type verifyBody struct {
 	MaskedDoc  string `json:"masked_doc"`
 	Kind       string `json:"kind"`
 	CheckedAt  string `json:"checked_at"`
+	ReasonText string `json:"reason_text"`
+	Place      string `json:"place"`
+	ScansToday *int   `json:"scans_today"`
 }
 
 func TestVerify(t *testing.T) { onEveryDriver(t, testVerify) }

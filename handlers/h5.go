@@ -44,6 +44,16 @@ type pageVerifyResponse struct {
 	TimeZone           string `json:"time_zone"`
 }
 
+// pageVerifierResponse is what the verification view shows before a scan:
+// who verifies, where, and how many scans they made today.
+type pageVerifierResponse struct {
+	VerifierMaskedName string `json:"verifier_masked_name"`
+	Place              string `json:"place"`
+	ScansToday         *int   `json:"scans_today,omitempty"`
+	ServerTime         string `json:"server_time"`
+	TimeZone           string `json:"time_zone"`
+}
+
 // createTicket makes a one-time ticket for the mini-program's web-view.
 func (api *API) createTicket(c *gin.Context) {
 	var req ticketRequest
@@ -170,11 +180,36 @@ func (api *API) pageVerify(c *gin.Context) {
 	if !ok {
 		return
 	}
-	who := s.MaskedName
-	if who == "" {
-		who = "核验员" + s.AccountID[:6]
+	c.JSON(http.StatusOK, pageVerifyResponse{verifyResponse: resp, VerifierMaskedName: verifierName(s), TimeZone: api.loc.String()})
+}
+
+// pageVerifier answers the verification view's header: the verifier, their
+// place and today's scans, from memory. A revoked verifier gets 403
+// not_verifier at once, before any scan.
+func (api *API) pageVerifier(c *gin.Context) {
+	s, _ := sessionOf(c)
+	place, err := api.verifiers.Place(s.AccountID)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
 	}
-	c.JSON(http.StatusOK, pageVerifyResponse{verifyResponse: resp, VerifierMaskedName: who, TimeZone: api.loc.String()})
+	now := api.clock.Now()
+	resp := pageVerifierResponse{VerifierMaskedName: verifierName(s), Place: place,
+		ServerTime: api.timestampMilli(now), TimeZone: api.loc.String()}
+	if n, ok := api.scans.get(s.AccountID, now); ok {
+		resp.ScansToday = &n
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, resp)
+}
+
+// verifierName is how the watermark names a verifier: their masked name, or
+// a short account reference when they have no bound identity.
+func verifierName(s models.Session) string {
+	if s.MaskedName != "" {
+		return s.MaskedName
+	}
+	return "核验员" + s.AccountID[:6]
 }
 
 // qrSVG draws a QR code of text as one SVG path of its dark modules, with a

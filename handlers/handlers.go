@@ -56,6 +56,7 @@ type API struct {
 	admission *admission
 	metrics   *metrics
 	codes     *codeCache
+	scans     *scanCounter // each verifier's scans today on this node
 	clock     models.Clock
 	loc       *time.Location
 	log       *slog.Logger
@@ -98,6 +99,7 @@ func newAPI(d Deps) *API {
 		admission: adm,
 		metrics:   newMetrics(adm, d.Verifications, d.Logger),
 		codes:     newCodeCache(),
+		scans:     newScanCounter(d.Config.Location()),
 		clock:     d.Clock, loc: d.Config.Location(), log: d.Logger,
 		loginIP:         newRateLimiter(d.Clock, rl.LoginPerMinuteIP),
 		identityIP:      newRateLimiter(d.Clock, rl.IdentityPerMinuteIP),
@@ -189,6 +191,7 @@ func (api *API) routes(r *gin.Engine) {
 	h5api := h5.Group("/api", api.requireMediaType)
 	h5api.GET("/code", api.requirePage(models.TicketCode), codeLimit, api.pageCode)
 	h5api.POST("/verify", api.requirePage(models.TicketVerify), api.limitBy(api.verifyAccount, "verify", accountKey), api.pageVerify)
+	h5api.GET("/verifier", api.requirePage(models.TicketVerify), api.pageVerifier)
 
 	// Operators: every action is audited.
 	admin := v1.Group("/admin", api.requireOperator)
@@ -211,7 +214,12 @@ func (api *API) routes(r *gin.Engine) {
 	rel.GET("/:id/code", codeLimit, api.relativeCodeHandler) // relativeCode checks today's face verification
 
 	if api.cfg.SandboxEnabled() {
+		// Development only: every flow can be tried from /dev without an
+		// operator key or a real platform.
 		v1.POST("/sandbox/face/:verify_id", api.sandboxDecideFace)
+		v1.POST("/sandbox/verifier", api.requireSession, api.sandboxVerifier)
+		v1.POST("/sandbox/status-list", api.requireSession, api.sandboxStatusList)
+		v1.POST("/sandbox/household", api.requireSession, api.sandboxHousehold)
 		r.GET("/sandbox/face/:verify_id", api.sandboxFacePage)
 		r.GET("/dev", api.devPage)
 	}

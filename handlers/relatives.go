@@ -157,6 +157,8 @@ func (api *API) relativeCode(ctx context.Context, s models.Session, linkID, requ
 	if err != nil {
 		return codeResponse{}, err
 	}
+	// The page says whose code this is, so it is never taken for one's own.
+	resp.Relation, resp.RelationText, resp.HolderMaskedName = link.Relation, models.RelationText(link.Relation), s.MaskedName
 	err = api.store.Audit(ctx, models.AuditEntry{Actor: "account:" + s.AccountID, Action: "relative.code",
 		Subject: link.ID, Detail: "person=" + link.PersonID, RequestID: requestID})
 	return resp, err

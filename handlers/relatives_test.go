@@ -287,6 +287,14 @@ func TestRelativeLimitAndCodePage(t *testing.T) {
 	if page.Kind != "relative" || page.MaskedName != "李*" {
 		t.Errorf("relative code page = %+v", page.codeResponse)
 	}
+	// The page says whose code it is: the relation and the holder.
+	if page.Relation != "parent" || page.RelationText != "父母" || page.HolderMaskedName != "欧阳**" {
+		t.Errorf("relative code page relation %q %q, holder %q", page.Relation, page.RelationText, page.HolderMaskedName)
+	}
+	own := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", alice, nil), 200)
+	if own.Relation != "" || own.RelationText != "" || own.HolderMaskedName != "" {
+		t.Errorf("one's own code carries a relation: %+v", own)
+	}
 	if got, _ := e.store.AuditEntries(t.Context(), "relative.code", mother.ID); len(got) != 1 {
 		t.Errorf("%d code audits", len(got))
 	}
