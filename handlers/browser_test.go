@@ -48,6 +48,19 @@ func newBrowser(t *testing.T) context.Context {
 	return ctx
 }
 
+// needChineseFont skips (fails under HEALTHCODE_TEST_REQUIRE_ALL=1) a test
+// that measures the layout of Chinese text when no Chinese font is
+// installed: Chromium would draw boxes of the Latin font's size, and the
+// layout would be a test of those. Noto Sans CJK is the font Android phones
+// draw Chinese with.
+func needChineseFont(t testing.TB) {
+	t.Helper()
+	out, err := exec.Command("fc-list", ":lang=zh", "family").Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		storetest.Unavailable(t, "page layout tests need a Chinese font (apt-get install fonts-noto-cjk)")
+	}
+}
+
 // newBrowserEnv is a test server for pages shown in Chromium: its clock
 // starts from the real now moved by skew and runs in real time, because the
 // browser keeps real time (cookies, timers) and a fixed date would make the
@@ -60,89 +73,41 @@ func newBrowserEnv(t *testing.T, skew time.Duration, changes ...func(*testSetup)
 	return e
 }
 
-// waitFor polls a JavaScript predicate until it is true.
-func waitFor(t *testing.T, ctx context.Context, what, predicate string) {
-	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		out, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		t.Fatalf("waiting for %s: %v\npage text:\n%s", what, err, out)
-	}
+// phone is a phone's viewport: width × height CSS pixels at device scale 2.
+func phone(width, height int64) chromedp.Action[chromedp.Void] {
+	return chromedp.EmulateViewport(width, height, chromedp.EmulateScale(2))
 }
 
-// TestDevPageWalksTheSandboxFlow drives the development page in a real
-// browser: sandbox login, identity binding, the sandbox face page, callback.
-func TestDevPageWalksTheSandboxFlow(t *testing.T) {
-	e := newBrowserEnv(t, 0)
-	srv := httptest.NewServer(e.handler)
-	defer srv.Close()
-	ctx := newBrowser(t)
-	outHas := func(s string) string {
-		return `document.querySelector("#out").textContent.includes(` + "`" + s + "`" + `)`
-	}
-
-	err := chromedp.Do(ctx,
-		chromedp.Navigate(srv.URL+"/dev"),
-		chromedp.SetValue(chromedp.ID("user"), "browser-user"),
-		chromedp.Click(chromedp.ID("login")),
-	)
+// evalJS evaluates a JavaScript expression in the page and returns its value.
+func evalJS[T any](t testing.TB, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("evaluate %s: %v", expr, err)
 	}
-	waitFor(t, ctx, "login", outHas(`"platform": "sandbox"`))
+	return v
+}
 
-	err = chromedp.Do(ctx,
-		chromedp.SetValue(chromedp.ID("name"), aliceName),
-		chromedp.SetValue(chromedp.ID("doc_number"), aliceNumber),
-		chromedp.Click(chromedp.ID("bind")),
-	)
-	if err != nil {
+// open navigates to url with the given viewport and waits until predicate
+// holds.
+func open(t testing.TB, ctx context.Context, viewport chromedp.Action[chromedp.Void], url, what, predicate string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, viewport, chromedp.Navigate(url)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "the claim", outHas(`"status": "pending_face_verification"`))
+	waitFor(t, ctx, what, predicate)
+}
 
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("start"))); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, ctx, "face start", `document.querySelector("#face_link a") !== null`)
-	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector("#face_link a").href`))
-	if err != nil || !strings.Contains(href, "/sandbox/face/") {
-		t.Fatalf("face link %q, %v", href, err)
-	}
+// codeShown is true once the code page shows a code.
+const codeShown = `document.querySelector("#qr svg") !== null && !document.querySelector("#card").hidden`
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(href), chromedp.Click(chromedp.ID("pass"))); err != nil {
-		t.Fatal(err)
+// waitFor polls a JavaScript predicate until it is true.
+func waitFor(t testing.TB, ctx context.Context, what, predicate string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		out, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
+		t.Fatalf("waiting for %s: %v\npage text:\n%s", what, err, out)
 	}
-	waitFor(t, ctx, "the pass to be recorded", `document.querySelector("#out").textContent.includes("通过")`)
-
-	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/dev"), chromedp.Click(chromedp.ID("callback"))); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, ctx, "the callback", outHas(`"status": "passed"`))
-	waitFor(t, ctx, "face_verified_today", outHas(`"face_verified_today": true`))
-
-	html, err := chromedp.Run(ctx, chromedp.OuterHTML(chromedp.CSS("html")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(html, aliceNumber) {
-		t.Error("the full document number stayed in the page")
-	}
-
-	// The next step: the code page, opened through a one-time ticket.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("code"))); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		// The click navigates twice (ticket, then redirect): ask until it settles.
-		path, err := chromedp.Run(ctx, chromedp.Evaluate[string](`location.pathname + location.search`))
-		if err == nil && path == "/h5/code" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the code page did not open: %q, %v", path, err)
-		}
-	}
-	waitFor(t, ctx, "the code", `document.querySelector("#name").textContent === "欧阳**" && document.querySelector("#qr svg") !== null`)
 }
 
 // TestCodePageInBrowser opens the code page as the web-view would: masked
@@ -229,7 +194,7 @@ func TestVerificationViewInBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+ticket.URL+"#qr="+url.PathEscape(code.QR))); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "the verdict", `document.querySelector("#verdict").textContent === "有效"`)
+	waitFor(t, ctx, "the verdict", `document.querySelector("#verdict").textContent === "未见异常"`)
 	get := func(js string) string {
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
 		if err != nil {
@@ -237,16 +202,13 @@ func TestVerificationViewInBrowser(t *testing.T) {
 		}
 		return v
 	}
-	if got := get(`document.querySelector("#name").textContent + "|" + document.querySelector("#doc").textContent + "|" + document.querySelector("#colour-text").textContent`); got != "欧阳**|11**************2X|未见异常" {
+	if got := get(`document.querySelector("#name").textContent + "|" + document.querySelector("#doc").textContent + "|" + document.querySelector("#validity").textContent`); got != "欧阳**|11**************2X|码有效" {
 		t.Errorf("holder data %q", got)
 	}
-	waitFor(t, ctx, "the watermark", `document.querySelectorAll("#watermark span").length > 50`)
-	mark := get(`document.querySelector("#watermark span").textContent`)
+	waitFor(t, ctx, "the watermark", `document.querySelectorAll("#watermark .tile").length > 10`)
+	mark := get(`document.querySelector("#watermark .tile").textContent`)
 	if !strings.HasPrefix(mark, "核验人 王** ") || len(mark) < len("核验人 王** 2026-11-23 12:00:00") {
 		t.Errorf("watermark %q, want the verifier's masked name and the time", mark)
-	}
-	if n := get(`String(document.querySelectorAll("#watermark span").length)`); n != "160" {
-		t.Errorf("%s watermark tiles", n)
 	}
 	if get(`getComputedStyle(document.querySelector("#watermark")).position`) != "fixed" {
 		t.Error("the watermark does not cover the view")
@@ -279,8 +241,9 @@ func TestCodePageRidesOutBusy(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+ticket.URL)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, ctx, "the busy notice", `document.querySelector("#notice").textContent.includes("系统繁忙，请稍后")`)
-	waitFor(t, ctx, "the code after the retries", `document.querySelector("#qr svg") !== null && document.querySelector("#notice").className === ""`)
+	// No code yet: the busy state stands in its place, nothing like a code.
+	waitFor(t, ctx, "the busy state", `document.querySelector("#state").textContent.includes("系统繁忙，请稍后") && document.querySelector("#card").hidden`)
+	waitFor(t, ctx, "the code after the retries", codeShown+` && document.querySelector("#notice").className === "" && document.querySelector("#state").hidden`)
 	if busy.Load() >= 0 {
 		t.Errorf("the page did not retry through both 503s")
 	}
