@@ -56,6 +56,7 @@ type API struct {
 	admission *admission
 	metrics   *metrics
 	codes     *codeCache
+	ready     readiness
 	clock     models.Clock
 	loc       *time.Location
 	log       *slog.Logger
