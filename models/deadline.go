@@ -13,9 +13,10 @@ import (
 // when DBOptions names none.
 const DefaultQueryTimeout = 3 * time.Second
 
-// bulkTransaction is how long a transaction the store marks as bulk (a list
-// import: many batched statements) may run in all; each of its statements
-// still has the query timeout.
+// bulkTransaction is how long a transaction the store marks as bulk may
+// run in all: one of many batched statements (a reference list replaced, a
+// cold load of the status book, an import job's status sync); each of its
+// statements still has the query timeout.
 const bulkTransaction = 10 * time.Minute
 
 // Every database call has a deadline, whichever store method makes it and
