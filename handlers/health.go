@@ -20,9 +20,6 @@ const readyFor = time.Second
 // errNotReady answers /readyz while the database fails its check.
 var errNotReady = models.Errorf(models.KindUnavailable, "not_ready", "服务暂未就绪，请稍后再试")
 
-// errFirstCheck is why /readyz is not ready while its first check runs.
-var errFirstCheck = errors.New("the first readiness check is still running")
-
 // errCheckFailed is the result kept when a check ends without returning.
 var errCheckFailed = errors.New("the readiness check did not finish")
 
@@ -51,12 +48,13 @@ func (api *API) readyz(c *gin.Context) {
 
 // readiness holds the last readiness check. One caller at a time runs a new
 // check when the last is older than readyFor; the others meanwhile answer
-// the last result (or, before the first, not ready) without waiting. It is
-// safe for concurrent use.
+// the last result without waiting (before the first result, they wait for
+// the first check, which its deadline bounds). It is safe for concurrent
+// use.
 type readiness struct {
 	mu       sync.Mutex
-	checking bool
-	at       time.Time // when the last check finished; zero before the first
+	checking chan struct{} // closed when the running check ends; nil when none runs
+	at       time.Time     // when the last check finished; zero before the first
 	version  int
 	err      error
 }
@@ -65,23 +63,27 @@ type readiness struct {
 // is older than readyFor and no other caller is running one.
 func (r *readiness) result(clock models.Clock, check func() (int, error)) (version int, err error) {
 	r.mu.Lock()
-	if r.checking || (!r.at.IsZero() && clock.Now().Sub(r.at) < readyFor) {
+	if running := r.checking; running != nil && r.at.IsZero() {
+		r.mu.Unlock()
+		<-running
+		r.mu.Lock()
+	}
+	if r.checking != nil || (!r.at.IsZero() && clock.Now().Sub(r.at) < readyFor) {
 		version, err = r.version, r.err
-		if r.at.IsZero() {
-			err = errFirstCheck
-		}
 		r.mu.Unlock()
 		return version, err
 	}
-	r.checking = true
+	done := make(chan struct{})
+	r.checking = done
 	r.mu.Unlock()
 
 	// Should check panic, the deferred store keeps this, not a zero "ready".
 	err = errCheckFailed
 	defer func() {
 		r.mu.Lock()
-		r.checking, r.at, r.version, r.err = false, clock.Now(), version, err
+		r.checking, r.at, r.version, r.err = nil, clock.Now(), version, err
 		r.mu.Unlock()
+		close(done)
 	}()
 	return check()
 }
