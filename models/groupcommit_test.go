@@ -263,3 +263,19 @@ func TestGroupCommitDropsRowsItCouldNotCommitInTime(t *testing.T) {
 		t.Errorf("committed %v, want at most the stuck row and 99", rows)
 	}
 }
+
+// BenchmarkGroupCommitSubmit is what a row costs the group commit itself,
+// with a flush that writes nothing: queueing, batching, waking the caller,
+// and the caller's wait deadline.
+func BenchmarkGroupCommitSubmit(b *testing.B) {
+	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 256, Queue: 8192, Writers: 4}, func(context.Context, []int) error { return nil })
+	defer g.Close()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := g.Submit(context.Background(), 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
