@@ -14,9 +14,9 @@ import (
 const DefaultQueryTimeout = 3 * time.Second
 
 // bulkTransaction is how long a transaction the store marks as bulk may
-// run in all: one of many batched statements (a reference list replaced, a
-// cold load of the status book, an import job's status sync); each of its
-// statements still has the query timeout.
+// run in all: one of many batched statements (a cold load of the status
+// book, an import job's status sync); each of its statements still has the
+// query timeout.
 const bulkTransaction = 10 * time.Minute
 
 // Every database call has a deadline, whichever store method makes it and
