@@ -52,9 +52,13 @@ func Open(t testing.TB, driver string) *gorm.DB {
 	return OpenWithQueryTimeout(t, driver, 0)
 }
 
+// migrateTimeout is the statement deadline of the test databases'
+// migrations, which may wait for the migration lock as a server's do.
+const migrateTimeout = 2 * time.Minute
+
 // OpenWithQueryTimeout is Open with the given statement deadline (0: the
-// default). The migrations run on a pool of their own with the default
-// deadline, as the server runs them.
+// default). The migrations run on a pool of their own with a long deadline,
+// as the server runs them.
 func OpenWithQueryTimeout(t testing.TB, driver string, timeout time.Duration) *gorm.DB {
 	t.Helper()
 	var dsn string
@@ -67,7 +71,7 @@ func OpenWithQueryTimeout(t testing.TB, driver string, timeout time.Duration) *g
 		t.Fatalf("unknown driver %q", driver)
 	}
 	ctx := context.Background()
-	migrations, err := models.OpenDB(ctx, models.DBOptions{Driver: driver, DSN: dsn, MaxOpenConns: 1})
+	migrations, err := models.OpenDB(ctx, models.DBOptions{Driver: driver, DSN: dsn, MaxOpenConns: 1, QueryTimeout: migrateTimeout})
 	if err != nil {
 		t.Fatalf("open %s: %v", driver, err)
 	}
