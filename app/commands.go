@@ -60,7 +60,7 @@ func importFile(ctx context.Context, cfg config.Config, file string, e env, load
 		return err
 	}
 	f.Close()
-	d, err := build(ctx, cfg)
+	d, err := build(ctx, cfg, commandQueryTimeout)
 	if err != nil {
 		return err
 	}

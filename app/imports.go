@@ -49,7 +49,7 @@ func importStatus(ctx context.Context, cfg config.Config, args []string, e env) 
 	} else {
 		f.Close()
 	}
-	d, err := build(ctx, cfg)
+	d, err := build(ctx, cfg, commandQueryTimeout)
 	if err != nil {
 		return err
 	}

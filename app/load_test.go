@@ -50,6 +50,13 @@ func jsonCall(t *testing.T, method, url, auth string, body, into any, want int) 
 // through the sandbox, as the load harness does.
 func seedVerifier(t *testing.T, base string) (verifier, qr string) {
 	t.Helper()
+	_, verifier, qr = seedPeople(t, base)
+	return verifier, qr
+}
+
+// seedPeople is seedVerifier that also returns the holder's session token.
+func seedPeople(t *testing.T, base string) (holder, verifier, qr string) {
+	t.Helper()
 	var tokens []string
 	for i, person := range []struct{ name, number string }{{"张三", "11010519491231002X"}, {"王小明", "31011519800101123" + string(models.CheckDigit("31011519800101123"))}} {
 		var login, bound, done struct{ Token string }
@@ -70,7 +77,7 @@ func seedVerifier(t *testing.T, base string) (verifier, qr string) {
 	}
 	var code struct{ QR string }
 	jsonCall(t, "GET", base+"/api/v1/me/code", "Bearer "+tokens[0], nil, &code, 200)
-	return tokens[1], code.QR
+	return tokens[0], tokens[1], code.QR
 }
 
 // hammer sends verify requests from n clients until stop closes and

@@ -10,12 +10,7 @@ import (
 
 // migrate applies pending migrations and prints what it applied.
 func migrate(ctx context.Context, cfg config.Config, e env) error {
-	db, err := openDB(ctx, cfg, models.SystemClock{})
-	if err != nil {
-		return err
-	}
-	defer models.CloseDB(db)
-	applied, err := models.Migrate(ctx, db, models.SystemClock{})
+	applied, err := runMigrations(ctx, cfg, models.SystemClock{})
 	for _, m := range applied {
 		fmt.Fprintln(e.stdout, "applied", m)
 	}
@@ -26,4 +21,15 @@ func migrate(ctx context.Context, cfg config.Config, e env) error {
 		fmt.Fprintf(e.stdout, "schema is current (version %d)\n", models.LatestSchemaVersion())
 	}
 	return nil
+}
+
+// runMigrations applies pending migrations on a connection pool of their
+// own, whose statements may run for commandQueryTimeout, and closes it.
+func runMigrations(ctx context.Context, cfg config.Config, clock models.Clock) ([]string, error) {
+	db, err := openDB(ctx, cfg, clock, commandQueryTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer models.CloseDB(db)
+	return models.Migrate(ctx, db, clock)
 }

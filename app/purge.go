@@ -24,7 +24,7 @@ func retentionPolicy(cfg config.Config) models.RetentionPolicy {
 // purge removes the data past its retention once and prints what it
 // removed from each table: `app purge`.
 func purge(ctx context.Context, cfg config.Config, e env) error {
-	d, err := build(ctx, cfg)
+	d, err := build(ctx, cfg, commandQueryTimeout)
 	if err != nil {
 		return err
 	}

@@ -22,14 +22,16 @@ import (
 // lets in-flight requests finish within the shutdown timeout, closes the
 // database and returns nil.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) error {
-	d, err := build(ctx, cfg)
+	d, err := build(ctx, cfg, cfg.DB.QueryTimeout.D())
 	if err != nil {
 		return err
 	}
 	defer models.CloseDB(d.db)
 
 	if cfg.DB.AutoMigrate {
-		applied, err := models.Migrate(ctx, d.db, d.clock)
+		// Not on the serving pool: a migration may run far longer than a
+		// request's query timeout allows.
+		applied, err := runMigrations(ctx, cfg, d.clock)
 		for _, m := range applied {
 			log.Info("applied migration", "migration", m)
 		}
@@ -71,6 +73,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	}
 	verifications := models.NewGroupCommitter(models.GroupCommitOptions{
 		MaxBatch: cfg.GroupCommit.MaxBatch, MaxWait: cfg.GroupCommit.MaxWait.D(), Queue: cfg.GroupCommit.Queue, Writers: writers,
+		Timeout: cfg.DB.QueryTimeout.D(),
 	}, d.store.RecordVerifications)
 	// Closed after the HTTP server has drained: every verification answered
 	// is committed before the database closes.
@@ -177,18 +180,29 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 
 // watch runs every refresh every interval until ctx ends: this is how an
 // import, a role change, a logout or a key rotation on one node reaches the
-// others.
+// others. A failed refresh (the database down: each call ends by its query
+// deadline) keeps the books as they were, is logged, and is tried again at
+// the next tick; the first success after failures is logged too.
 func watch(ctx context.Context, interval time.Duration, log *slog.Logger, refreshes map[string]func(context.Context) error) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	failing := make(map[string]bool, len(refreshes))
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 			for name, refresh := range refreshes {
-				if err := refresh(ctx); err != nil && ctx.Err() == nil {
+				err := refresh(ctx)
+				switch {
+				case ctx.Err() != nil:
+					return
+				case err != nil:
 					log.Warn("refresh "+name, "err", err)
+					failing[name] = true
+				case failing[name]:
+					log.Info("refresh " + name + " recovered")
+					failing[name] = false
 				}
 			}
 		}

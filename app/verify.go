@@ -20,13 +20,15 @@ func verifyCode(ctx context.Context, cfg config.Config, args []string, e env) er
 		return usageError{"usage: app verify 'HC1JKM:…'"}
 	}
 	qr := strings.TrimSpace(args[0])
-	d, err := build(ctx, cfg)
+	// A quick look-up: held to the server's query timeout, so a database
+	// that hangs fails the command in seconds.
+	d, err := build(ctx, cfg, cfg.DB.QueryTimeout.D())
 	if err != nil {
 		return err
 	}
 	defer models.CloseDB(d.db)
 	if cfg.DB.AutoMigrate {
-		if _, err := models.Migrate(ctx, d.db, d.clock); err != nil {
+		if _, err := runMigrations(ctx, cfg, d.clock); err != nil {
 			return err
 		}
 	}

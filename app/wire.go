@@ -23,6 +23,13 @@ type deps struct {
 	status   *models.StatusBook
 }
 
+// commandQueryTimeout is the statement and transaction deadline of the
+// operator commands and of migrations, whose work is long by nature: an ALTER
+// TABLE on a large table, a whole list in one transaction, or waiting (up to
+// 60 s) for another node's migration lock. The server's own requests run
+// under HEALTHCODE_DB_QUERY_TIMEOUT.
+const commandQueryTimeout = 10 * time.Minute
+
 // keepRetiredKeys is how long a retired signing key stays published: the
 // longest a code lives (offline codes, 180 days), and a day to spare.
 const keepRetiredKeys = codetoken.LongestLifetime + 24*time.Hour
@@ -82,9 +89,10 @@ func (k *signingKeys) refresh(now time.Time) error {
 	return nil
 }
 
-// openDB opens the configured database; for sqlite with no DSN, the file
-// under the data directory, created on first run.
-func openDB(ctx context.Context, cfg config.Config, clock models.Clock) (*gorm.DB, error) {
+// openDB opens the configured database with the given statement deadline;
+// for sqlite with no DSN, the file under the data directory, created on
+// first run.
+func openDB(ctx context.Context, cfg config.Config, clock models.Clock, queryTimeout time.Duration) (*gorm.DB, error) {
 	if err := ensureDataDir(cfg); err != nil {
 		return nil, err
 	}
@@ -93,12 +101,13 @@ func openDB(ctx context.Context, cfg config.Config, clock models.Clock) (*gorm.D
 		dsn = cfg.SQLitePath()
 	}
 	return models.OpenDB(ctx, models.DBOptions{
-		Driver: cfg.DB.Driver, DSN: dsn, MaxOpenConns: cfg.DB.MaxOpenConns, Clock: clock,
+		Driver: cfg.DB.Driver, DSN: dsn, MaxOpenConns: cfg.DB.MaxOpenConns, QueryTimeout: queryTimeout, Clock: clock,
 	})
 }
 
-// build opens the database and loads the keys. The caller closes d.db.
-func build(ctx context.Context, cfg config.Config) (*deps, error) {
+// build opens the database, with the given statement deadline, and loads
+// the keys. The caller closes d.db.
+func build(ctx context.Context, cfg config.Config, queryTimeout time.Duration) (*deps, error) {
 	clock := models.SystemClock{}
 	if err := ensureDataDir(cfg); err != nil {
 		return nil, err
@@ -111,7 +120,7 @@ func build(ctx context.Context, cfg config.Config) (*deps, error) {
 	if err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
-	db, err := openDB(ctx, cfg, clock)
+	db, err := openDB(ctx, cfg, clock, queryTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -148,6 +148,10 @@ type DB struct {
 	MaxOpenConns int    `json:"max_open_conns" env:"HEALTHCODE_DB_MAX_OPEN_CONNS"`
 	// AutoMigrate applies pending migrations when the server starts.
 	AutoMigrate bool `json:"auto_migrate" env:"HEALTHCODE_DB_AUTO_MIGRATE"`
+	// QueryTimeout is the deadline of every statement and transaction the
+	// server runs (and, on MySQL, of each connection's reads and writes):
+	// past it the request is answered 503 unavailable.
+	QueryTimeout Duration `json:"query_timeout" env:"HEALTHCODE_DB_QUERY_TIMEOUT"`
 }
 
 // HTTP configures the HTTP server.
@@ -210,6 +214,7 @@ func Default() Config {
 			Driver:       DriverSQLite,
 			MaxOpenConns: 20,
 			AutoMigrate:  true,
+			QueryTimeout: Duration(3 * time.Second),
 		},
 		HTTP: HTTP{
 			ReadTimeout:     Duration(10 * time.Second),
@@ -329,6 +334,9 @@ func (c Config) Validate() error {
 	}
 	if c.DB.MaxOpenConns < 1 {
 		bad("HEALTHCODE_DB_MAX_OPEN_CONNS must be at least 1")
+	}
+	if q := c.DB.QueryTimeout.D(); q < 10*time.Millisecond || q > time.Minute || q >= c.HTTP.WriteTimeout.D() {
+		bad("HEALTHCODE_DB_QUERY_TIMEOUT must be between 10ms and 1m, and shorter than HEALTHCODE_HTTP_WRITE_TIMEOUT so a 503 can still be written")
 	}
 	if c.Admission.MaxInFlight < 1 || c.Admission.MaxQueue < 0 || c.Admission.MaxWait < 0 || c.Admission.MaxDelay < 0 {
 		bad("HEALTHCODE_ADMISSION_MAX_IN_FLIGHT must be at least 1, the queue and wait not negative")

@@ -82,6 +82,8 @@ func TestValidate(t *testing.T) {
 		{"platform timeout of a minute", map[string]string{"HEALTHCODE_PLATFORM_TIMEOUT": "1m"}, []string{"HEALTHCODE_PLATFORM_TIMEOUT"}},
 		{"platform timeout past the write timeout", map[string]string{"HEALTHCODE_PLATFORM_TIMEOUT": "20s", "HEALTHCODE_HTTP_WRITE_TIMEOUT": "20s"},
 			[]string{"HEALTHCODE_PLATFORM_TIMEOUT"}},
+		{"no query timeout", map[string]string{"HEALTHCODE_DB_QUERY_TIMEOUT": "0s"}, []string{"HEALTHCODE_DB_QUERY_TIMEOUT"}},
+		{"query timeout past the write timeout", map[string]string{"HEALTHCODE_DB_QUERY_TIMEOUT": "20s"}, []string{"HEALTHCODE_DB_QUERY_TIMEOUT"}},
 		{"production with the sandbox", map[string]string{"HEALTHCODE_MODE": "production", "HEALTHCODE_SANDBOX": "true"},
 			[]string{"refuses the sandbox", "refuses generated development keys", "needs a mini-program platform"}},
 	}

@@ -64,6 +64,21 @@ func statusOf(kind models.Kind) int {
 	}
 }
 
+// retryAfter is the Retry-After, in seconds, of a 503 of the given kind:
+// load is shed for a moment, while a dependency that is down (the database,
+// a platform) rarely returns within a second, and clients asked back every
+// second would only add to the load on it when it does.
+func retryAfter(kind models.Kind) string {
+	switch kind {
+	case models.KindBusy:
+		return "1"
+	case models.KindUnavailable:
+		return "5"
+	default:
+		return ""
+	}
+}
+
 // Errors of the HTTP layer itself.
 var (
 	errTooLarge = models.Errorf(kindTooLarge, "too_large", "请求内容过大")
@@ -88,11 +103,11 @@ func respondError(c *gin.Context, log *slog.Logger, err error) {
 		log.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(ctxRequestID), "err", err)
 		e = errInternal
 	}
-	if (e.Kind == models.KindBusy || e.Kind == models.KindUnavailable) && c.Writer.Header().Get("Retry-After") == "" {
+	if retry := retryAfter(e.Kind); retry != "" && c.Writer.Header().Get("Retry-After") == "" {
 		// Every shed request, whoever shed it, and every request a dependency
-		// that is down (a platform that did not answer in time) failed,
-		// tells the client when to retry.
-		c.Header("Retry-After", "1")
+		// that is down (the database, a platform that did not answer in
+		// time) failed, tells the client when to retry.
+		c.Header("Retry-After", retry)
 	}
 	c.AbortWithStatusJSON(statusOf(e.Kind), errorBody{Error: errorDetail{
 		Code: e.Code, Message: e.Message, RequestID: c.GetString(ctxRequestID), Details: e.Details,

@@ -57,6 +57,7 @@ type API struct {
 	metrics   *metrics
 	codes     *codeCache
 	scans     *scanCounter // each verifier's scans today on this node
+	ready     readiness
 	clock     models.Clock
 	loc       *time.Location
 	log       *slog.Logger

@@ -125,7 +125,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 		clock.now = setup.start
 	}
 	cfg := setup.cfg
-	db := storetest.Open(t, setup.driver)
+	db := storetest.OpenWithQueryTimeout(t, setup.driver, cfg.DB.QueryTimeout.D())
 	loc := cfg.Location()
 	store := models.NewStore(db, storetest.Vault(t), clock, loc)
 	key := storetest.RandomKey()

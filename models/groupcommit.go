@@ -15,6 +15,10 @@ var ErrWriterBusy = ErrBusy
 // ErrWriterClosed means the writer has shut down and takes no more rows.
 var ErrWriterClosed = Errorf(KindBusy, "busy", "系统正在重启，请稍后再试")
 
+// ErrWriterTimeout means the row's batch did not commit within the
+// writer's timeout (the database is down or too slow): 503.
+var ErrWriterTimeout = ErrUnavailable
+
 // GroupCommitOptions bound a group-commit writer.
 type GroupCommitOptions struct {
 	// MaxBatch is the most rows one transaction takes.
@@ -27,14 +31,18 @@ type GroupCommitOptions struct {
 	Queue int
 	// Writers is how many batches may commit at once (1 for SQLite).
 	Writers int
+	// Timeout bounds one commit, and how long Submit waits for its row's;
+	// 0 means DefaultQueryTimeout.
+	Timeout time.Duration
 }
 
 // GroupCommitter turns many small writes into few transactions: callers hand
 // it a row and wait; a writer takes up to MaxBatch waiting rows (or what
 // came within MaxWait), commits them in one transaction, and tells every
-// caller of the batch how it went. A caller returns only after its row is
-// committed, so nothing answered as accepted is lost. It is safe for
-// concurrent use.
+// caller of the batch how it went. A caller returns nil only after its row
+// is committed, so nothing answered as accepted is lost; a caller that
+// waited Timeout is answered ErrWriterTimeout, and its row, unless a commit
+// has already taken it, is dropped unwritten. It is safe for concurrent use.
 type GroupCommitter[T any] struct {
 	opts   GroupCommitOptions
 	flush  func(ctx context.Context, batch []T) error
@@ -42,6 +50,9 @@ type GroupCommitter[T any] struct {
 	mu     sync.RWMutex // guards closed against Submit racing Close
 	closed bool
 	done   sync.WaitGroup
+	// timers are the callers' wait timers, reused: a timer made per row
+	// cost 3 allocations and about 2 µs (BenchmarkGroupCommitSubmit).
+	timers sync.Pool
 
 	batches, rows, failed, commitMicros atomic.Int64
 }
@@ -56,6 +67,9 @@ type GroupCommitStats struct {
 type pending[T any] struct {
 	row    T
 	result chan error
+	// until is when the caller stops waiting; a writer that finds the row
+	// later drops it.
+	until time.Time
 }
 
 // NewGroupCommitter starts the writers. flush must write the whole batch in
@@ -64,6 +78,9 @@ func NewGroupCommitter[T any](opts GroupCommitOptions, flush func(ctx context.Co
 	opts.MaxBatch = max(opts.MaxBatch, 1)
 	opts.Queue = max(opts.Queue, opts.MaxBatch)
 	opts.Writers = max(opts.Writers, 1)
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultQueryTimeout
+	}
 	g := &GroupCommitter[T]{opts: opts, flush: flush, queue: make(chan pending[T], opts.Queue)}
 	for range opts.Writers {
 		g.done.Add(1)
@@ -74,10 +91,19 @@ func NewGroupCommitter[T any](opts GroupCommitOptions, flush func(ctx context.Co
 
 // Submit hands row to the writer and waits until its batch has committed.
 // It returns ErrWriterBusy at once when the queue is full, ErrWriterClosed
-// after Close, the batch's error when the commit failed, or ctx's error if
-// the caller gives up first (the row may still commit).
+// after Close, the batch's error when the commit failed, ErrWriterTimeout
+// when no commit took the row within Timeout, or ctx's error if the caller
+// gives up first. After ErrWriterTimeout or ctx's error the row may still
+// be committed, if a commit had taken it already.
 func (g *GroupCommitter[T]) Submit(ctx context.Context, row T) error {
-	p := pending[T]{row: row, result: make(chan error, 1)}
+	wait, _ := g.timers.Get().(*time.Timer)
+	if wait == nil {
+		wait = time.NewTimer(g.opts.Timeout)
+	} else {
+		wait.Reset(g.opts.Timeout)
+	}
+	defer func() { wait.Stop(); g.timers.Put(wait) }()
+	p := pending[T]{row: row, result: make(chan error, 1), until: time.Now().Add(g.opts.Timeout)}
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
@@ -93,8 +119,22 @@ func (g *GroupCommitter[T]) Submit(ctx context.Context, row T) error {
 	select {
 	case err := <-p.result:
 		return err
+	case <-wait.C:
+		return lateResult(p, ErrWriterTimeout)
 	case <-ctx.Done():
-		return ctx.Err()
+		return lateResult(p, ctx.Err())
+	}
+}
+
+// lateResult returns the row's result if it came at the same moment the
+// caller stopped waiting (a committed row is answered as committed), else
+// giveUp.
+func lateResult[T any](p pending[T], giveUp error) error {
+	select {
+	case err := <-p.result:
+		return err
+	default:
+		return giveUp
 	}
 }
 
@@ -167,6 +207,21 @@ func (g *GroupCommitter[T]) write() {
 				}
 			}
 		}
+		// Rows whose callers have stopped waiting (the database was down)
+		// are dropped: they were answered 503, not accepted.
+		now := time.Now()
+		live := batch[:0]
+		for _, p := range batch {
+			if now.After(p.until) {
+				p.result <- ErrWriterTimeout
+				continue
+			}
+			live = append(live, p)
+		}
+		batch = live
+		if len(batch) == 0 {
+			continue
+		}
 		rows = rows[:0]
 		for _, p := range batch {
 			rows = append(rows, p.row)
@@ -193,7 +248,7 @@ var errFlushPanicked = errors.New("group commit flush panicked")
 // commit runs flush for one batch, turning a panic into an error for its
 // callers instead of killing the writer.
 func (g *GroupCommitter[T]) commit(rows []T) (err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), g.opts.Timeout)
 	defer cancel()
 	defer func() {
 		if recover() != nil {

@@ -206,3 +206,76 @@ func TestGroupCommitSurvivesAPanickingFlush(t *testing.T) {
 		t.Errorf("the writer died with the panic: %v", err)
 	}
 }
+
+// TestGroupCommitAnswersWithinItsTimeout: when a commit hangs (the database
+// froze), the caller is answered unavailable by the writer's timeout rather
+// than waiting for the commit, and the flush itself gets that deadline.
+func TestGroupCommitAnswersWithinItsTimeout(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	flushDeadline := make(chan time.Duration, 1)
+	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 8, Timeout: timeout}, func(ctx context.Context, _ []int) error {
+		d, _ := ctx.Deadline()
+		flushDeadline <- time.Until(d)
+		// A server that never answers, reported as the store reports it.
+		<-ctx.Done()
+		return ErrUnavailable.Wrap(ctx.Err())
+	})
+	defer g.Close()
+	start := time.Now()
+	err := g.Submit(context.Background(), 1)
+	if took := time.Since(start); took > timeout+time.Second {
+		t.Errorf("Submit took %v with a timeout of %v", took, timeout)
+	}
+	if ErrorKind(err) != KindUnavailable {
+		t.Errorf("Submit = %v, want unavailable", err)
+	}
+	if d := <-flushDeadline; d <= 0 || d > timeout {
+		t.Errorf("the flush had %v left, want a deadline within %v", d, timeout)
+	}
+}
+
+// TestGroupCommitDropsRowsItCouldNotCommitInTime: rows whose callers were
+// answered unavailable while the commits were stuck are not written when
+// the database returns, and the writer then commits new rows at once.
+func TestGroupCommitDropsRowsItCouldNotCommitInTime(t *testing.T) {
+	rec := &recorder{gate: make(chan struct{})}
+	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 1, Queue: 10, Timeout: 100 * time.Millisecond}, rec.flush)
+	defer g.Close()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range 4 {
+		wg.Go(func() { errs[i] = g.Submit(context.Background(), i) })
+	}
+	wg.Wait() // all four gave up: one in the stuck flush, three queued
+	for i, err := range errs {
+		if !errors.Is(err, ErrWriterTimeout) {
+			t.Errorf("row %d: %v, want ErrWriterTimeout", i, err)
+		}
+	}
+	close(rec.gate) // the database returns
+	if err := g.Submit(context.Background(), 99); err != nil {
+		t.Fatalf("after the outage: %v", err)
+	}
+	// The row that was being committed when its caller left may be
+	// written; the three that only waited are not.
+	rows, _ := rec.all()
+	if len(rows) > 2 || rows[len(rows)-1] != 99 {
+		t.Errorf("committed %v, want at most the stuck row and 99", rows)
+	}
+}
+
+// BenchmarkGroupCommitSubmit is what a row costs the group commit itself,
+// with a flush that writes nothing: queueing, batching, waking the caller,
+// and the caller's wait deadline.
+func BenchmarkGroupCommitSubmit(b *testing.B) {
+	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 256, Queue: 8192, Writers: 4}, func(context.Context, []int) error { return nil })
+	defer g.Close()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := g.Submit(context.Background(), 1); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

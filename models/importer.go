@@ -61,8 +61,11 @@ func (im *Importer) Submit(job *ImportJob, path string) error {
 	}
 }
 
-// Run works through the queue until ctx ends.
+// Run works through the queue until ctx ends. Its transactions are bulk:
+// a batch's status sync may run thousands of statements under the status
+// log lock, each still within the query timeout.
 func (im *Importer) Run(ctx context.Context) {
+	ctx = withBulkTransaction(ctx)
 	recover := time.NewTicker(importRecoverEvery)
 	defer recover.Stop()
 	for {

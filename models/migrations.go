@@ -655,22 +655,28 @@ func tableOptions(tx *gorm.DB) *gorm.DB {
 	return tx
 }
 
+// migrationLock names the migration lock of the current database (a hash:
+// MySQL allows 64 characters), as purgeLock does.
+const migrationLock = "CONCAT('healthcode_migrate:', MD5(DATABASE()))"
+
 // Migrate applies every pending migration in order and returns the names of
 // those it applied (none when the schema is current). It is safe to run
 // again. A failed migration stops the run and is reported with its version.
 func Migrate(ctx context.Context, db *gorm.DB, clock Clock) (applied []string, err error) {
 	// On MySQL, nodes starting together take turns: a named lock on one
-	// pinned connection serialises their migration runs.
+	// pinned connection serialises their migration runs. The lock is named
+	// for the database, as lock names are the whole server's: migrations of
+	// other databases on it (other deployments, parallel tests) do not wait.
 	err = db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
 		// A session, so each statement below starts clean on the pinned
 		// connection instead of piling onto one shared statement.
 		conn = conn.Session(&gorm.Session{})
 		if conn.Dialector.Name() == "mysql" {
 			var got int
-			if err := conn.Raw("SELECT GET_LOCK('healthcode_migrate', 60)").Scan(&got).Error; err != nil || got != 1 {
+			if err := conn.Raw("SELECT GET_LOCK(" + migrationLock + ", 60)").Scan(&got).Error; err != nil || got != 1 {
 				return fmt.Errorf("take the migration lock: %v", err)
 			}
-			defer conn.Exec("SELECT RELEASE_LOCK('healthcode_migrate')")
+			defer conn.Exec("SELECT RELEASE_LOCK(" + migrationLock + ")")
 		}
 		applied, err = migrate(conn, clock)
 		return err

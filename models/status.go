@@ -141,7 +141,8 @@ func (s *Store) loadStatus(ctx context.Context, b *StatusBook) error {
 	w := b.writer(true)
 	defer w.close()
 	var seq uint64
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+	// One snapshot of everyone, read in many queries: bulk.
+	err := s.db.WithContext(withBulkTransaction(ctx)).Transaction(func(tx *gormDB) error {
 		if err := tx.Model(&StatusChange{}).Select("COALESCE(MAX(seq), 0)").Scan(&seq).Error; err != nil {
 			return err
 		}

@@ -43,7 +43,7 @@ func (s *Store) Ready(ctx context.Context) (version int, err error) {
 		return 0, err
 	}
 	if err := sqlDB.PingContext(ctx); err != nil {
-		return 0, fmt.Errorf("database unreachable: %w", err)
+		return 0, fmt.Errorf("database unreachable: %w", databaseError(err))
 	}
 	version, err = SchemaVersion(ctx, s.db)
 	if err != nil {

@@ -116,9 +116,10 @@ func (s *Store) RecordVerifications(ctx context.Context, vs []*Verification) err
 		args = append(args, v.VerifierAccountID, v.HolderHandle, v.Result, v.Reason, string(v.Colour), v.Kind, v.Place, v.CodeID, v.CheckedAt.UTC())
 	}
 	// Straight to the connection pool: the statement is built here, and
-	// gorm's clause builder would walk all 9×n arguments again.
+	// gorm's clause builder would walk all 9×n arguments again. Past GORM,
+	// so its error is put into the domain's vocabulary here.
 	if _, err := s.db.ConnPool.ExecContext(ctx, sql.String(), args...); err != nil {
-		return fmt.Errorf("record %d verifications: %w", len(vs), err)
+		return fmt.Errorf("record %d verifications: %w", len(vs), databaseError(err))
 	}
 	return nil
 }

@@ -49,6 +49,18 @@ func Drivers(t *testing.T, fn func(t *testing.T, db *gorm.DB)) {
 // when the test ends.
 func Open(t testing.TB, driver string) *gorm.DB {
 	t.Helper()
+	return OpenWithQueryTimeout(t, driver, 0)
+}
+
+// migrateTimeout is the statement deadline of the test databases'
+// migrations, which may wait for the migration lock as a server's do.
+const migrateTimeout = 2 * time.Minute
+
+// OpenWithQueryTimeout is Open with the given statement deadline (0: the
+// default). The migrations run on a pool of their own with a long deadline,
+// as the server runs them.
+func OpenWithQueryTimeout(t testing.TB, driver string, timeout time.Duration) *gorm.DB {
+	t.Helper()
 	var dsn string
 	switch driver {
 	case "sqlite":
@@ -59,14 +71,19 @@ func Open(t testing.TB, driver string) *gorm.DB {
 		t.Fatalf("unknown driver %q", driver)
 	}
 	ctx := context.Background()
-	db, err := models.OpenDB(ctx, models.DBOptions{Driver: driver, DSN: dsn, MaxOpenConns: 8})
+	migrations, err := models.OpenDB(ctx, models.DBOptions{Driver: driver, DSN: dsn, MaxOpenConns: 1, QueryTimeout: migrateTimeout})
+	if err != nil {
+		t.Fatalf("open %s: %v", driver, err)
+	}
+	defer models.CloseDB(migrations)
+	if _, err := models.Migrate(ctx, migrations, models.SystemClock{}); err != nil {
+		t.Fatalf("migrate %s: %v", driver, err)
+	}
+	db, err := models.OpenDB(ctx, models.DBOptions{Driver: driver, DSN: dsn, MaxOpenConns: 8, QueryTimeout: timeout})
 	if err != nil {
 		t.Fatalf("open %s: %v", driver, err)
 	}
 	t.Cleanup(func() { models.CloseDB(db) })
-	if _, err := models.Migrate(ctx, db, models.SystemClock{}); err != nil {
-		t.Fatalf("migrate %s: %v", driver, err)
-	}
 	return db
 }
 
