@@ -113,6 +113,7 @@ func BenchmarkVerifyParallel(b *testing.B) {
 		for pb.Next() {
 			req := httptest.NewRequest("POST", "/api/v1/verify", strings.NewReader(body))
 			req.Header.Set("Authorization", "Bearer "+staff)
+			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
 			e.handler.ServeHTTP(rec, req)
 			if rec.Code != 200 {
