@@ -11,8 +11,10 @@ import (
 var pageFS embed.FS
 
 // pageCSP lets the pages run their own inline script and call this origin,
-// and nothing else: no CDN, no third-party frames.
-const pageCSP = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
+// and load nothing else but the mini-program containers' bridge scripts
+// (WeChat's jweixin, Alipay's web-view.min.js), which the pages ask for
+// only inside a container: no CDN, no third-party frames.
+const pageCSP = "default-src 'self'; script-src 'self' 'unsafe-inline' https://res.wx.qq.com https://appx; style-src 'self' 'unsafe-inline'; img-src 'self' data:; frame-ancestors 'self'"
 
 // servePage writes an embedded page with headers that keep it private.
 func servePage(c *gin.Context, name string) { servePageStatus(c, http.StatusOK, name) }
