@@ -60,14 +60,11 @@ func importFile(ctx context.Context, cfg config.Config, file string, e env, load
 		return err
 	}
 	f.Close()
-	d, err := build(ctx, cfg, commandQueryTimeout)
+	d, err := openForCommand(ctx, cfg, commandQueryTimeout)
 	if err != nil {
 		return err
 	}
 	defer models.CloseDB(d.db)
-	if _, err := models.Migrate(ctx, d.db, d.clock); err != nil {
-		return err
-	}
 	msg, err := load(d, open)
 	if err != nil {
 		printImportProblems(e.stderr, err)

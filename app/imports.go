@@ -49,14 +49,11 @@ func importStatus(ctx context.Context, cfg config.Config, args []string, e env) 
 	} else {
 		f.Close()
 	}
-	d, err := build(ctx, cfg, commandQueryTimeout)
+	d, err := openForCommand(ctx, cfg, commandQueryTimeout)
 	if err != nil {
 		return err
 	}
 	defer models.CloseDB(d.db)
-	if _, err := models.Migrate(ctx, d.db, d.clock); err != nil {
-		return err
-	}
 	job, err := d.store.NewStatusImport(ctx, *source, *clear, "cli:import-status", "")
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"healthcode/config"
 	"healthcode/models"
@@ -32,4 +33,21 @@ func runMigrations(ctx context.Context, cfg config.Config, clock models.Clock) (
 	}
 	defer models.CloseDB(db)
 	return models.Migrate(ctx, db, clock)
+}
+
+// openForCommand builds what an operator command needs, its statements held
+// to queryTimeout, after applying pending migrations when the configuration
+// asks serve to (HEALTHCODE_DB_AUTO_MIGRATE). The caller closes d.db.
+func openForCommand(ctx context.Context, cfg config.Config, queryTimeout time.Duration) (*deps, error) {
+	d, err := build(ctx, cfg, queryTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DB.AutoMigrate {
+		if _, err := runMigrations(ctx, cfg, d.clock); err != nil {
+			models.CloseDB(d.db)
+			return nil, err
+		}
+	}
+	return d, nil
 }

@@ -24,16 +24,11 @@ func retentionPolicy(cfg config.Config) models.RetentionPolicy {
 // purge removes the data past its retention once and prints what it
 // removed from each table: `app purge`.
 func purge(ctx context.Context, cfg config.Config, e env) error {
-	d, err := build(ctx, cfg, commandQueryTimeout)
+	d, err := openForCommand(ctx, cfg, commandQueryTimeout)
 	if err != nil {
 		return err
 	}
 	defer models.CloseDB(d.db)
-	if cfg.DB.AutoMigrate {
-		if _, err := models.Migrate(ctx, d.db, d.clock); err != nil {
-			return err
-		}
-	}
 	report, err := d.store.Purge(ctx, retentionPolicy(cfg))
 	if report.Skipped {
 		fmt.Fprintln(e.stdout, "another node is purging now; nothing removed")

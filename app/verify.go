@@ -22,16 +22,11 @@ func verifyCode(ctx context.Context, cfg config.Config, args []string, e env) er
 	qr := strings.TrimSpace(args[0])
 	// A quick look-up: held to the server's query timeout, so a database
 	// that hangs fails the command in seconds.
-	d, err := build(ctx, cfg, cfg.DB.QueryTimeout.D())
+	d, err := openForCommand(ctx, cfg, cfg.DB.QueryTimeout.D())
 	if err != nil {
 		return err
 	}
 	defer models.CloseDB(d.db)
-	if cfg.DB.AutoMigrate {
-		if _, err := runMigrations(ctx, cfg, d.clock); err != nil {
-			return err
-		}
-	}
 	keys, err := loadSigningKeys(cfg, d.clock.Now())
 	if err != nil {
 		return err
