@@ -22,8 +22,12 @@ const codeCacheShards = 64
 // colour or signing key makes a new code at once. It is safe for concurrent
 // use.
 type codeCache struct {
-	seed   maphash.Seed
-	shards [codeCacheShards]codeShard
+	seed maphash.Seed
+	// keep is how long an entry is worth keeping; perShard bounds how many
+	// entries a shard holds.
+	keep     time.Duration
+	perShard int
+	shards   [codeCacheShards]codeShard
 }
 
 type codeShard struct {
@@ -40,8 +44,10 @@ type cachedCode struct {
 	expires  time.Time
 }
 
-func newCodeCache() *codeCache {
-	c := &codeCache{seed: maphash.MakeSeed()}
+// newCodeCache returns a cache whose entries are kept for keep (and handed
+// out again for at most that long), holding at most limit entries.
+func newCodeCache(keep time.Duration, limit int) *codeCache {
+	c := &codeCache{seed: maphash.MakeSeed(), keep: keep, perShard: max(limit/codeCacheShards, 1)}
 	for i := range c.shards {
 		c.shards[i].entries = map[string]cachedCode{}
 	}
@@ -67,18 +73,25 @@ func (c *codeCache) get(key, colour, kid string, now time.Time, reuse time.Durat
 }
 
 // put remembers a freshly signed code, sweeping stale entries now and then
-// so the cache holds only codes of the last few seconds.
+// so the cache holds only codes still worth handing out; a full shard drops
+// an arbitrary entry to make room, so the cache stays bounded.
 func (c *codeCache) put(key string, e cachedCode, now time.Time) {
 	sh := &c.shards[maphash.String(c.seed, key)%codeCacheShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if now.Sub(sh.lastSweep) > codeReuse {
+	if now.Sub(sh.lastSweep) > c.keep {
 		for k, old := range sh.entries {
-			if now.Sub(old.issuedAt) >= codeReuse {
+			if now.Sub(old.issuedAt) >= c.keep {
 				delete(sh.entries, k)
 			}
 		}
 		sh.lastSweep = now
+	}
+	if _, held := sh.entries[key]; !held && len(sh.entries) >= c.perShard {
+		for k := range sh.entries {
+			delete(sh.entries, k)
+			break
+		}
 	}
 	sh.entries[key] = e
 }

@@ -58,9 +58,11 @@ type API struct {
 	codes     *codeCache
 	scans     *scanCounter // each verifier's scans today on this node
 	ready     readiness
-	clock     models.Clock
-	loc       *time.Location
-	log       *slog.Logger
+	// nucleicCodes hands the same 核酸码 to the same person for half its life.
+	nucleicCodes *codeCache
+	clock        models.Clock
+	loc          *time.Location
+	log          *slog.Logger
 
 	loginIP, identityIP, identityAccount, codeAccount, verifyAccount, ticketAccount *rateLimiter
 }
@@ -97,11 +99,12 @@ func newAPI(d Deps) *API {
 		verifiers: d.Verifiers, verifications: d.Verifications, importer: d.Importer,
 		checker: models.NewChecker(d.Store, d.Config.Region, d.Keys.ForIssuer(d.Config.Region),
 			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Clock),
-		admission: adm,
-		metrics:   newMetrics(adm, d.Verifications, d.Logger),
-		codes:     newCodeCache(),
-		scans:     newScanCounter(d.Config.Location()),
-		clock:     d.Clock, loc: d.Config.Location(), log: d.Logger,
+		admission:    adm,
+		metrics:      newMetrics(adm, d.Verifications, d.Logger),
+		codes:        newCodeCache(codeReuse, 1<<20),
+		nucleicCodes: newCodeCache(codetoken.NucleicLifetime/2, maxNucleicCodes),
+		scans:        newScanCounter(d.Config.Location()),
+		clock:        d.Clock, loc: d.Config.Location(), log: d.Logger,
 		loginIP:         newRateLimiter(d.Clock, rl.LoginPerMinuteIP),
 		identityIP:      newRateLimiter(d.Clock, rl.IdentityPerMinuteIP),
 		identityAccount: newRateLimiter(d.Clock, rl.IdentityPerMinuteUser),
@@ -184,6 +187,7 @@ func (api *API) routes(r *gin.Engine) {
 	// status lookup spends the account's code tokens.
 	codeLimit := api.limitBy(api.codeAccount, "code", accountKey)
 	v1.GET("/me/code", api.requireSession, codeLimit, api.myCode)
+	v1.GET("/me/nucleic-code", api.requireSession, codeLimit, api.myNucleicCode)
 	v1.POST("/verify", api.requireSession, api.limitBy(api.verifyAccount, "verify", accountKey), api.verify)
 	v1.POST("/h5/tickets", api.requireSession, api.limitBy(api.ticketAccount, "ticket", accountKey), api.createTicket)
 	h5 := r.Group("/h5")
@@ -213,6 +217,7 @@ func (api *API) routes(r *gin.Engine) {
 	rel.DELETE("/:id", api.deleteRelative)
 	rel.GET("/:id/status", codeLimit, api.requireFaceToday, api.relativeStatus)
 	rel.GET("/:id/code", codeLimit, api.relativeCodeHandler) // relativeCode checks today's face verification
+	rel.GET("/:id/nucleic-code", codeLimit, api.relativeNucleicCode)
 
 	if api.cfg.SandboxEnabled() {
 		// Development only: every flow can be tried from /dev without an

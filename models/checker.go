@@ -27,6 +27,21 @@ type Stands struct{}
 // Revoked returns "".
 func (Stands) Revoked(context.Context, codetoken.Claims) (string, error) { return "", nil }
 
+// IdentifiesOnly is the policy of a kind that proves who a person is but
+// says nothing of their health (the 核酸码): its genuine, unexpired codes
+// stand for identification, and verify answers them invalid with reason
+// "not_a_health_code".
+type IdentifiesOnly struct{}
+
+// Revoked returns "".
+func (IdentifiesOnly) Revoked(context.Context, codetoken.Claims) (string, error) { return "", nil }
+
+// HealthCode reports false: the code is not a health code.
+func (IdentifiesOnly) HealthCode() bool { return false }
+
+// healthCoder is a policy that can say its kind is not a health code.
+type healthCoder interface{ HealthCode() bool }
+
 // LinkPolicy lets a relative code stand only while its link is approved:
 // deleting the link revokes every code issued for it at once.
 type LinkPolicy struct{ Store *Store }
@@ -75,13 +90,29 @@ func NewChecker(store *Store, region string, keys codetoken.KeyLookup, rules cod
 	return &Checker{region: region, keys: keys, rules: rules, status: status, clock: clock, policies: map[string]KindPolicy{
 		codetoken.KindPersonal: Stands{},
 		codetoken.KindRelative: LinkPolicy{Store: store},
+		codetoken.KindNucleic:  IdentifiesOnly{},
 	}}
 }
 
-// Check judges qr at the checker's clock. A code that does not pass is a
-// Verdict saying why, not an error; errors are a policy's (the database
-// down: KindUnavailable).
+// Check judges qr at the checker's clock as a health code: a code of a kind
+// that only identifies its holder is invalid with ReasonNotHealthCode. A
+// code that does not pass is a Verdict saying why, not an error; errors are
+// a policy's (the database down: KindUnavailable).
 func (ch *Checker) Check(ctx context.Context, qr string) (Verdict, error) {
+	v, err := ch.Identify(ctx, qr)
+	if err != nil || v.Result != ResultValid {
+		return v, err
+	}
+	if hc, ok := ch.policies[v.Claims.Kind].(healthCoder); ok && !hc.HealthCode() {
+		return Verdict{Result: ResultInvalid, Reason: ReasonNotHealthCode, Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
+	}
+	return v, nil
+}
+
+// Identify judges qr at the checker's clock as proof of who its holder is
+// (a sampling point's question): every kind with a policy may pass,
+// whether or not it is a health code. Verdicts and errors are Check's.
+func (ch *Checker) Identify(ctx context.Context, qr string) (Verdict, error) {
 	now := ch.clock.Now()
 	claims, err := codetoken.Parse(qr, ch.keys)
 	if err == nil {

@@ -15,13 +15,16 @@ const (
 	ReasonLinkRejected    = "link_" + LinkRejected
 	ReasonLinkDeleted     = "link_" + LinkDeleted
 	ReasonLinkUnknown     = "link_unknown"
+	// ReasonNotHealthCode is a code that only identifies its holder (a
+	// 核酸码): it proves who they are, not their health.
+	ReasonNotHealthCode = "not_a_health_code"
 )
 
 // VerifyReasons lists every reason the checker gives, in the order a reader
 // meets them: the code's age, its form, its signature, its kind's policy.
 var VerifyReasons = []string{
 	ReasonExpired, ReasonMalformed, ReasonUnknownKey, ReasonBadSignature, ReasonWrongIssuer, ReasonNotYetValid,
-	ReasonLifetime, ReasonRetiredKey, ReasonUnsupportedKind,
+	ReasonLifetime, ReasonRetiredKey, ReasonUnsupportedKind, ReasonNotHealthCode,
 	ReasonLinkPending, ReasonLinkRejected, ReasonLinkDeleted, ReasonLinkUnknown,
 }
 
@@ -51,6 +54,8 @@ func ReasonText(reason string) string {
 		return "签发密钥已停用，请对方刷新"
 	case ReasonUnsupportedKind:
 		return "此类码不能在此核验"
+	case ReasonNotHealthCode:
+		return "这是核酸码，仅用于采样登记，请对方出示健康码"
 	case ReasonLinkPending:
 		return "亲属关系审核中，亲属码暂不可用"
 	case ReasonLinkRejected:

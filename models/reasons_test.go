@@ -13,7 +13,7 @@ import (
 // say: every reason reasonOf, Check and the link policy give is listed, and
 // each listed one has words of its own for staff.
 func TestEveryReasonHasStaffText(t *testing.T) {
-	given := []string{"expired", "unsupported_kind", "link_unknown"}
+	given := []string{"expired", "unsupported_kind", "link_unknown", ReasonNotHealthCode}
 	for _, err := range []error{codetoken.ErrMalformed, codetoken.ErrUnknownKey, codetoken.ErrBadSignature,
 		codetoken.ErrNotYetValid, codetoken.ErrWrongIssuer, codetoken.ErrLifetime, codetoken.ErrRetiredKey,
 		fmt.Errorf("wrapped: %w", codetoken.ErrBadSignature), errors.New("anything else")} {

@@ -1,0 +1,100 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"healthcode/models"
+	"healthcode/models/codetoken"
+)
+
+// maxNucleicCodes bounds how many 核酸码 the node remembers; beyond it a
+// person asking again may get a new code (which is as valid as the old).
+const maxNucleicCodes = 1 << 18
+
+// nucleicCodeResponse is a 核酸码: it identifies a person at a sampling point
+// and carries no colour, so a screenshot or a printout serves.
+type nucleicCodeResponse struct {
+	QR         string `json:"qr"`
+	Kind       string `json:"kind"`
+	MaskedName string `json:"masked_name"`
+	MaskedDoc  string `json:"masked_doc"`
+	IssuedAt   string `json:"issued_at"`
+	ExpiresAt  string `json:"expires_at"`
+}
+
+// myNucleicCode shows the caller's 核酸码 (identity bound, face verified
+// today), from memory like the dynamic code.
+func (api *API) myNucleicCode(c *gin.Context) {
+	s, _ := sessionOf(c)
+	if err := api.faceToday(s); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	resp, err := api.signNucleicCode(s.PersonID, s.PersonNo, s.MaskedName, s.MaskedDoc)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, resp)
+}
+
+// relativeNucleicCode shows an approved relative's 核酸码 to the holder,
+// audited.
+func (api *API) relativeNucleicCode(c *gin.Context) {
+	s, _ := sessionOf(c)
+	resp, err := api.relativeNucleic(c.Request.Context(), s, c.Param("id"), c.GetString(ctxRequestID))
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, resp)
+}
+
+// relativeNucleic signs the 核酸码 of the relative of an approved link and
+// audits it. Errors: the session's (face today), the link's (not found).
+func (api *API) relativeNucleic(ctx context.Context, s models.Session, linkID, requestID string) (nucleicCodeResponse, error) {
+	if err := api.faceToday(s); err != nil {
+		return nucleicCodeResponse{}, err
+	}
+	link, err := api.store.RelativeOf(ctx, s.AccountID, linkID)
+	if err != nil {
+		return nucleicCodeResponse{}, err
+	}
+	resp, err := api.signNucleicCode(link.PersonID, link.PersonNo, link.MaskedName, link.MaskedDoc)
+	if err != nil {
+		return nucleicCodeResponse{}, err
+	}
+	err = api.store.Audit(ctx, models.AuditEntry{Actor: "account:" + s.AccountID, Action: "relative.nucleic_code",
+		Subject: link.ID, Detail: "person=" + link.PersonID, RequestID: requestID})
+	return resp, err
+}
+
+// signNucleicCode hands out the person's 核酸码: the one signed less than
+// half its life ago (by the key still active), or a new one.
+func (api *API) signNucleicCode(personID string, personNo uint32, maskedName, maskedDoc string) (nucleicCodeResponse, error) {
+	claims := codetoken.Claims{Subject: personID, PersonNo: personNo, Kind: codetoken.KindNucleic, MaskedName: maskedName, MaskedDoc: maskedDoc}
+	now := api.clock.Now()
+	key := api.keys.Active()
+	cacheKey := codeKey(claims)
+	code, ok := api.nucleicCodes.get(cacheKey, "", key.ID, now, codetoken.NucleicLifetime/2)
+	if !ok {
+		claims.Issuer = api.cfg.Region
+		claims.IssuedAt = now
+		claims.ExpiresAt = now.Add(codetoken.NucleicLifetime)
+		qr, err := codetoken.Sign(key, claims)
+		if err != nil {
+			return nucleicCodeResponse{}, err
+		}
+		code = cachedCode{qr: qr, kid: key.ID, issuedAt: claims.IssuedAt, expires: claims.ExpiresAt}
+		api.nucleicCodes.put(cacheKey, code, now)
+	}
+	return nucleicCodeResponse{
+		QR: code.qr, Kind: codetoken.KindNucleic, MaskedName: maskedName, MaskedDoc: maskedDoc,
+		IssuedAt: api.timestamp(code.issuedAt), ExpiresAt: api.timestamp(code.expires),
+	}, nil
+}
