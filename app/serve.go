@@ -47,6 +47,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	// Everything the hot paths read lives in memory, loaded now and kept
 	// fresh by polling version rows, so a change on one node reaches all.
 	verifiers := models.NewVerifierBook()
+	samplers := models.NewSamplerBook()
 	signing := &signingKeys{cfg: cfg, ring: d.signing}
 	refreshes := map[string]func(context.Context) error{
 		"session revocations": func(ctx context.Context) error {
@@ -54,6 +55,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		},
 		"status lists": func(ctx context.Context) error { return d.store.RefreshStatus(ctx, d.status) },
 		"verifiers":    func(ctx context.Context) error { return d.store.RefreshVerifiers(ctx, verifiers) },
+		"samplers":     func(ctx context.Context) error { return d.store.RefreshSamplers(ctx, samplers) },
 		// A `keys rotate` reaches running servers without a restart; the
 		// keys are read again only when their files changed.
 		"signing keys": func(context.Context) error { return signing.refresh(d.clock.Now()) },
@@ -78,6 +80,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	// Closed after the HTTP server has drained: every verification answered
 	// is committed before the database closes.
 	defer verifications.Close()
+	// Sample registrations the same way: answered once committed.
+	samples := models.NewGroupCommitter(models.GroupCommitOptions{
+		MaxBatch: cfg.GroupCommit.MaxBatch, MaxWait: cfg.GroupCommit.MaxWait.D(), Queue: cfg.GroupCommit.Queue, Writers: writers,
+	}, d.store.RecordSamples)
+	defer samples.Close()
 	// Records past their retention are purged in the background, on one
 	// node at a time; stopped and waited for before the database closes.
 	purgeCtx, stopPurging := context.WithCancel(context.Background())
@@ -109,7 +116,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	service, err := handlers.New(handlers.Deps{
 		Config: cfg, Store: d.store, Sessions: d.sessions, Platforms: platforms,
 		Keys: d.signing, Status: d.status, Verifiers: verifiers, Verifications: verifications, Importer: importer,
-		OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
+		Samplers: samplers, Samples: samples, OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -32,6 +32,10 @@ type Deps struct {
 	Importer *models.Importer
 	// Verifications records scans through group commit.
 	Verifications *models.GroupCommitter[*models.Verification]
+	// Samplers holds the sampler roles in memory; Samples registers
+	// samples through group commit.
+	Samplers *models.SamplerBook
+	Samples  *models.GroupCommitter[*models.SampleRegistration]
 	// OperatorKeys authorise operator requests (configured or generated).
 	OperatorKeys []string
 	Clock        models.Clock
@@ -51,6 +55,9 @@ type API struct {
 	importer  *models.Importer
 	// verifications is the group-commit writer of scan records.
 	verifications *models.GroupCommitter[*models.Verification]
+	samplers      *models.SamplerBook
+	// samples is the group-commit writer of sample registrations.
+	samples *models.GroupCommitter[*models.SampleRegistration]
 	// checker judges scanned codes.
 	checker   *models.Checker
 	admission *admission
@@ -97,6 +104,7 @@ func newAPI(d Deps) *API {
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
 		verifiers: d.Verifiers, verifications: d.Verifications, importer: d.Importer,
+		samplers: d.Samplers, samples: d.Samples,
 		checker: models.NewChecker(d.Store, d.Config.Region, d.Keys.ForIssuer(d.Config.Region),
 			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Clock),
 		admission:    adm,
@@ -204,11 +212,21 @@ func (api *API) routes(r *gin.Engine) {
 	admin.GET("/imports/:id", api.importStatus)
 	admin.POST("/verifiers", api.grantVerifier)
 	admin.DELETE("/verifiers/:account_id", api.revokeVerifier)
+	admin.POST("/samplers", api.grantSampler)
+	admin.DELETE("/samplers/:account_id", api.revokeSampler)
 	admin.DELETE("/identities/:account_id", api.unbindIdentity)
 	admin.POST(routeHouseholds, api.importHouseholds)
 	admin.POST(routeBirthRecords, api.importBirths)
 	admin.GET("/relative-reviews", api.listReviews)
 	admin.POST("/relative-reviews/:id", api.decideReview)
+
+	// The sampling point: tubes and the people in them, for samplers.
+	sampling := v1.Group("/sampling", api.requireSession)
+	sampling.POST("/tubes", api.openTube)
+	sampling.GET("/tubes/:tube", api.getTube)
+	sampling.POST("/tubes/:tube/samples", api.addSample)
+	sampling.POST("/tubes/:tube/seal", api.sealTube)
+	sampling.GET("/summary", api.samplingSummary)
 
 	// Relatives: proxy codes and lookups, only through an approved link.
 	rel := v1.Group("/relatives", api.requireSession)

@@ -143,13 +143,20 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	}
 	verifications := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVerifications)
 	t.Cleanup(verifications.Close)
+	samplers := models.NewSamplerBook()
+	if err := store.RefreshSamplers(t.Context(), samplers); err != nil {
+		t.Fatal(err)
+	}
+	samples := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordSamples)
+	t.Cleanup(samples.Close)
 	importer := models.NewImporter(store, 4, log, func() { store.RefreshStatus(context.Background(), status) })
 	importCtx, stopImports := context.WithCancel(context.Background())
 	imported := make(chan struct{})
 	go func() { defer close(imported); importer.Run(importCtx) }()
 	t.Cleanup(func() { stopImports(); <-imported })
 	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
-		Verifiers: verifiers, Verifications: verifications, Importer: importer, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
+		Verifiers: verifiers, Verifications: verifications, Importer: importer,
+		Samplers: samplers, Samples: samples, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
 	api := newAPI(deps)
 	h, err := api.router()
 	if err != nil {

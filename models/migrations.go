@@ -460,6 +460,44 @@ type (
 	}
 )
 
+// Frozen table shapes of migration 13: the sampling point.
+type (
+	m13Sampler struct {
+		AccountID string `gorm:"primaryKey;size:32"`
+		Site      string `gorm:"size:400;not null"`
+		GrantedBy string `gorm:"size:64;not null"`
+		GrantedAt time.Time
+		RevokedAt *time.Time
+	}
+	m13Tube struct {
+		Tube             string    `gorm:"primaryKey;size:20"`
+		Mode             int       `gorm:"not null"`
+		Site             string    `gorm:"size:400;not null"`
+		SamplerAccountID string    `gorm:"size:32;not null;index:idx_sampling_tubes_sampler_opened,priority:1"`
+		Count            int       `gorm:"not null"`
+		State            string    `gorm:"size:16;not null"`
+		Short            bool      `gorm:"not null"`
+		OpenedAt         time.Time `gorm:"index:idx_sampling_tubes_sampler_opened,priority:2"`
+		SealedAt         *time.Time
+		Result           string `gorm:"size:16;not null;default:''"`
+		TestedAt         *time.Time
+	}
+	m13Sample struct {
+		SampleID         string    `gorm:"primaryKey;size:64"`
+		Tube             string    `gorm:"size:20;not null;uniqueIndex:idx_samples_tube_person,priority:1"`
+		Position         int       `gorm:"not null"`
+		PersonID         string    `gorm:"size:32;not null;uniqueIndex:idx_samples_tube_person,priority:2;index:idx_samples_person_sampled,priority:1"`
+		PersonNo         uint32    `gorm:"not null"`
+		MaskedName       string    `gorm:"size:128;not null"`
+		MaskedDoc        string    `gorm:"size:64;not null"`
+		Site             string    `gorm:"size:400;not null"`
+		SamplerAccountID string    `gorm:"size:32;not null"`
+		Method           string    `gorm:"size:16;not null"`
+		Resampled        bool      `gorm:"not null"`
+		SampledAt        time.Time `gorm:"index:idx_samples_person_sampled,priority:2"`
+	}
+)
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
@@ -631,6 +669,28 @@ var migrations = []migration{
 		// The rows already there are the generation in force: ''.
 		return tx.Exec("INSERT INTO register_generations (name, generation, updated_at) VALUES ('households', '', ?), ('births', '', ?)",
 			time.Now().UTC(), time.Now().UTC()).Error
+	}},
+	{13, "add samplers, sampling tubes and samples", func(tx *gorm.DB) error {
+		if err := createTables(tx, map[string]any{"samplers": &m13Sampler{}, "sampling_tubes": &m13Tube{}, "samples": &m13Sample{}}); err != nil {
+			return err
+		}
+		if tx.Dialector.Name() != "mysql" {
+			return nil
+		}
+		// Barcodes and identifiers compare byte for byte, as since migration 9.
+		bin := func(col string, size int) string {
+			return fmt.Sprintf("MODIFY `%s` VARCHAR(%d) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL", col, size)
+		}
+		for _, alter := range []string{
+			"ALTER TABLE `samplers` " + bin("account_id", 32) + ", " + bin("granted_by", 64),
+			"ALTER TABLE `sampling_tubes` " + bin("tube", 20) + ", " + bin("sampler_account_id", 32),
+			"ALTER TABLE `samples` " + bin("sample_id", 64) + ", " + bin("tube", 20) + ", " + bin("person_id", 32) + ", " + bin("sampler_account_id", 32),
+		} {
+			if err := tx.Exec(alter).Error; err != nil {
+				return fmt.Errorf("make sampling identifiers binary: %w", err)
+			}
+		}
+		return nil
 	}},
 }
 

@@ -49,49 +49,25 @@ func (Verification) TableName() string { return "verifications" }
 // CodeNotVerifier is the error code of a caller who is not a verifier.
 const CodeNotVerifier = "not_verifier"
 
-// GrantVerifier makes an account a verifier at place (or moves it there).
+// GrantVerifier makes an account a verifier at place (or moves it there),
+// audited. Errors: KindInvalid for a place that is empty or too long,
+// KindNotFound for an unknown account.
 func (s *Store) GrantVerifier(ctx context.Context, accountID, place, actor, requestID string) (*Verifier, error) {
 	if place == "" || len([]rune(place)) > 100 {
 		return nil, Errorf(KindInvalid, "invalid_place", "请填写核验场所（不超过100字）")
 	}
 	now := s.clock.Now().UTC()
 	v := &Verifier{AccountID: accountID, Place: place, GrantedBy: actor, GrantedAt: now}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if err := tx.Take(&Account{}, "id = ?", accountID).Error; err != nil {
-			return notFoundAs(err, errAccountNotFound)
-		}
-		if err := tx.Save(v).Error; err != nil {
-			return err
-		}
-		if err := bumpVersion(tx, verifiersVersionName, now); err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "verifier.grant", Subject: accountID,
-			Detail: "place=" + truncate(place, 300), RequestID: requestID}).Error
-	})
-	if err != nil {
+	if err := s.grantRole(ctx, verifierRole, accountID, v, "place="+truncate(place, 300), actor, requestID, now); err != nil {
 		return nil, err
 	}
 	return v, nil
 }
 
-// RevokeVerifier ends an account's verifier role; an *Error of KindNotFound
-// when it has none.
+// RevokeVerifier ends an account's verifier role, audited; an *Error of
+// KindNotFound when it has none.
 func (s *Store) RevokeVerifier(ctx context.Context, accountID, actor, requestID string) error {
-	now := s.clock.Now().UTC()
-	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		res := tx.Model(&Verifier{}).Where("account_id = ? AND revoked_at IS NULL", accountID).Update("revoked_at", now)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return Errorf(KindNotFound, "verifier_not_found", "该账号不是核验人员")
-		}
-		if err := bumpVersion(tx, verifiersVersionName, now); err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "verifier.revoke", Subject: accountID, RequestID: requestID}).Error
-	})
+	return s.revokeRole(ctx, verifierRole, &Verifier{}, accountID, actor, requestID)
 }
 
 // verificationColumns are the columns one scan row fills, in order.
