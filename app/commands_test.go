@@ -44,3 +44,27 @@ func TestImportCommandRefusesTextThatIsNotUTF8(t *testing.T) {
 		t.Errorf("the UTF-8 file: %v", err)
 	}
 }
+
+// Lab results go through the same job pipeline from the command line: a
+// file naming an unknown tube is refused by row, and nothing is applied.
+func TestImportResultsCommand(t *testing.T) {
+	dir := t.TempDir()
+	getenv := func(k string) string {
+		if k == "HEALTHCODE_DATA_DIR" {
+			return dir
+		}
+		return ""
+	}
+	file := filepath.Join(dir, "results.csv")
+	if err := os.WriteFile(file, []byte("tube,result,tested_at\nTUBE-0001,negative,2026-11-23 14:00\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"import-results", "--file", file}, getenv, &stdout, &stderr)
+	if models.ErrorCode(err) != models.CodeImportRejected || !strings.Contains(stderr.String(), "row 2:") || !strings.Contains(stderr.String(), models.CodeTubeNotFound) {
+		t.Errorf("err = %v, stderr %q", err, stderr.String())
+	}
+	if err := run(context.Background(), []string{"import-results"}, getenv, io.Discard, io.Discard); err == nil {
+		t.Error("no file: no usage error")
+	}
+}

@@ -30,6 +30,8 @@ commands:
   import-status --source S --file F
             replace the status list of source S (cdc, community, nucleic_acid,
             operator) with CSV file F (doc_type,doc_number,colour,reason)
+  import-results --file F
+            apply a lab's nucleic-acid results (tube,result,tested_at)
   import-households --file F
             replace the household registers (household_id,doc_type,doc_number)
   import-births --file F
@@ -96,6 +98,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, cfg, e)
 	case "import-status":
 		return importStatus(ctx, cfg, rest, e)
+	case "import-results":
+		return importResults(ctx, cfg, rest, e)
 	case "import-households":
 		return importHouseholds(ctx, cfg, rest, e)
 	case "import-births":

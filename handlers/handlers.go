@@ -156,9 +156,10 @@ const (
 
 // largeBodyRoutes are the routes whose bodies may exceed the usual limit.
 var largeBodyRoutes = map[string]bool{
-	"/api/v1/admin" + routeStatusImports: true,
-	"/api/v1/admin" + routeHouseholds:    true,
-	"/api/v1/admin" + routeBirthRecords:  true,
+	"/api/v1/admin" + routeStatusImports:  true,
+	"/api/v1/admin" + routeHouseholds:     true,
+	"/api/v1/admin" + routeBirthRecords:   true,
+	"/api/v1/admin" + routeNucleicResults: true,
 }
 
 // routes lists every route of the service in one place.
@@ -212,6 +213,7 @@ func (api *API) routes(r *gin.Engine) {
 	admin.GET("/imports/:id", api.importStatus)
 	admin.POST("/verifiers", api.grantVerifier)
 	admin.DELETE("/verifiers/:account_id", api.revokeVerifier)
+	admin.POST(routeNucleicResults, api.nucleicResults)
 	admin.POST("/samplers", api.grantSampler)
 	admin.DELETE("/samplers/:account_id", api.revokeSampler)
 	admin.DELETE("/identities/:account_id", api.unbindIdentity)

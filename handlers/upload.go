@@ -37,6 +37,12 @@ func (api *API) importDir() string { return filepath.Join(api.cfg.DataDir, "impo
 // never sits in memory. An unknown source is KindInvalid; a body over the
 // import limit comes back as *http.MaxBytesError (413).
 func (api *API) spoolUpload(c *gin.Context) (spooledUpload, error) {
+	return api.spool(c, true)
+}
+
+// spool reads a multipart upload as spoolUpload does; withSource checks
+// the source and clear fields of a status list.
+func (api *API) spool(c *gin.Context, withSource bool) (spooledUpload, error) {
 	var u spooledUpload
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
@@ -93,6 +99,9 @@ func (api *API) spoolUpload(c *gin.Context) (spooledUpload, error) {
 			}
 		}
 		part.Close()
+	}
+	if !withSource {
+		return u, nil
 	}
 	if !models.ValidSource(u.source) {
 		return fail(models.Errorf(models.KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator"))

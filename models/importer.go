@@ -114,7 +114,7 @@ func (im *Importer) run(ctx context.Context, t importTask) {
 		}
 		return os.Open(t.path)
 	}
-	err := im.store.RunStatusImport(ctx, t.job, open, nil)
+	err := im.store.RunImport(ctx, t.job, open, nil)
 	if err != nil {
 		// The job stays as it was left: another node's recovery (or this
 		// one's) finishes it after the switch or fails it before.

@@ -29,7 +29,9 @@ const (
 // transactions, switches to it in one, then brings every affected person's
 // status up to date and removes the old list, both resumable by any node.
 type ImportJob struct {
-	ID          string `gorm:"primaryKey;size:32"`
+	ID string `gorm:"primaryKey;size:32"`
+	// Kind is "" for a status list, ImportKindResults for lab results.
+	Kind        string
 	Source      string
 	State       string
 	Clear       bool
@@ -467,6 +469,15 @@ func (s *Store) RecoverImports(ctx context.Context, staleAfter time.Duration) (i
 		}
 		taken++
 		job.Runner = runner
+		if job.Kind == ImportKindResults {
+			// Results applied so far stand; applying the file again is safe.
+			now := s.clock.Now().UTC()
+			job.State, job.Message, job.FinishedAt = ImportFailed, "导入中断，已导入的结果有效，请重新上传该文件", &now
+			if err := s.saveJob(ctx, job); err != nil {
+				return taken, err
+			}
+			continue
+		}
 		if job.Switched {
 			stop := s.heartbeat(ctx, job)
 			err := s.finishImport(ctx, job, func() {})

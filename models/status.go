@@ -62,6 +62,7 @@ type Status struct {
 type NucleicStatus struct {
 	Result    string
 	SampledAt time.Time
+	TestedAt  time.Time
 }
 
 // green is the status of a person on no list.
@@ -77,6 +78,7 @@ type PersonStatus struct {
 	Reason        string
 	NucleicResult string
 	SampledAt     *time.Time
+	TestedAt      *time.Time
 	// Seq is the change that set this status.
 	Seq uint64
 }
@@ -94,6 +96,7 @@ type StatusChange struct {
 	Reason        string
 	NucleicResult string
 	SampledAt     *time.Time
+	TestedAt      *time.Time
 	At            time.Time
 }
 
@@ -123,7 +126,7 @@ func (s *Store) RefreshStatus(ctx context.Context, b *StatusBook) error {
 		changes := make([]PersonStatus, len(rows))
 		for i, r := range rows {
 			changes[i] = PersonStatus{PersonNo: r.PersonNo, Colour: r.Colour, Source: r.Source, Reason: r.Reason,
-				NucleicResult: r.NucleicResult, SampledAt: r.SampledAt, Seq: r.Seq}
+				NucleicResult: r.NucleicResult, SampledAt: r.SampledAt, TestedAt: r.TestedAt, Seq: r.Seq}
 		}
 		b.update(changes, rows[len(rows)-1].Seq)
 		if len(rows) < statusChangeBatch {
@@ -244,7 +247,7 @@ func (l *statusLog) append(ps PersonStatus) error {
 	}
 	l.seq++
 	ch := StatusChange{Seq: l.seq, PersonNo: ps.PersonNo, Colour: ps.Colour, Source: ps.Source, Reason: ps.Reason,
-		NucleicResult: ps.NucleicResult, SampledAt: ps.SampledAt, At: l.now}
+		NucleicResult: ps.NucleicResult, SampledAt: ps.SampledAt, TestedAt: ps.TestedAt, At: l.now}
 	if err := l.tx.Create(&ch).Error; err != nil {
 		return err
 	}
@@ -268,7 +271,14 @@ type listedPerson struct {
 }
 
 // syncStatuses recomputes the status of people from the lists in force and
-// logs a change for each whose status moved.
+// their latest nucleic-acid result, and logs a change for each whose status
+// moved.
+//
+// Colours combine as the worst of all sources: each list in force gives a
+// colour per document (status_entries), and the lab gives one per person
+// (nucleic_results: red for a positive single tube, yellow for a positive
+// mixed tube, none for a negative). On a tie the list's source and reason
+// stand. A person's latest result is kept whatever the colour.
 func syncStatuses(log *statusLog, people []listedPerson) error {
 	tx := log.tx
 	for start := 0; start < len(people); start += 500 {
@@ -291,6 +301,14 @@ func syncStatuses(log *statusLog, people []listedPerson) error {
 				worst[string(e.DocHash)] = e
 			}
 		}
+		var results []NucleicResult
+		if err := tx.Where("person_no IN ?", nos).Find(&results).Error; err != nil {
+			return err
+		}
+		lab := make(map[uint32]NucleicResult, len(results))
+		for _, r := range results {
+			lab[r.PersonNo] = r
+		}
 		var current []PersonStatus
 		if err := tx.Where("person_no IN ?", nos).Find(&current).Error; err != nil {
 			return err
@@ -302,14 +320,21 @@ func syncStatuses(log *statusLog, people []listedPerson) error {
 		for _, p := range batch {
 			e, listed := worst[string(p.DocHash)]
 			cur, known := held[p.No]
-			next := PersonStatus{PersonNo: p.No, Colour: Green, NucleicResult: cur.NucleicResult, SampledAt: cur.SampledAt}
+			next := PersonStatus{PersonNo: p.No, Colour: Green}
 			if listed && e.Colour != Green {
 				next.Colour, next.Source, next.Reason = e.Colour, e.Source, e.Reason
 			}
-			if known && cur.Colour == next.Colour && cur.Source == next.Source && cur.Reason == next.Reason {
+			if r, ok := lab[p.No]; ok {
+				sampled, tested := r.SampledAt, r.TestedAt
+				next.NucleicResult, next.SampledAt, next.TestedAt = r.Result, &sampled, &tested
+				if c, reason := r.colour(); c.Worse(next.Colour) {
+					next.Colour, next.Source, next.Reason = c, SourceNucleicAcid, reason
+				}
+			}
+			if known && sameStatus(cur, next) {
 				continue
 			}
-			if !known && next.Colour == Green {
+			if !known && next.Colour == Green && next.NucleicResult == "" {
 				continue
 			}
 			if err := log.append(next); err != nil {
@@ -318,4 +343,17 @@ func syncStatuses(log *statusLog, people []listedPerson) error {
 		}
 	}
 	return nil
+}
+
+// sameStatus reports whether two statuses say the same.
+func sameStatus(a, b PersonStatus) bool {
+	return a.Colour == b.Colour && a.Source == b.Source && a.Reason == b.Reason && a.NucleicResult == b.NucleicResult &&
+		sameTime(a.SampledAt, b.SampledAt) && sameTime(a.TestedAt, b.TestedAt)
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.Equal(*b)
 }

@@ -10,7 +10,7 @@ import (
 // colour, where it comes from and why, and the latest nucleic-acid result.
 // The show-code and verify paths read it without touching the database.
 // People are found by their dense number (Person.No), which sessions and
-// codes carry, so the book is a paged array of 12-byte cells, not a map.
+// codes carry, so the book is a paged array of 16-byte cells, not a map.
 //
 // What readers see is an immutable snapshot, swapped atomically: applying
 // changes copies only the pages they touch (and the page table), so readers
@@ -26,7 +26,7 @@ type StatusBook struct {
 	reasonIDs map[string]uint32
 }
 
-// statusPageSize is how many people a page holds: 4096 cells of 12 bytes.
+// statusPageSize is how many people a page holds: 4096 cells of 16 bytes.
 const statusPageSize = 4096
 
 // maxReasons bounds the distinct reason texts held; beyond it a new reason
@@ -41,6 +41,7 @@ type statusCell struct {
 	_       uint8
 	reason  uint32 // index in the snapshot's reasons; 0 none
 	sampled uint32 // minutes since nucleicEpoch; 0 none
+	tested  uint32 // minutes since nucleicEpoch; 0 none
 }
 
 type statusSnapshot struct {
@@ -86,6 +87,9 @@ func (b *StatusBook) Of(no uint32) Status {
 	st := Status{Colour: colourOfRank(c.colour), Source: sourceCodes[c.source], Reason: s.reasons[c.reason]}
 	if c.nucleic != 0 {
 		st.Nucleic = NucleicStatus{Result: nucleicCodes[c.nucleic], SampledAt: nucleicEpoch.Add(time.Duration(c.sampled) * time.Minute)}
+		if c.tested != 0 {
+			st.Nucleic.TestedAt = nucleicEpoch.Add(time.Duration(c.tested) * time.Minute)
+		}
 	}
 	return st
 }
@@ -183,12 +187,22 @@ func (b *StatusBook) cellOf(ch PersonStatus, next *statusSnapshot) statusCell {
 			c.reason = id
 		}
 	}
-	if ch.SampledAt != nil && c.nucleic != 0 {
-		if m := ch.SampledAt.Sub(nucleicEpoch) / time.Minute; m > 0 && m < 1<<32 {
-			c.sampled = uint32(m)
-		}
+	if c.nucleic != 0 {
+		c.sampled, c.tested = nucleicMinutes(ch.SampledAt), nucleicMinutes(ch.TestedAt)
 	}
 	return c
+}
+
+// nucleicMinutes is t in minutes since nucleicEpoch, 0 for none or out of
+// range.
+func nucleicMinutes(t *time.Time) uint32 {
+	if t == nil {
+		return 0
+	}
+	if m := t.Sub(nucleicEpoch) / time.Minute; m > 0 && m < 1<<32 {
+		return uint32(m)
+	}
+	return 0
 }
 
 func indexOf(list []string, s string) int {

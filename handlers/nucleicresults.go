@@ -1,0 +1,41 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"healthcode/models"
+)
+
+// routeNucleicResults takes the lab's results files, up to
+// HEALTHCODE_IMPORT_MAX_BYTES.
+const routeNucleicResults = "/nucleic-results"
+
+// nucleicResults takes a lab's results file (multipart: file, CSV
+// tube,result,tested_at) and runs it as an import job: 202 with the job,
+// whose progress GET /api/v1/admin/imports/:id reports. A bad row rejects
+// the whole file; results change people's colours as they are applied.
+func (api *API) nucleicResults(c *gin.Context) {
+	upload, err := api.spool(c, false)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	if upload.path == "" {
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "file_required", "请在 file 字段上传检测结果CSV文件"))
+		return
+	}
+	job, err := api.store.NewResultsImport(c.Request.Context(), c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	if err == nil {
+		if err = api.importer.Submit(job, upload.path); err != nil {
+			api.store.FailImport(c.Request.Context(), job, "导入队列已满，请稍后重新上传")
+		}
+	}
+	if err != nil {
+		upload.remove()
+		respondError(c, api.log, err)
+		return
+	}
+	c.JSON(http.StatusAccepted, importResponse{Import: api.importViewOf(job)})
+}
