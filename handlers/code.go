@@ -26,9 +26,10 @@ type codeResponse struct {
 	// Relation, RelationText and HolderMaskedName are set on a relative's
 	// code: how the relative is related to the holder (child, 子女) and
 	// whose account holds the code.
-	Relation         string `json:"relation,omitempty"`
-	RelationText     string `json:"relation_text,omitempty"`
-	HolderMaskedName string `json:"holder_masked_name,omitempty"`
+	Relation         string      `json:"relation,omitempty"`
+	RelationText     string      `json:"relation_text,omitempty"`
+	HolderMaskedName string      `json:"holder_masked_name,omitempty"`
+	Nucleic          nucleicView `json:"nucleic"`
 }
 
 type verifyRequest struct {
@@ -52,8 +53,9 @@ type verifyResponse struct {
 	// made today on this node, this one included (absent when the node's
 	// counter is full). Both are absent from `app verify`, which has no
 	// verifier.
-	Place      string `json:"place,omitempty"`
-	ScansToday *int   `json:"scans_today,omitempty"`
+	Place      string       `json:"place,omitempty"`
+	ScansToday *int         `json:"scans_today,omitempty"`
+	Nucleic    *nucleicView `json:"nucleic,omitempty"`
 }
 
 // Errors of the show-code path.
@@ -124,6 +126,7 @@ func (api *API) signCode(claims codetoken.Claims) (codeResponse, error) {
 		MaskedName: claims.MaskedName, MaskedDoc: claims.MaskedDoc,
 		IssuedAt: api.timestamp(code.issuedAt), ExpiresAt: api.timestamp(code.expires),
 		ValidUntil: api.timestamp(models.EndOfDay(now, api.loc)), ServerTime: api.timestampMilli(now),
+		Nucleic: nucleicViewOf(status.Nucleic, now, api.loc),
 	}, nil
 }
 
@@ -193,6 +196,8 @@ func verifyAnswerOf(v models.Verdict, loc *time.Location) verifyResponse {
 	if v.Result == models.ResultValid {
 		resp.Colour, resp.ColourText = v.Status.Colour, v.Status.Colour.Text()
 		resp.MaskedName, resp.MaskedDoc, resp.Kind = v.Claims.MaskedName, v.Claims.MaskedDoc, v.Claims.Kind
+		n := nucleicViewOf(v.Status.Nucleic, v.CheckedAt, loc)
+		resp.Nucleic = &n
 	}
 	return resp
 }

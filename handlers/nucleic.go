@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -97,4 +98,35 @@ func (api *API) signNucleicCode(personID string, personNo uint32, maskedName, ma
 		QR: code.qr, Kind: codetoken.KindNucleic, MaskedName: maskedName, MaskedDoc: maskedDoc,
 		IssuedAt: api.timestamp(code.issuedAt), ExpiresAt: api.timestamp(code.expires),
 	}, nil
+}
+
+// nucleicView is a person's latest nucleic-acid result as code and verify
+// answers carry it, from memory. Result is negative, positive (a positive
+// mixed tube too: the colour says it awaits a single-tube retest) or none;
+// the times are absent when there is none.
+type nucleicView struct {
+	Result             string `json:"result"`
+	SampledAt          string `json:"sampled_at,omitempty"`
+	TestedAt           string `json:"tested_at,omitempty"`
+	HoursSinceSampling *int   `json:"hours_since_sampling,omitempty"`
+}
+
+// nucleicViewOf shows n as of now, its times in loc.
+func nucleicViewOf(n models.NucleicStatus, now time.Time, loc *time.Location) nucleicView {
+	v := nucleicView{Result: "none"}
+	switch n.Result {
+	case models.NucleicNegative:
+		v.Result = "negative"
+	case models.NucleicPositive, models.NucleicMixedPositive:
+		v.Result = "positive"
+	default:
+		return v
+	}
+	v.SampledAt = n.SampledAt.In(loc).Format(time.RFC3339)
+	if !n.TestedAt.IsZero() {
+		v.TestedAt = n.TestedAt.In(loc).Format(time.RFC3339)
+	}
+	hours := max(int(now.Sub(n.SampledAt)/time.Hour), 0)
+	v.HoursSinceSampling = &hours
+	return v
 }

@@ -47,6 +47,9 @@ func testNucleicResultsChangeColours(t *testing.T, driver func(*testSetup)) {
 		others = append(others, n)
 		decode[sampleResponse](t, e.sample(staff, "MIX-000001", map[string]string{"sample_id": fmt.Sprintf("mix-%05d", i+1), "doc_type": "resident_id", "doc_number": n, "name": "周" + strings.Repeat("三", 1+i%2)}), 201)
 	}
+	if rec := e.json("GET", "/api/v1/me/code", alice, nil); !strings.Contains(rec.Body.String(), `"nucleic":{"result":"none"}`) {
+		t.Errorf("no result yet: %s", rec.Body)
+	}
 	// A result for an open tube, an unknown tube or a bad row rejects the file.
 	e.clock.Advance(3 * time.Hour)
 	if job := e.importResults(t, "tube,result,tested_at\nMIX-000001,positive,2026-11-23 14:00\n"); job.State != models.ImportRejected || job.Errors[0].Code != "tube_open" {
@@ -69,6 +72,10 @@ func testNucleicResultsChangeColours(t *testing.T, driver func(*testSetup)) {
 	if got.Colour != models.Yellow || got.Source != "nucleic_acid" || got.Reason != "混管阳性，待单管复核" || got.Nucleic.Result != models.NucleicMixedPositive ||
 		!got.Nucleic.TestedAt.Equal(tested) || !got.Nucleic.SampledAt.Equal(shanghaiNoon) {
 		t.Errorf("alice after a positive mixed tube: %+v", got)
+	}
+	want := `"nucleic":{"result":"positive","sampled_at":"2026-11-23T12:00:00+08:00","tested_at":"2026-11-23T14:00:00+08:00","hours_since_sampling":3}`
+	if rec := e.json("GET", "/api/v1/me/code", alice, nil); !strings.Contains(rec.Body.String(), want) {
+		t.Errorf("code after a positive mixed tube: %s, want %s", rec.Body, want)
 	}
 	yellow := 0
 	for _, n := range others {
@@ -104,6 +111,17 @@ func testNucleicResultsChangeColours(t *testing.T, driver func(*testSetup)) {
 	e.importResults(t, "ONE-000000,negative,2026-11-23T21:00:00+08:00\nONE-000001,positive,2026-11-23T21:00:00+08:00\nONE-000002,negative,2026-11-23T21:00:00+08:00\n")
 	if got := e.status.Of(sess.PersonNo); got.Colour != models.Green || got.Source != "" || got.Nucleic.Result != models.NucleicNegative || !got.Nucleic.SampledAt.Equal(shanghaiNoon.Add(3*time.Hour)) {
 		t.Errorf("alice after a negative retest: %+v", got)
+	}
+	staffV := e.makeVerifier(t, "gate", "王小明", staffNumber)
+	code := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", alice, nil), 200)
+	rec := e.json("POST", "/api/v1/verify", staffV, map[string]string{"qr": code.QR})
+	want = `"nucleic":{"result":"negative","sampled_at":"2026-11-23T15:00:00+08:00","tested_at":"2026-11-23T21:00:00+08:00","hours_since_sampling":7}`
+	if !strings.Contains(rec.Body.String(), want) || !strings.Contains(rec.Body.String(), `"result":"valid"`) {
+		t.Errorf("verify after a negative retest: %s, want %s", rec.Body, want)
+	}
+	// A code that does not pass carries no result.
+	if rec := e.json("POST", "/api/v1/verify", staffV, map[string]string{"qr": aliceCode}); strings.Contains(rec.Body.String(), "nucleic\"") {
+		t.Errorf("verify of a nucleic code: %s", rec.Body)
 	}
 	p0, _ := e.store.PersonByDocument(t.Context(), mustDoc(t, others[0]))
 	if got := e.status.Of(p0.No); got.Colour != models.Red || got.Source != "nucleic_acid" || got.Reason != "核酸阳性" || got.Nucleic.Result != models.NucleicPositive {
