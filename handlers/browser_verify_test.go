@@ -117,6 +117,7 @@ func TestVerificationViewSaysWhyForEveryReason(t *testing.T) {
 	offline := personal(now, time.Minute)
 	offline.Kind, offline.Colour = codetoken.KindOffline, ""
 	codes[models.ReasonUnsupportedKind] = sign(e.keys.Active(), offline)
+	codes[models.ReasonNotHealthCode] = decode[nucleicCodeResponse](t, e.json("GET", "/api/v1/me/nucleic-code", alice, nil), 200).QR
 
 	// Relative codes whose links are pending, rejected, deleted or unknown.
 	relative := func(link string) string {

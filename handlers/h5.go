@@ -70,8 +70,11 @@ func (api *API) createTicket(c *gin.Context) {
 	case models.TicketVerify:
 		path = "/h5/verify"
 		req.RelativeID = ""
+	case models.TicketSampler:
+		path = "/h5/sampler"
+		req.RelativeID = ""
 	default:
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code 或 verify"))
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code、verify 或 sampler"))
 		return
 	}
 	s, _ := sessionOf(c)

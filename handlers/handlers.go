@@ -202,10 +202,16 @@ func (api *API) routes(r *gin.Engine) {
 	h5 := r.Group("/h5")
 	h5.GET("/code", api.codePage)
 	h5.GET("/verify", api.verifyPage)
+	h5.GET("/sampler", api.samplerPage)
 	h5api := h5.Group("/api", api.requireMediaType)
 	h5api.GET("/code", api.requirePage(models.TicketCode), codeLimit, api.pageCode)
 	h5api.POST("/verify", api.requirePage(models.TicketVerify), api.limitBy(api.verifyAccount, "verify", accountKey), api.pageVerify)
 	h5api.GET("/verifier", api.requirePage(models.TicketVerify), api.pageVerifier)
+	sampler := h5api.Group("/sampling", api.requirePage(models.TicketSampler))
+	sampler.POST("/tubes", api.openTube)
+	sampler.POST("/tubes/:tube/samples", api.addSample)
+	sampler.POST("/tubes/:tube/seal", api.sealTube)
+	sampler.GET("/summary", api.samplingSummary)
 
 	// Operators: every action is audited.
 	admin := v1.Group("/admin", api.requireOperator)

@@ -14,6 +14,8 @@ import (
 const (
 	TicketCode   = "code"   // the code page
 	TicketVerify = "verify" // the verification view
+	// TicketSampler opens the sampler page.
+	TicketSampler = "sampler"
 )
 
 // H5Ticket is a one-time ticket that lets the mini-program's web-view open a
