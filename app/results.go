@@ -28,14 +28,11 @@ func importResults(ctx context.Context, cfg config.Config, args []string, e env)
 		return err
 	}
 	f.Close()
-	d, err := build(ctx, cfg)
+	d, err := openForCommand(ctx, cfg, commandQueryTimeout)
 	if err != nil {
 		return err
 	}
 	defer models.CloseDB(d.db)
-	if _, err := models.Migrate(ctx, d.db, d.clock); err != nil {
-		return err
-	}
 	job, err := d.store.NewResultsImport(ctx, "cli:import-results", "")
 	if err != nil {
 		return err

@@ -83,6 +83,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	// Sample registrations the same way: answered once committed.
 	samples := models.NewGroupCommitter(models.GroupCommitOptions{
 		MaxBatch: cfg.GroupCommit.MaxBatch, MaxWait: cfg.GroupCommit.MaxWait.D(), Queue: cfg.GroupCommit.Queue, Writers: writers,
+		Timeout: cfg.DB.QueryTimeout.D(),
 	}, d.store.RecordSamples)
 	defer samples.Close()
 	// Records past their retention are purged in the background, on one
