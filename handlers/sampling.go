@@ -290,7 +290,7 @@ func (api *API) registerSample(ctx context.Context, sampler, site, tube string, 
 		SamplerAccountID: sampler, SampledAt: api.clock.Now().UTC()}}
 	if err := api.identify(ctx, &reg.Sample, req); err != nil {
 		// A resend of a registration made while its code was live.
-		if old, lookErr := api.store.SampleByID(ctx, req.SampleID); lookErr == nil {
+		if old, lookErr := api.store.SampleByID(ctx, req.SampleID); lookErr == nil && old.Site == site {
 			return &models.SampleRegistration{Sample: *old, Replayed: true}, nil
 		}
 		return nil, err

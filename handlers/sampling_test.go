@@ -154,6 +154,13 @@ func testSamplingPoint(t *testing.T, driver func(*testSetup)) {
 			t.Fatal("a document number leaked")
 		}
 	}
+	// Another site's sampler resending this site's sample id gets nothing of it.
+	other := e.makeSampler(t, "sampler2", "李采样", idNumber("31011519900303033"), "闵行区采样点")
+	decode[openTubeResponse](t, e.json("POST", "/api/v1/sampling/tubes", other, map[string]any{"tube": "T-00000009", "mode": 10}), 201)
+	wantError(t, e.sample(other, "T-00000009", map[string]string{"sample_id": "s-code-0000", "qr": codes[0]}), 409, "sample_id_taken")
+	if rec := e.sample(other, "T-00000009", map[string]string{"sample_id": "s-code-0003", "qr": codes[3]}); rec.Code == 200 || strings.Contains(rec.Body.String(), "masked_name") {
+		t.Errorf("another site's resend after expiry = %d %s", rec.Code, rec.Body)
+	}
 	// Revoked samplers are refused.
 	sess, _ := e.sessions.Verify(staff)
 	if rec := e.operator("DELETE", "/api/v1/admin/samplers/"+sess.AccountID, nil); rec.Code != 200 {

@@ -41,6 +41,9 @@ func (Sample) TableName() string { return "samples" }
 var (
 	sampleIDFormat = regexp.MustCompile(`^[0-9A-Za-z-]{8,64}$`)
 	errBadSampleID = Errorf(KindInvalid, "invalid_sample_id", "采样记录编号应为8至64位字母、数字或“-”")
+	// errSampleIDTaken is a sample id another site used: ids are the
+	// devices' random UUIDs, so this is a fault, not a resend.
+	errSampleIDTaken = Errorf(KindConflict, "sample_id_taken", "采样记录编号已被使用，请重新登记")
 )
 
 // CheckSampleID validates a client's sample id. Errors: KindInvalid.
@@ -60,7 +63,8 @@ type SampleRegistration struct {
 	// then the record as it was first made, and nothing changed.
 	Replayed bool
 	// Err is the refusal of this one sample (KindNotFound, KindConflict
-	// with CodeTubeFull, CodeTubeSealed or CodeAlreadyInTube).
+	// with CodeTubeFull, CodeTubeSealed, CodeAlreadyInTube, or sample_id_taken
+	// for another site's sample id).
 	Err error
 }
 
@@ -129,6 +133,11 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 		for _, r := range regs {
 			sm := &r.Sample
 			if old, ok := byID[sm.SampleID]; ok {
+				if old.Site != sm.Site {
+					// Another site's id: never answer its record.
+					r.Err = errSampleIDTaken
+					continue
+				}
 				r.Sample, r.Replayed = old, true
 				continue
 			}
