@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
+	"strconv"
 	"testing"
 	"time"
 
@@ -67,11 +68,13 @@ func TestSamplerPageQueuesOffline(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("tube"), tube), chromedp.Click(chromedp.ID("open"))); err != nil {
 			t.Fatal(err)
 		}
-		for _, qr := range codes[i*10 : i*10+10] {
+		for j, qr := range codes[i*10 : i*10+10] {
 			scan(qr)
+			// Each scan is in the queue before the next is typed over it.
+			n := strconv.Itoa(i*10 + j + 1)
+			waitFor(t, ctx, n+" samples queued", `document.querySelector("#pending").textContent === "待上传 `+n+` 条"`)
 		}
 	}
-	waitFor(t, ctx, "20 samples queued", `document.querySelector("#pending").textContent === "待上传 20 条"`)
 	var rows int64
 	e.db.Model(&models.Sample{}).Count(&rows)
 	if rows != 0 {
