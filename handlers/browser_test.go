@@ -104,7 +104,19 @@ const codeShown = `document.querySelector("#qr svg") !== null && !document.query
 // waitFor polls a JavaScript predicate until it is true.
 func waitFor(t testing.TB, ctx context.Context, what, predicate string) {
 	t.Helper()
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](predicate, chromedp.WithPollingTimeout(time.Until(deadline))))
+		if err == nil {
+			return
+		}
+		// A page that navigates (a ticket's redirect, a reload) destroys the
+		// context a poll ran in: poll again in the new one.
+		if msg := err.Error(); (strings.Contains(msg, "Cannot find context") || strings.Contains(msg, "context was destroyed")) &&
+			time.Now().Before(deadline) {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
 		out, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText.slice(0, 2000)`))
 		t.Fatalf("waiting for %s: %v\npage text:\n%s", what, err, out)
 	}
