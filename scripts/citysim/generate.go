@@ -30,12 +30,13 @@ var cdcReasons = []string{"密切接触者", "次密切接触者", "阳性感染
 const baseImport = "citysimcdcbase"
 
 // generator writes the city straight into the database in multi-row
-// inserts, as createPerson would have left it: a person_numbers row and a
-// persons row per person, numbered densely, and each person's current
-// status (person_status): most have a negative nucleic-acid result of the
-// last three days, one in a hundred is red on the disease-control list in
-// force (status_entries, status_sources). The change log is empty, as after
-// a purge of old changes.
+// inserts, as createPerson and the lab's results would have left it: a
+// person_numbers row and a persons row per person, numbered densely; most
+// people's latest nucleic-acid result, a negative of the last three days
+// (nucleic_results); one in a hundred red on the disease-control list in
+// force (status_entries, status_sources); and each person's current status
+// as those give it (person_status). The change log is empty, as after a
+// purge of old changes.
 type generator struct {
 	db    *gorm.DB
 	vault *models.Vault
@@ -131,7 +132,8 @@ func (g *generator) writeBatch(ctx context.Context, conn *sql.Conn, first, last 
 	n := int(last - first + 1)
 	numbers := make([]any, 0, n)
 	persons := make([]any, 0, n*len(personColumns))
-	statuses := make([]any, 0, n*7)
+	statuses := make([]any, 0, n*8)
+	results := make([]any, 0, n*5)
 	var entries []any
 	for no := first; no <= last; no++ {
 		number, name := registeredDoc(no), personName(no)
@@ -147,14 +149,20 @@ func (g *generator) writeBatch(ctx context.Context, conn *sql.Conn, first, last 
 			colour, source, reason = models.Red, models.SourceCDC, cdcReasons[no/100%uint32(len(cdcReasons))]
 			entries = append(entries, source, hash, string(colour), reason, baseImport)
 		}
-		result, sampled := models.NucleicNegative, any(g.now.Add(-time.Duration(no%4320)*time.Minute))
 		if no%50 == 7 {
-			result, sampled = "", nil // no sample yet
+			// No sample yet: a red person has a status row, a green one
+			// none, as the store keeps them.
+			if colour != models.Green {
+				statuses = append(statuses, no, string(colour), source, reason, "", nil, nil, 0)
+			}
+			continue
 		}
-		if result == "" && colour == models.Green {
-			continue // green with nothing to hold: no row, as the store keeps it
-		}
-		statuses = append(statuses, no, string(colour), source, reason, result, sampled, 0)
+		// A negative result of the last three days, from a mixed tube of
+		// ten, tested five hours after sampling.
+		sampled := g.now.Add(-6*time.Hour - time.Duration(no%4320)*time.Minute)
+		tested := sampled.Add(5 * time.Hour)
+		results = append(results, no, models.NucleicNegative, fmt.Sprintf("CS%010d", no/10), sampled, tested)
+		statuses = append(statuses, no, string(colour), source, reason, models.NucleicNegative, sampled, tested, 0)
 	}
 	inserts := []struct {
 		table   string
@@ -163,7 +171,8 @@ func (g *generator) writeBatch(ctx context.Context, conn *sql.Conn, first, last 
 	}{
 		{"person_numbers", []string{"no"}, numbers},
 		{"persons", personColumns, persons},
-		{"person_status", []string{"person_no", "colour", "source", "reason", "nucleic_result", "sampled_at", "seq"}, statuses},
+		{"person_status", []string{"person_no", "colour", "source", "reason", "nucleic_result", "sampled_at", "tested_at", "seq"}, statuses},
+		{"nucleic_results", []string{"person_no", "result", "tube", "sampled_at", "tested_at"}, results},
 		{"status_entries", []string{"source", "doc_hash", "colour", "reason", "import_id"}, entries},
 	}
 	for _, ins := range inserts {

@@ -1,28 +1,32 @@
 // Command citysim measures the status book and the import pipeline at city
 // scale. It generates N registered persons with valid resident IDs straight
-// into a freshly migrated database (multi-row inserts, as createPerson
-// would have left them), then prints:
+// into a freshly migrated database (multi-row inserts, as createPerson and
+// the lab's results would have left them), and lists, then prints:
 //
-//  1. the heap the status book takes per person after a cold load, at each N;
+//  1. the heap the status book takes per person after a cold load, at each N
+//     (step heap);
+//  2. the time a fresh node takes to load the book cold, at each N (heap);
+//  3. the wall time and RSS growth of a 2,000,000-row import through the
+//     pipeline (Store.NewStatusImport + RunStatusImport), from a CSV on disk
+//     (import);
+//  4. how long a change of 100,000 people takes to reach a second node (its
+//     own pool and book, polling as serve does) (delta);
+//  5. show-code and verify p99 at rest and during a 1,000,000-row import
+//     posted to the server started on the city (load; the load harness,
+//     scripts/loadtest -addr).
 //
-//  2. the time a fresh node takes to load the book cold, at each N;
+// Usage:
 //
-//  3. the wall time and RSS growth of a 2,000,000-row import through the real
-//     pipeline (Store.NewStatusImport + RunStatusImport), from a CSV on disk;
-//
-//  4. how long a 100,000-person change takes to reach a second node (its own
-//     pool and book, polling as serve does);
-//
-//  5. with -steps …,load, show-code and verify p99 at rest and during a 1,000,000-row
-//     import posted to a running server (the load harness, scripts/loadtest).
-//
-//     go run ./scripts/citysim -db mysql -n 1000000,5000000
-//     go run ./scripts/citysim -db mysql -n 5000000 -load
-//     go run ./scripts/citysim -db sqlite -n 100000 -import-rows 200000 -delta-rows 10000
+//	go run ./scripts/citysim -db mysql -n 1000000,5000000 -steps heap,import,delta,load
+//	go run ./scripts/citysim -db sqlite -n 5000,20000 -import-rows 8000 -delta-rows 2000
+//	go run ./scripts/citysim -db mysql -n 5000000 -keep
+//	go run ./scripts/citysim -db mysql -reuse /tmp/citysim-… -steps load
 //
 // With -db mysql it creates and drops its own database on the local
-// MariaDB (healthcode_citysim by default; 127.0.0.1 only). It stops by
-// itself after -timeout. It is not part of go test.
+// MariaDB (healthcode_citysim by default; 127.0.0.1 only; -keep keeps it);
+// every query it runs itself is a short one. All traffic goes to 127.0.0.1.
+// It stops by itself after -timeout. It is not part of go test; its
+// generator's tests are.
 package main
 
 import (

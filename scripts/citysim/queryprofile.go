@@ -10,8 +10,8 @@ import (
 	"gorm.io/gorm"
 )
 
-// slowQuery is the duration from which a query is counted as slow: the
-// database deadline planned for every query is 3 s.
+// slowQuery is the duration from which a query is counted as slow: a
+// third of the database's default query deadline (3 s).
 const slowQuery = time.Second
 
 // queryProfile adds up, by the statement's first words (at most maxShapes
