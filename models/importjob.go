@@ -401,7 +401,17 @@ func saveJobIn(tx *gormDB, job *ImportJob, now time.Time) error {
 		return fmt.Errorf("save import %s: %w", job.ID, res.Error)
 	}
 	if res.RowsAffected == 0 {
-		return errLostLease
+		// MySQL counts the rows an UPDATE changed, not those it matched: a
+		// save that repeats the one before (a file that fills its last batch
+		// exactly is saved there and at its end, often in the same
+		// millisecond) changes nothing and is still this run's.
+		var mine int64
+		if err := tx.Model(&ImportJob{}).Where("id = ? AND runner = ?", job.ID, job.Runner).Count(&mine).Error; err != nil {
+			return fmt.Errorf("save import %s: %w", job.ID, err)
+		}
+		if mine == 0 {
+			return errLostLease
+		}
 	}
 	return nil
 }
