@@ -783,13 +783,17 @@ func migrate(db *gorm.DB, clock Clock) ([]string, error) {
 	if err := tableOptions(db).AutoMigrate(&schemaMigration{}); err != nil {
 		return nil, fmt.Errorf("create schema_migrations: %w", err)
 	}
-	current, err := schemaVersion(db)
+	done, err := appliedVersions(db)
 	if err != nil {
 		return nil, err
 	}
 	var applied []string
 	for _, m := range migrations {
-		if m.Version <= current {
+		// Every migration not yet recorded runs, not only those above the
+		// highest recorded: branches developed side by side land in either
+		// order, and a database that took a later one first still gets the
+		// earlier.
+		if done[m.Version] {
 			continue
 		}
 		// MySQL commits DDL implicitly, so each migration is recorded right
@@ -815,13 +819,38 @@ func SchemaVersion(ctx context.Context, db *gorm.DB) (int, error) {
 	return schemaVersion(db)
 }
 
+// schemaVersion is the highest version up to which every migration is
+// applied, or the highest recorded one when that is newer than this code
+// knows (a database a newer release migrated).
 func schemaVersion(db *gorm.DB) (int, error) {
-	var v *int
-	if err := db.Model(&schemaMigration{}).Select("MAX(version)").Scan(&v).Error; err != nil {
-		return 0, fmt.Errorf("read schema version: %w", err)
+	done, err := appliedVersions(db)
+	if err != nil {
+		return 0, err
 	}
-	if v == nil {
-		return 0, nil
+	v := 0
+	for _, m := range migrations {
+		if !done[m.Version] {
+			break
+		}
+		v = m.Version
 	}
-	return *v, nil
+	for recorded := range done {
+		if recorded > LatestSchemaVersion() {
+			v = max(v, recorded)
+		}
+	}
+	return v, nil
+}
+
+// appliedVersions returns the versions schema_migrations records.
+func appliedVersions(db *gorm.DB) (map[int]bool, error) {
+	var versions []int
+	if err := db.Model(&schemaMigration{}).Pluck("version", &versions).Error; err != nil {
+		return nil, fmt.Errorf("read schema version: %w", err)
+	}
+	done := make(map[int]bool, len(versions))
+	for _, v := range versions {
+		done[v] = true
+	}
+	return done, nil
 }
