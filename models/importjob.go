@@ -43,10 +43,13 @@ type ImportJob struct {
 	// Message says, safely, why the job was rejected or failed.
 	Message string
 	// Switched is set once the new list is in force; PrevImport is the list
-	// it replaced, and Phase/Cursor how far the status sync has come.
+	// it replaced, and Phase/CursorDoc/Cursor how far the status sync has
+	// come: the last entry synced, by document hash and id (the list is
+	// walked in document order).
 	Switched   bool
 	PrevImport string
 	Phase      int
+	CursorDoc  []byte
 	Cursor     uint64
 	Actor      string
 	RequestID  string
@@ -275,8 +278,9 @@ func (s *Store) switchImport(ctx context.Context, job *ImportJob) error {
 // from the job's cursor), removes the old list, and records the import.
 func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func()) error {
 	batch := s.importBatch()
-	// Phase 0 walks the old list's entries, phase 1 the new one's.
-	for ; job.Phase < 2; job.Phase, job.Cursor = job.Phase+1, 0 {
+	// Phase 0 walks the old list's entries, phase 1 the new one's, each in
+	// document order (see migration 19).
+	for ; job.Phase < 2; job.Phase, job.CursorDoc, job.Cursor = job.Phase+1, nil, 0 {
 		importID := job.PrevImport
 		if job.Phase == 1 {
 			importID = job.ID
@@ -287,9 +291,12 @@ func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func())
 				No      uint32
 				DocHash []byte
 			}
-			err := s.db.WithContext(ctx).Table("status_entries AS e").Select("e.id, p.no, p.doc_hash").
-				Joins("JOIN persons AS p ON p.doc_hash = e.doc_hash").
-				Where("e.import_id = ? AND e.id > ?", importID, job.Cursor).Order("e.id").Limit(batch).Scan(&rows).Error
+			q := s.db.WithContext(ctx).Table("status_entries AS e").Select("e.id, p.no, e.doc_hash").
+				Joins("JOIN persons AS p "+useIndex(s.db, "idx_persons_doc_no")+" ON p.doc_hash = e.doc_hash").Where("e.import_id = ?", importID)
+			if job.CursorDoc != nil {
+				q = q.Where("(e.doc_hash > ? OR (e.doc_hash = ? AND e.id > ?))", job.CursorDoc, job.CursorDoc, job.Cursor)
+			}
+			err := q.Order("e.doc_hash, e.id").Limit(batch).Scan(&rows).Error
 			if err != nil {
 				return fmt.Errorf("read people of import %s: %w", importID, err)
 			}
@@ -314,7 +321,8 @@ func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func())
 			if err != nil {
 				return fmt.Errorf("apply import %s: %w", job.ID, err)
 			}
-			job.Cursor = rows[len(rows)-1].ID
+			last := rows[len(rows)-1]
+			job.CursorDoc, job.Cursor = last.DocHash, last.ID
 			if err := s.saveJob(ctx, job); err != nil {
 				return err
 			}
@@ -351,11 +359,22 @@ func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func())
 	return nil
 }
 
+// useIndex is the hint that makes a table's lookups use the named index:
+// the optimizers prefer a unique index to a covering one, and for the join
+// of a whole list with persons the covering one is the one that fits in
+// memory.
+func useIndex(db *gormDB, name string) string {
+	if db.Dialector.Name() == "mysql" {
+		return "FORCE INDEX (" + name + ")"
+	}
+	return "INDEXED BY " + name
+}
+
 // deleteEntries removes an import's entries, a batch at a time.
 func (s *Store) deleteEntries(ctx context.Context, importID string, batch int) error {
 	for importID != "" {
 		var ids []uint64
-		if err := s.db.WithContext(ctx).Model(&StatusEntry{}).Where("import_id = ?", importID).Order("id").Limit(batch).Pluck("id", &ids).Error; err != nil {
+		if err := s.db.WithContext(ctx).Model(&StatusEntry{}).Where("import_id = ?", importID).Limit(batch).Pluck("id", &ids).Error; err != nil {
 			return fmt.Errorf("read entries of import %s: %w", importID, err)
 		}
 		if len(ids) == 0 {

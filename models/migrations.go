@@ -727,7 +727,47 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{19, "walk an import's list in document order: index entries by import and document, persons by document with their number", func(tx *gorm.DB) error {
+		// The sync of an import joins its entries with persons by doc_hash.
+		// Walked in entry id order (the file's order) every row is a random
+		// read in both; walked in document order both are read as ranges,
+		// and persons' (doc_hash, no) answers the join without its rows.
+		// The index on source served nothing since imports are jobs.
+		if err := tx.Table("import_jobs").Migrator().AddColumn(&m19ImportJob{}, "CursorDoc"); err != nil {
+			return fmt.Errorf("add import_jobs.cursor_doc: %w", err)
+		}
+		entries := tx.Table("status_entries").Migrator()
+		if err := entries.CreateIndex(&m19StatusEntry{}, "idx_status_entries_import_doc"); err != nil {
+			return fmt.Errorf("create idx_status_entries_import_doc: %w", err)
+		}
+		for _, name := range []string{"idx_status_entries_import", "idx_status_entries_source"} {
+			if entries.HasIndex(&m19StatusEntry{}, name) {
+				if err := entries.DropIndex(&m19StatusEntry{}, name); err != nil {
+					return fmt.Errorf("drop %s: %w", name, err)
+				}
+			}
+		}
+		if err := tx.Table("persons").Migrator().CreateIndex(&m19Person{}, "idx_persons_doc_no"); err != nil {
+			return fmt.Errorf("create idx_persons_doc_no: %w", err)
+		}
+		return nil
+	}},
 }
+
+// Frozen table shapes of migration 19: imports walked in document order.
+type (
+	m19ImportJob struct {
+		CursorDoc []byte `gorm:"size:32"`
+	}
+	m19StatusEntry struct {
+		ImportID string `gorm:"size:32;not null;index:idx_status_entries_import_doc,priority:1"`
+		DocHash  []byte `gorm:"size:32;not null;index:idx_status_entries_import_doc,priority:2"`
+	}
+	m19Person struct {
+		DocHash []byte `gorm:"size:32;not null;index:idx_persons_doc_no,priority:1"`
+		No      uint32 `gorm:"not null;default:0;index:idx_persons_doc_no,priority:2"`
+	}
+)
 
 // LatestSchemaVersion is the version the code expects.
 func LatestSchemaVersion() int { return migrations[len(migrations)-1].Version }

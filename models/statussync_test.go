@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -38,6 +39,7 @@ func captureStatements(t *testing.T, db *gorm.DB, match string) func() []capture
 	name := "test:capture_" + strings.NewReplacer(" ", "_", "`", "").Replace(match)
 	db.Callback().Query().After("gorm:query").Register(name, capture)
 	db.Callback().Create().After("gorm:create").Register(name, capture)
+	db.Callback().Row().After("gorm:row").Register(name, capture)
 	return func() []capturedQuery { mu.Lock(); defer mu.Unlock(); return append([]capturedQuery(nil), got...) }
 }
 
@@ -73,6 +75,7 @@ func TestImportSyncIsBatchedAndIndexed(t *testing.T) {
 		}
 		changes := captureStatements(t, db, "INSERT INTO `status_changes`")
 		lookups := captureStatements(t, db, "FROM `status_entries` WHERE doc_hash IN")
+		walks := captureStatements(t, db, "JOIN persons AS p")
 		if err := importCSV(t, s, models.SourceCommunity, community.String()); err != nil {
 			t.Fatal(err)
 		}
@@ -85,6 +88,25 @@ func TestImportSyncIsBatchedAndIndexed(t *testing.T) {
 		}
 		if read := rowsRead(t, db, found[0]); read > 4*500 {
 			t.Errorf("looking up 500 people's list entries read %d rows, want about 500 (the plan walks the lists in force)", read)
+		}
+		// The list is walked in document order through indexes that answer
+		// the join: a range of the import's entries, persons' (doc_hash, no).
+		walked := walks()
+		if len(walked) == 0 {
+			t.Fatal("no walk of the new list's people seen")
+		}
+		plan := queryPlan(t, db, walked[len(walked)-1])
+		wants := []string{"key=idx_status_entries_import_doc", "key=idx_persons_doc_no"}
+		if db.Dialector.Name() != "mysql" {
+			wants = []string{"INDEX idx_status_entries_import_doc", "COVERING INDEX idx_persons_doc_no"}
+		}
+		for _, want := range wants {
+			if !strings.Contains(plan, want) {
+				t.Errorf("the walk of an import's people does not use %s: %s", want, plan)
+			}
+		}
+		if strings.Contains(plan, "filesort") || strings.Contains(plan, "TEMP B-TREE") {
+			t.Errorf("the walk of an import's people sorts its rows instead of reading them in index order: %s", plan)
 		}
 
 		// Every person's status and the log agree, sequence for sequence.
@@ -115,6 +137,50 @@ func TestImportSyncIsBatchedAndIndexed(t *testing.T) {
 // rowsRead runs q again and says how many index and table rows the
 // database read for it: Handler_read_* on MySQL; on SQLite, 0 when the plan
 // searches by the document index and a large number when it scans.
+// queryPlan is a captured statement's plan as the database explains it,
+// one line a step.
+func queryPlan(t *testing.T, db *gorm.DB, q capturedQuery) string {
+	t.Helper()
+	ctx := context.Background()
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	explain := "EXPLAIN QUERY PLAN "
+	if db.Dialector.Name() == "mysql" {
+		explain = "EXPLAIN "
+	}
+	rows, err := sqlDB.QueryContext(ctx, explain+q.sql, q.vars...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plan []string
+	for rows.Next() {
+		cells := make([]sql.NullString, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range cells {
+			ptrs[i] = &cells[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		var step []string
+		for i, c := range cells {
+			step = append(step, cols[i]+"="+c.String)
+		}
+		plan = append(plan, strings.Join(step, " "))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}
+
 func rowsRead(t *testing.T, db *gorm.DB, q capturedQuery) int64 {
 	t.Helper()
 	ctx := context.Background()
