@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -86,6 +88,34 @@ var (
 	errNotFound = models.Errorf(models.KindNotFound, "not_found", "请求的地址不存在")
 )
 
+// outageLog samples the log lines of failures a dependency causes.
+var outageLog = &logSampler{}
+
+// logSampler lets one line a second through for each kind of outage and
+// counts the ones it held back.
+type logSampler struct {
+	mu   sync.Mutex
+	next map[models.Kind]time.Time
+	held map[models.Kind]int64
+}
+
+// allow says whether a line of kind may be logged at now and, if so, how
+// many it held back since the last one.
+func (s *logSampler) allow(kind models.Kind, now time.Time) (bool, int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.next == nil {
+		s.next, s.held = map[models.Kind]time.Time{}, map[models.Kind]int64{}
+	}
+	if now.Before(s.next[kind]) {
+		s.held[kind]++
+		return false, 0
+	}
+	more := s.held[kind]
+	s.next[kind], s.held[kind] = now.Add(time.Second), 0
+	return true, more
+}
+
 // respondError writes err as the JSON envelope and aborts the chain. Errors
 // without a safe message are logged here, once, with the request id, and
 // shown as a generic message.
@@ -96,8 +126,16 @@ func respondError(c *gin.Context, log *slog.Logger, err error) {
 	case errors.As(err, &tooLarge):
 		e = errTooLarge
 	case errors.As(err, &e):
-		if e.Kind == models.KindInternal || e.Kind == models.KindUpstream || e.Kind == models.KindUnavailable {
+		switch e.Kind {
+		case models.KindInternal:
 			log.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(ctxRequestID), "code", e.Code, "err", err)
+		case models.KindUpstream, models.KindUnavailable:
+			// A dependency down fails every request that needs it: one line a
+			// second says so, with how many more failed alike.
+			if ok, more := outageLog.allow(e.Kind, time.Now()); ok {
+				log.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(ctxRequestID), "code", e.Code, "err", err,
+					"similar_failures_not_logged", more)
+			}
 		}
 	default:
 		log.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(ctxRequestID), "err", err)

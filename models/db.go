@@ -57,7 +57,7 @@ func OpenDB(ctx context.Context, o DBOptions) (*gorm.DB, error) {
 		if sqlDB, err = sql.Open(sqlite.DriverName, dsn); err != nil {
 			return nil, fmt.Errorf("open sqlite database: %w", err)
 		}
-		dialector = sqliteDialector{&sqlite.Dialector{DSN: dsn, Conn: &pool{DB: sqlDB, timeout: timeout}}}
+		dialector = sqliteDialector{&sqlite.Dialector{DSN: dsn, Conn: &pool{DB: sqlDB, timeout: timeout, writer: newWriteGate(busy)}}}
 	case "mysql":
 		cfg, err := mysqldriver.ParseDSN(o.DSN)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -103,6 +104,45 @@ func translateRowError(db *gorm.DB) {
 type pool struct {
 	*sql.DB
 	timeout time.Duration
+	// writer, on SQLite, is the one write lock, taken in Go before BEGIN
+	// IMMEDIATE: SQLite's own busy handler polls for it in sleeps of up to
+	// 100 ms, so a short write behind an import's stream of transactions
+	// could wait for seconds; here waiters queue and take it in turn as
+	// soon as it is released. Nil on MySQL.
+	writer *writeGate
+}
+
+// writeGate is a lock with a bounded wait, handed to waiters in the order
+// they came (a channel's senders are woken first in, first out).
+type writeGate struct {
+	slot chan struct{}
+	wait time.Duration
+}
+
+func newWriteGate(wait time.Duration) *writeGate {
+	return &writeGate{slot: make(chan struct{}, 1), wait: wait}
+}
+
+// errWriteWait is a transaction that waited longer than the busy timeout
+// for the write lock (a 503 busy, as SQLite's own "database is locked").
+var errWriteWait = errors.New("waited too long for the database's write lock")
+
+// acquire takes the lock within the wait and returns its release, which
+// also runs when ctx ends.
+func (g *writeGate) acquire(ctx context.Context) (release func(), err error) {
+	t := time.NewTimer(g.wait)
+	defer t.Stop()
+	select {
+	case g.slot <- struct{}{}:
+	case <-t.C:
+		return nil, errWriteWait
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	var once sync.Once
+	release = func() { once.Do(func() { <-g.slot }) }
+	context.AfterFunc(ctx, release)
+	return release, nil
 }
 
 // GetDBConn returns the database/sql pool (for gorm.DB.DB).
@@ -125,6 +165,14 @@ func (p *pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool,
 		timeout = max(timeout, bulkTransaction)
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
+	if p.writer != nil {
+		// Released by cancel: when the transaction ends or its deadline
+		// passes.
+		if _, err := p.writer.acquire(ctx); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
 	tx, err := p.DB.BeginTx(ctx, opts)
 	if err != nil {
 		cancel()
@@ -139,6 +187,15 @@ func (p *pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool,
 func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, cancel := p.bound(ctx)
 	defer cancel()
+	if p.writer != nil {
+		// A statement outside a transaction writes: it queues for the lock
+		// as a transaction does.
+		release, err := p.writer.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+	}
 	return p.DB.ExecContext(ctx, query, args...)
 }
 

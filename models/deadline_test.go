@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -184,4 +185,67 @@ func TestSQLiteWriteLockIsBusyNotAHang(t *testing.T) {
 	if !errors.As(err, &busy) || busy.Message == "" || busy.Err == nil {
 		t.Errorf("busy error %#v lacks its message or cause", busy)
 	}
+}
+
+// Writers of one process queue for SQLite's write lock in Go: a write behind
+// a transaction that holds it past the busy wait fails as busy; one whose
+// transaction was abandoned (its context cancelled before it ended) does
+// not keep the lock; and the writers waiting when it is released all get
+// it in turn.
+func TestSQLiteWritersQueueForTheLock(t *testing.T) {
+	const timeout = 400 * time.Millisecond
+	db, err := models.OpenDB(context.Background(), models.DBOptions{Driver: "sqlite", DSN: filepath.Join(t.TempDir(), "gate.db"), QueryTimeout: timeout, MaxOpenConns: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.CloseDB(db)
+	if _, err := models.Migrate(context.Background(), db, models.SystemClock{}); err != nil {
+		t.Fatal(err)
+	}
+	store := models.NewStore(db, storetest.Vault(t), models.SystemClock{}, time.UTC)
+	write := func(ctx context.Context, name string) error {
+		_, err := store.Login(ctx, models.PlatformSandbox, name, "", "")
+		return err
+	}
+
+	// A transaction holding the lock past the busy wait (¾ of the timeout).
+	holding, release := make(chan struct{}), make(chan struct{})
+	held := make(chan error, 1)
+	go func() {
+		held <- db.Transaction(func(tx *gorm.DB) error {
+			close(holding)
+			<-release
+			return nil
+		})
+	}()
+	<-holding
+	if err := write(context.Background(), "behind-a-long-one"); models.ErrorKind(err) != models.KindBusy {
+		t.Fatalf("write behind a held lock: %v (%s), want busy", err, models.ErrorKind(err))
+	}
+	// Writers that come while it is held get the lock once it is released.
+	results := make(chan error, 5)
+	for i := range 5 {
+		go func() { results <- write(context.Background(), fmt.Sprintf("queued-%d", i)) }()
+	}
+	close(release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if err := <-results; err != nil {
+			t.Errorf("queued writer: %v", err)
+		}
+	}
+
+	// An abandoned transaction: its context ends before it does.
+	ctx, cancel := context.WithCancel(context.Background())
+	tx := db.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		t.Fatal(tx.Error)
+	}
+	cancel()
+	if err := write(context.Background(), "after-an-abandoned-one"); err != nil {
+		t.Errorf("write after an abandoned transaction: %v", err)
+	}
+	tx.Rollback()
 }

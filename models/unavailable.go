@@ -88,6 +88,8 @@ func contended(err error) bool {
 	var myErr *mysqldriver.MySQLError
 	var liteErr *gosqlite.Error
 	switch {
+	case errors.Is(err, errWriteWait):
+		return true
 	case errors.As(err, &myErr):
 		// ER_LOCK_WAIT_TIMEOUT, ER_LOCK_DEADLOCK, TiDB's write conflict.
 		return myErr.Number == 1205 || myErr.Number == 1213 || myErr.Number == 9007
