@@ -84,11 +84,13 @@ func seedPeople(t *testing.T, base string) (holder, verifier, qr string) {
 // counts the answers by status; it reports 503s without Retry-After or the
 // busy code as failures.
 type tally struct {
-	mu        sync.Mutex
-	byStatus  map[int]int
-	badShed   int
-	transport int
-	wait      func()
+	mu       sync.Mutex
+	byStatus map[int]int
+	badShed  int
+	// proxyRefusals are the 503s without a node's X-Request-Id.
+	proxyRefusals int
+	transport     int
+	wait          func()
 }
 
 func hammer(base, verifier, qr string, n int, stop <-chan struct{}) *tally {
@@ -128,12 +130,40 @@ func hammer(base, verifier, qr string, n int, stop <-chan struct{}) *tally {
 				if resp.StatusCode == 503 && (resp.Header.Get("Retry-After") == "" || e.Error.Code != "busy") {
 					tl.badShed++
 				}
+				if resp.StatusCode == 503 && resp.Header.Get("X-Request-Id") == "" {
+					tl.proxyRefusals++
+				}
 				tl.mu.Unlock()
 			}
 		})
 	}
 	tl.wait = func() { wg.Wait(); client.CloseIdleConnections() }
 	return tl
+}
+
+// total is the number of answers of any status.
+func (tl *tally) total() int {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	n := 0
+	for _, c := range tl.byStatus {
+		n += c
+	}
+	return n
+}
+
+// failed is the number of requests not answered 200, transport failures
+// included.
+func (tl *tally) failed() int {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	n := tl.transport
+	for status, c := range tl.byStatus {
+		if status != 200 {
+			n += c
+		}
+	}
+	return n
 }
 
 func (tl *tally) count(status int) int {
