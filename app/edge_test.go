@@ -371,18 +371,24 @@ func (c *cluster) verificationRows(t *testing.T) int64 {
 	return rows
 }
 
-// loadedNode starts verify load through the proxy and returns the node
-// that serves it (one verifier token: routing by account sends it all to
-// one node) and the other.
-func (c *cluster) loadedNode(t *testing.T, verifier, qr string) (loaded, other *server) {
+// knowVerifier waits until both nodes know the verifier granted on A
+// (within a refresh); it verifies once on each, writing two rows.
+func (c *cluster) knowVerifier(t *testing.T, verifier, qr string) {
 	t.Helper()
-	// Both nodes know the verifier granted on A (within a refresh).
 	for _, s := range []*server{c.a, c.b} {
 		within(t, 5*time.Second, "a node does not know the verifier", func() bool {
 			status, _, _ := do(t, http.DefaultClient, "POST", s.base+"/api/v1/verify", "Bearer "+verifier, map[string]string{"qr": qr})
 			return status == 200
 		})
 	}
+}
+
+// loadedNode starts verify load through the proxy and returns the node
+// that serves it (one verifier token: routing by account sends it all to
+// one node) and the other.
+func (c *cluster) loadedNode(t *testing.T, verifier, qr string) (loaded, other *server) {
+	t.Helper()
+	c.knowVerifier(t, verifier, qr)
 	status, id, body := do(t, http.DefaultClient, "POST", c.edge.base+"/api/v1/verify", "Bearer "+verifier, map[string]string{"qr": qr})
 	if status != 200 {
 		t.Fatalf("verify through the proxy = %d %s", status, body)
@@ -498,6 +504,7 @@ func TestClusterNodeDrainsOnSIGTERM(t *testing.T) {
 func TestProxyAnswersBusyWhenItsQueueIsFull(t *testing.T) {
 	c := startCluster(t, "HC_NODE_MAXCONN=2", "HC_MAX_QUEUE=4", "HC_QUEUE_TIMEOUT=20ms")
 	verifier, qr := seedVerifier(t, c.a.base)
+	c.knowVerifier(t, verifier, qr)
 	stop := make(chan struct{})
 	load := hammer(c.edge.base, verifier, qr, 64, stop)
 	time.Sleep(1500 * time.Millisecond)
@@ -518,7 +525,7 @@ func TestProxyAnswersBusyWhenItsQueueIsFull(t *testing.T) {
 			t.Errorf("a node shed load itself:\n%s", s.logs)
 		}
 	}
-	if rows, answered := c.verificationRows(t), int64(load.count(200)); rows != answered {
+	if rows, answered := c.verificationRows(t), int64(load.count(200))+2; rows != answered {
 		t.Errorf("%d verifications answered 200, %d rows", answered, rows)
 	}
 	t.Logf("answers %v, proxy refusals without a node's request id: %d", load.byStatus, load.proxyRefusals)
