@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -135,28 +133,6 @@ func (c *cluster) answeredBy(t *testing.T, requestID string) *server {
 	}
 	t.Fatalf("no node logged request %s", requestID)
 	return nil
-}
-
-// do sends one JSON request and returns its status, its request id and body.
-func do(t *testing.T, client *http.Client, method, url, auth string, body any) (int, string, []byte) {
-	t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, url, r)
-	req.Header.Set("Content-Type", "application/json")
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header.Get("X-Request-Id"), raw
 }
 
 // within polls done every 50 ms until it holds or the limit passes, and
@@ -359,16 +335,7 @@ func TestClusterBehindHAProxy(t *testing.T) {
 // verificationRows counts the cluster's verification rows.
 func (c *cluster) verificationRows(t *testing.T) int64 {
 	t.Helper()
-	db, err := models.OpenDB(context.Background(), models.DBOptions{Driver: "mysql", DSN: c.dsn, MaxOpenConns: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer models.CloseDB(db)
-	var rows int64
-	if err := db.Table("verifications").Count(&rows).Error; err != nil {
-		t.Fatal(err)
-	}
-	return rows
+	return verificationRows(t, models.DBOptions{Driver: "mysql", DSN: c.dsn, MaxOpenConns: 1})
 }
 
 // knowVerifier waits until both nodes know the verifier granted on A
