@@ -27,9 +27,9 @@ type edgeProxy struct {
 	base string
 }
 
-// startEdge runs HAProxy in front of the node at nodeBase. The node is both
-// server lines of the shipped file, each with half its admission limit, so
-// the proxy sends it at most maxConn requests at once.
+// startEdge runs HAProxy in front of the node at nodeBase, at most maxConn
+// requests to it at once. The shipped file's second server is an address
+// nothing listens on; the run starts once its checks have taken it out.
 func startEdge(config, nodeBase string, maxConn int) (*edgeProxy, error) {
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
@@ -41,10 +41,16 @@ func startEdge(config, nodeBase string, maxConn int) (*edgeProxy, error) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
+	absent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	none := absent.Addr().String()
+	absent.Close()
 	node := strings.TrimPrefix(nodeBase, "http://")
 	cmd := exec.Command(bin, "-db", "-f", config)
-	cmd.Env = append(os.Environ(), "HC_BIND="+addr, "HC_NODE1="+node, "HC_NODE2="+node, "HC_SOURCE=127.0.0.1",
-		fmt.Sprintf("HC_NODE_MAXCONN=%d", max(1, maxConn/2)))
+	cmd.Env = append(os.Environ(), "HC_BIND="+addr, "HC_NODE1="+node, "HC_NODE2="+none, "HC_SOURCE=127.0.0.1",
+		fmt.Sprintf("HC_NODE_MAXCONN=%d", maxConn))
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -54,6 +60,7 @@ func startEdge(config, nodeBase string, maxConn int) (*edgeProxy, error) {
 		if resp, err := http.Get(p.base + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
+				time.Sleep(2 * time.Second) // two checks of the absent server
 				return p, nil
 			}
 		}
