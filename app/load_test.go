@@ -22,6 +22,18 @@ const loadOperatorKey = "load-test-operator-key-0123456789"
 // jsonCall sends a JSON request to the real server and decodes the answer.
 func jsonCall(t *testing.T, method, url, auth string, body, into any, want int) {
 	t.Helper()
+	status, _, raw := do(t, http.DefaultClient, method, url, auth, body)
+	if status != want {
+		t.Fatalf("%s %s = %d %s, want %d", method, url, status, raw, want)
+	}
+	if into != nil {
+		json.Unmarshal(raw, into)
+	}
+}
+
+// do sends one JSON request and returns its status, its request id and body.
+func do(t *testing.T, client *http.Client, method, url, auth string, body any) (int, string, []byte) {
+	t.Helper()
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -32,18 +44,28 @@ func jsonCall(t *testing.T, method, url, auth string, body, into any, want int) 
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != want {
-		t.Fatalf("%s %s = %d %s, want %d", method, url, resp.StatusCode, raw, want)
+	return resp.StatusCode, resp.Header.Get("X-Request-Id"), raw
+}
+
+// verificationRows counts the verification rows of a database.
+func verificationRows(t *testing.T, opts models.DBOptions) int64 {
+	t.Helper()
+	db, err := models.OpenDB(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if into != nil {
-		json.Unmarshal(raw, into)
+	defer models.CloseDB(db)
+	var rows int64
+	if err := db.Table("verifications").Count(&rows).Error; err != nil {
+		t.Fatal(err)
 	}
+	return rows
 }
 
 // seedVerifier makes a face-verified holder with a code and a verifier
@@ -84,11 +106,13 @@ func seedPeople(t *testing.T, base string) (holder, verifier, qr string) {
 // counts the answers by status; it reports 503s without Retry-After or the
 // busy code as failures.
 type tally struct {
-	mu        sync.Mutex
-	byStatus  map[int]int
-	badShed   int
-	transport int
-	wait      func()
+	mu       sync.Mutex
+	byStatus map[int]int
+	badShed  int
+	// proxyRefusals are the 503s without a node's X-Request-Id.
+	proxyRefusals int
+	transport     int
+	wait          func()
 }
 
 func hammer(base, verifier, qr string, n int, stop <-chan struct{}) *tally {
@@ -128,12 +152,40 @@ func hammer(base, verifier, qr string, n int, stop <-chan struct{}) *tally {
 				if resp.StatusCode == 503 && (resp.Header.Get("Retry-After") == "" || e.Error.Code != "busy") {
 					tl.badShed++
 				}
+				if resp.StatusCode == 503 && resp.Header.Get("X-Request-Id") == "" {
+					tl.proxyRefusals++
+				}
 				tl.mu.Unlock()
 			}
 		})
 	}
 	tl.wait = func() { wg.Wait(); client.CloseIdleConnections() }
 	return tl
+}
+
+// total is the number of answers of any status.
+func (tl *tally) total() int {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	n := 0
+	for _, c := range tl.byStatus {
+		n += c
+	}
+	return n
+}
+
+// failed is the number of requests not answered 200, transport failures
+// included.
+func (tl *tally) failed() int {
+	tl.mu.Lock()
+	defer tl.mu.Unlock()
+	n := tl.transport
+	for status, c := range tl.byStatus {
+		if status != 200 {
+			n += c
+		}
+	}
+	return n
 }
 
 func (tl *tally) count(status int) int {
@@ -203,13 +255,7 @@ func TestOverloadShedsAndShutdownLosesNothing(t *testing.T) {
 			close(stop)
 			during.wait()
 
-			db, err := models.OpenDB(context.Background(), dbOpts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer models.CloseDB(db)
-			var rows int64
-			db.Table("verifications").Count(&rows)
+			rows := verificationRows(t, dbOpts)
 			answered := over.count(200) + during.count(200)
 			if rows != int64(answered) {
 				t.Errorf("%d verifications answered 200, %d rows in the database", answered, rows)

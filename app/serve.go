@@ -172,6 +172,17 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	case <-ctx.Done():
 	}
 
+	if delay := cfg.HTTP.DrainDelay.D(); delay > 0 {
+		// Readiness fails first; the balancer stops sending new requests
+		// while those it sent are still served.
+		service.Drain()
+		log.Info("draining", "delay", delay.String())
+		select {
+		case <-time.After(delay):
+		case err := <-serveErr:
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
 	log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout.String())
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout.D())
 	defer cancel()

@@ -160,6 +160,10 @@ type HTTP struct {
 	WriteTimeout    Duration `json:"write_timeout" env:"HEALTHCODE_HTTP_WRITE_TIMEOUT"`
 	IdleTimeout     Duration `json:"idle_timeout" env:"HEALTHCODE_HTTP_IDLE_TIMEOUT"`
 	ShutdownTimeout Duration `json:"shutdown_timeout" env:"HEALTHCODE_HTTP_SHUTDOWN_TIMEOUT"`
+	// DrainDelay is how long, after SIGTERM, /readyz answers 503 while the
+	// server still serves, so a balancer's health checks take the node out
+	// before it stops accepting; 0 stops at once (no balancer in front).
+	DrainDelay Duration `json:"drain_delay" env:"HEALTHCODE_HTTP_DRAIN_DELAY"`
 	// MaxBodyBytes bounds every request body; larger bodies are answered 413.
 	MaxBodyBytes int64 `json:"max_body_bytes" env:"HEALTHCODE_HTTP_MAX_BODY_BYTES"`
 	// TrustedProxies are the addresses (or CIDR ranges) of proxies whose
@@ -388,6 +392,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			bad("%s must be a positive duration", name)
 		}
+	}
+	if c.HTTP.DrainDelay < 0 || c.HTTP.DrainDelay.D() > time.Minute {
+		bad("HEALTHCODE_HTTP_DRAIN_DELAY must be between 0 and 1m, not %v", c.HTTP.DrainDelay)
 	}
 	c.validateRetention(bad)
 	switch c.Sandbox {

@@ -6,6 +6,7 @@ package handlers
 import (
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -65,6 +66,8 @@ type API struct {
 	codes     *codeCache
 	scans     *scanCounter // each verifier's scans today on this node
 	ready     readiness
+	// draining is set once the node is stopping: /readyz then answers 503.
+	draining atomic.Bool
 	// nucleicCodes hands the same 核酸码 to the same person for half its life.
 	nucleicCodes *codeCache
 	clock        models.Clock
@@ -82,7 +85,13 @@ type Service struct {
 	// Metrics serves /metrics alone, for the listener on
 	// Config.MetricsAddr.
 	Metrics http.Handler
+
+	api *API
 }
+
+// Drain makes /readyz answer 503 draining from now on while every route
+// keeps serving, so a balancer takes the node out before it stops.
+func (s *Service) Drain() { s.api.draining.Store(true) }
 
 // New returns the service's HTTP handlers with every route registered. It
 // fails only when a trusted proxy is not an address or a CIDR range.
@@ -92,7 +101,7 @@ func New(d Deps) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Service{Handler: &front{api: api, router: r}, Metrics: api.metricsRouter()}, nil
+	return &Service{Handler: &front{api: api, router: r}, Metrics: api.metricsRouter(), api: api}, nil
 }
 
 // newAPI builds the handlers' shared state from d.

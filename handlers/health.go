@@ -20,6 +20,9 @@ const readyFor = time.Second
 // errNotReady answers /readyz while the database fails its check.
 var errNotReady = models.Errorf(models.KindUnavailable, "not_ready", "服务暂未就绪，请稍后再试")
 
+// errDraining answers /readyz once the node is stopping.
+var errDraining = models.Errorf(models.KindUnavailable, "draining", "服务正在停止，请稍后再试")
+
 // errCheckFailed is the result kept when a check ends without returning.
 var errCheckFailed = errors.New("the readiness check did not finish")
 
@@ -30,8 +33,13 @@ func (api *API) healthz(c *gin.Context) {
 
 // readyz answers 200 when the database is reachable and its schema current,
 // else 503, so a load balancer stops sending traffic. The answer comes from
-// a check at most readyFor old.
+// a check at most readyFor old. A node that is stopping answers 503
+// draining without a check.
 func (api *API) readyz(c *gin.Context) {
+	if api.draining.Load() {
+		respondError(c, api.log, errDraining)
+		return
+	}
 	version, err := api.ready.result(api.clock, func() (int, error) {
 		// The prober leaving must not cut short a check others will read.
 		timeout := cmp.Or(api.cfg.DB.QueryTimeout.D(), models.DefaultQueryTimeout)

@@ -61,6 +61,9 @@ type options struct {
 	serverCPUs  string
 	shutdown    bool
 	logFile     string
+	edge        bool
+	edgeConfig  string
+	edgeMaxConn int
 }
 
 func run() error {
@@ -78,6 +81,9 @@ func run() error {
 	flag.IntVar(&o.conns, "overload-conns", 512, "connections the overload run may use (a load balancer's pool)")
 	flag.StringVar(&o.serverCPUs, "server-cpus", "", "pin the started server and the bare reference to these CPUs with taskset (e.g. 1), so a generator pinned elsewhere can offer more than they serve")
 	flag.BoolVar(&o.shutdown, "shutdown-check", true, "SIGTERM the started server under verify load and count rows")
+	flag.BoolVar(&o.edge, "edge", false, "measure -overload-target through HAProxy (scripts/deploy/haproxy.cfg) beside the same run direct to the started server, then stop")
+	flag.StringVar(&o.edgeConfig, "edge-config", "scripts/deploy/haproxy.cfg", "the HAProxy configuration of -edge")
+	flag.IntVar(&o.edgeMaxConn, "edge-max-conn", 256, "requests the proxy sends the node at once in -edge (the node's HEALTHCODE_ADMISSION_MAX_IN_FLIGHT)")
 	flag.StringVar(&o.logFile, "server-log", "", "file for the started server's log (default: a temporary file)")
 	flag.Parse()
 	for _, f := range strings.Split(*clientList, ",") {
@@ -121,6 +127,13 @@ func run() error {
 	}
 
 	machine := describeMachine()
+	if o.edge {
+		if srv == nil {
+			return errors.New("-edge measures a server the harness starts (no -addr)")
+		}
+		fmt.Printf("\n%s, %s\n", time.Now().Format("2006-01-02 15:04 MST"), machine)
+		return edgeRun(ctx, o, srv, seed, client)
+	}
 	fmt.Printf("\n%s, %s, %s per target, database %s; ratios are to the bare handler at the same number of clients;\n"+
 		"cpu is the CPU time per answered request, in µs, of the server (or bare handler), this generator and the database\n\n",
 		time.Now().Format("2006-01-02"), machine, o.duration, o.db)
