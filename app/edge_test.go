@@ -7,6 +7,7 @@ import (
 	"mime/multipart"
 	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,6 +227,32 @@ func TestClusterBehindHAProxy(t *testing.T) {
 		}
 		if len(seen) != 2 {
 			t.Errorf("16 accounts all met one node: %v", seen)
+		}
+	})
+
+	t.Run("pages stay on the node that served them", func(t *testing.T) {
+		seen := map[*server]int{}
+		for range 8 {
+			jar, err := cookiejar.New(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			browser := &http.Client{Jar: jar}
+			var first *server
+			for range 4 {
+				// No ticket: the page answers its error, through the same route.
+				_, id, _ := do(t, browser, "GET", c.edge.base+"/h5/code", "", nil)
+				node := c.answeredBy(t, id)
+				if first == nil {
+					first = node
+				} else if node != first {
+					t.Fatal("a browser holding the proxy's cookie met both nodes")
+				}
+			}
+			seen[first]++
+		}
+		if len(seen) != 2 {
+			t.Errorf("8 browsers all met one node: %v", seen)
 		}
 	})
 
