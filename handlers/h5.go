@@ -20,7 +20,7 @@ const (
 )
 
 type ticketRequest struct {
-	// Purpose is "code" (the default) or "verify".
+	// Purpose is "code" (the default), "verify", "sampler" or "nucleic".
 	Purpose string `json:"purpose"`
 	// RelativeID asks for a relative's code page.
 	RelativeID string `json:"relative_id"`
@@ -73,8 +73,10 @@ func (api *API) createTicket(c *gin.Context) {
 	case models.TicketSampler:
 		path = "/h5/sampler"
 		req.RelativeID = ""
+	case models.TicketNucleic:
+		path = "/h5/nucleic"
 	default:
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code、verify 或 sampler"))
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code、verify、sampler 或 nucleic"))
 		return
 	}
 	s, _ := sessionOf(c)
