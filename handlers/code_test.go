@@ -279,7 +279,7 @@ func testVerify(t *testing.T, driver func(*testSetup)) {
 	if _, err := hex.DecodeString(first.CodeID); err != nil {
 		t.Errorf("code id %q", first.CodeID)
 	}
-	if metrics := e.do("GET", "/metrics", nil).Body.String(); !strings.Contains(metrics, "healthcode_group_commit_rows_total 9\n") {
+	if metrics := e.do("GET", "/metrics", nil).Body.String(); !strings.Contains(metrics, `healthcode_group_commit_rows_total{writer="verifications"} 9`+"\n") {
 		t.Errorf("metrics do not count the 9 committed rows:\n%s", metrics)
 	}
 

@@ -162,13 +162,13 @@ func run() error {
 			if err != nil {
 				return err
 			}
-			before := readGroupCommit(ctx, client, base)
+			before := readGroupCommit(ctx, client, base, "verifications")
 			cpuBefore := meter.snap(pidOf(target))
 			res := rawClosedLoop(ctx, reqs, clients, o.duration)
 			used := cpuBefore.until(meter.snap(pidOf(target)))
 			answered := res.count(func(s int) bool { return s > 0 })
 			if target == "verify" {
-				commits = append(commits, fmt.Sprintf("%d clients: %s", clients, readGroupCommit(ctx, client, base).since(before)))
+				commits = append(commits, fmt.Sprintf("%d clients: %s", clients, readGroupCommit(ctx, client, base, "verifications").since(before)))
 			}
 			rps := res.rps()
 			if rps > capacity[target] {
@@ -264,12 +264,13 @@ func generator(target, bareURL, base string, seed *seeded, n int) (prepared, err
 	return prepare(gen(), n)
 }
 
-// groupCommit is the server's group-commit counters, from /metrics.
+// groupCommit is the server's group-commit counters of one writer
+// (verifications, samples), from /metrics.
 type groupCommit struct {
 	batches, rows, seconds float64
 }
 
-func readGroupCommit(ctx context.Context, c *http.Client, base string) groupCommit {
+func readGroupCommit(ctx context.Context, c *http.Client, base, writer string) groupCommit {
 	var g groupCommit
 	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
 	if err != nil {
@@ -283,6 +284,10 @@ func readGroupCommit(ctx context.Context, c *http.Client, base string) groupComm
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, _ := strings.Cut(sc.Text(), " ")
+		name, ok := strings.CutSuffix(name, `{writer="`+writer+`"}`)
+		if !ok {
+			continue
+		}
 		into := map[string]*float64{
 			"healthcode_group_commit_batches_total": &g.batches,
 			"healthcode_group_commit_rows_total":    &g.rows,
