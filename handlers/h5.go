@@ -166,17 +166,24 @@ func (api *API) pageCode(c *gin.Context) {
 	} else {
 		resp, err = api.personalCode(s)
 	}
-	if err != nil {
-		respondError(c, api.log, err)
-		return
+	api.respondPageCode(c, resp.QR, err, func(svg string) any {
+		return pageCodeResponse{codeResponse: resp, QRSVG: svg, TimeZone: api.loc.String()}
+	})
+}
+
+// respondPageCode answers a page's code data, never stored: err, or what
+// wrap makes of the code qr drawn as SVG.
+func (api *API) respondPageCode(c *gin.Context, qr string, err error, wrap func(svg string) any) {
+	var svg string
+	if err == nil {
+		svg, err = qrSVG(qr)
 	}
-	svg, err := qrSVG(resp.QR)
 	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, pageCodeResponse{codeResponse: resp, QRSVG: svg, TimeZone: api.loc.String()})
+	c.JSON(http.StatusOK, wrap(svg))
 }
 
 // pageVerify checks a scanned code for the verification view.

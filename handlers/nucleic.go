@@ -154,15 +154,7 @@ func (api *API) pageNucleicCode(c *gin.Context) {
 	} else if err = api.faceToday(s); err == nil {
 		resp, err = api.signNucleicCode(s.PersonID, s.PersonNo, s.MaskedName, s.MaskedDoc)
 	}
-	if err != nil {
-		respondError(c, api.log, err)
-		return
-	}
-	svg, err := qrSVG(resp.QR)
-	if err != nil {
-		respondError(c, api.log, err)
-		return
-	}
-	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, pageNucleicCodeResponse{nucleicCodeResponse: resp, QRSVG: svg, TimeZone: api.loc.String()})
+	api.respondPageCode(c, resp.QR, err, func(svg string) any {
+		return pageNucleicCodeResponse{nucleicCodeResponse: resp, QRSVG: svg, TimeZone: api.loc.String()}
+	})
 }
