@@ -328,6 +328,7 @@ func TestPagesOfferBackInsideMiniProgram(t *testing.T) {
 	}{
 		{"code", "code", codeShown},
 		{"verify", "verify", `document.querySelector("#who").textContent.includes("人民广场地铁站")`},
+		{"nucleic", "nucleic", nucleicShown},
 		{"expired", "", `document.querySelector("h1").textContent === "页面已失效"`},
 	}
 	for _, c := range cases {
@@ -350,6 +351,8 @@ func TestPagesOfferBackInsideMiniProgram(t *testing.T) {
 					url = srv.URL + decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", token, nil), 201).URL
 				case "verify":
 					url = srv.URL + decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", staff, map[string]string{"purpose": "verify"}), 201).URL
+				case "nucleic":
+					url = srv.URL + decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", token, map[string]string{"purpose": "nucleic"}), 201).URL
 				}
 				open(t, ctx, phone(375, 812), url, p.name, p.ready)
 				shown := evalJS[bool](t, ctx, `!document.querySelector("#back").hidden && document.querySelector("#back").getClientRects().length > 0`)

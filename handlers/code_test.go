@@ -279,7 +279,7 @@ func testVerify(t *testing.T, driver func(*testSetup)) {
 	if _, err := hex.DecodeString(first.CodeID); err != nil {
 		t.Errorf("code id %q", first.CodeID)
 	}
-	if metrics := e.do("GET", "/metrics", nil).Body.String(); !strings.Contains(metrics, "healthcode_group_commit_rows_total 9\n") {
+	if metrics := e.do("GET", "/metrics", nil).Body.String(); !strings.Contains(metrics, `healthcode_group_commit_rows_total{writer="verifications"} 9`+"\n") {
 		t.Errorf("metrics do not count the 9 committed rows:\n%s", metrics)
 	}
 
@@ -435,4 +435,31 @@ func TestCodesAndTokensWithoutAPersonNumberAreRefused(t *testing.T) {
 	if code := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", token, nil), 200); code.Colour != models.Red {
 		t.Errorf("the current token's code is %s, want red", code.Colour)
 	}
+}
+
+// TestPagesShareOneBridge: every page loads the mini-program bridge from
+// /h5/assets/bridge.js and carries no copy of its own; the script is served
+// as JavaScript under the pages' CSP, revalidated by its ETag.
+func TestPagesShareOneBridge(t *testing.T) {
+	e := newTestEnv(t)
+	for _, name := range []string{"code.html", "verify.html", "expired.html", "nucleic.html"} {
+		body, err := pageFS.ReadFile("pages/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(body, []byte(`<script src="/h5/assets/bridge.js"></script>`)) || bytes.Contains(body, []byte("jweixin")) {
+			t.Errorf("%s does not use the shared bridge alone", name)
+		}
+	}
+	rec := e.do("GET", "/h5/assets/bridge.js", nil)
+	etag := rec.Header().Get("ETag")
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") || rec.Header().Get("Content-Security-Policy") != pageCSP ||
+		rec.Header().Get("Cache-Control") != "no-cache" || rec.Header().Get("X-Content-Type-Options") != "nosniff" || etag == "" ||
+		!strings.Contains(rec.Body.String(), "jweixin-1.6.0.js") {
+		t.Fatalf("bridge.js = %d %v", rec.Code, rec.Header())
+	}
+	if again := e.do("GET", "/h5/assets/bridge.js", nil, "If-None-Match", etag); again.Code != 304 || again.Body.Len() != 0 {
+		t.Errorf("revalidation = %d, %d bytes", again.Code, again.Body.Len())
+	}
+	wantError(t, e.do("GET", "/h5/assets/nope.js", nil), 404, "not_found")
 }

@@ -20,7 +20,7 @@ const (
 )
 
 type ticketRequest struct {
-	// Purpose is "code" (the default) or "verify".
+	// Purpose is "code" (the default), "verify", "sampler" or "nucleic".
 	Purpose string `json:"purpose"`
 	// RelativeID asks for a relative's code page.
 	RelativeID string `json:"relative_id"`
@@ -73,8 +73,10 @@ func (api *API) createTicket(c *gin.Context) {
 	case models.TicketSampler:
 		path = "/h5/sampler"
 		req.RelativeID = ""
+	case models.TicketNucleic:
+		path = "/h5/nucleic"
 	default:
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code、verify 或 sampler"))
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code、verify、sampler 或 nucleic"))
 		return
 	}
 	s, _ := sessionOf(c)
@@ -164,17 +166,24 @@ func (api *API) pageCode(c *gin.Context) {
 	} else {
 		resp, err = api.personalCode(s)
 	}
-	if err != nil {
-		respondError(c, api.log, err)
-		return
+	api.respondPageCode(c, resp.QR, err, func(svg string) any {
+		return pageCodeResponse{codeResponse: resp, QRSVG: svg, TimeZone: api.loc.String()}
+	})
+}
+
+// respondPageCode answers a page's code data, never stored: err, or what
+// wrap makes of the code qr drawn as SVG.
+func (api *API) respondPageCode(c *gin.Context, qr string, err error, wrap func(svg string) any) {
+	var svg string
+	if err == nil {
+		svg, err = qrSVG(qr)
 	}
-	svg, err := qrSVG(resp.QR)
 	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, pageCodeResponse{codeResponse: resp, QRSVG: svg, TimeZone: api.loc.String()})
+	c.JSON(http.StatusOK, wrap(svg))
 }
 
 // pageVerify checks a scanned code for the verification view.

@@ -117,7 +117,7 @@ func newAPI(d Deps) *API {
 		checker: models.NewChecker(d.Store, d.Config.Region, d.Keys.ForIssuer(d.Config.Region),
 			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Clock),
 		admission:    adm,
-		metrics:      newMetrics(adm, d.Verifications, d.Logger),
+		metrics:      newMetrics(adm, d.Verifications, d.Samples, d.Logger),
 		codes:        newCodeCache(codeReuse, 1<<20),
 		nucleicCodes: newCodeCache(codetoken.NucleicLifetime/2, maxNucleicCodes),
 		scans:        newScanCounter(d.Config.Location()),
@@ -212,10 +212,13 @@ func (api *API) routes(r *gin.Engine) {
 	h5.GET("/code", api.codePage)
 	h5.GET("/verify", api.verifyPage)
 	h5.GET("/sampler", api.samplerPage)
+	h5.GET("/nucleic", api.nucleicPage)
+	h5.GET("/assets/:name", assetScript)
 	h5api := h5.Group("/api", api.requireMediaType)
 	h5api.GET("/code", api.requirePage(models.TicketCode), codeLimit, api.pageCode)
 	h5api.POST("/verify", api.requirePage(models.TicketVerify), api.limitBy(api.verifyAccount, "verify", accountKey), api.pageVerify)
 	h5api.GET("/verifier", api.requirePage(models.TicketVerify), api.pageVerifier)
+	h5api.GET("/nucleic-code", api.requirePage(models.TicketNucleic), codeLimit, api.pageNucleicCode)
 	sampler := h5api.Group("/sampling", api.requirePage(models.TicketSampler))
 	sampler.POST("/tubes", api.openTube)
 	sampler.POST("/tubes/:tube/samples", api.addSample)

@@ -40,8 +40,9 @@ type metrics struct {
 
 // newMetrics registers the service's metrics on a new registry. The
 // admission and group-commit figures are read when scraped; verifications
-// may be nil (no group-commit metrics then).
-func newMetrics(a *admission, verifications *models.GroupCommitter[*models.Verification], log *slog.Logger) *metrics {
+// and samples may be nil (no group-commit metrics for that writer then).
+func newMetrics(a *admission, verifications *models.GroupCommitter[*models.Verification],
+	samples *models.GroupCommitter[*models.SampleRegistration], log *slog.Logger) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "healthcode_requests_total",
@@ -67,23 +68,10 @@ func newMetrics(a *admission, verifications *models.GroupCommitter[*models.Verif
 		}, func() float64 { return float64(a.shed.Load()) }),
 	)
 	if verifications != nil {
-		reg.MustRegister(
-			prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-				Name: "healthcode_group_commit_queue", Help: "Verification records waiting for a batch.",
-			}, func() float64 { return float64(verifications.QueueLength()) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "healthcode_group_commit_batches_total", Help: "Batches of verification records committed.",
-			}, func() float64 { return float64(verifications.Stats().Batches) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "healthcode_group_commit_rows_total", Help: "Verification records committed.",
-			}, func() float64 { return float64(verifications.Stats().Rows) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "healthcode_group_commit_failed_batches_total", Help: "Batches whose commit failed (their requests were answered with an error).",
-			}, func() float64 { return float64(verifications.Stats().FailedBatches) }),
-			prometheus.NewCounterFunc(prometheus.CounterOpts{
-				Name: "healthcode_group_commit_seconds_total", Help: "Time spent committing batches.",
-			}, func() float64 { return verifications.Stats().CommitTime.Seconds() }),
-		)
+		reg.MustRegister(groupCommitMetrics("verifications", "Verification records", verifications)...)
+	}
+	if samples != nil {
+		reg.MustRegister(groupCommitMetrics("samples", "Sample registrations", samples)...)
 	}
 	m.exposition = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -150,4 +138,29 @@ func statusClass(status int) string {
 		return "5xx"
 	}
 	return "other"
+}
+
+// groupCommitMetrics are a group-commit writer's figures, read when scraped:
+// its queue, batches, rows, failed batches and commit time, labelled
+// writer (one of the service's writers: verifications, samples). what names
+// its records in the help text.
+func groupCommitMetrics[T any](writer, what string, g *models.GroupCommitter[T]) []prometheus.Collector {
+	labels := prometheus.Labels{"writer": writer}
+	return []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "healthcode_group_commit_queue", Help: "Records waiting for a batch, by writer.", ConstLabels: labels,
+		}, func() float64 { return float64(g.QueueLength()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "healthcode_group_commit_batches_total", Help: "Batches committed, by writer.", ConstLabels: labels,
+		}, func() float64 { return float64(g.Stats().Batches) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "healthcode_group_commit_rows_total", Help: "Records committed, by writer.", ConstLabels: labels,
+		}, func() float64 { return float64(g.Stats().Rows) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "healthcode_group_commit_failed_batches_total", Help: "Batches whose commit failed (their requests were answered with an error), by writer.", ConstLabels: labels,
+		}, func() float64 { return float64(g.Stats().FailedBatches) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "healthcode_group_commit_seconds_total", Help: "Time spent committing batches, by writer.", ConstLabels: labels,
+		}, func() float64 { return g.Stats().CommitTime.Seconds() }),
+	}
 }

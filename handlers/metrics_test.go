@@ -222,3 +222,50 @@ func BenchmarkObserve(b *testing.B) {
 		}
 	})
 }
+
+// writerValue is the value of a group-commit metric for one writer, or -1
+// when there is no such series.
+func writerValue(families map[string]*dto.MetricFamily, name, writer string) float64 {
+	for _, m := range families[name].GetMetric() {
+		for _, l := range m.Label {
+			if l.GetName() == "writer" && l.GetValue() == writer {
+				if m.Counter != nil {
+					return m.GetCounter().GetValue()
+				}
+				return m.GetGauge().GetValue()
+			}
+		}
+	}
+	return -1
+}
+
+// Both group-commit writers, scan records and sample registrations, show
+// their queue and batches under one bounded label.
+func TestMetricsCountSampleBatches(t *testing.T) {
+	e, alice := familyEnv(t)
+	staff := e.makeSampler(t, "sampler", "张采样", samplerNumber, "采样点")
+	qr := decode[nucleicCodeResponse](t, e.json("GET", "/api/v1/me/nucleic-code", alice, nil), 200).QR
+	decode[openTubeResponse](t, e.json("POST", "/api/v1/sampling/tubes", staff, map[string]any{"tube": "MET-000001", "mode": 10}), 201)
+	decode[sampleResponse](t, e.sample(staff, "MET-000001", map[string]string{"sample_id": "metrics-1", "qr": qr}), 201)
+	decode[sampleResponse](t, e.sample(staff, "MET-000001", map[string]string{"sample_id": "metrics-2", "doc_type": "resident_id", "doc_number": bobNumber, "name": "王波"}), 201)
+	_, _, families := e.scrape(t)
+	for _, c := range []struct {
+		name, writer string
+		want         func(float64) bool
+	}{
+		{"healthcode_group_commit_rows_total", "samples", func(v float64) bool { return v == 2 }},
+		{"healthcode_group_commit_batches_total", "samples", func(v float64) bool { return v >= 1 && v <= 2 }},
+		{"healthcode_group_commit_queue", "samples", func(v float64) bool { return v == 0 }},
+		{"healthcode_group_commit_failed_batches_total", "samples", func(v float64) bool { return v == 0 }},
+		{"healthcode_group_commit_rows_total", "verifications", func(v float64) bool { return v == 0 }},
+	} {
+		if got := writerValue(families, c.name, c.writer); !c.want(got) {
+			t.Errorf("%s{writer=%q} = %v", c.name, c.writer, got)
+		}
+	}
+	for _, f := range families {
+		if strings.HasPrefix(f.GetName(), "healthcode_group_commit_") && len(f.Metric) != 2 {
+			t.Errorf("%s has %d series, want one per writer", f.GetName(), len(f.Metric))
+		}
+	}
+}

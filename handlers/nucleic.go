@@ -130,3 +130,31 @@ func nucleicViewOf(n models.NucleicStatus, now time.Time, loc *time.Location) nu
 	v.HoursSinceSampling = &hours
 	return v
 }
+
+// pageNucleicCodeResponse is the 核酸码 page's data: the code and its QR as
+// inline SVG.
+type pageNucleicCodeResponse struct {
+	nucleicCodeResponse
+	QRSVG    string `json:"qr_svg"`
+	TimeZone string `json:"time_zone"`
+}
+
+// nucleicPage serves the 核酸码 page (/h5/nucleic), opened with a ticket of
+// purpose "nucleic" like the other pages.
+func (api *API) nucleicPage(c *gin.Context) { api.page(c, models.TicketNucleic, "nucleic.html") }
+
+// pageNucleicCode answers the 核酸码 page's data: the caller's own code, or
+// a relative's (audited) when the page was opened for one.
+func (api *API) pageNucleicCode(c *gin.Context) {
+	s, _ := sessionOf(c)
+	var resp nucleicCodeResponse
+	var err error
+	if s.RelativeID != "" {
+		resp, err = api.relativeNucleic(c.Request.Context(), s, s.RelativeID, c.GetString(ctxRequestID))
+	} else if err = api.faceToday(s); err == nil {
+		resp, err = api.signNucleicCode(s.PersonID, s.PersonNo, s.MaskedName, s.MaskedDoc)
+	}
+	api.respondPageCode(c, resp.QR, err, func(svg string) any {
+		return pageNucleicCodeResponse{nucleicCodeResponse: resp, QRSVG: svg, TimeZone: api.loc.String()}
+	})
+}

@@ -1,8 +1,12 @@
 package handlers
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"net/http"
+	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -38,3 +42,44 @@ func (api *API) devPage(c *gin.Context) { servePage(c, "dev.html") }
 
 // sandboxFacePage serves the sandbox's "pass / fail" face page.
 func (api *API) sandboxFacePage(c *gin.Context) { servePage(c, "sandbox_face.html") }
+
+// pageAsset is a script the pages share, with its ETag.
+type pageAsset struct {
+	body []byte
+	etag string
+}
+
+// pageAssets are the shared scripts under /h5/assets/, read once from the
+// embedded pages: bridge.js (the mini-program bridge every page loads) and
+// nucleic.js (how the code page and the verification view word a nucleic
+// result).
+var pageAssets = func() map[string]pageAsset {
+	assets := map[string]pageAsset{}
+	entries, _ := pageFS.ReadDir("pages/assets")
+	for _, e := range entries {
+		body, err := pageFS.ReadFile("pages/assets/" + e.Name())
+		if err != nil {
+			continue
+		}
+		sum := sha256.Sum256(body)
+		assets[e.Name()] = pageAsset{body: body, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
+	}
+	return assets
+}()
+
+// assetScript serves a shared script. The browser keeps it but asks again
+// (a 304 when unchanged) before using it, so a page never runs with the
+// script of an older release.
+func assetScript(c *gin.Context) {
+	a, ok := pageAssets[c.Param("name")]
+	if !ok {
+		respondError(c, nil, errNotFound)
+		return
+	}
+	c.Header("Content-Type", "text/javascript; charset=utf-8")
+	c.Header("Content-Security-Policy", pageCSP)
+	c.Header("Cache-Control", "no-cache")
+	c.Header("ETag", a.etag)
+	c.Header("X-Content-Type-Options", "nosniff")
+	http.ServeContent(c.Writer, c.Request, c.Param("name"), time.Time{}, bytes.NewReader(a.body))
+}

@@ -16,6 +16,8 @@ const (
 	TicketVerify = "verify" // the verification view
 	// TicketSampler opens the sampler page.
 	TicketSampler = "sampler"
+	// TicketNucleic opens the 核酸码 page, the holder's or a relative's.
+	TicketNucleic = "nucleic"
 )
 
 // H5Ticket is a one-time ticket that lets the mini-program's web-view open a

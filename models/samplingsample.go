@@ -119,14 +119,22 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 		for _, sm := range inTubes {
 			held[[2]string{sm.Tube, sm.PersonID}] = true
 		}
-		var recent []Sample
+		// Each person's least and greatest open tube sampled within the
+		// window: a person was sampled at a tube other than t exactly when
+		// either differs from t. One row a person, however often they were
+		// sampled.
+		var spans []struct{ PersonID, Lo, Hi string }
 		since := regs[0].Sample.SampledAt.Add(-resampleWindow)
-		err := tx.Table("samples").Select("samples.tube, samples.person_id").
+		err := tx.Table("samples").Select("samples.person_id AS person_id, MIN(samples.tube) AS lo, MAX(samples.tube) AS hi").
 			Joins("JOIN sampling_tubes ON sampling_tubes.tube = samples.tube").
 			Where("samples.person_id IN ? AND samples.sampled_at >= ? AND sampling_tubes.state = ?", personIDs, since, TubeOpen).
-			Find(&recent).Error
+			Group("samples.person_id").Scan(&spans).Error
 		if err != nil {
 			return fmt.Errorf("read recent samples: %w", err)
+		}
+		recent := make(map[string][2]string, len(spans))
+		for _, sp := range spans {
+			recent[sp.PersonID] = [2]string{sp.Lo, sp.Hi}
 		}
 		var fresh []Sample
 		changed := map[string]bool{}
@@ -155,17 +163,19 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 			if r.Err != nil {
 				continue
 			}
-			for _, o := range recent {
-				if o.PersonID == sm.PersonID && o.Tube != sm.Tube {
-					sm.Resampled = true
-				}
+			span, ok := recent[sm.PersonID]
+			if ok && (span[0] != sm.Tube || span[1] != sm.Tube) {
+				sm.Resampled = true
 			}
+			if !ok {
+				span = [2]string{sm.Tube, sm.Tube}
+			}
+			recent[sm.PersonID] = [2]string{min(span[0], sm.Tube), max(span[1], sm.Tube)}
 			t.Count++
 			sm.Position = t.Count
 			held[[2]string{t.Tube, sm.PersonID}] = true
 			byID[sm.SampleID] = *sm
 			changed[t.Tube] = true
-			recent = append(recent, Sample{Tube: t.Tube, PersonID: sm.PersonID})
 			fresh = append(fresh, *sm)
 		}
 		if len(fresh) == 0 {

@@ -122,7 +122,7 @@ func edgeRun(ctx context.Context, o options, srv *server, seed *seeded, client *
 	fmt.Println("| path | load | offered req/s | answered req/s | node served req/s | served vs 1× | node CPU µs/served | vs 1× | admitted p99 | 503s | 503 p99 | by the node | proxy CPU µs/answer | other 5xx or errors | not sent (generator) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, path := range []struct{ name, base string }{{"direct", srv.base}, {"HAProxy", proxy.base}} {
-		reqs, err := generator(o.overTarget, "", path.base, seed, o.people)
+		reqs, err := generator(ctx, client, o.overTarget, "", path.base, seed, o.people)
 		if err != nil {
 			return err
 		}

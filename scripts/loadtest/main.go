@@ -5,15 +5,18 @@
 //	go run ./scripts/loadtest                       # starts the server (SQLite) itself
 //	go run ./scripts/loadtest -db mysql             # … on MariaDB (database healthcode_load)
 //	go run ./scripts/loadtest -addr 127.0.0.1:8080 -operator-key KEY   # a running server
+//	go run ./scripts/loadtest -db mysql -targets bare,register -clients 256 -overload-target register -shutdown-target register
 //
 // It seeds many people through the sandbox (login, identity, face check),
 // takes their real session tokens and real codes, then drives each target
 // with N keep-alive clients for T seconds (for each N of a list), prints
 // requests/s, latency percentiles and counts by status, offers a multiple of the measured
 // capacity open-loop to see how the server sheds, and (when it started the
-// server) stops it with SIGTERM under verify load and checks that every
-// verification answered 200 has its row. It sends traffic to 127.0.0.1 only
-// and stops by itself.
+// server) stops it with SIGTERM under verify (or register) load and checks
+// that every verification answered 200 (registration answered 201) has its
+// row. The register target posts people's 核酸码 into 20-person tubes it
+// opens first, each a new durable, group-committed registration. It sends
+// traffic to 127.0.0.1 only and stops by itself.
 package main
 
 import (
@@ -60,10 +63,13 @@ type options struct {
 	conns       int
 	serverCPUs  string
 	shutdown    bool
-	logFile     string
-	edge        bool
-	edgeConfig  string
-	edgeMaxConn int
+	// shutdownTarget is the load the shutdown check runs: verify or
+	// register.
+	shutdownTarget string
+	logFile        string
+	edge           bool
+	edgeConfig     string
+	edgeMaxConn    int
 }
 
 func run() error {
@@ -72,15 +78,16 @@ func run() error {
 	flag.StringVar(&o.operatorKey, "operator-key", "", "operator key of the running server (with -addr)")
 	flag.StringVar(&o.db, "db", "sqlite", "database of the started server: sqlite or mysql")
 	flag.StringVar(&o.dsn, "dsn", "root@tcp(127.0.0.1:3306)/healthcode_load", "MySQL DSN of the started server (its database is recreated)")
-	flag.StringVar(&o.targets, "targets", "bare,show-code,verify", "comma-separated targets: bare, show-code, verify")
+	flag.StringVar(&o.targets, "targets", "bare,show-code,verify", "comma-separated targets: bare, show-code, verify, register (POST …/samples with a 核酸码: a durable, group-committed registration)")
 	clientList := flag.String("clients", "64,256", "concurrent keep-alive clients: each target runs once per number (a durable write's capacity shows only when enough requests are in flight to cover its commit)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to drive each target (at most 2m)")
 	flag.IntVar(&o.people, "people", 200, "people to seed")
 	flag.Float64Var(&o.overload, "overload", 3, "offer this multiple of the overload target's measured capacity open-loop (0: skip)")
-	flag.StringVar(&o.overTarget, "overload-target", "show-code", "the target to overload: show-code or verify")
+	flag.StringVar(&o.overTarget, "overload-target", "show-code", "the target to overload: show-code, verify or register")
 	flag.IntVar(&o.conns, "overload-conns", 512, "connections the overload run may use (a load balancer's pool)")
 	flag.StringVar(&o.serverCPUs, "server-cpus", "", "pin the started server and the bare reference to these CPUs with taskset (e.g. 1), so a generator pinned elsewhere can offer more than they serve")
-	flag.BoolVar(&o.shutdown, "shutdown-check", true, "SIGTERM the started server under verify load and count rows")
+	flag.BoolVar(&o.shutdown, "shutdown-check", true, "SIGTERM the started server under load and count rows")
+	flag.StringVar(&o.shutdownTarget, "shutdown-target", "verify", "the load of the shutdown check: verify (rows = 200 answers) or register (rows = 201 answers)")
 	flag.BoolVar(&o.edge, "edge", false, "measure -overload-target through HAProxy (scripts/deploy/haproxy.cfg) beside the same run direct to the started server, then stop")
 	flag.StringVar(&o.edgeConfig, "edge-config", "scripts/deploy/haproxy.cfg", "the HAProxy configuration of -edge")
 	flag.IntVar(&o.edgeMaxConn, "edge-max-conn", 256, "requests the proxy sends the node at once in -edge (the node's HEALTHCODE_ADMISSION_MAX_IN_FLIGHT)")
@@ -124,6 +131,14 @@ func run() error {
 	seed, err := seedPeople(ctx, client, base, o.operatorKey, o.people)
 	if err != nil {
 		return err
+	}
+	if o.shutdownTarget != "verify" && o.shutdownTarget != "register" {
+		return fmt.Errorf("-shutdown-target: %q is neither verify nor register", o.shutdownTarget)
+	}
+	if slices.Contains(strings.Split(o.targets, ","), "register") || o.overTarget == "register" || o.shutdownTarget == "register" {
+		if err := seed.sampler(ctx, client, base, o.operatorKey); err != nil {
+			return err
+		}
 	}
 
 	machine := describeMachine()
@@ -171,17 +186,20 @@ func run() error {
 		var lastBare float64
 		var pending func(bareAfter float64)
 		for _, target := range order {
-			reqs, err := generator(target, bare.URL, base, seed, o.people)
+			reqs, err := generator(ctx, client, target, bare.URL, base, seed, o.people)
 			if err != nil {
 				return err
 			}
-			before := readGroupCommit(ctx, client, base)
+			before, beforeSamples := readGroupCommit(ctx, client, base, "verifications"), readGroupCommit(ctx, client, base, "samples")
 			cpuBefore := meter.snap(pidOf(target))
 			res := rawClosedLoop(ctx, reqs, clients, o.duration)
 			used := cpuBefore.until(meter.snap(pidOf(target)))
 			answered := res.count(func(s int) bool { return s > 0 })
-			if target == "verify" {
-				commits = append(commits, fmt.Sprintf("%d clients: %s", clients, readGroupCommit(ctx, client, base).since(before)))
+			switch target {
+			case "verify":
+				commits = append(commits, fmt.Sprintf("verify's group commit, %d clients: %s", clients, readGroupCommit(ctx, client, base, "verifications").since(before)))
+			case "register":
+				commits = append(commits, fmt.Sprintf("register's group commit, %d clients: %s", clients, readGroupCommit(ctx, client, base, "samples").since(beforeSamples)))
 			}
 			rps := res.rps()
 			if rps > capacity[target] {
@@ -209,7 +227,7 @@ func run() error {
 		}
 	}
 	for _, c := range commits {
-		fmt.Println("  verify's group commit:", c)
+		fmt.Println(" ", c)
 	}
 	if len(o.clients) > 1 && capacity["bare"] > 0 {
 		fmt.Print("capacity (best over the numbers of clients):")
@@ -221,7 +239,7 @@ func run() error {
 
 	if codeRPS := capacity[o.overTarget]; o.overload > 0 && codeRPS > 0 {
 		offered := codeRPS * o.overload
-		reqs, err := generator(o.overTarget, bare.URL, base, seed, o.people)
+		reqs, err := generator(ctx, client, o.overTarget, bare.URL, base, seed, o.people)
 		if err != nil {
 			return err
 		}
@@ -229,7 +247,7 @@ func run() error {
 		cpuBefore := meter.snap(serverPid)
 		res := rawOpenLoop(ctx, reqs, offered, o.duration, o.conns)
 		used := cpuBefore.until(meter.snap(serverPid))
-		ok := func(s int) bool { return s == 200 }
+		ok := func(s int) bool { return s == 200 || s == 201 }
 		busy := func(s int) bool { return s == 503 }
 		acceptedRPS := float64(res.count(ok)) / res.elapsed.Seconds()
 		fmt.Printf("  accepted %.0f req/s = %.0f%% of capacity (target ≥ 90%%), accepted p99 %s (target ≤ 100ms)\n",
@@ -255,34 +273,41 @@ func run() error {
 	}
 
 	if srv != nil && o.shutdown {
-		fmt.Printf("\nshutdown under load: SIGTERM halfway through %s of verify load\n", o.duration)
-		if err := shutdownCheck(ctx, srv, seed, o); err != nil {
+		fmt.Printf("\nshutdown under load: SIGTERM halfway through %s of %s load\n", o.duration, o.shutdownTarget)
+		if err := shutdownCheck(ctx, client, srv, seed, o); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// generator returns n requests of a target, ready to send.
-func generator(target, bareURL, base string, seed *seeded, n int) (prepared, error) {
-	gens := map[string]func() requestGen{
-		"bare":      func() requestGen { return bareRequest(bareURL) },
-		"show-code": func() requestGen { return seed.showCode(base) },
-		"verify":    func() requestGen { return seed.verify(base) },
+// generator returns n requests of a target, ready to send (register:
+// registerRequests of them, into tubes it opens first).
+func generator(ctx context.Context, c *http.Client, target, bareURL, base string, seed *seeded, n int) (prepared, error) {
+	switch target {
+	case "bare":
+		return prepare(bareRequest(bareURL), n)
+	case "show-code":
+		return prepare(seed.showCode(base), n)
+	case "verify":
+		return prepare(seed.verify(base), n)
+	case "register":
+		gen, err := seed.register(ctx, c, base, registerRequests)
+		if err != nil {
+			return prepared{}, err
+		}
+		return prepare(gen, registerRequests)
 	}
-	gen, ok := gens[target]
-	if !ok {
-		return prepared{}, fmt.Errorf("unknown target %q (bare, show-code or verify)", target)
-	}
-	return prepare(gen(), n)
+	return prepared{}, fmt.Errorf("unknown target %q (bare, show-code, verify or register)", target)
 }
 
-// groupCommit is the server's group-commit counters, from /metrics.
+// groupCommit is the server's group-commit counters of one writer
+// (verifications, samples), from /metrics.
 type groupCommit struct {
 	batches, rows, seconds float64
 }
 
-func readGroupCommit(ctx context.Context, c *http.Client, base string) groupCommit {
+func readGroupCommit(ctx context.Context, c *http.Client, base, writer string) groupCommit {
 	var g groupCommit
 	req, err := http.NewRequestWithContext(ctx, "GET", base+"/metrics", nil)
 	if err != nil {
@@ -296,6 +321,10 @@ func readGroupCommit(ctx context.Context, c *http.Client, base string) groupComm
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		name, value, _ := strings.Cut(sc.Text(), " ")
+		name, ok := strings.CutSuffix(name, `{writer="`+writer+`"}`)
+		if !ok {
+			continue
+		}
 		into := map[string]*float64{
 			"healthcode_group_commit_batches_total": &g.batches,
 			"healthcode_group_commit_rows_total":    &g.rows,

@@ -16,6 +16,9 @@ type seeded struct {
 	tokens   []string
 	codes    []string
 	verifier string
+	// nucleic are the people's 核酸码, for registrations (the verifier is
+	// also the sampler); empty unless a register target runs.
+	nucleic []string
 }
 
 // seedPeople creates people through the sandbox as a citizen would (login,

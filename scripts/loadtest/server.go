@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,22 +164,39 @@ func (s *server) stop() {
 	os.RemoveAll(s.dir)
 }
 
-// countVerifications counts the recorded scans straight from the database.
-func (s *server) countVerifications(ctx context.Context) (int64, error) {
+// countRows counts the rows of table (verifications, samples) straight
+// from the database.
+func (s *server) countRows(ctx context.Context, table string) (int64, error) {
 	db, err := models.OpenDB(ctx, models.DBOptions{Driver: s.driver, DSN: s.dsn, MaxOpenConns: 1})
 	if err != nil {
 		return 0, err
 	}
 	defer models.CloseDB(db)
 	var n int64
-	err = db.Table("verifications").Count(&n).Error
+	err = db.Table(table).Count(&n).Error
 	return n, err
 }
 
-// shutdownCheck stops the server with SIGTERM halfway through a verify run
-// and checks that the database holds exactly the verifications answered 200.
-func shutdownCheck(ctx context.Context, s *server, seed *seeded, o options) error {
-	before, err := s.countVerifications(ctx)
+// shutdownCheck stops the server with SIGTERM halfway through a run of
+// o.shutdownTarget (verify or register) and checks that the database holds
+// exactly the rows of the accepted writes: verifications answered 200, or
+// registrations answered 201 (a 200 to a registration is a resend that
+// writes nothing).
+func shutdownCheck(ctx context.Context, c *http.Client, s *server, seed *seeded, o options) error {
+	table, accepted, gen := "verifications", 200, seed.verify(s.base)
+	n := o.people
+	if o.shutdownTarget == "register" {
+		var err error
+		if gen, err = seed.register(ctx, c, s.base, registerRequests); err != nil {
+			return err
+		}
+		table, accepted, n = "samples", 201, registerRequests
+	}
+	reqs, err := prepare(gen, n)
+	if err != nil {
+		return err
+	}
+	before, err := s.countRows(ctx, table)
 	if err != nil {
 		return err
 	}
@@ -186,10 +204,6 @@ func shutdownCheck(ctx context.Context, s *server, seed *seeded, o options) erro
 		time.Sleep(o.duration / 2)
 		s.cmd.Process.Signal(syscall.SIGTERM)
 	}()
-	reqs, err := prepare(seed.verify(s.base), o.people)
-	if err != nil {
-		return err
-	}
 	res := rawClosedLoop(ctx, reqs, slices.Max(o.clients), o.duration)
 	var exitErr error
 	select {
@@ -197,19 +211,19 @@ func shutdownCheck(ctx context.Context, s *server, seed *seeded, o options) erro
 	case <-time.After(60 * time.Second):
 		return errors.New("server did not exit after SIGTERM")
 	}
-	after, err := s.countVerifications(ctx)
+	after, err := s.countRows(ctx, table)
 	if err != nil {
 		return err
 	}
-	answered := res.count(func(st int) bool { return st == 200 })
+	answered := res.count(func(st int) bool { return st == accepted })
 	verdict := "OK"
 	if after-before != int64(answered) {
 		verdict = "FAIL"
 	}
-	fmt.Printf("  %d verifications answered 200, %d rows written, exit %v, other outcomes %s: %s\n",
-		answered, after-before, exitStatus(exitErr), res.statuses(), verdict)
+	fmt.Printf("  %d %s answered %d, %d rows written, exit %v, other outcomes %s: %s\n",
+		answered, table, accepted, after-before, exitStatus(exitErr), res.statuses(), verdict)
 	if verdict != "OK" {
-		return errors.New("rows and 200 answers differ")
+		return fmt.Errorf("rows and %d answers differ", accepted)
 	}
 	return nil
 }
