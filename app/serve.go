@@ -48,6 +48,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	// fresh by polling version rows, so a change on one node reaches all.
 	verifiers := models.NewVerifierBook()
 	samplers := models.NewSamplerBook()
+	venues := models.NewVenueBook()
 	signing := &signingKeys{cfg: cfg, ring: d.signing}
 	refreshes := map[string]func(context.Context) error{
 		"session revocations": func(ctx context.Context) error {
@@ -56,6 +57,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		"status lists": func(ctx context.Context) error { return d.store.RefreshStatus(ctx, d.status) },
 		"verifiers":    func(ctx context.Context) error { return d.store.RefreshVerifiers(ctx, verifiers) },
 		"samplers":     func(ctx context.Context) error { return d.store.RefreshSamplers(ctx, samplers) },
+		"venues":       func(ctx context.Context) error { return d.store.RefreshVenues(ctx, venues) },
 		// A `keys rotate` reaches running servers without a restart; the
 		// keys are read again only when their files changed.
 		"signing keys": func(context.Context) error { return signing.refresh(d.clock.Now()) },
@@ -86,6 +88,12 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		Timeout: cfg.DB.QueryTimeout.D(),
 	}, d.store.RecordSamples)
 	defer samples.Close()
+	// Venue check-ins too, each visit with its result page's ticket.
+	visits := models.NewGroupCommitter(models.GroupCommitOptions{
+		MaxBatch: cfg.GroupCommit.MaxBatch, MaxWait: cfg.GroupCommit.MaxWait.D(), Queue: cfg.GroupCommit.Queue, Writers: writers,
+		Timeout: cfg.DB.QueryTimeout.D(),
+	}, d.store.RecordVisits)
+	defer visits.Close()
 	// Records past their retention are purged in the background, on one
 	// node at a time; stopped and waited for before the database closes.
 	purgeCtx, stopPurging := context.WithCancel(context.Background())
@@ -117,7 +125,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	service, err := handlers.New(handlers.Deps{
 		Config: cfg, Store: d.store, Sessions: d.sessions, Platforms: platforms,
 		Keys: d.signing, Status: d.status, Verifiers: verifiers, Verifications: verifications, Importer: importer,
-		Samplers: samplers, Samples: samples, OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
+		Samplers: samplers, Samples: samples, Venues: venues, Visits: visits, OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -94,6 +94,8 @@ type Retention struct {
 	Scans Duration `json:"scans" env:"HEALTHCODE_RETENTION_SCANS"`
 	// Tickets is how long a page ticket is kept after it expired.
 	Tickets Duration `json:"tickets" env:"HEALTHCODE_RETENTION_TICKETS"`
+	// CheckIns is how long venue check-ins are kept after the scan.
+	CheckIns Duration `json:"checkins" env:"HEALTHCODE_RETENTION_CHECKINS"`
 	// Audit is how long audit rows are kept: at least MinAuditRetention.
 	Audit Duration `json:"audit" env:"HEALTHCODE_RETENTION_AUDIT"`
 	// Interval is roughly how often serve purges (each wait is jittered).
@@ -137,6 +139,11 @@ type RateLimit struct {
 	// TicketPerMinuteUser bounds the page tickets an account may create
 	// (each is a database row).
 	TicketPerMinuteUser int `json:"ticket_per_minute_account" env:"HEALTHCODE_RATE_TICKET_PER_MINUTE_ACCOUNT"`
+	// CheckInPerMinuteUser bounds venue check-ins per account;
+	// VenuePerMinuteUser a registrar's venue requests (registrations,
+	// rotations, posters, reads and exports of the register).
+	CheckInPerMinuteUser int `json:"checkin_per_minute_account" env:"HEALTHCODE_RATE_CHECKIN_PER_MINUTE_ACCOUNT"`
+	VenuePerMinuteUser   int `json:"venue_per_minute_account" env:"HEALTHCODE_RATE_VENUE_PER_MINUTE_ACCOUNT"`
 }
 
 // DB configures the database.
@@ -232,7 +239,8 @@ func Default() Config {
 		PlatformTimeout: Duration(5 * time.Second),
 		// Generous per address: a whole estate may share one carrier-grade NAT.
 		RateLimit: RateLimit{LoginPerMinuteIP: 120, IdentityPerMinuteIP: 120, IdentityPerMinuteUser: 10,
-			CodePerMinuteUser: 60, VerifyPerMinuteUser: 300, TicketPerMinuteUser: 30},
+			CodePerMinuteUser: 60, VerifyPerMinuteUser: 300, TicketPerMinuteUser: 30,
+			CheckInPerMinuteUser: 30, VenuePerMinuteUser: 120},
 		Admission:      Admission{MaxInFlight: 256, MaxQueue: 1024, MaxWait: Duration(50 * time.Millisecond)},
 		GroupCommit:    GroupCommit{MaxBatch: 256, MaxWait: Duration(5 * time.Millisecond), Queue: 8192},
 		CodeTTL:        Duration(60 * time.Second),
@@ -240,7 +248,7 @@ func Default() Config {
 		ImportMaxBytes: 256 << 20,
 		// Scans four weeks, page tickets a day after they expired, audit
 		// rows 180 days.
-		Retention: Retention{Scans: Duration(28 * 24 * time.Hour), Tickets: Duration(24 * time.Hour),
+		Retention: Retention{Scans: Duration(28 * 24 * time.Hour), Tickets: Duration(24 * time.Hour), CheckIns: Duration(28 * 24 * time.Hour),
 			Audit: Duration(MinAuditRetention), Interval: Duration(time.Hour)},
 	}
 }
@@ -284,6 +292,9 @@ func (c Config) validateRetention(bad func(string, ...any)) {
 	}
 	if c.Retention.Scans.D() < least {
 		bad("HEALTHCODE_RETENTION_SCANS must be at least %v in %s mode, not %v", least, mode, c.Retention.Scans)
+	}
+	if c.Retention.CheckIns.D() < least {
+		bad("HEALTHCODE_RETENTION_CHECKINS must be at least %v in %s mode, not %v", least, mode, c.Retention.CheckIns)
 	}
 	if c.Retention.Tickets.D() < least {
 		bad("HEALTHCODE_RETENTION_TICKETS must be at least %v in %s mode, not %v", least, mode, c.Retention.Tickets)
@@ -349,7 +360,8 @@ func (c Config) Validate() error {
 		bad("HEALTHCODE_GROUP_COMMIT_*: batch between 1 and 3000, queue at least the batch, a wait between 0 and 1s")
 	}
 	if c.RateLimit.LoginPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteIP < 1 || c.RateLimit.IdentityPerMinuteUser < 1 ||
-		c.RateLimit.CodePerMinuteUser < 1 || c.RateLimit.VerifyPerMinuteUser < 1 || c.RateLimit.TicketPerMinuteUser < 1 {
+		c.RateLimit.CodePerMinuteUser < 1 || c.RateLimit.VerifyPerMinuteUser < 1 || c.RateLimit.TicketPerMinuteUser < 1 ||
+		c.RateLimit.CheckInPerMinuteUser < 1 || c.RateLimit.VenuePerMinuteUser < 1 {
 		bad("HEALTHCODE_RATE_* limits must be at least 1 per minute")
 	}
 	if c.PprofAddr != "" {

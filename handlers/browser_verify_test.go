@@ -119,6 +119,25 @@ func TestVerificationViewSaysWhyForEveryReason(t *testing.T) {
 	codes[models.ReasonUnsupportedKind] = sign(e.keys.Active(), offline)
 	codes[models.ReasonNotHealthCode] = decode[nucleicCodeResponse](t, e.json("GET", "/api/v1/me/nucleic-code", alice, nil), 200).QR
 
+	// Venue codes: one posted (not a health code), one rotated, one ended,
+	// one pending review, one rejected, one of no venue we know.
+	venueQR := func(name, credit string) venueView { return decode[venueView](t, e.venue(alice, name, credit), 201) }
+	codes[models.ReasonVenueCode] = venueQR("欧阳便利店", creditHuawei).QR
+	rotated := venueQR("欧阳面馆", creditTencent)
+	decode[venueView](t, e.json("POST", "/api/v1/venues/"+rotated.ID+"/rotate", alice, nil), 200)
+	codes[models.ReasonVenueRotated] = rotated.QR
+	ended := venueQR("欧阳书店", creditExample)
+	decode[venueView](t, e.json("DELETE", "/api/v1/venues/"+ended.ID, alice, nil), 200)
+	codes[models.ReasonVenueEnded] = ended.QR
+	codes[models.ReasonVenuePending] = venueQR("试点食堂", creditPilot).QR
+	refused := venueQR("试点茶室", creditPilot)
+	if rec := e.operator("POST", "/api/v1/admin/venue-reviews/"+refused.ID, map[string]string{"decision": "reject"}); rec.Code != 200 {
+		t.Fatal(rec.Body)
+	}
+	codes[models.ReasonVenueRefused] = refused.QR
+	codes[models.ReasonVenueUnknown] = sign(e.keys.Active(), codetoken.Claims{Issuer: "310000", Subject: "nosuchvenue0000000000000000", Kind: codetoken.KindVenue,
+		Serial: 1, IssuedAt: now, ExpiresAt: now.Add(codetoken.VenueLifetime), VenueName: "假场所", VenueAddress: "无"})
+
 	// Relative codes whose links are pending, rejected, deleted or unknown.
 	relative := func(link string) string {
 		c := personal(now, time.Minute)

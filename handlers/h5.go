@@ -24,6 +24,8 @@ type ticketRequest struct {
 	Purpose string `json:"purpose"`
 	// RelativeID asks for a relative's code page.
 	RelativeID string `json:"relative_id"`
+	// VenueID names the venue of a live register (purpose "venue").
+	VenueID string `json:"venue_id"`
 }
 
 type ticketResponse struct {
@@ -75,12 +77,23 @@ func (api *API) createTicket(c *gin.Context) {
 		req.RelativeID = ""
 	case models.TicketNucleic:
 		path = "/h5/nucleic"
+	case models.TicketVenue:
+		path = "/h5/venue"
+		req.RelativeID = ""
 	default:
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code、verify、sampler 或 nucleic"))
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code、verify、sampler、nucleic 或 venue"))
 		return
 	}
 	s, _ := sessionOf(c)
-	if req.RelativeID != "" {
+	if req.Purpose == models.TicketVenue {
+		// The register's page holds the venue: only its registrar's and
+		// deputies' tickets open it.
+		if _, err := api.store.VenueFor(c.Request.Context(), s.AccountID, req.VenueID); err != nil {
+			respondError(c, api.log, err)
+			return
+		}
+		req.RelativeID = req.VenueID
+	} else if req.RelativeID != "" {
 		if _, err := api.store.RelativeOf(c.Request.Context(), s.AccountID, req.RelativeID); err != nil {
 			respondError(c, api.log, err)
 			return
@@ -227,21 +240,30 @@ func verifierName(s models.Session) string {
 // qrSVG draws a QR code of text as one SVG path of its dark modules, with a
 // quiet zone of four modules.
 func qrSVG(text string) (string, error) {
+	d, n, err := qrPath(text)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges" role="img" aria-label="健康码二维码"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="%s"/></svg>`,
+		n, n, n, n, d), nil
+}
+
+// qrPath draws a QR code of text as the SVG path of its dark modules, one
+// unit each, offset by a quiet zone of four; n is the side with the zone.
+func qrPath(text string) (d string, n int, err error) {
 	q, err := qrcode.New(text, qrcode.Medium)
 	if err != nil {
-		return "", fmt.Errorf("draw QR: %w", err)
+		return "", 0, fmt.Errorf("draw QR: %w", err)
 	}
 	q.DisableBorder = true
 	bits := q.Bitmap()
-	n := len(bits) + 8
-	var d strings.Builder
+	var b strings.Builder
 	for y, row := range bits {
 		for x, dark := range row {
 			if dark {
-				fmt.Fprintf(&d, "M%d %dh1v1h-1z", x+4, y+4)
+				fmt.Fprintf(&b, "M%d %dh1v1h-1z", x+4, y+4)
 			}
 		}
 	}
-	return fmt.Sprintf(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 %d %d" shape-rendering="crispEdges" role="img" aria-label="健康码二维码"><rect width="%d" height="%d" fill="#fff"/><path fill="#000" d="%s"/></svg>`,
-		n, n, n, n, d.String()), nil
+	return b.String(), len(bits) + 8, nil
 }

@@ -37,6 +37,10 @@ type Deps struct {
 	// samples through group commit.
 	Samplers *models.SamplerBook
 	Samples  *models.GroupCommitter[*models.SampleRegistration]
+	// Venues is the venue registry in memory; Visits records check-ins
+	// through group commit.
+	Venues *models.VenueBook
+	Visits *models.GroupCommitter[*models.Visit]
 	// OperatorKeys authorise operator requests (configured or generated).
 	OperatorKeys []string
 	Clock        models.Clock
@@ -59,6 +63,9 @@ type API struct {
 	samplers      *models.SamplerBook
 	// samples is the group-commit writer of sample registrations.
 	samples *models.GroupCommitter[*models.SampleRegistration]
+	venues  *models.VenueBook
+	// visits is the group-commit writer of venue check-ins.
+	visits *models.GroupCommitter[*models.Visit]
 	// checker judges scanned codes.
 	checker   *models.Checker
 	admission *admission
@@ -74,7 +81,7 @@ type API struct {
 	loc          *time.Location
 	log          *slog.Logger
 
-	loginIP, identityIP, identityAccount, codeAccount, verifyAccount, ticketAccount *rateLimiter
+	loginIP, identityIP, identityAccount, codeAccount, verifyAccount, ticketAccount, checkInAccount, venueAccount *rateLimiter
 }
 
 // Service is the HTTP surface the composition root serves.
@@ -107,15 +114,18 @@ func New(d Deps) (*Service, error) {
 // newAPI builds the handlers' shared state from d.
 func newAPI(d Deps) *API {
 	rl := d.Config.RateLimit
+	if d.Venues == nil {
+		d.Venues = models.NewVenueBook() // no venues: every venue code is unknown
+	}
 	adm := newAdmission(d.Config.Admission.MaxInFlight, d.Config.Admission.MaxQueue, d.Config.Admission.MaxWait.D(),
 		d.Config.Admission.MaxDelay.D())
 	return &API{
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
 		verifiers: d.Verifiers, verifications: d.Verifications, importer: d.Importer,
-		samplers: d.Samplers, samples: d.Samples,
+		samplers: d.Samplers, samples: d.Samples, venues: d.Venues, visits: d.Visits,
 		checker: models.NewChecker(d.Store, d.Config.Region, d.Keys.ForIssuer(d.Config.Region),
-			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Clock),
+			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Venues, d.Clock),
 		admission:    adm,
 		metrics:      newMetrics(adm, d.Verifications, d.Samples, d.Logger),
 		codes:        newCodeCache(codeReuse, 1<<20),
@@ -128,6 +138,8 @@ func newAPI(d Deps) *API {
 		codeAccount:     newRateLimiter(d.Clock, rl.CodePerMinuteUser),
 		verifyAccount:   newRateLimiter(d.Clock, rl.VerifyPerMinuteUser),
 		ticketAccount:   newRateLimiter(d.Clock, rl.TicketPerMinuteUser),
+		checkInAccount:  newRateLimiter(d.Clock, rl.CheckInPerMinuteUser),
+		venueAccount:    newRateLimiter(d.Clock, rl.VenuePerMinuteUser),
 	}
 }
 
@@ -224,6 +236,11 @@ func (api *API) routes(r *gin.Engine) {
 	sampler.POST("/tubes/:tube/samples", api.addSample)
 	sampler.POST("/tubes/:tube/seal", api.sealTube)
 	sampler.GET("/summary", api.samplingSummary)
+	h5.GET("/pagekit.js", pageKit)
+	h5.GET("/checkin", api.checkInPage)
+	h5.GET("/venue", api.venuePage)
+	h5api.GET("/checkin", api.requirePage(models.TicketCheckIn), api.pageVisit)
+	h5api.GET("/venue/checkins", api.requirePage(models.TicketVenue), api.limitBy(api.venueAccount, "venue", accountKey), api.pageRegister)
 
 	// Operators: every action is audited.
 	admin := v1.Group("/admin", api.requireOperator)
@@ -239,6 +256,8 @@ func (api *API) routes(r *gin.Engine) {
 	admin.POST(routeBirthRecords, api.importBirths)
 	admin.GET("/relative-reviews", api.listReviews)
 	admin.POST("/relative-reviews/:id", api.decideReview)
+	admin.GET("/venue-reviews", api.listVenueReviews)
+	admin.POST("/venue-reviews/:id", api.decideVenueReview)
 
 	// The sampling point: tubes and the people in them, for samplers.
 	sampling := v1.Group("/sampling", api.requireSession)
@@ -256,6 +275,20 @@ func (api *API) routes(r *gin.Engine) {
 	rel.GET("/:id/status", codeLimit, api.requireFaceToday, api.relativeStatus)
 	rel.GET("/:id/code", codeLimit, api.relativeCodeHandler) // relativeCode checks today's face verification
 	rel.GET("/:id/nucleic-code", codeLimit, api.relativeNucleicCode)
+
+	// Venues (场所码): registrars register and post them, visitors check in.
+	// Scanning a venue code never changes anyone's colour.
+	venues := v1.Group("/venues", api.requireSession, api.limitBy(api.venueAccount, "venue", accountKey))
+	venues.POST("", api.requireFaceToday, api.registerVenue)
+	venues.GET("", api.listVenues)
+	venues.DELETE("/:id", api.endVenue)
+	venues.POST("/:id/rotate", api.rotateVenue)
+	venues.POST("/:id/deputies", api.addVenueDeputy)
+	venues.GET("/:id/poster", api.venuePoster)
+	venues.GET("/:id/checkins", api.venueCheckIns)
+	venues.GET("/:id/checkins.csv", api.venueCheckInsCSV)
+	venues.DELETE("/:id/checkins", api.deleteVenueCheckIns)
+	v1.POST("/checkins", api.requireSession, api.limitBy(api.checkInAccount, "checkin", accountKey), api.requireFaceToday, api.checkIn)
 
 	if api.cfg.SandboxEnabled() {
 		// Development only: every flow can be tried from /dev without an

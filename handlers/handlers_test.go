@@ -100,6 +100,7 @@ type testEnv struct {
 	platforms map[string]miniprogram.Platform
 	keys      *codetoken.Keyring
 	status    *models.StatusBook
+	venues    *models.VenueBook
 
 	mu     sync.Mutex
 	bodies []string
@@ -149,6 +150,12 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	}
 	samples := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordSamples)
 	t.Cleanup(samples.Close)
+	venues := models.NewVenueBook()
+	if err := store.RefreshVenues(t.Context(), venues); err != nil {
+		t.Fatal(err)
+	}
+	visits := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVisits)
+	t.Cleanup(visits.Close)
 	importer := models.NewImporter(store, 4, log, func() { store.RefreshStatus(context.Background(), status) })
 	importCtx, stopImports := context.WithCancel(context.Background())
 	imported := make(chan struct{})
@@ -156,7 +163,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	t.Cleanup(func() { stopImports(); <-imported })
 	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
 		Verifiers: verifiers, Verifications: verifications, Importer: importer,
-		Samplers: samplers, Samples: samples, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
+		Samplers: samplers, Samples: samples, Venues: venues, Visits: visits, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
 	api := newAPI(deps)
 	h, err := api.router()
 	if err != nil {
@@ -164,7 +171,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	}
 	return &testEnv{
 		handler: &front{api: api, router: h}, router: h, store: store, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
-		platforms: setup.platforms, keys: keys, status: status,
+		platforms: setup.platforms, keys: keys, status: status, venues: venues,
 		api: api,
 	}
 }

@@ -37,6 +37,18 @@ func servePageStatus(c *gin.Context, status int, name string) {
 	c.Data(status, "text/html; charset=utf-8", body)
 }
 
+// pageKit serves the script the code and check-in pages share.
+func pageKit(c *gin.Context) {
+	body, err := pageFS.ReadFile("pages/pagekit.js")
+	if err != nil {
+		c.AbortWithStatus(http.StatusInternalServerError)
+		return
+	}
+	c.Header("Cache-Control", "public, max-age=300")
+	c.Header("X-Content-Type-Options", "nosniff")
+	c.Data(http.StatusOK, "text/javascript; charset=utf-8", body)
+}
+
 // devPage serves the development landing page (sandbox only).
 func (api *API) devPage(c *gin.Context) { servePage(c, "dev.html") }
 

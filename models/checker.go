@@ -36,11 +36,16 @@ type IdentifiesOnly struct{}
 // Revoked returns "".
 func (IdentifiesOnly) Revoked(context.Context, codetoken.Claims) (string, error) { return "", nil }
 
-// HealthCode reports false: the code is not a health code.
-func (IdentifiesOnly) HealthCode() bool { return false }
+// NotHealthCode says why the code is not a health code.
+func (IdentifiesOnly) NotHealthCode() string { return ReasonNotHealthCode }
 
-// healthCoder is a policy that can say its kind is not a health code.
-type healthCoder interface{ HealthCode() bool }
+// notHealthCoder is a policy whose kind is not a health code: verify
+// answers its codes invalid with the reason it gives.
+type notHealthCoder interface{ NotHealthCode() string }
+
+// placeCoder is a policy whose codes name a place (a venue), not a person:
+// they carry no person number and no colour, and never identify anyone.
+type placeCoder interface{ IdentifiesPlace() bool }
 
 // LinkPolicy lets a relative code stand only while its link is approved:
 // deleting the link revokes every code issued for it at once.
@@ -85,12 +90,13 @@ type Checker struct {
 
 // NewChecker returns the checker of region's codes signed with keys under
 // rules, with the policy of every kind of code this service verifies;
-// status gives holders' live colours.
-func NewChecker(store *Store, region string, keys codetoken.KeyLookup, rules codetoken.Rules, status *StatusBook, clock Clock) *Checker {
+// status gives holders' live colours, venues the venue registry.
+func NewChecker(store *Store, region string, keys codetoken.KeyLookup, rules codetoken.Rules, status *StatusBook, venues *VenueBook, clock Clock) *Checker {
 	return &Checker{region: region, keys: keys, rules: rules, status: status, clock: clock, policies: map[string]KindPolicy{
 		codetoken.KindPersonal: Stands{},
 		codetoken.KindRelative: LinkPolicy{Store: store},
 		codetoken.KindNucleic:  IdentifiesOnly{},
+		codetoken.KindVenue:    VenuePolicy{Venues: venues},
 	}}
 }
 
@@ -103,16 +109,47 @@ func (ch *Checker) Check(ctx context.Context, qr string) (Verdict, error) {
 	if err != nil || v.Result != ResultValid {
 		return v, err
 	}
-	if hc, ok := ch.policies[v.Claims.Kind].(healthCoder); ok && !hc.HealthCode() {
-		return Verdict{Result: ResultInvalid, Reason: ReasonNotHealthCode, Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
+	if hc, ok := ch.policies[v.Claims.Kind].(notHealthCoder); ok {
+		return Verdict{Result: ResultInvalid, Reason: hc.NotHealthCode(), Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
 	}
 	return v, nil
 }
 
 // Identify judges qr at the checker's clock as proof of who its holder is
-// (a sampling point's question): every kind with a policy may pass,
-// whether or not it is a health code. Verdicts and errors are Check's.
+// (a sampling point's question): every kind of a person's code with a
+// policy may pass, whether or not it is a health code; a venue code is
+// invalid with ReasonVenueCode. Verdicts and errors are Check's.
 func (ch *Checker) Identify(ctx context.Context, qr string) (Verdict, error) {
+	v, err := ch.judge(ctx, qr)
+	if err != nil || v.Result != ResultValid {
+		return v, err
+	}
+	if ch.isPlace(v.Claims.Kind) {
+		return Verdict{Result: ResultInvalid, Reason: ReasonVenueCode, Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
+	}
+	return v, nil
+}
+
+// CheckVenue judges qr at the checker's clock as a venue's posted code (a
+// visitor's scan): a genuine code of another kind is invalid with
+// CodeNotVenueCode as its reason. Verdicts and errors are Check's; a valid
+// verdict has no Status.
+func (ch *Checker) CheckVenue(ctx context.Context, qr string) (Verdict, error) {
+	v, err := ch.judge(ctx, qr)
+	if err == nil && v.Genuine && v.Claims.Kind != codetoken.KindVenue {
+		return Verdict{Result: ResultInvalid, Reason: CodeNotVenueCode, Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
+	}
+	return v, err
+}
+
+func (ch *Checker) isPlace(kind string) bool {
+	p, ok := ch.policies[kind].(placeCoder)
+	return ok && p.IdentifiesPlace()
+}
+
+// judge decodes qr, checks its key, lifetime and times, and asks its kind's
+// policy; a person's valid code comes with the holder's live status.
+func (ch *Checker) judge(ctx context.Context, qr string) (Verdict, error) {
 	now := ch.clock.Now()
 	claims, err := codetoken.Parse(qr, ch.keys)
 	if err == nil {
@@ -129,8 +166,10 @@ func (ch *Checker) Identify(ctx context.Context, qr string) (Verdict, error) {
 	}
 	v.Genuine = true
 	// The status book is ours: a code read by number must be ours and carry
-	// one (a code without it would read as green whoever holds it).
-	if claims.Issuer != ch.region || claims.PersonNo == 0 {
+	// one (a code without it would read as green whoever holds it). A
+	// place's code names no person.
+	place := ch.isPlace(claims.Kind)
+	if claims.Issuer != ch.region || (claims.PersonNo == 0) != place {
 		v.Reason, v.Genuine, v.Claims = "malformed", false, codetoken.Claims{}
 		return v, nil
 	}
@@ -147,7 +186,10 @@ func (ch *Checker) Identify(ctx context.Context, qr string) (Verdict, error) {
 		v.Result, v.Reason = ResultRevoked, reason
 		return v, nil
 	}
-	v.Result, v.Status = ResultValid, ch.status.Of(claims.PersonNo)
+	v.Result = ResultValid
+	if !place {
+		v.Status = ch.status.Of(claims.PersonNo)
+	}
 	return v, nil
 }
 

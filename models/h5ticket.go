@@ -18,6 +18,11 @@ const (
 	TicketSampler = "sampler"
 	// TicketNucleic opens the 核酸码 page, the holder's or a relative's.
 	TicketNucleic = "nucleic"
+	// TicketCheckIn opens a visit's check-in result page (its RelativeID
+	// holds the visit); TicketVenue a venue's live register (RelativeID
+	// holds the venue).
+	TicketCheckIn = "checkin"
+	TicketVenue   = "venue"
 )
 
 // H5Ticket is a one-time ticket that lets the mini-program's web-view open a
@@ -38,14 +43,19 @@ func (H5Ticket) TableName() string { return "h5_tickets" }
 // CodeTicketInvalid is the error code of a used, expired or unknown ticket.
 const CodeTicketInvalid = "ticket_invalid"
 
-// CreateH5Ticket makes a ticket valid for ttl and returns it.
-func (s *Store) CreateH5Ticket(ctx context.Context, accountID, purpose, relativeID string, ttl time.Duration) (string, error) {
+// newH5Ticket makes a ticket valid for ttl from now and the row that stores
+// its hash.
+func newH5Ticket(accountID, purpose, relativeID string, ttl time.Duration, now time.Time) (string, H5Ticket) {
 	raw := make([]byte, 24)
 	rand.Read(raw)
 	ticket := base64.RawURLEncoding.EncodeToString(raw)
-	now := s.clock.Now().UTC()
-	t := H5Ticket{ID: ticketHash(ticket), AccountID: accountID, Purpose: purpose, RelativeID: relativeID,
+	return ticket, H5Ticket{ID: ticketHash(ticket), AccountID: accountID, Purpose: purpose, RelativeID: relativeID,
 		ExpiresAt: now.Add(ttl), CreatedAt: now}
+}
+
+// CreateH5Ticket makes a ticket valid for ttl and returns it.
+func (s *Store) CreateH5Ticket(ctx context.Context, accountID, purpose, relativeID string, ttl time.Duration) (string, error) {
+	ticket, t := newH5Ticket(accountID, purpose, relativeID, ttl, s.clock.Now().UTC())
 	if err := s.db.WithContext(ctx).Create(&t).Error; err != nil {
 		return "", fmt.Errorf("create page ticket: %w", err)
 	}

@@ -515,6 +515,47 @@ type (
 	}
 )
 
+// Frozen table shapes of migration 16: venues and their check-ins.
+type (
+	m16Venue struct {
+		ID                 string `gorm:"primaryKey;size:32"`
+		RegistrarAccountID string `gorm:"size:32;not null;index:idx_venues_registrar"`
+		RegistrarPersonNo  uint32 `gorm:"not null"`
+		Name               string `gorm:"size:400;not null"`
+		Address            string `gorm:"size:400;not null"`
+		District           string `gorm:"size:6;not null"`
+		Kind               string `gorm:"size:16;not null"`
+		CreditCode         string `gorm:"size:18;not null"`
+		State              string `gorm:"size:16;not null;index:idx_venues_state_created,priority:1"`
+		Generation         int64  `gorm:"not null"`
+		CodeIssuedAt       time.Time
+		Rev                int64  `gorm:"not null;default:0;index:idx_venues_rev"`
+		ReviewNote         string `gorm:"size:2000;not null;default:''"`
+		DecidedBy          string `gorm:"size:64;not null;default:''"`
+		DecidedAt          *time.Time
+		CreatedAt          time.Time `gorm:"index:idx_venues_state_created,priority:2"`
+		EndedAt            *time.Time
+	}
+	m16VenueDeputy struct {
+		VenueID   string `gorm:"primaryKey;size:32"`
+		AccountID string `gorm:"primaryKey;size:32;index:idx_venue_deputies_account"`
+		AddedBy   string `gorm:"size:32;not null"`
+		AddedAt   time.Time
+	}
+	m16CheckIn struct {
+		ID          string    `gorm:"primaryKey;size:32"`
+		VisitID     string    `gorm:"size:32;not null;index:idx_check_ins_visit"`
+		VenueID     string    `gorm:"size:32;not null;index:idx_check_ins_venue_time,priority:1"`
+		AccountID   string    `gorm:"size:32;not null"`
+		PersonID    string    `gorm:"size:32;not null"`
+		PersonNo    uint32    `gorm:"not null"`
+		MaskedName  string    `gorm:"size:128;not null"`
+		MaskedDoc   string    `gorm:"size:64;not null"`
+		Colour      string    `gorm:"size:8;not null"`
+		CheckedInAt time.Time `gorm:"index:idx_check_ins_venue_time,priority:2;index:idx_check_ins_time"`
+	}
+)
+
 // migrations lists every schema change in order. Append; never edit one that
 // has shipped.
 var migrations = []migration{
@@ -724,6 +765,29 @@ var migrations = []migration{
 		if tx.Dialector.Name() == "mysql" {
 			// Barcodes compare byte for byte, as in migration 13.
 			return tx.Exec("ALTER TABLE `nucleic_results` MODIFY `tube` VARCHAR(20) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL").Error
+		}
+		return nil
+	}},
+	{16, "add venues (场所码), their deputies and check-ins", func(tx *gorm.DB) error {
+		if err := createTables(tx, map[string]any{"venues": &m16Venue{}, "venue_deputies": &m16VenueDeputy{}, "check_ins": &m16CheckIn{}}); err != nil {
+			return err
+		}
+		if tx.Dialector.Name() != "mysql" {
+			return nil
+		}
+		// Identifiers compare byte for byte, as since migration 9.
+		bin := func(col string, size int) string {
+			return fmt.Sprintf("MODIFY `%s` VARCHAR(%d) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL", col, size)
+		}
+		for _, alter := range []string{
+			"ALTER TABLE `venues` " + bin("id", 32) + ", " + bin("registrar_account_id", 32) + ", " + bin("decided_by", 64) + " DEFAULT ''",
+			"ALTER TABLE `venue_deputies` " + bin("venue_id", 32) + ", " + bin("account_id", 32) + ", " + bin("added_by", 32),
+			"ALTER TABLE `check_ins` " + bin("id", 32) + ", " + bin("visit_id", 32) + ", " + bin("venue_id", 32) + ", " +
+				bin("account_id", 32) + ", " + bin("person_id", 32),
+		} {
+			if err := tx.Exec(alter).Error; err != nil {
+				return fmt.Errorf("make venue identifiers binary: %w", err)
+			}
 		}
 		return nil
 	}},

@@ -43,6 +43,8 @@ type RetentionPolicy struct {
 	// Tickets is how long a page ticket is kept after it expired (tickets
 	// live a minute, so spent ones go as long after they were used).
 	Tickets time.Duration
+	// CheckIns is how long venue check-ins are kept after the scan.
+	CheckIns time.Duration
 	// Audit is how long audit rows are kept; never less than
 	// MinAuditRetention.
 	Audit time.Duration
@@ -151,13 +153,14 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 		// document, so it is kept no longer than they are.
 		{table: "identity_claims", column: "created_at", rule: "superseded", before: now.Add(-p.Scans),
 			also: "NOT EXISTS (SELECT 1 FROM accounts WHERE accounts.claim_id = identity_claims.id)", textID: true},
+		{table: "check_ins", column: "checked_in_at", rule: "checked in", before: now.Add(-p.CheckIns), textID: true},
 		{table: "audit_log", column: "at", rule: "recorded", before: now.Add(-p.Audit)},
 	}
 }
 
 // Purge deletes the records that have outlived their retention under p, as
 // of the store's clock: scans, page tickets, face verifications, session
-// revocations and audit rows. It deletes in batches of p.BatchSize rows by
+// revocations, venue check-ins and audit rows. It deletes in batches of p.BatchSize rows by
 // primary key, each batch one short statement of its own, pausing p.Pause
 // between them, so the hot paths' writes never wait behind it for long.
 // Every statement has p.Deadline.
@@ -176,7 +179,7 @@ func (s *Store) Purge(ctx context.Context, p RetentionPolicy) (PurgeReport, erro
 	if p.Audit < MinAuditRetention {
 		return PurgeReport{}, fmt.Errorf("purge: audit rows are kept at least %v, not %v", MinAuditRetention, p.Audit)
 	}
-	if p.Scans <= 0 || p.Tickets <= 0 || p.SessionTTL <= 0 {
+	if p.Scans <= 0 || p.Tickets <= 0 || p.SessionTTL <= 0 || p.CheckIns <= 0 {
 		return PurgeReport{}, errors.New("purge: every retention must be positive")
 	}
 	if p.BatchSize <= 0 {

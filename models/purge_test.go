@@ -40,7 +40,7 @@ var purgeNow = time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
 const day = 24 * time.Hour
 
 func defaultPolicy() models.RetentionPolicy {
-	return models.RetentionPolicy{Scans: 28 * day, Tickets: day, Audit: 180 * day, SessionTTL: 7 * day}
+	return models.RetentionPolicy{Scans: 28 * day, Tickets: day, CheckIns: 28 * day, Audit: 180 * day, SessionTTL: 7 * day}
 }
 
 // addScans records one scan per age, oldest first as the group commit
@@ -158,11 +158,21 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		claim(29*day-time.Hour, "张丰") // current, old: kept
 		clock.Set(purgeNow)
 
+		// Venue check-ins: 28 days after the check-in.
+		for _, ago := range []time.Duration{29 * day, 28*day + time.Minute, 27 * day} {
+			visit, _ := models.NewVisit("acct", "venue", []models.CheckIn{{PersonID: "p", PersonNo: 1, MaskedName: "张*", MaskedDoc: "11**2X", Colour: models.Green}},
+				purgeNow.Add(-ago), time.Minute)
+			if err := s.RecordVisits(ctx, []*models.Visit{visit}); err != nil {
+				t.Fatal(err)
+			}
+		}
+
 		report, err := s.Purge(ctx, defaultPolicy())
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int64{"verifications": 2, "h5_tickets": 2, "face_verifications": 1, "session_revocations": 1, "status_changes": 1, "identity_claims": 2, "audit_log": 1}
+		// The visits' result-page tickets expired long ago: they go too.
+		want := map[string]int64{"verifications": 2, "h5_tickets": 5, "face_verifications": 1, "session_revocations": 1, "status_changes": 1, "identity_claims": 2, "check_ins": 2, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) || report.Skipped {
 			t.Errorf("removed %v (skipped %v), want %v", got, report.Skipped, want)
 		}
@@ -177,6 +187,11 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		}
 		if n := countRows(t, db, "h5_tickets"); n != 2 {
 			t.Errorf("%d tickets left, want 2", n)
+		}
+		var checkIns []time.Time
+		db.Table("check_ins").Pluck("checked_in_at", &checkIns)
+		if len(checkIns) != 1 || !checkIns[0].Equal(purgeNow.Add(-27*day)) {
+			t.Errorf("check-ins left %v, want the 27-day one", checkIns)
 		}
 		var faces []string
 		db.Table("face_verifications").Order("id").Pluck("id", &faces)
@@ -195,7 +210,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 
 		runs, _ := s.AuditEntries(ctx, "retention.purge", "")
 		if len(runs) != 1 || runs[0].Actor != "system:purge" || !runs[0].At.Equal(purgeNow) ||
-			runs[0].Detail != "verifications=2 h5_tickets=2 face_verifications=1 session_revocations=1 status_changes=1 identity_claims=2 audit_log=1" {
+			runs[0].Detail != "verifications=2 h5_tickets=5 face_verifications=1 session_revocations=1 status_changes=1 identity_claims=2 check_ins=2 audit_log=1" {
 			t.Errorf("purge audit rows %+v", runs)
 		}
 
@@ -215,7 +230,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "status_changes": 1, "identity_claims": 0, "audit_log": 1}
+		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "status_changes": 1, "identity_claims": 0, "check_ins": 1, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("two days on, removed %v, want %v", got, want)
 		}
@@ -254,7 +269,7 @@ func TestPurgeWorksInBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "status_changes": 0, "identity_claims": 0, "audit_log": 12}
+		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "status_changes": 0, "identity_claims": 0, "check_ins": 0, "audit_log": 12}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("removed %v in batches of 5, want %v", got, want)
 		}

@@ -18,6 +18,14 @@ const (
 	// ReasonNotHealthCode is a code that only identifies its holder (a
 	// 核酸码): it proves who they are, not their health.
 	ReasonNotHealthCode = "not_a_health_code"
+	// Reasons a venue code no longer stands, and ReasonVenueCode: a venue
+	// code shown where a person's code is asked for (it names a place).
+	ReasonVenueRotated = "rotated"
+	ReasonVenueEnded   = "venue_ended"
+	ReasonVenuePending = "venue_pending_review"
+	ReasonVenueRefused = "venue_rejected"
+	ReasonVenueUnknown = "venue_unknown"
+	ReasonVenueCode    = "venue_code"
 )
 
 // VerifyReasons lists every reason the checker gives, in the order a reader
@@ -26,6 +34,7 @@ var VerifyReasons = []string{
 	ReasonExpired, ReasonMalformed, ReasonUnknownKey, ReasonBadSignature, ReasonWrongIssuer, ReasonNotYetValid,
 	ReasonLifetime, ReasonRetiredKey, ReasonUnsupportedKind, ReasonNotHealthCode,
 	ReasonLinkPending, ReasonLinkRejected, ReasonLinkDeleted, ReasonLinkUnknown,
+	ReasonVenueCode, ReasonVenueRotated, ReasonVenueEnded, ReasonVenuePending, ReasonVenueRefused, ReasonVenueUnknown,
 }
 
 // ReasonText returns the words staff at a gate read for a reason: what
@@ -64,6 +73,18 @@ func ReasonText(reason string) string {
 		return "亲属关系已解除"
 	case ReasonLinkUnknown:
 		return "亲属关系不存在"
+	case ReasonVenueCode:
+		return "这是场所码，用于扫码登记，请对方出示健康码"
+	case ReasonVenueRotated:
+		return "场所码已更换，请扫描场所张贴的最新场所码"
+	case ReasonVenueEnded:
+		return "该场所码已停用"
+	case ReasonVenuePending:
+		return "该场所码正在审核，暂不可用"
+	case ReasonVenueRefused:
+		return "该场所码未通过审核"
+	case ReasonVenueUnknown:
+		return "场所码无法识别"
 	}
 	return "码无法通过核验，请对方刷新后重试"
 }

@@ -13,7 +13,16 @@ import (
 // say: every reason reasonOf, Check and the link policy give is listed, and
 // each listed one has words of its own for staff.
 func TestEveryReasonHasStaffText(t *testing.T) {
-	given := []string{"expired", "unsupported_kind", "link_unknown", ReasonNotHealthCode}
+	given := []string{"expired", "unsupported_kind", "link_unknown", ReasonNotHealthCode, ReasonVenueCode}
+	policy := VenuePolicy{Venues: NewVenueBook()}
+	for _, e := range []VenueEntry{{State: VenueEnded}, {State: VenueRejected}, {State: VenueActive, Generation: 2}, {State: VenuePendingReview, Generation: 1}} {
+		b := policy.Venues
+		b.snap.Load().shards[b.shard("v")] = map[string]VenueEntry{"v": e}
+		r, _ := policy.Revoked(nil, codetoken.Claims{Subject: "v", Serial: 1})
+		given = append(given, r)
+	}
+	r, _ := policy.Revoked(nil, codetoken.Claims{Subject: "nosuch", Serial: 1})
+	given = append(given, r)
 	for _, err := range []error{codetoken.ErrMalformed, codetoken.ErrUnknownKey, codetoken.ErrBadSignature,
 		codetoken.ErrNotYetValid, codetoken.ErrWrongIssuer, codetoken.ErrLifetime, codetoken.ErrRetiredKey,
 		fmt.Errorf("wrapped: %w", codetoken.ErrBadSignature), errors.New("anything else")} {

@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 )
 
@@ -12,22 +11,17 @@ import (
 // without a database read: an immutable snapshot, swapped whole when the
 // roles change. It is safe for concurrent use.
 type roleBook struct {
-	snap atomic.Pointer[roleSnapshot]
+	// places maps account id → place or site.
+	places snapshotBook[map[string]string]
 	// denied is the error of an account without the role.
 	denied *Error
 }
 
-type roleSnapshot struct {
-	places  map[string]string // account id → place or site
-	version int64
-}
-
 // place returns the place of an active holder, or the book's denied error.
 func (b *roleBook) place(accountID string) (string, error) {
-	if s := b.snap.Load(); s != nil {
-		if place, ok := s.places[accountID]; ok {
-			return place, nil
-		}
+	places, _ := b.places.load()
+	if place, ok := places[accountID]; ok {
+		return place, nil
 	}
 	return "", b.denied
 }
@@ -80,32 +74,13 @@ func (s *Store) revokeRole(ctx context.Context, r role, model any, accountID, ac
 }
 
 // refreshRole swaps a new snapshot of the role into b when the roles changed
-// since the book's (or always, the first time). The store only reads; the
-// book is replaced, never locked.
+// since the book's (or always, the first time).
 func (s *Store) refreshRole(ctx context.Context, r role, b *roleBook) error {
-	held := b.snap.Load()
-	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		v, err := readVersion(tx, r.version)
-		if err != nil {
-			return err
-		}
-		if held != nil && v == held.version {
-			return nil
-		}
+	return refreshSnapshot(ctx, s, &b.places, r.version, func(tx *gormDB) (map[string]string, error) {
 		places, err := r.read(tx)
 		if err != nil {
-			return fmt.Errorf("read %ss: %w", r.action, err)
+			return nil, fmt.Errorf("read %ss: %w", r.action, err)
 		}
-		next := &roleSnapshot{places: places, version: v}
-		// A slower refresh that read an older version never replaces a newer one.
-		for {
-			cur := b.snap.Load()
-			if cur != nil && cur.version > v {
-				return nil
-			}
-			if b.snap.CompareAndSwap(cur, next) {
-				return nil
-			}
-		}
+		return places, nil
 	})
 }

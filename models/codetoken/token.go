@@ -50,6 +50,11 @@ type Claims struct {
 	Serial     int64  // offline codes: bumped on reissue or loss
 	Holder     string // relative codes: the account holding the code
 	Link       string // relative codes: the link that allows it
+	// VenueName and VenueAddress are a venue code's place; its Subject is
+	// the venue id and its Serial the venue's code generation (bumped on
+	// rotation).
+	VenueName    string
+	VenueAddress string
 	// KeyRetiredAt is when the key that signed the code was retired (zero
 	// while it signs). Parse sets it from the key; it is not in the code.
 	KeyRetiredAt time.Time
@@ -62,6 +67,11 @@ const (
 	NucleicLifetime = 30 * 24 * time.Hour
 	OfflineLifetime = 180 * 24 * time.Hour
 	LongestLifetime = OfflineLifetime
+	// VenueLifetime is a venue code's: it does not expire while the venue
+	// is active (the venue registry revokes it when the venue ends or
+	// rotates its code), so it is signed to outlive any poster. A retired
+	// key is still published only LongestLifetime after its retirement.
+	VenueLifetime = 100 * 365 * 24 * time.Hour
 )
 
 // Rules are what Check holds verified claims to.
@@ -82,6 +92,8 @@ func (r Rules) Lifetime(kind string) time.Duration {
 		return NucleicLifetime
 	case KindOffline:
 		return OfflineLifetime
+	case KindVenue:
+		return VenueLifetime
 	}
 	return 0
 }
@@ -106,6 +118,8 @@ type hcClaims struct {
 	Holder     string `cbor:"h,omitempty"`
 	Link       string `cbor:"l,omitempty"`
 	PersonNo   uint32 `cbor:"i,omitempty"`
+	Place      string `cbor:"p,omitempty"`
+	Address    string `cbor:"a,omitempty"`
 }
 
 // Errors of Verify. Each means the code must not be accepted.
@@ -152,7 +166,8 @@ func Sign(key *Key, c Claims) (string, error) {
 	payload, err := encMode.Marshal(cwt{
 		Iss: c.Issuer, Sub: c.Subject, Exp: c.ExpiresAt.Unix(), Iat: c.IssuedAt.Unix(), Cti: c.ID,
 		HC: hcClaims{Kind: c.Kind, Colour: c.Colour, MaskedName: c.MaskedName, MaskedDoc: c.MaskedDoc,
-			Serial: c.Serial, Holder: c.Holder, Link: c.Link, PersonNo: c.PersonNo},
+			Serial: c.Serial, Holder: c.Holder, Link: c.Link, PersonNo: c.PersonNo,
+			Place: c.VenueName, Address: c.VenueAddress},
 	})
 	if err != nil {
 		return "", fmt.Errorf("encode claims: %w", err)
@@ -213,6 +228,7 @@ func Parse(code string, lookup KeyLookup) (Claims, error) {
 		Issuer: c.Iss, Subject: c.Sub, IssuedAt: time.Unix(c.Iat, 0), ExpiresAt: time.Unix(c.Exp, 0), ID: c.Cti,
 		Kind: c.HC.Kind, Colour: c.HC.Colour, MaskedName: c.HC.MaskedName, MaskedDoc: c.HC.MaskedDoc,
 		Serial: c.HC.Serial, Holder: c.HC.Holder, Link: c.HC.Link, PersonNo: c.HC.PersonNo, KeyRetiredAt: key.RetiredAt,
+		VenueName: c.HC.Place, VenueAddress: c.HC.Address,
 	}, nil
 }
 

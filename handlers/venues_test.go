@@ -1,0 +1,302 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"healthcode/models"
+	"healthcode/models/codetoken"
+)
+
+// Unified social credit codes of real organisations (their check digits
+// hold) and the standard's own example.
+const (
+	creditHuawei  = "914403001922038216"
+	creditTencent = "9144030071526726XG"
+	creditExample = "91350100M000100Y43"
+	// creditPilot has the right shape but a check digit that fails.
+	creditPilot = "91310000MA1FL0Q08U"
+)
+
+var carolNumber = idNumber("31011519920303033")
+
+// venue posts a venue registration.
+func (e *testEnv) venue(token, name, credit string) *httptest.ResponseRecorder {
+	return e.json("POST", "/api/v1/venues", token, map[string]string{"name": name, "credit_code": credit,
+		"address": "上海市徐汇区漕溪北路88号", "district": "310104", "kind": "shop"})
+}
+
+// checkIn posts a visitor's scan of a venue code.
+func (e *testEnv) checkIn(token, qr string, relatives ...string) *httptest.ResponseRecorder {
+	// Each check-in a second after the one before, so the register's order
+	// is theirs.
+	defer e.clock.Advance(time.Second)
+	body := map[string]any{"venue_qr": qr}
+	if relatives != nil {
+		body["relative_ids"] = relatives
+	}
+	return e.json("POST", "/api/v1/checkins", token, body)
+}
+
+type registerBody struct {
+	CheckIns   []checkInView    `json:"checkins"`
+	Counts     map[string]int64 `json:"counts"`
+	NextCursor string           `json:"next_cursor"`
+}
+
+// colours reads every registered person's colour from memory and from the
+// database's status tables, for "nothing changed" checks.
+func (e *testEnv) colours(t *testing.T, nos ...uint32) string {
+	t.Helper()
+	var b strings.Builder
+	for _, no := range nos {
+		s := e.status.Of(no)
+		fmt.Fprintf(&b, "%d=%s/%s;", no, s.Colour, s.Source)
+	}
+	var changes, statuses int64
+	if err := e.db.Table("status_changes").Count(&changes).Error; err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.Table("person_status").Count(&statuses).Error; err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&b, "changes=%d statuses=%d seq=%d", changes, statuses, e.status.Seq())
+	return b.String()
+}
+
+func TestVenueCodes(t *testing.T) { onEveryDriver(t, testVenueCodes) }
+
+func testVenueCodes(t *testing.T, driver func(*testSetup)) {
+	e, alice := familyEnv(t, driver)
+	bob, bobID := e.verifiedUser(t, "bob", "王波", bobNumber)
+	carol, _ := e.verifiedUser(t, "carol", "陈可", carolNumber)
+	staff := e.makeVerifier(t, "staff", "王小明", staffNumber)
+	son := decode[relativeView](t, e.addRelative(alice, "欧阳小明", "resident_id", sonNumber, "child"), 201)
+	pending := decode[relativeView](t, e.addRelative(alice, "张伟", "passport", "E87654321", "other"), 201)
+	verify := func(qr string) verifyBody {
+		t.Helper()
+		return decode[verifyBody](t, e.json("POST", "/api/v1/verify", staff, map[string]string{"qr": qr}), 200)
+	}
+
+	// Registration: a valid credit code is active at once, a failing check
+	// digit waits for review, anything else is refused; several sites.
+	shop := decode[venueView](t, e.venue(alice, "欧阳便利店（漕溪店）", creditHuawei), 201)
+	if shop.State != "active" || shop.CreditCodeMasked != "91**************16" || shop.QR == "" || shop.District != "310104" || shop.Kind != "shop" {
+		t.Errorf("registered = %+v", shop)
+	}
+	second := decode[venueView](t, e.venue(alice, "欧阳便利店（龙华店）", strings.ToLower(creditTencent)), 201)
+	review := decode[venueView](t, e.venue(alice, "试点企业食堂", creditPilot), 201)
+	if second.State != "active" || review.State != "pending_review" {
+		t.Errorf("second %s, pilot %s", second.State, review.State)
+	}
+	for _, credit := range []string{"9135010", "91350100M0001O0Y43", "91350100M000100Y4Z", "913501000000100Y43X", ""} {
+		wantError(t, e.venue(alice, "某店", credit), 400, "invalid_credit_code")
+	}
+	wantError(t, e.venue(alice, "店", creditExample), 400, "invalid_venue_name")
+	wantError(t, e.json("POST", "/api/v1/venues", alice, map[string]string{"name": "某店", "credit_code": creditExample,
+		"address": "上海市", "district": "31010", "kind": "shop"}), 400, "invalid_district")
+	wantError(t, e.json("POST", "/api/v1/venues", alice, map[string]string{"name": "某店", "credit_code": creditExample,
+		"address": "上海市", "district": "310104", "kind": "casino"}), 400, "invalid_venue_kind")
+	if list := decode[struct{ Venues []venueView }](t, e.json("GET", "/api/v1/venues", alice, nil), 200); len(list.Venues) != 3 {
+		t.Errorf("alice's venues = %+v", list)
+	}
+
+	// The venue code is not a health code; a pending one is revoked.
+	if got := verify(shop.QR); got.Result != "invalid" || got.Reason != models.ReasonVenueCode || got.MaskedName != "" || got.Colour != "" {
+		t.Errorf("verify a venue code = %+v", got)
+	}
+	if got := verify(review.QR); got.Result != "revoked" || got.Reason != models.ReasonVenuePending {
+		t.Errorf("verify a pending venue = %+v", got)
+	}
+	// Nor does it identify anyone at a sampling point.
+	if v, err := e.api.checker.Identify(t.Context(), shop.QR); err != nil || v.Result != "invalid" || v.Reason != models.ReasonVenueCode {
+		t.Errorf("identify a venue code = %+v %v", v, err)
+	}
+
+	// A yellow caller may not register.
+	e.importListDone(t, "community", "resident_id,"+bobNumber+",yellow,居家观察\n")
+	wantError(t, e.venue(bob, "王波水果店", creditExample), 409, models.CodeRegistrarNotGreen)
+
+	// Check-ins: self and a child; a pending link is refused; nobody's
+	// colour changes.
+	aliceSess, _ := e.sessions.Verify(alice)
+	bobSess, _ := e.sessions.Verify(bob)
+	carolSess, _ := e.sessions.Verify(carol)
+	before := e.colours(t, aliceSess.PersonNo, bobSess.PersonNo, carolSess.PersonNo)
+	got := decode[checkInResponse](t, e.checkIn(alice, shop.QR, son.ID), 201)
+	if len(got.CheckIns) != 2 || got.CheckIns[0].MaskedName != "欧阳**" || got.CheckIns[1].MaskedName != "欧阳**" || got.CheckIns[0].Colour != "green" ||
+		got.Venue.Name != "欧阳便利店（漕溪店）" || got.Venue.Address != "上海市徐汇区漕溪北路88号" || !strings.HasPrefix(got.TicketURL, "/h5/checkin?ticket=") ||
+		got.CheckIns[0].Nucleic == nil || got.CheckIns[0].ColourText != "未见异常" {
+		t.Errorf("check-in = %+v", got)
+	}
+	wantError(t, e.checkIn(alice, shop.QR, pending.ID), 403, models.CodeRelativePending)
+	wantError(t, e.checkIn(bob, shop.QR, son.ID), 404, models.CodeRelativeNotFound)
+	bobIn := decode[checkInResponse](t, e.checkIn(bob, shop.QR), 201)
+	if bobIn.CheckIns[0].Colour != "yellow" {
+		t.Errorf("bob checked in %+v", bobIn.CheckIns)
+	}
+	for range 3 {
+		decode[checkInResponse](t, e.checkIn(carol, second.QR), 201)
+	}
+	if after := e.colours(t, aliceSess.PersonNo, bobSess.PersonNo, carolSess.PersonNo); after != before {
+		t.Errorf("check-ins changed colours:\n before %s\n after  %s", before, after)
+	}
+	// Not a venue code, garbage, a pending venue.
+	personal := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", carol, nil), 200).QR
+	wantError(t, e.checkIn(carol, personal), 400, "invalid_venue_code")
+	wantError(t, e.checkIn(carol, "HC1JKM:nonsense"), 400, "invalid_venue_code")
+	wantError(t, e.checkIn(carol, review.QR), 409, models.CodeVenueInactive)
+	// Without today's face check: refused.
+	unverified := e.bind(t, e.sandboxLogin(t, "dave").Token, "赵大", "resident_id", walkInNumbers[0]).Token
+	wantError(t, e.checkIn(unverified, shop.QR), 403, models.CodeFaceRequired)
+	wantError(t, e.venue(unverified, "赵大面馆", creditExample), 403, models.CodeFaceRequired)
+
+	// The registrar turns yellow: the venue is suspended until he is green.
+	e.importListDone(t, "community", "resident_id,"+aliceNumber+",yellow,居家观察\n")
+	wantError(t, e.checkIn(carol, shop.QR), 409, models.CodeVenueSuspended)
+	e.importListDone(t, "community", "resident_id,"+bobNumber+",yellow,居家观察\n")
+	decode[checkInResponse](t, e.checkIn(carol, shop.QR), 201)
+
+	// The register: the registrar's, masked, newest first, paged.
+	reg := decode[registerBody](t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins?limit=2", alice, nil), 200)
+	if len(reg.CheckIns) != 2 || reg.NextCursor == "" || reg.Counts["green"] != 3 || reg.Counts["yellow"] != 1 || reg.Counts["red"] != 0 {
+		t.Fatalf("register page 1 = %+v", reg)
+	}
+	var all []checkInView
+	for cursor := ""; ; {
+		page := decode[registerBody](t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins?limit=1&cursor="+cursor, alice, nil), 200)
+		all = append(all, page.CheckIns...)
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(all) != 4 || all[0].MaskedName != "陈*" || all[1].MaskedName != "王*" || all[1].Colour != "yellow" || all[3].CheckedInAt > all[0].CheckedInAt {
+		t.Errorf("register newest first = %+v", all)
+	}
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins?cursor=bm9wZQ", alice, nil), 400, "invalid_cursor")
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins?limit=201", alice, nil), 400, "invalid_limit")
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins?from=yesterday", alice, nil), 400, "invalid_period")
+	if day := decode[registerBody](t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins?from=2026-11-22&to=2026-11-22", alice, nil), 200); len(day.CheckIns) != 0 {
+		t.Errorf("yesterday's register = %+v", day)
+	}
+	if day := decode[registerBody](t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins?from=2026-11-23&to=2026-11-23", alice, nil), 200); len(day.CheckIns) != 4 {
+		t.Errorf("today's register = %+v", day)
+	}
+
+	// A stranger's 404; a deputy reads but does not rotate.
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins", bob, nil), 404, models.CodeVenueNotFound)
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins.csv", bob, nil), 404, models.CodeVenueNotFound)
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/poster", bob, nil), 404, models.CodeVenueNotFound)
+	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/rotate", bob, nil), 404, models.CodeVenueNotFound)
+	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/deputies", bob, map[string]string{"account_id": bobID}), 404, models.CodeVenueNotFound)
+	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/deputies", alice, map[string]string{"account_id": "nosuchaccount"}), 404, "account_not_found")
+	if rec := e.json("POST", "/api/v1/venues/"+shop.ID+"/deputies", alice, map[string]string{"account_id": bobID}); rec.Code != 201 {
+		t.Fatalf("add deputy = %d %s", rec.Code, rec.Body)
+	}
+	if page := decode[registerBody](t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins", bob, nil), 200); len(page.CheckIns) != 4 {
+		t.Errorf("the deputy's register = %+v", page)
+	}
+	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/rotate", bob, nil), 403, models.CodeVenueNotRegistrar)
+	wantError(t, e.json("DELETE", "/api/v1/venues/"+shop.ID+"/checkins", bob, nil), 403, models.CodeVenueNotRegistrar)
+	if list := decode[struct{ Venues []venueView }](t, e.json("GET", "/api/v1/venues", bob, nil), 200); len(list.Venues) != 1 || list.Venues[0].ID != shop.ID {
+		t.Errorf("bob's venues = %+v", list)
+	}
+
+	// The export: UTF-8 with a BOM, the right columns, masked only.
+	rec := e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins.csv", alice, nil)
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/csv") || !bytes.HasPrefix(rec.Body.Bytes(), []byte("\xEF\xBB\xBF")) {
+		t.Fatalf("export = %d %q %q", rec.Code, rec.Header().Get("Content-Type"), rec.Body.String()[:min(20, rec.Body.Len())])
+	}
+	rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(rec.Body.Bytes(), []byte("\xEF\xBB\xBF")))).ReadAll()
+	if err != nil || len(rows) != 5 || strings.Join(rows[0], ",") != "登记时间,姓名,证件号码,健康码颜色" ||
+		strings.Join(rows[1][1:], ",") != "陈*,31**************"+carolNumber[16:]+",未见异常" || rows[2][3] != "居家观察" {
+		t.Errorf("export rows = %q %v", rows, err)
+	}
+	for _, secret := range []string{aliceNumber, aliceName, bobNumber, carolNumber, "陈可", sonNumber, creditHuawei} {
+		if strings.Contains(rec.Body.String(), secret) {
+			t.Errorf("the export holds %q", secret)
+		}
+	}
+	if entries, _ := e.store.AuditEntries(t.Context(), "venue.checkins_export", shop.ID); len(entries) != 1 {
+		t.Errorf("export audit = %+v", entries)
+	}
+	if entries, _ := e.store.AuditEntries(t.Context(), "venue.checkins_read", shop.ID); len(entries) < 8 {
+		t.Errorf("read audit = %d entries", len(entries))
+	}
+
+	// Rotation: the old poster is revoked (rotated), the new one works.
+	rotated := decode[venueView](t, e.json("POST", "/api/v1/venues/"+shop.ID+"/rotate", alice, nil), 200)
+	if rotated.QR == shop.QR {
+		t.Fatal("rotation kept the code")
+	}
+	if got := verify(shop.QR); got.Result != "revoked" || got.Reason != models.ReasonVenueRotated {
+		t.Errorf("verify a rotated poster = %+v", got)
+	}
+	wantError(t, e.checkIn(carol, shop.QR), 409, models.CodeVenueInactive)
+	decode[checkInResponse](t, e.checkIn(carol, rotated.QR), 201)
+
+	// Review: the operator approves the pilot code, which then works.
+	reviews := decode[struct{ Reviews []venueReviewView }](t, e.operator("GET", "/api/v1/admin/venue-reviews", nil), 200)
+	if len(reviews.Reviews) != 1 || reviews.Reviews[0].CreditCode != creditPilot || reviews.Reviews[0].ID != review.ID {
+		t.Fatalf("reviews = %+v", reviews)
+	}
+	if rec := e.operator("POST", "/api/v1/admin/venue-reviews/"+review.ID, map[string]string{"decision": "approve", "note": "试点地区代码"}); rec.Code != 200 {
+		t.Fatalf("approve = %d %s", rec.Code, rec.Body)
+	}
+	wantError(t, e.operator("POST", "/api/v1/admin/venue-reviews/"+review.ID, map[string]string{"decision": "reject"}), 409, models.CodeVenueReviewClosed)
+	decode[checkInResponse](t, e.checkIn(carol, review.QR), 201)
+
+	// Ending a venue: its code is revoked from then on.
+	if ended := decode[venueView](t, e.json("DELETE", "/api/v1/venues/"+second.ID, alice, nil), 200); ended.State != "ended" || ended.QR != "" {
+		t.Errorf("ended = %+v", ended)
+	}
+	if got := verify(second.QR); got.Result != "revoked" || got.Reason != models.ReasonVenueEnded {
+		t.Errorf("verify an ended venue = %+v", got)
+	}
+	wantError(t, e.checkIn(carol, second.QR), 409, models.CodeVenueInactive)
+	wantError(t, e.json("DELETE", "/api/v1/venues/"+second.ID, alice, nil), 409, models.CodeVenueInactive)
+
+	// Deleting the register.
+	if del := decode[struct{ Deleted int64 }](t, e.json("DELETE", "/api/v1/venues/"+shop.ID+"/checkins", alice, nil), 200); del.Deleted != 5 {
+		t.Errorf("deleted = %+v", del)
+	}
+	if page := decode[registerBody](t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins", alice, nil), 200); len(page.CheckIns) != 0 {
+		t.Errorf("after delete = %+v", page)
+	}
+	if out := e.allOutput(); strings.Contains(out, aliceNumber) || strings.Contains(out, aliceName) || strings.Contains(out, carolNumber) {
+		t.Error("a full name or document number reached a response or the log")
+	}
+	if after := e.colours(t, aliceSess.PersonNo, bobSess.PersonNo, carolSess.PersonNo); !strings.Contains(after, "=green/") {
+		t.Errorf("colours at the end: %s", after)
+	}
+}
+
+// TestVenueCodeClaims: a venue code holds the venue, not a person, and
+// lives as long as the venue.
+func TestVenueCodeClaims(t *testing.T) {
+	e, alice := familyEnv(t)
+	shop := decode[venueView](t, e.venue(alice, "欧阳便利店", creditExample), 201)
+	c, err := codetoken.Parse(shop.QR, e.keys.ForIssuer("310000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Kind != codetoken.KindVenue || c.Subject != shop.ID || c.PersonNo != 0 || c.VenueName != "欧阳便利店" ||
+		c.VenueAddress != "上海市徐汇区漕溪北路88号" || c.Serial != 1 || c.MaskedName != "" || c.Colour != "" {
+		t.Errorf("claims = %+v", c)
+	}
+	if c.ExpiresAt.Sub(c.IssuedAt) != codetoken.VenueLifetime {
+		t.Errorf("lifetime = %v", c.ExpiresAt.Sub(c.IssuedAt))
+	}
+	// The same venue signs to the same code; a year on it still checks in.
+	if again := decode[struct{ Venues []venueView }](t, e.json("GET", "/api/v1/venues", alice, nil), 200); again.Venues[0].QR != shop.QR {
+		t.Error("the code changed between two reads")
+	}
+	e.clock.Advance(365 * 24 * time.Hour)
+	visitor, _ := e.verifiedUser(t, "carol", "陈可", carolNumber)
+	decode[checkInResponse](t, e.checkIn(visitor, shop.QR), 201)
+}
