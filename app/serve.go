@@ -48,14 +48,16 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	// fresh by polling version rows, so a change on one node reaches all.
 	verifiers := models.NewVerifierBook()
 	samplers := models.NewSamplerBook()
+	offline := models.NewOfflineBook()
 	signing := &signingKeys{cfg: cfg, ring: d.signing}
 	refreshes := map[string]func(context.Context) error{
 		"session revocations": func(ctx context.Context) error {
 			return d.store.RefreshRevocations(ctx, d.sessions.Revoked, cfg.SessionTTL.D())
 		},
-		"status lists": func(ctx context.Context) error { return d.store.RefreshStatus(ctx, d.status) },
-		"verifiers":    func(ctx context.Context) error { return d.store.RefreshVerifiers(ctx, verifiers) },
-		"samplers":     func(ctx context.Context) error { return d.store.RefreshSamplers(ctx, samplers) },
+		"status lists":  func(ctx context.Context) error { return d.store.RefreshStatus(ctx, d.status) },
+		"verifiers":     func(ctx context.Context) error { return d.store.RefreshVerifiers(ctx, verifiers) },
+		"samplers":      func(ctx context.Context) error { return d.store.RefreshSamplers(ctx, samplers) },
+		"offline codes": func(ctx context.Context) error { return d.store.RefreshOffline(ctx, offline) },
 		// A `keys rotate` reaches running servers without a restart; the
 		// keys are read again only when their files changed.
 		"signing keys": func(context.Context) error { return signing.refresh(d.clock.Now()) },
@@ -116,7 +118,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 
 	service, err := handlers.New(handlers.Deps{
 		Config: cfg, Store: d.store, Sessions: d.sessions, Platforms: platforms,
-		Keys: d.signing, Status: d.status, Verifiers: verifiers, Verifications: verifications, Importer: importer,
+		Keys: d.signing, Status: d.status, Verifiers: verifiers, Offline: offline, Verifications: verifications, Importer: importer,
 		Samplers: samplers, Samples: samples, OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
 	})
 	if err != nil {

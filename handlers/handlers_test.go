@@ -100,6 +100,7 @@ type testEnv struct {
 	platforms map[string]miniprogram.Platform
 	keys      *codetoken.Keyring
 	status    *models.StatusBook
+	offline   *models.OfflineBook
 
 	mu     sync.Mutex
 	bodies []string
@@ -141,6 +142,10 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	if err := store.RefreshVerifiers(t.Context(), verifiers); err != nil {
 		t.Fatal(err)
 	}
+	offline := models.NewOfflineBook()
+	if err := store.RefreshOffline(t.Context(), offline); err != nil {
+		t.Fatal(err)
+	}
 	verifications := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVerifications)
 	t.Cleanup(verifications.Close)
 	samplers := models.NewSamplerBook()
@@ -155,7 +160,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	go func() { defer close(imported); importer.Run(importCtx) }()
 	t.Cleanup(func() { stopImports(); <-imported })
 	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
-		Verifiers: verifiers, Verifications: verifications, Importer: importer,
+		Verifiers: verifiers, Offline: offline, Verifications: verifications, Importer: importer,
 		Samplers: samplers, Samples: samples, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
 	api := newAPI(deps)
 	h, err := api.router()
@@ -164,7 +169,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	}
 	return &testEnv{
 		handler: &front{api: api, router: h}, router: h, store: store, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
-		platforms: setup.platforms, keys: keys, status: status,
+		platforms: setup.platforms, keys: keys, status: status, offline: offline,
 		api: api,
 	}
 }

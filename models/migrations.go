@@ -727,6 +727,28 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{15, "add offline codes: issued paper codes, each person's current serial, the revocation feed", func(tx *gorm.DB) error {
+		if err := createTables(tx, map[string]any{"offline_codes": &m15OfflineCode{}, "offline_serials": &m15OfflineSerial{},
+			"offline_revocations": &m15OfflineRevocation{}}); err != nil {
+			return err
+		}
+		if tx.Dialector.Name() != "mysql" {
+			return nil
+		}
+		// Identifiers compare byte for byte, as since migration 9.
+		bin := func(col string, size int) string {
+			return fmt.Sprintf("MODIFY `%s` VARCHAR(%d) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL", col, size)
+		}
+		for _, alter := range []string{
+			"ALTER TABLE `offline_codes` " + bin("id", 32) + ", " + bin("person_id", 32),
+			"ALTER TABLE `offline_serials` " + bin("person_id", 32) + ", " + bin("code_id", 32),
+		} {
+			if err := tx.Exec(alter).Error; err != nil {
+				return fmt.Errorf("make offline code identifiers binary: %w", err)
+			}
+		}
+		return nil
+	}},
 	{19, "walk an import's list in document order: index entries by import and document, persons by document with their number", func(tx *gorm.DB) error {
 		// The sync of an import joins its entries with persons by doc_hash.
 		// Walked in entry id order (the file's order) every row is a random
@@ -753,6 +775,33 @@ var migrations = []migration{
 		return nil
 	}},
 }
+
+// Frozen table shapes of migration 15: offline codes.
+type (
+	m15OfflineCode struct {
+		ID        string    `gorm:"primaryKey;size:32"`
+		PersonID  string    `gorm:"size:32;not null;index:idx_offline_codes_person"`
+		PersonNo  uint32    `gorm:"not null"`
+		Serial    int64     `gorm:"not null"`
+		IssuedAt  time.Time `gorm:"not null"`
+		ExpiresAt time.Time `gorm:"not null;index:idx_offline_codes_expires"`
+		RevokedAt *time.Time
+		Reason    string `gorm:"size:16;not null"`
+	}
+	m15OfflineSerial struct {
+		PersonID  string `gorm:"primaryKey;size:32"`
+		PersonNo  uint32 `gorm:"not null"`
+		Serial    int64  `gorm:"not null"`
+		Lost      bool   `gorm:"not null"`
+		CodeID    string `gorm:"size:32;not null"`
+		UpdatedAt time.Time
+	}
+	m15OfflineRevocation struct {
+		Seq       int64     `gorm:"primaryKey;autoIncrement:false"`
+		CodeHash  []byte    `gorm:"size:16;not null"`
+		RevokedAt time.Time `gorm:"not null;index:idx_offline_revocations_at"`
+	}
+)
 
 // Frozen table shapes of migration 19: imports walked in document order.
 type (

@@ -18,6 +18,10 @@ const (
 	// ReasonNotHealthCode is a code that only identifies its holder (a
 	// 核酸码): it proves who they are, not their health.
 	ReasonNotHealthCode = "not_a_health_code"
+	// ReasonReissued is an offline code superseded by a newer issue (补领);
+	// ReasonReportedLost one whose holder reported it lost (挂失).
+	ReasonReissued     = "reissued"
+	ReasonReportedLost = "reported_lost"
 )
 
 // VerifyReasons lists every reason the checker gives, in the order a reader
@@ -26,6 +30,7 @@ var VerifyReasons = []string{
 	ReasonExpired, ReasonMalformed, ReasonUnknownKey, ReasonBadSignature, ReasonWrongIssuer, ReasonNotYetValid,
 	ReasonLifetime, ReasonRetiredKey, ReasonUnsupportedKind, ReasonNotHealthCode,
 	ReasonLinkPending, ReasonLinkRejected, ReasonLinkDeleted, ReasonLinkUnknown,
+	ReasonReissued, ReasonReportedLost,
 }
 
 // ReasonText returns the words staff at a gate read for a reason: what
@@ -64,6 +69,10 @@ func ReasonText(reason string) string {
 		return "亲属关系已解除"
 	case ReasonLinkUnknown:
 		return "亲属关系不存在"
+	case ReasonReissued:
+		return "离线码已补领，此纸质码作废，请对方出示新码"
+	case ReasonReportedLost:
+		return "离线码已挂失，此纸质码作废"
 	}
 	return "码无法通过核验，请对方刷新后重试"
 }

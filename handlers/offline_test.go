@@ -1,0 +1,123 @@
+package handlers
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"healthcode/models"
+	"healthcode/models/codetoken"
+)
+
+type offlineVerifyBody struct {
+	verifyBody
+	CheckIDDocument bool `json:"check_id_document"`
+}
+
+func TestOfflineCodes(t *testing.T) { onEveryDriver(t, testOfflineCodes) }
+
+func testOfflineCodes(t *testing.T, driver func(*testSetup)) {
+	e, alice := familyEnv(t, driver) // alice is 76
+	staff := e.makeVerifier(t, "staff", "王小明", staffNumber)
+	verify := func(qr string) offlineVerifyBody {
+		t.Helper()
+		return decode[offlineVerifyBody](t, e.json("POST", "/api/v1/verify", staff, map[string]string{"qr": qr}), 200)
+	}
+
+	// A 40-year-old may not hold one; nothing is issued.
+	bob, _ := e.verifiedUser(t, "bob", "张伟", bobNumber)
+	wantError(t, e.json("POST", "/api/v1/me/offline-code", bob, nil), 403, models.CodeNotEligible)
+	wantError(t, e.json("GET", "/api/v1/me/offline-code", bob, nil), 404, models.CodeNoOfflineCode)
+
+	first := decode[offlineCodeResponse](t, e.json("POST", "/api/v1/me/offline-code", alice, nil), 201)
+	issued, _ := time.Parse(time.RFC3339, first.IssuedAt)
+	expires, _ := time.Parse(time.RFC3339, first.ExpiresAt)
+	if first.Serial != 1 || first.MaskedName != "欧阳**" || expires.Sub(issued) != 180*24*time.Hour || first.PrintURL == "" {
+		t.Errorf("offline code = %+v", first)
+	}
+	claims, err := codetoken.Parse(first.QR, e.keys.ForIssuer("310000"))
+	if err != nil || claims.Kind != codetoken.KindOffline || claims.Colour != "" || claims.Serial != 1 || hex.EncodeToString(claims.ID) != first.ID {
+		t.Errorf("claims = %+v, %v", claims, err)
+	}
+	if again := decode[offlineCodeResponse](t, e.json("GET", "/api/v1/me/offline-code", alice, nil), 200); again.ID != first.ID || again.Serial != 1 {
+		t.Errorf("GET = %+v", again)
+	}
+	v := verify(first.QR)
+	if v.Result != "valid" || v.Kind != "offline" || v.Colour != "green" || !v.CheckIDDocument || v.MaskedName != "欧阳**" {
+		t.Errorf("verify = %+v", v)
+	}
+	// The live colour, not the paper's.
+	e.importListDone(t, "cdc", "doc_type,doc_number,colour,reason\nresident_id,"+aliceNumber+",red,密接\n")
+	if v := verify(first.QR); v.Result != "valid" || v.Colour != "red" {
+		t.Errorf("verify after red = %+v", v)
+	}
+
+	// Reissue: the old paper is revoked, the new one valid.
+	second := decode[offlineCodeResponse](t, e.json("POST", "/api/v1/me/offline-code", alice, nil), 201)
+	if second.Serial != 2 || second.ID == first.ID {
+		t.Errorf("reissue = %+v", second)
+	}
+	if v := verify(first.QR); v.Result != "revoked" || v.Reason != models.ReasonReissued || v.Colour != "" || v.CheckIDDocument {
+		t.Errorf("old paper = %+v", v)
+	}
+	if v := verify(second.QR); v.Result != "valid" {
+		t.Errorf("new paper = %+v", v)
+	}
+	// Loss: revoked, none current, a second loss report finds nothing.
+	if rec := e.json("POST", "/api/v1/me/offline-code/loss", alice, nil); rec.Code != 200 {
+		t.Fatalf("loss = %d %s", rec.Code, rec.Body)
+	}
+	if v := verify(second.QR); v.Result != "revoked" || v.Reason != models.ReasonReportedLost {
+		t.Errorf("lost paper = %+v", v)
+	}
+	wantError(t, e.json("POST", "/api/v1/me/offline-code/loss", alice, nil), 404, models.CodeNoOfflineCode)
+	wantError(t, e.json("GET", "/api/v1/me/offline-code", alice, nil), 404, models.CodeNoOfflineCode)
+
+	// For an elder relative (66), audited under the holder's account.
+	mother := decode[relativeView](t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 201)
+	rel := decode[offlineCodeResponse](t, e.json("POST", "/api/v1/relatives/"+mother.ID+"/offline-code", alice, nil), 201)
+	if rel.MaskedName != "李*" || rel.Serial != 1 {
+		t.Errorf("relative's = %+v", rel)
+	}
+	if v := verify(rel.QR); v.Result != "valid" || !v.CheckIDDocument {
+		t.Errorf("relative's verify = %+v", v)
+	}
+	wantError(t, e.json("POST", "/api/v1/relatives/nope/offline-code", alice, nil), 404, "relative_not_found")
+
+	// The revocation feed: verifiers only; both revoked codes, hashed.
+	wantError(t, e.json("GET", "/api/v1/offline-codes/revoked?since=0", bob, nil), 403, models.CodeNotVerifier)
+	wantError(t, e.json("GET", "/api/v1/offline-codes/revoked?since=x", staff, nil), 400, "bad_since")
+	feed := decode[models.RevokedFeed](t, e.json("GET", "/api/v1/offline-codes/revoked?since=0", staff, nil), 200)
+	hash := func(id string) string {
+		b, _ := hex.DecodeString(id)
+		h := sha256.Sum256(b)
+		return base64.StdEncoding.EncodeToString(h[:16])
+	}
+	if len(feed.Entries) != 2 || feed.Entries[0] != hash(first.ID) || feed.Entries[1] != hash(second.ID) || feed.Next == 0 {
+		t.Errorf("feed = %+v", feed)
+	}
+	if more := decode[models.RevokedFeed](t, e.json("GET", "/api/v1/offline-codes/revoked?since="+strconv.FormatInt(feed.Next, 10), staff, nil), 200); len(more.Entries) != 0 || more.Next != feed.Next {
+		t.Errorf("feed after next = %+v", more)
+	}
+
+	sess, _ := e.sessions.Verify(alice)
+	issues, _ := e.store.AuditEntries(t.Context(), "offline_code.issue", sess.PersonID)
+	losses, _ := e.store.AuditEntries(t.Context(), "offline_code.loss", sess.PersonID)
+	if len(issues) != 2 || len(losses) != 1 || issues[0].Actor != "account:"+sess.AccountID {
+		t.Errorf("audit: %+v, %+v", issues, losses)
+	}
+
+	// 180 days on, the relative's paper has expired.
+	e.clock.Advance(180*24*time.Hour + time.Minute)
+	staff = e.makeVerifier(t, "staff", "王小明", staffNumber)
+	if v := verify(rel.QR); v.Result != "expired" {
+		t.Errorf("after 180 days = %+v", v)
+	}
+	if strings.Contains(e.allOutput(), aliceNumber) || strings.Contains(e.allOutput(), motherNumber) {
+		t.Error("a document number leaked")
+	}
+}
