@@ -56,6 +56,15 @@ func testOfflineCodes(t *testing.T, driver func(*testSetup)) {
 		t.Errorf("verify after red = %+v", v)
 	}
 
+	// The sampling point takes the paper as identification.
+	sampler := e.makeSampler(t, "sampler", "张采样", samplerNumber, "徐汇区康健街道采样点")
+	if rec := e.json("POST", "/api/v1/sampling/tubes", sampler, map[string]any{"tube": "T-00000001", "mode": 10}); rec.Code != 201 {
+		t.Fatalf("open tube = %d %s", rec.Code, rec.Body)
+	}
+	if got := decode[sampleResponse](t, e.sample(sampler, "T-00000001", map[string]string{"sample_id": "s-paper-0001", "qr": first.QR}), 201); got.MaskedName != "欧阳**" {
+		t.Errorf("sample by offline code = %+v", got)
+	}
+
 	// Reissue: the old paper is revoked, the new one valid.
 	second := decode[offlineCodeResponse](t, e.json("POST", "/api/v1/me/offline-code", alice, nil), 201)
 	if second.Serial != 2 || second.ID == first.ID {
@@ -75,6 +84,7 @@ func testOfflineCodes(t *testing.T, driver func(*testSetup)) {
 		t.Errorf("lost paper = %+v", v)
 	}
 	wantError(t, e.json("POST", "/api/v1/me/offline-code/loss", alice, nil), 404, models.CodeNoOfflineCode)
+	wantError(t, e.sample(sampler, "T-00000001", map[string]string{"sample_id": "s-paper-0002", "qr": second.QR}), 400, "revoked")
 	wantError(t, e.json("GET", "/api/v1/me/offline-code", alice, nil), 404, models.CodeNoOfflineCode)
 
 	// For an elder relative (66), audited under the holder's account.
@@ -119,5 +129,25 @@ func testOfflineCodes(t *testing.T, driver func(*testSetup)) {
 	}
 	if strings.Contains(e.allOutput(), aliceNumber) || strings.Contains(e.allOutput(), motherNumber) {
 		t.Error("a document number leaked")
+	}
+}
+
+// TestVerificationViewAsksForTheIDCard: a valid offline code shows
+// 请核对身份证件 beside the live colour; a personal code does not.
+func TestVerificationViewAsksForTheIDCard(t *testing.T) {
+	e, ctx, alice, qr := verifyViewEnv(t, phone(375, 812))
+	paper := decode[offlineCodeResponse](t, e.json("POST", "/api/v1/me/offline-code", alice, nil), 201)
+	const shown = `(function () { var el = document.querySelector("#idcheck");
+		return el.getClientRects().length > 0 ? el.textContent : ""; })()`
+	scanIn(t, ctx, paper.QR)
+	if got := evalJS[string](t, ctx, shown); !strings.Contains(got, "请核对身份证件") {
+		t.Errorf("offline code: the ID-card line reads %q", got)
+	}
+	if got := evalJS[string](t, ctx, `document.querySelector("#kind").textContent + "|" + document.querySelector("#block").className`); got != "离线码|green" {
+		t.Errorf("offline code: kind and colour %q", got)
+	}
+	scanIn(t, ctx, qr)
+	if got := evalJS[string](t, ctx, shown); got != "" {
+		t.Errorf("personal code: the ID-card line shows %q", got)
 	}
 }
