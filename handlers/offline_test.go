@@ -1,9 +1,12 @@
 package handlers
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -149,5 +152,76 @@ func TestVerificationViewAsksForTheIDCard(t *testing.T) {
 	scanIn(t, ctx, qr)
 	if got := evalJS[string](t, ctx, shown); got != "" {
 		t.Errorf("personal code: the ID-card line shows %q", got)
+	}
+}
+
+func TestKioskOfflineCodes(t *testing.T) { onEveryDriver(t, testKioskOfflineCodes) }
+
+func testKioskOfflineCodes(t *testing.T, driver func(*testSetup)) {
+	e, alice := familyEnv(t, driver)
+	staff := e.makeVerifier(t, "staff", "王小明", staffNumber)
+	op := func(method, path string, body any) *httptest.ResponseRecorder {
+		b, _ := json.Marshal(body)
+		return e.do(method, path, bytes.NewReader(b), "Content-Type", "application/json", "Authorization", "Operator "+testOperatorKey)
+	}
+	wantError(t, op("POST", "/api/v1/admin/kiosks", map[string]string{"name": ""}), 400, "invalid_kiosk")
+	reg := decode[struct{ ID, Key string }](t, op("POST", "/api/v1/admin/kiosks", map[string]string{"name": "康健街道 1 号机", "place": "徐汇区康健街道社区服务中心"}), 201)
+	if reg.ID == "" || len(reg.Key) < 40 {
+		t.Fatalf("kiosk = %+v", reg)
+	}
+	kiosk := func(path string, body any, key string) *httptest.ResponseRecorder {
+		b, _ := json.Marshal(body)
+		return e.do("POST", path, bytes.NewReader(b), "Content-Type", "application/json", "Authorization", "Kiosk "+key)
+	}
+	elder := idNumber("31010419610315002") // 65
+	card := map[string]string{"doc_type": "resident_id", "doc_number": elder, "name": "陈秀英"}
+	wantError(t, kiosk("/api/v1/kiosk/offline-codes", card, "wrong-key"), 401, "kiosk_required")
+	wantError(t, e.json("POST", "/api/v1/kiosk/offline-codes", "", card), 401, "kiosk_required")
+
+	// Preview, then print, for a 65-year-old not yet registered.
+	pre := decode[models.OfflinePreview](t, kiosk("/api/v1/kiosk/offline-codes/preview", card, reg.Key), 200)
+	if pre.MaskedName != "陈**" || !pre.Eligible || pre.Reason != "" || strings.Contains(pre.MaskedDoc, elder[6:14]) {
+		t.Errorf("preview = %+v", pre)
+	}
+	got := decode[offlineCodeResponse](t, kiosk("/api/v1/kiosk/offline-codes", card, reg.Key), 201)
+	if v := decode[offlineVerifyBody](t, e.json("POST", "/api/v1/verify", staff, map[string]string{"qr": got.QR}), 200); v.Result != "valid" || v.Kind != "offline" || !v.CheckIDDocument {
+		t.Errorf("kiosk paper verify = %+v", v)
+	}
+	// A 30-year-old is refused, with who may apply; a 16-year-old is not.
+	young := map[string]string{"doc_type": "resident_id", "doc_number": idNumber("31010419960315003"), "name": "李强"}
+	if pre := decode[models.OfflinePreview](t, kiosk("/api/v1/kiosk/offline-codes/preview", young, reg.Key), 200); pre.Eligible || !strings.Contains(pre.Reason, "60 周岁") {
+		t.Errorf("preview of a 30-year-old = %+v", pre)
+	}
+	wantError(t, kiosk("/api/v1/kiosk/offline-codes", young, reg.Key), 403, models.CodeNotEligible)
+	teen := map[string]string{"doc_type": "resident_id", "doc_number": idNumber("31010420100315004"), "name": "王小雨"}
+	decode[offlineCodeResponse](t, kiosk("/api/v1/kiosk/offline-codes", teen, reg.Key), 201)
+	// By a live code; an expired one is refused.
+	live := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", alice, nil), 200).QR
+	byCode := decode[offlineCodeResponse](t, kiosk("/api/v1/kiosk/offline-codes", map[string]string{"qr": live}, reg.Key), 201)
+	if byCode.MaskedName != "欧阳**" {
+		t.Errorf("by live code = %+v", byCode)
+	}
+	audit, _ := e.store.AuditEntries(t.Context(), "offline_code.issue", "")
+	kioskActs := 0
+	for _, a := range audit {
+		if a.Actor == "kiosk:"+reg.ID {
+			kioskActs++
+		}
+	}
+	if kioskActs != 3 {
+		t.Errorf("%d issues audited as the kiosk's, want 3", kioskActs)
+	}
+	e.clock.Advance(time.Hour)
+	wantError(t, kiosk("/api/v1/kiosk/offline-codes", map[string]string{"qr": live}, reg.Key), 400, "invalid_code")
+	// A deleted kiosk's key stops at once.
+	if rec := op("DELETE", "/api/v1/admin/kiosks/"+reg.ID, nil); rec.Code != 204 {
+		t.Fatalf("delete = %d %s", rec.Code, rec.Body)
+	}
+	wantError(t, kiosk("/api/v1/kiosk/offline-codes", card, reg.Key), 401, "kiosk_required")
+	if strings.Contains(e.allOutput(), elder) {
+		t.Error("a document number leaked")
+	}
+	if strings.Contains(e.logs.String(), reg.Key[8:]) {
+		t.Error("the kiosk key is in the log")
 	}
 }

@@ -727,9 +727,9 @@ var migrations = []migration{
 		}
 		return nil
 	}},
-	{15, "add offline codes: issued paper codes, each person's current serial, the revocation feed", func(tx *gorm.DB) error {
+	{15, "add offline codes: issued paper codes, each person's current serial, the revocation feed, kiosks", func(tx *gorm.DB) error {
 		if err := createTables(tx, map[string]any{"offline_codes": &m15OfflineCode{}, "offline_serials": &m15OfflineSerial{},
-			"offline_revocations": &m15OfflineRevocation{}}); err != nil {
+			"offline_revocations": &m15OfflineRevocation{}, "kiosks": &m15Kiosk{}}); err != nil {
 			return err
 		}
 		if tx.Dialector.Name() != "mysql" {
@@ -742,6 +742,7 @@ var migrations = []migration{
 		for _, alter := range []string{
 			"ALTER TABLE `offline_codes` " + bin("id", 32) + ", " + bin("person_id", 32),
 			"ALTER TABLE `offline_serials` " + bin("person_id", 32) + ", " + bin("code_id", 32),
+			"ALTER TABLE `kiosks` " + bin("id", 32),
 		} {
 			if err := tx.Exec(alter).Error; err != nil {
 				return fmt.Errorf("make offline code identifiers binary: %w", err)
@@ -795,6 +796,14 @@ type (
 		Lost      bool   `gorm:"not null"`
 		CodeID    string `gorm:"size:32;not null"`
 		UpdatedAt time.Time
+	}
+	m15Kiosk struct {
+		ID        string `gorm:"primaryKey;size:32"`
+		Name      string `gorm:"size:64;not null"`
+		Place     string `gorm:"size:128;not null"`
+		KeyHash   []byte `gorm:"size:32;not null;uniqueIndex:idx_kiosks_key_hash"`
+		CreatedAt time.Time
+		DeletedAt *time.Time
 	}
 	m15OfflineRevocation struct {
 		Seq       int64     `gorm:"primaryKey;autoIncrement:false"`

@@ -99,37 +99,45 @@ func (s *Store) IssueOfflineCode(ctx context.Context, personID, actor, requestID
 		if err := tx.Take(&person, "id = ?", personID).Error; err != nil {
 			return notFound(err, "person_not_found", "未找到该人员")
 		}
-		if !OfflineEligible(person.BirthDate, now, s.loc) {
-			return errNotEligible
-		}
-		var cur offlineSerial
-		if err := tx.Clauses(lockForUpdate).Where("person_id = ?", personID).Limit(1).Find(&cur).Error; err != nil {
-			return err
-		}
-		id := make([]byte, 12)
-		rand.Read(id)
-		code = &OfflineCode{ID: hex.EncodeToString(id), PersonID: personID, PersonNo: person.No, Serial: cur.Serial + 1,
-			IssuedAt: now, ExpiresAt: now.Add(codetoken.OfflineLifetime)}
-		if cur.CodeID != "" && !cur.Lost {
-			if err := revokeOffline(tx, cur.CodeID, ReasonReissued, now); err != nil {
-				return err
-			}
-		} else if err := bumpVersion(tx, offlineVersionName, now); err != nil {
-			return err
-		}
-		if err := tx.Create(code).Error; err != nil {
-			return err
-		}
-		if err := tx.Save(&offlineSerial{PersonID: personID, PersonNo: person.No, Serial: code.Serial, CodeID: code.ID, UpdatedAt: now}).Error; err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "offline_code.issue", Subject: personID,
-			Detail: fmt.Sprintf("serial %d", code.Serial), RequestID: requestID}).Error
+		var err error
+		code, err = s.issueOffline(tx, &person, person.BirthDate, actor, requestID, now)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	return code, &person, nil
+}
+
+// issueOffline issues person's next offline code inside tx, judging
+// eligibility by birthDate, and audits it.
+func (s *Store) issueOffline(tx *gormDB, person *Person, birthDate, actor, requestID string, now time.Time) (*OfflineCode, error) {
+	if !OfflineEligible(birthDate, now, s.loc) {
+		return nil, errNotEligible
+	}
+	var cur offlineSerial
+	if err := tx.Clauses(lockForUpdate).Where("person_id = ?", person.ID).Limit(1).Find(&cur).Error; err != nil {
+		return nil, err
+	}
+	id := make([]byte, 12)
+	rand.Read(id)
+	code := &OfflineCode{ID: hex.EncodeToString(id), PersonID: person.ID, PersonNo: person.No, Serial: cur.Serial + 1,
+		IssuedAt: now, ExpiresAt: now.Add(codetoken.OfflineLifetime)}
+	if cur.CodeID != "" && !cur.Lost {
+		if err := revokeOffline(tx, cur.CodeID, ReasonReissued, now); err != nil {
+			return nil, err
+		}
+	} else if err := bumpVersion(tx, offlineVersionName, now); err != nil {
+		return nil, err
+	}
+	if err := tx.Create(code).Error; err != nil {
+		return nil, err
+	}
+	if err := tx.Save(&offlineSerial{PersonID: person.ID, PersonNo: person.No, Serial: code.Serial, CodeID: code.ID, UpdatedAt: now}).Error; err != nil {
+		return nil, err
+	}
+	return code, tx.Create(&AuditEntry{At: now, Actor: actor, Action: "offline_code.issue", Subject: person.ID,
+		Detail: fmt.Sprintf("serial %d", code.Serial), RequestID: requestID}).Error
 }
 
 // revokeOffline marks code id revoked for reason and appends it to the
