@@ -120,3 +120,40 @@ func TestOfflineRevocationReachesEveryNode(t *testing.T) {
 		}
 	})
 }
+
+// TestOfflineCodesArePurged: a superseded paper past its 180 days goes, the
+// current one stays; a revocation goes 180 days after it was made.
+func TestOfflineCodesArePurged(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		clock := &setClock{now: time.Date(2026, 6, 1, 4, 0, 0, 0, time.UTC)}
+		s := models.NewStore(db, storetest.Vault(t), clock, shanghai)
+		p, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, _, err := s.IssueOfflineCode(ctx, p.ID, "test", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		count := func(table string) (n int64) { db.Table(table).Count(&n); return n }
+		clock.now = clock.now.Add(180*24*time.Hour - time.Hour)
+		if _, err := s.Purge(ctx, defaultPolicy()); err != nil {
+			t.Fatal(err)
+		}
+		if count("offline_codes") != 2 || count("offline_revocations") != 1 {
+			t.Fatalf("before 180 days: %d codes, %d revocations", count("offline_codes"), count("offline_revocations"))
+		}
+		clock.now = clock.now.Add(2 * time.Hour)
+		if _, err := s.Purge(ctx, defaultPolicy()); err != nil {
+			t.Fatal(err)
+		}
+		if count("offline_codes") != 1 || count("offline_revocations") != 0 {
+			t.Fatalf("after 180 days: %d codes, %d revocations", count("offline_codes"), count("offline_revocations"))
+		}
+		if _, cur, err := s.CurrentOfflineCode(ctx, p.ID); err == nil || cur != nil {
+			t.Errorf("an expired code is still current")
+		}
+	})
+}
