@@ -270,15 +270,8 @@ func (s *Store) RefreshOffline(ctx context.Context, b *OfflineBook) error {
 		for _, r := range rows {
 			next.serials[r.PersonNo] = offlineState{serial: r.Serial, lost: r.Lost}
 		}
-		for {
-			cur := b.snap.Load()
-			if cur != nil && cur.version > v {
-				return nil
-			}
-			if b.snap.CompareAndSwap(cur, next) {
-				return nil
-			}
-		}
+		swapNewer(&b.snap, next, func(s *offlineSnapshot) int64 { return s.version })
+		return nil
 	})
 }
 

@@ -157,3 +157,25 @@ func TestOfflineCodesArePurged(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckerWithoutOfflineBook: a checker not given the offline book (an
+// older node) answers an offline code unsupported_kind, never valid.
+func TestCheckerWithoutOfflineBook(t *testing.T) {
+	now := time.Now()
+	key := codetoken.GenerateKey(now.Add(-time.Hour))
+	ring, _ := codetoken.NewKeyring(key)
+	qr, err := codetoken.Sign(key, codetoken.Claims{Issuer: "310000", Subject: "p", PersonNo: 1, Kind: codetoken.KindOffline,
+		IssuedAt: now, ExpiresAt: now.Add(time.Hour), Serial: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := codetoken.Rules{Skew: time.Minute, Dynamic: time.Minute}
+	without := models.NewChecker(nil, "310000", ring.ForIssuer("310000"), rules, models.NewStatusBook(), models.SystemClock{})
+	if v, err := without.Check(context.Background(), qr); err != nil || v.Result != models.ResultInvalid || v.Reason != models.ReasonUnsupportedKind {
+		t.Errorf("without the book: %+v, %v", v, err)
+	}
+	with := models.NewChecker(nil, "310000", ring.ForIssuer("310000"), rules, models.NewStatusBook(), models.SystemClock{}).WithOffline(models.NewOfflineBook())
+	if v, err := with.Check(context.Background(), qr); err != nil || v.Result != models.ResultValid {
+		t.Errorf("with the book: %+v, %v", v, err)
+	}
+}

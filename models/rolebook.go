@@ -96,16 +96,21 @@ func (s *Store) refreshRole(ctx context.Context, r role, b *roleBook) error {
 		if err != nil {
 			return fmt.Errorf("read %ss: %w", r.action, err)
 		}
-		next := &roleSnapshot{places: places, version: v}
-		// A slower refresh that read an older version never replaces a newer one.
-		for {
-			cur := b.snap.Load()
-			if cur != nil && cur.version > v {
-				return nil
-			}
-			if b.snap.CompareAndSwap(cur, next) {
-				return nil
-			}
-		}
+		swapNewer(&b.snap, &roleSnapshot{places: places, version: v}, func(s *roleSnapshot) int64 { return s.version })
+		return nil
 	})
+}
+
+// swapNewer puts next in p unless p holds a newer snapshot: a slower
+// refresh that read an older version never replaces a newer one.
+func swapNewer[T any](p *atomic.Pointer[T], next *T, version func(*T) int64) {
+	for {
+		cur := p.Load()
+		if cur != nil && version(cur) > version(next) {
+			return
+		}
+		if p.CompareAndSwap(cur, next) {
+			return
+		}
+	}
 }
