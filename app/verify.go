@@ -41,8 +41,12 @@ func verifyCode(ctx context.Context, cfg config.Config, args []string, e env) er
 	if err := d.store.RefreshVenues(ctx, venues); err != nil {
 		return err
 	}
+	offline := models.NewOfflineBook()
+	if err := d.store.RefreshOffline(ctx, offline); err != nil {
+		return err
+	}
 	checker := models.NewChecker(d.store, cfg.Region, d.signing.ForIssuer(cfg.Region),
-		codetoken.Rules{Skew: cfg.ClockSkew.D(), Dynamic: cfg.CodeTTL.D()}, d.status, venues, d.clock)
+		codetoken.Rules{Skew: cfg.ClockSkew.D(), Dynamic: cfg.CodeTTL.D()}, d.status, venues, d.clock).WithOffline(offline)
 	v, err := checker.Check(ctx, qr)
 	if err != nil {
 		return err

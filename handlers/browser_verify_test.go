@@ -103,6 +103,10 @@ func TestVerificationViewSaysWhyForEveryReason(t *testing.T) {
 		return qr
 	}
 	codes := map[string]string{}
+	want := map[string]bool{}
+	for _, r := range models.VerifyReasons {
+		want[r] = true
+	}
 	codes[models.ReasonExpired] = sign(e.keys.Active(), personal(now.Add(-2*time.Minute), time.Minute))
 	codes[models.ReasonMalformed] = "https://fake-health-code.example/green.png"
 	codes[models.ReasonUnknownKey] = sign(codetoken.GenerateKey(now), personal(now, time.Minute))
@@ -114,9 +118,16 @@ func TestVerificationViewSaysWhyForEveryReason(t *testing.T) {
 	codes[models.ReasonWrongIssuer] = sign(e.keys.Active(), wrongIssuer)
 	codes[models.ReasonNotYetValid] = sign(e.keys.Active(), personal(now.Add(time.Hour), time.Minute))
 	codes[models.ReasonLifetime] = sign(e.keys.Active(), personal(now, 365*24*time.Hour))
-	offline := personal(now, time.Minute)
-	offline.Kind, offline.Colour = codetoken.KindOffline, ""
-	codes[models.ReasonUnsupportedKind] = sign(e.keys.Active(), offline)
+	// Every kind this node issues has a policy now; unsupported_kind is
+	// what a node without the offline book (an older node) answers, checked
+	// in TestCheckerWithoutOfflineBook.
+	delete(want, models.ReasonUnsupportedKind)
+	// Paper codes superseded (补领) and reported lost (挂失).
+	codes[models.ReasonReissued] = decode[offlineCodeResponse](t, e.json("POST", "/api/v1/me/offline-code", alice, nil), 201).QR
+	codes[models.ReasonReportedLost] = decode[offlineCodeResponse](t, e.json("POST", "/api/v1/me/offline-code", alice, nil), 201).QR
+	if rec := e.json("POST", "/api/v1/me/offline-code/loss", alice, nil); rec.Code != 200 {
+		t.Fatal(rec.Body)
+	}
 	codes[models.ReasonNotHealthCode] = decode[nucleicCodeResponse](t, e.json("GET", "/api/v1/me/nucleic-code", alice, nil), 200).QR
 
 	// Venue codes: one posted (not a health code), one rotated, one ended,
@@ -170,6 +181,9 @@ func TestVerificationViewSaysWhyForEveryReason(t *testing.T) {
 	codes[models.ReasonRetiredKey] = sign(retired, personal(now, time.Minute))
 
 	for _, reason := range models.VerifyReasons {
+		if !want[reason] {
+			continue
+		}
 		qr, ok := codes[reason]
 		if !ok {
 			t.Errorf("no code in this test gives reason %q", reason)

@@ -56,6 +56,9 @@ type verifyResponse struct {
 	Place      string       `json:"place,omitempty"`
 	ScansToday *int         `json:"scans_today,omitempty"`
 	Nucleic    *nucleicView `json:"nucleic,omitempty"`
+	// CheckIDDocument asks staff to compare the holder's ID card: set on
+	// a valid offline (paper) code, which anyone may carry.
+	CheckIDDocument bool `json:"check_id_document,omitempty"`
 }
 
 // Errors of the show-code path.
@@ -198,6 +201,7 @@ func verifyAnswerOf(v models.Verdict, loc *time.Location) verifyResponse {
 		resp.MaskedName, resp.MaskedDoc, resp.Kind = v.Claims.MaskedName, v.Claims.MaskedDoc, v.Claims.Kind
 		n := nucleicViewOf(v.Status.Nucleic, v.CheckedAt, loc)
 		resp.Nucleic = &n
+		resp.CheckIDDocument = v.Claims.Kind == codetoken.KindOffline
 	}
 	return resp
 }

@@ -29,6 +29,8 @@ type Deps struct {
 	Status *models.StatusBook
 	// Verifiers holds the verifier roles in memory.
 	Verifiers *models.VerifierBook
+	// Offline holds everyone's current offline-code serial in memory.
+	Offline *models.OfflineBook
 	// Importer runs status imports as background jobs.
 	Importer *models.Importer
 	// Verifications records scans through group commit.
@@ -57,6 +59,7 @@ type API struct {
 	status    *models.StatusBook
 	operators []operatorKey
 	verifiers *models.VerifierBook
+	offline   *models.OfflineBook
 	importer  *models.Importer
 	// verifications is the group-commit writer of scan records.
 	verifications *models.GroupCommitter[*models.Verification]
@@ -122,10 +125,10 @@ func newAPI(d Deps) *API {
 	return &API{
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
-		verifiers: d.Verifiers, verifications: d.Verifications, importer: d.Importer,
+		verifiers: d.Verifiers, offline: d.Offline, verifications: d.Verifications, importer: d.Importer,
 		samplers: d.Samplers, samples: d.Samples, venues: d.Venues, visits: d.Visits,
 		checker: models.NewChecker(d.Store, d.Config.Region, d.Keys.ForIssuer(d.Config.Region),
-			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Venues, d.Clock),
+			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Venues, d.Clock).WithOffline(d.Offline),
 		admission:    adm,
 		metrics:      newMetrics(adm, d.Verifications, d.Samples, d.Logger),
 		codes:        newCodeCache(codeReuse, 1<<20),
@@ -218,6 +221,13 @@ func (api *API) routes(r *gin.Engine) {
 	codeLimit := api.limitBy(api.codeAccount, "code", accountKey)
 	v1.GET("/me/code", api.requireSession, codeLimit, api.myCode)
 	v1.GET("/me/nucleic-code", api.requireSession, codeLimit, api.myNucleicCode)
+	v1.POST("/me/offline-code", api.requireSession, codeLimit, api.issueOfflineCode)
+	v1.GET("/me/offline-code", api.requireSession, codeLimit, api.currentOfflineCode)
+	v1.POST("/me/offline-code/loss", api.requireSession, codeLimit, api.reportOfflineLoss)
+	kiosk := v1.Group("/kiosk", api.limitBy(api.identityIP, "kiosk", clientKey), api.requireKiosk)
+	kiosk.POST("/offline-codes", api.kioskIssue)
+	kiosk.POST("/offline-codes/preview", api.kioskPreview)
+	v1.GET("/offline-codes/revoked", api.requireSession, api.limitBy(api.verifyAccount, "verify", accountKey), api.offlineRevoked)
 	v1.POST("/verify", api.requireSession, api.limitBy(api.verifyAccount, "verify", accountKey), api.verify)
 	v1.POST("/h5/tickets", api.requireSession, api.limitBy(api.ticketAccount, "ticket", accountKey), api.createTicket)
 	h5 := r.Group("/h5")
@@ -250,6 +260,8 @@ func (api *API) routes(r *gin.Engine) {
 	admin.DELETE("/verifiers/:account_id", api.revokeVerifier)
 	admin.POST(routeNucleicResults, api.nucleicResults)
 	admin.POST("/samplers", api.grantSampler)
+	admin.POST("/kiosks", api.registerKiosk)
+	admin.DELETE("/kiosks/:id", api.deleteKiosk)
 	admin.DELETE("/samplers/:account_id", api.revokeSampler)
 	admin.DELETE("/identities/:account_id", api.unbindIdentity)
 	admin.POST(routeHouseholds, api.importHouseholds)
@@ -275,6 +287,9 @@ func (api *API) routes(r *gin.Engine) {
 	rel.GET("/:id/status", codeLimit, api.requireFaceToday, api.relativeStatus)
 	rel.GET("/:id/code", codeLimit, api.relativeCodeHandler) // relativeCode checks today's face verification
 	rel.GET("/:id/nucleic-code", codeLimit, api.relativeNucleicCode)
+	rel.POST("/:id/offline-code", codeLimit, api.issueOfflineCode)
+	rel.GET("/:id/offline-code", codeLimit, api.currentOfflineCode)
+	rel.POST("/:id/offline-code/loss", codeLimit, api.reportOfflineLoss)
 
 	// Venues (场所码): registrars register and post them, visitors check in.
 	// Scanning a venue code never changes anyone's colour.

@@ -101,6 +101,7 @@ type testEnv struct {
 	keys      *codetoken.Keyring
 	status    *models.StatusBook
 	venues    *models.VenueBook
+	offline   *models.OfflineBook
 
 	mu     sync.Mutex
 	bodies []string
@@ -142,6 +143,10 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	if err := store.RefreshVerifiers(t.Context(), verifiers); err != nil {
 		t.Fatal(err)
 	}
+	offline := models.NewOfflineBook()
+	if err := store.RefreshOffline(t.Context(), offline); err != nil {
+		t.Fatal(err)
+	}
 	verifications := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVerifications)
 	t.Cleanup(verifications.Close)
 	samplers := models.NewSamplerBook()
@@ -162,7 +167,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	go func() { defer close(imported); importer.Run(importCtx) }()
 	t.Cleanup(func() { stopImports(); <-imported })
 	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
-		Verifiers: verifiers, Verifications: verifications, Importer: importer,
+		Verifiers: verifiers, Offline: offline, Verifications: verifications, Importer: importer,
 		Samplers: samplers, Samples: samples, Venues: venues, Visits: visits, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
 	api := newAPI(deps)
 	h, err := api.router()
@@ -171,7 +176,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	}
 	return &testEnv{
 		handler: &front{api: api, router: h}, router: h, store: store, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
-		platforms: setup.platforms, keys: keys, status: status, venues: venues,
+		platforms: setup.platforms, keys: keys, status: status, venues: venues, offline: offline,
 		api: api,
 	}
 }

@@ -100,6 +100,16 @@ func NewChecker(store *Store, region string, keys codetoken.KeyLookup, rules cod
 	}}
 }
 
+// WithOffline lets the checker judge offline codes by the serials in book
+// and returns it.
+func (ch *Checker) WithOffline(book *OfflineBook) *Checker {
+	if book == nil {
+		return ch
+	}
+	ch.policies[codetoken.KindOffline] = OfflinePolicy{Book: book}
+	return ch
+}
+
 // Check judges qr at the checker's clock as a health code: a code of a kind
 // that only identifies its holder is invalid with ReasonNotHealthCode. A
 // code that does not pass is a Verdict saying why, not an error; errors are

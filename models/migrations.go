@@ -768,28 +768,26 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{15, "add offline codes: issued paper codes, each person's current serial, the revocation feed, kiosks", func(tx *gorm.DB) error {
+		if err := createTables(tx, map[string]any{"offline_codes": &m15OfflineCode{}, "offline_serials": &m15OfflineSerial{},
+			"offline_revocations": &m15OfflineRevocation{}, "kiosks": &m15Kiosk{}}); err != nil {
+			return err
+		}
+		// Identifiers compare byte for byte, as since migration 9.
+		return binaryIdentifiers(tx, "offline code",
+			"ALTER TABLE `offline_codes` "+binColumn("id", 32)+", "+binColumn("person_id", 32),
+			"ALTER TABLE `offline_serials` "+binColumn("person_id", 32)+", "+binColumn("code_id", 32),
+			"ALTER TABLE `kiosks` "+binColumn("id", 32))
+	}},
 	{16, "add venues (场所码), their deputies and check-ins", func(tx *gorm.DB) error {
 		if err := createTables(tx, map[string]any{"venues": &m16Venue{}, "venue_deputies": &m16VenueDeputy{}, "check_ins": &m16CheckIn{}}); err != nil {
 			return err
 		}
-		if tx.Dialector.Name() != "mysql" {
-			return nil
-		}
-		// Identifiers compare byte for byte, as since migration 9.
-		bin := func(col string, size int) string {
-			return fmt.Sprintf("MODIFY `%s` VARCHAR(%d) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL", col, size)
-		}
-		for _, alter := range []string{
-			"ALTER TABLE `venues` " + bin("id", 32) + ", " + bin("registrar_account_id", 32) + ", " + bin("decided_by", 64) + " DEFAULT ''",
-			"ALTER TABLE `venue_deputies` " + bin("venue_id", 32) + ", " + bin("account_id", 32) + ", " + bin("added_by", 32),
-			"ALTER TABLE `check_ins` " + bin("id", 32) + ", " + bin("visit_id", 32) + ", " + bin("venue_id", 32) + ", " +
-				bin("account_id", 32) + ", " + bin("person_id", 32),
-		} {
-			if err := tx.Exec(alter).Error; err != nil {
-				return fmt.Errorf("make venue identifiers binary: %w", err)
-			}
-		}
-		return nil
+		return binaryIdentifiers(tx, "venue",
+			"ALTER TABLE `venues` "+binColumn("id", 32)+", "+binColumn("registrar_account_id", 32)+", "+binColumn("decided_by", 64)+" DEFAULT ''",
+			"ALTER TABLE `venue_deputies` "+binColumn("venue_id", 32)+", "+binColumn("account_id", 32)+", "+binColumn("added_by", 32),
+			"ALTER TABLE `check_ins` "+binColumn("id", 32)+", "+binColumn("visit_id", 32)+", "+binColumn("venue_id", 32)+", "+
+				binColumn("account_id", 32)+", "+binColumn("person_id", 32))
 	}},
 	{19, "walk an import's list in document order: index entries by import and document, persons by document with their number", func(tx *gorm.DB) error {
 		// The sync of an import joins its entries with persons by doc_hash.
@@ -818,6 +816,41 @@ var migrations = []migration{
 	}},
 }
 
+// Frozen table shapes of migration 15: offline codes.
+type (
+	m15OfflineCode struct {
+		ID        string    `gorm:"primaryKey;size:32"`
+		PersonID  string    `gorm:"size:32;not null;index:idx_offline_codes_person"`
+		PersonNo  uint32    `gorm:"not null"`
+		Serial    int64     `gorm:"not null"`
+		IssuedAt  time.Time `gorm:"not null"`
+		ExpiresAt time.Time `gorm:"not null;index:idx_offline_codes_expires"`
+		RevokedAt *time.Time
+		Reason    string `gorm:"size:16;not null"`
+	}
+	m15OfflineSerial struct {
+		PersonID  string `gorm:"primaryKey;size:32"`
+		PersonNo  uint32 `gorm:"not null"`
+		Serial    int64  `gorm:"not null"`
+		Lost      bool   `gorm:"not null"`
+		CodeID    string `gorm:"size:32;not null"`
+		UpdatedAt time.Time
+	}
+	m15Kiosk struct {
+		ID        string `gorm:"primaryKey;size:32"`
+		Name      string `gorm:"size:64;not null"`
+		Place     string `gorm:"size:128;not null"`
+		KeyHash   []byte `gorm:"size:32;not null;uniqueIndex:idx_kiosks_key_hash"`
+		CreatedAt time.Time
+		DeletedAt *time.Time
+	}
+	m15OfflineRevocation struct {
+		Seq       int64     `gorm:"primaryKey;autoIncrement:false"`
+		CodeHash  []byte    `gorm:"size:16;not null"`
+		RevokedAt time.Time `gorm:"not null;index:idx_offline_revocations_at"`
+	}
+)
+
 // Frozen table shapes of migration 19: imports walked in document order.
 type (
 	m19ImportJob struct {
@@ -832,6 +865,27 @@ type (
 		No      uint32 `gorm:"not null;default:0;index:idx_persons_doc_no,priority:2"`
 	}
 )
+
+// binColumn is the MySQL column change that makes an identifier compare
+// byte for byte (a later migration's columns, as migration 9 did for the
+// first ones).
+func binColumn(col string, size int) string {
+	return fmt.Sprintf("MODIFY `%s` VARCHAR(%d) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin NOT NULL", col, size)
+}
+
+// binaryIdentifiers runs the ALTER statements on MySQL (SQLite compares
+// bytes already); what names the tables in an error.
+func binaryIdentifiers(tx *gorm.DB, what string, alters ...string) error {
+	if tx.Dialector.Name() != "mysql" {
+		return nil
+	}
+	for _, alter := range alters {
+		if err := tx.Exec(alter).Error; err != nil {
+			return fmt.Errorf("make %s identifiers binary: %w", what, err)
+		}
+	}
+	return nil
+}
 
 // LatestSchemaVersion is the version the code expects.
 func LatestSchemaVersion() int { return migrations[len(migrations)-1].Version }

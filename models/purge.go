@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gorm.io/gorm"
+
+	"healthcode/models/codetoken"
 )
 
 // MinAuditRetention is the shortest time audit rows are kept, whatever the
@@ -154,6 +156,11 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 		{table: "identity_claims", column: "created_at", rule: "superseded", before: now.Add(-p.Scans),
 			also: "NOT EXISTS (SELECT 1 FROM accounts WHERE accounts.claim_id = identity_claims.id)", textID: true},
 		{table: "check_ins", column: "checked_in_at", rule: "checked in", before: now.Add(-p.CheckIns), textID: true},
+		// Offline codes: a paper past its 180 days fails as expired, and its
+		// revocation tells an offline scanner nothing it would not see.
+		{table: "offline_codes", column: "expires_at", rule: "expired", before: now, textID: true,
+			also: "NOT EXISTS (SELECT 1 FROM offline_serials WHERE offline_serials.code_id = offline_codes.id)"},
+		{table: "offline_revocations", column: "revoked_at", rule: "outlived", before: now.Add(-codetoken.OfflineLifetime), idColumn: "seq"},
 		{table: "audit_log", column: "at", rule: "recorded", before: now.Add(-p.Audit)},
 	}
 }

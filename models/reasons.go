@@ -26,6 +26,10 @@ const (
 	ReasonVenueRefused = "venue_rejected"
 	ReasonVenueUnknown = "venue_unknown"
 	ReasonVenueCode    = "venue_code"
+	// ReasonReissued is an offline code superseded by a newer issue (补领);
+	// ReasonReportedLost one whose holder reported it lost (挂失).
+	ReasonReissued     = "reissued"
+	ReasonReportedLost = "reported_lost"
 )
 
 // VerifyReasons lists every reason the checker gives, in the order a reader
@@ -35,6 +39,7 @@ var VerifyReasons = []string{
 	ReasonLifetime, ReasonRetiredKey, ReasonUnsupportedKind, ReasonNotHealthCode,
 	ReasonLinkPending, ReasonLinkRejected, ReasonLinkDeleted, ReasonLinkUnknown,
 	ReasonVenueCode, ReasonVenueRotated, ReasonVenueEnded, ReasonVenuePending, ReasonVenueRefused, ReasonVenueUnknown,
+	ReasonReissued, ReasonReportedLost,
 }
 
 // ReasonText returns the words staff at a gate read for a reason: what
@@ -85,6 +90,10 @@ func ReasonText(reason string) string {
 		return "该场所码未通过审核"
 	case ReasonVenueUnknown:
 		return "场所码无法识别"
+	case ReasonReissued:
+		return "离线码已补领，此纸质码作废，请对方出示新码"
+	case ReasonReportedLost:
+		return "离线码已挂失，此纸质码作废"
 	}
 	return "码无法通过核验，请对方刷新后重试"
 }

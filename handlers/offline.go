@@ -1,0 +1,312 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"healthcode/models"
+	"healthcode/models/codetoken"
+)
+
+// offlineCodeResponse is an offline (paper) code: no colour, verifiers
+// read the live one.
+type offlineCodeResponse struct {
+	ID         string `json:"id"`
+	Serial     int64  `json:"serial"`
+	QR         string `json:"qr"`
+	MaskedName string `json:"masked_name"`
+	MaskedDoc  string `json:"masked_doc"`
+	IssuedAt   string `json:"issued_at"`
+	ExpiresAt  string `json:"expires_at"`
+	PrintURL   string `json:"print_url"`
+}
+
+// offlineAnswer signs the paper code of code, held by p.
+func (api *API) offlineAnswer(code *models.OfflineCode, p *models.Person) (offlineCodeResponse, error) {
+	qr, err := codetoken.Sign(api.keys.Active(), codetoken.Claims{
+		Issuer: api.cfg.Region, Subject: p.ID, PersonNo: p.No, Kind: codetoken.KindOffline, ID: code.CodeID(),
+		IssuedAt: code.IssuedAt, ExpiresAt: code.ExpiresAt, MaskedName: p.MaskedName, MaskedDoc: p.MaskedDoc, Serial: code.Serial,
+	})
+	if err != nil {
+		return offlineCodeResponse{}, err
+	}
+	return offlineCodeResponse{ID: code.ID, Serial: code.Serial, QR: qr, MaskedName: p.MaskedName, MaskedDoc: p.MaskedDoc,
+		IssuedAt: api.timestamp(code.IssuedAt), ExpiresAt: api.timestamp(code.ExpiresAt),
+		PrintURL: "/h5/offline/print?code=" + code.ID}, nil
+}
+
+// offlineSubject returns whose offline code the request is about: the
+// session's own person, or the approved relative of link :id. Either needs
+// today's face verification.
+func (api *API) offlineSubject(c *gin.Context) (personID string, err error) {
+	s, _ := sessionOf(c)
+	if err := api.faceToday(s); err != nil {
+		return "", err
+	}
+	linkID := c.Param("id")
+	if linkID == "" {
+		return s.PersonID, nil
+	}
+	link, err := api.store.RelativeOf(c.Request.Context(), s.AccountID, linkID)
+	if err != nil {
+		return "", err
+	}
+	return link.PersonID, nil
+}
+
+// issueOfflineCode issues (or reissues) an offline code to the caller or
+// their relative: POST /me/offline-code, /relatives/:id/offline-code.
+func (api *API) issueOfflineCode(c *gin.Context) {
+	api.offlineAction(c, func(ctx context.Context, personID, actor, requestID string) (*models.OfflineCode, *models.Person, error) {
+		code, p, err := api.store.IssueOfflineCode(ctx, personID, actor, requestID)
+		if err == nil {
+			api.refreshOffline(ctx)
+		}
+		return code, p, err
+	}, http.StatusCreated)
+}
+
+// currentOfflineCode answers the live offline code again for download or
+// printing: GET on the same paths.
+func (api *API) currentOfflineCode(c *gin.Context) {
+	api.offlineAction(c, func(ctx context.Context, personID, _, _ string) (*models.OfflineCode, *models.Person, error) {
+		return api.store.CurrentOfflineCode(ctx, personID)
+	}, http.StatusOK)
+}
+
+func (api *API) offlineAction(c *gin.Context, act func(ctx context.Context, personID, actor, requestID string) (*models.OfflineCode, *models.Person, error), status int) {
+	personID, err := api.offlineSubject(c)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	s, _ := sessionOf(c)
+	code, p, err := act(c.Request.Context(), personID, "account:"+s.AccountID, c.GetString(ctxRequestID))
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	resp, err := api.offlineAnswer(code, p)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(status, resp)
+}
+
+// reportOfflineLoss revokes the current offline code without issuing one
+// (挂失): POST /me/offline-code/loss, /relatives/:id/offline-code/loss.
+func (api *API) reportOfflineLoss(c *gin.Context) {
+	personID, err := api.offlineSubject(c)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	s, _ := sessionOf(c)
+	if err := api.store.ReportOfflineLoss(c.Request.Context(), personID, "account:"+s.AccountID, c.GetString(ctxRequestID)); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	api.refreshOffline(c.Request.Context())
+	c.JSON(http.StatusOK, gin.H{"result": "revoked", "reason": models.ReasonReportedLost})
+}
+
+// refreshOffline brings this node's offline book up to a change it made at
+// once (the other nodes' at their next poll); a failure waits for the poll.
+func (api *API) refreshOffline(ctx context.Context) {
+	if api.offline == nil {
+		return
+	}
+	if err := api.store.RefreshOffline(ctx, api.offline); err != nil {
+		api.log.Warn("refresh offline codes after a change", "err", err)
+	}
+}
+
+var errBadSince = models.Errorf(models.KindInvalid, "bad_since", "since 须为非负整数")
+
+// offlineRevoked serves the revocation feed to verifiers: GET
+// /offline-codes/revoked?since=<seq>.
+func (api *API) offlineRevoked(c *gin.Context) {
+	s, _ := sessionOf(c)
+	if _, err := api.verifiers.Place(s.AccountID); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	since, err := strconv.ParseInt(c.DefaultQuery("since", "0"), 10, 64)
+	if err != nil || since < 0 {
+		respondError(c, api.log, errBadSince)
+		return
+	}
+	feed, err := api.store.OfflineRevocations(c.Request.Context(), since)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.JSON(http.StatusOK, feed)
+}
+
+// ctxKiosk is the gin context key of the calling kiosk.
+const ctxKiosk = "kiosk"
+
+// requireKiosk admits a registered kiosk: Authorization: Kiosk <key>.
+func (api *API) requireKiosk(c *gin.Context) {
+	key, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Kiosk ")
+	if !ok || strings.TrimSpace(key) == "" {
+		c.Header("WWW-Authenticate", `Kiosk realm="healthcode"`)
+		respondError(c, api.log, models.ErrKioskRequired)
+		return
+	}
+	k, err := api.store.KioskByKey(c.Request.Context(), strings.TrimSpace(key))
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Set(ctxKiosk, k)
+	c.Next()
+}
+
+type kioskRequest struct {
+	Name  string `json:"name"`
+	Place string `json:"place"`
+}
+
+// registerKiosk registers a kiosk for an operator; the key is shown once.
+func (api *API) registerKiosk(c *gin.Context) {
+	var req kioskRequest
+	if err := bindJSON(c, &req); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	k, key, err := api.store.RegisterKiosk(c.Request.Context(), strings.TrimSpace(req.Name), strings.TrimSpace(req.Place),
+		c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, gin.H{"id": k.ID, "key": key})
+}
+
+// deleteKiosk ends a kiosk's key.
+func (api *API) deleteKiosk(c *gin.Context) {
+	if err := api.store.DeleteKiosk(c.Request.Context(), c.Param("id"), c.GetString(ctxOperator), c.GetString(ctxRequestID)); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// kioskIssueRequest is an ID card's chip read, or a live dynamic code.
+type kioskIssueRequest struct {
+	DocType   string `json:"doc_type"`
+	DocNumber string `json:"doc_number"`
+	Name      string `json:"name"`
+	BirthDate string `json:"birth_date"`
+	QR        string `json:"qr"`
+}
+
+var (
+	errKioskWho  = models.Errorf(models.KindInvalid, "person_required", "请读取身份证件，或出示本人或亲属的实时健康码")
+	errKioskCode = models.Errorf(models.KindInvalid, "invalid_code", "该码无效或已过期（截图无效），请出示实时健康码")
+)
+
+// kioskSubject is who a kiosk request is about: a person by a live code
+// (holder), or a document read (doc set, person possibly not registered).
+type kioskSubject struct {
+	person    *models.Person
+	doc       models.Document
+	name      string
+	birthDate string
+}
+
+func (api *API) kioskSubjectOf(c *gin.Context) (kioskSubject, error) {
+	var req kioskIssueRequest
+	if err := bindJSON(c, &req); err != nil {
+		return kioskSubject{}, err
+	}
+	ctx := c.Request.Context()
+	if req.QR != "" {
+		v, err := api.checker.Identify(ctx, req.QR)
+		if err != nil {
+			return kioskSubject{}, err
+		}
+		if v.Result != models.ResultValid || (v.Claims.Kind != codetoken.KindPersonal && v.Claims.Kind != codetoken.KindRelative) {
+			return kioskSubject{}, errKioskCode
+		}
+		p, err := api.store.PersonByID(ctx, v.Claims.Subject)
+		if err != nil {
+			return kioskSubject{}, err
+		}
+		return kioskSubject{person: p, birthDate: p.BirthDate}, nil
+	}
+	if req.DocType == "" || req.DocNumber == "" || req.Name == "" {
+		return kioskSubject{}, errKioskWho
+	}
+	doc, err := models.ParseDocument(req.DocType, req.DocNumber, api.clock.Now())
+	if err != nil {
+		return kioskSubject{}, err
+	}
+	name, err := models.NormalizeName(req.Name)
+	if err != nil {
+		return kioskSubject{}, err
+	}
+	birth := req.BirthDate
+	if !doc.BirthDate.IsZero() {
+		birth = doc.BirthDate.Format(time.DateOnly)
+	} else if _, err := time.Parse(time.DateOnly, birth); birth != "" && err != nil {
+		return kioskSubject{}, errBadDate
+	}
+	return kioskSubject{doc: doc, name: name, birthDate: birth}, nil
+}
+
+// kioskPreview shows whom a kiosk would print for, masked, and whether they
+// may hold an offline code; it changes nothing.
+func (api *API) kioskPreview(c *gin.Context) {
+	sub, err := api.kioskSubjectOf(c)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	name, doc := models.MaskName(sub.name), models.MaskDocument(sub.doc.Number)
+	if sub.person != nil {
+		name, doc = sub.person.MaskedName, sub.person.MaskedDoc
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, api.store.PreviewOffline(name, doc, sub.birthDate))
+}
+
+// kioskIssue issues an offline code at a kiosk, audited with its id.
+func (api *API) kioskIssue(c *gin.Context) {
+	sub, err := api.kioskSubjectOf(c)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	k := c.MustGet(ctxKiosk).(*models.Kiosk)
+	ctx, actor, requestID := c.Request.Context(), "kiosk:"+k.ID, c.GetString(ctxRequestID)
+	var code *models.OfflineCode
+	var p *models.Person
+	if sub.person != nil {
+		code, p, err = api.store.IssueOfflineCode(ctx, sub.person.ID, actor, requestID)
+	} else {
+		code, p, err = api.store.IssueOfflineByDocument(ctx, sub.name, sub.doc, sub.birthDate, actor, requestID)
+	}
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	api.refreshOffline(ctx)
+	resp, err := api.offlineAnswer(code, p)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusCreated, resp)
+}

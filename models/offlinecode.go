@@ -1,0 +1,285 @@
+package models
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+
+	"healthcode/models/codetoken"
+)
+
+// offlineVersionName names the offline codes' version counter; its value
+// is also the sequence number of the latest revocation.
+const offlineVersionName = "offline_codes"
+
+// Error codes of offline codes.
+const (
+	CodeNotEligible   = "not_eligible"
+	CodeNoOfflineCode = "no_offline_code"
+)
+
+var (
+	errNotEligible = Errorf(KindForbidden, CodeNotEligible,
+		"离线码供 60 周岁及以上老人、未满 18 周岁的未成年人和登记在册的残疾人申领")
+	errNoOfflineCode = Errorf(KindNotFound, CodeNoOfflineCode, "没有有效的离线码")
+)
+
+// RevokedFeedBatch is the most entries one page of the revocation feed holds.
+const RevokedFeedBatch = 1000
+
+// OfflineCode is one issued paper code. ID is the code's cti (hex).
+type OfflineCode struct {
+	ID        string `gorm:"primaryKey;size:32"`
+	PersonID  string `gorm:"size:32;not null"`
+	PersonNo  uint32 `gorm:"not null"`
+	Serial    int64  `gorm:"not null"`
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	RevokedAt *time.Time
+	Reason    string `gorm:"size:16;not null"`
+}
+
+// TableName names the table.
+func (OfflineCode) TableName() string { return "offline_codes" }
+
+// offlineSerial is a person's current offline code: the serial last issued,
+// whether it was reported lost, and its code.
+type offlineSerial struct {
+	PersonID  string `gorm:"primaryKey;size:32"`
+	PersonNo  uint32 `gorm:"not null"`
+	Serial    int64  `gorm:"not null"`
+	Lost      bool   `gorm:"not null"`
+	CodeID    string `gorm:"size:32;not null"`
+	UpdatedAt time.Time
+}
+
+func (offlineSerial) TableName() string { return "offline_serials" }
+
+// offlineRevocation is one entry of the revocation feed: Seq rises in
+// commit order (taken from the version row the transaction holds).
+type offlineRevocation struct {
+	Seq       int64  `gorm:"primaryKey;autoIncrement:false"`
+	CodeHash  []byte `gorm:"size:16;not null"`
+	RevokedAt time.Time
+}
+
+func (offlineRevocation) TableName() string { return "offline_revocations" }
+
+// CodeID returns the code's cti.
+func (o OfflineCode) CodeID() []byte { b, _ := hex.DecodeString(o.ID); return b }
+
+// OfflineEligible says whether a person born on birthDate ("2006-01-02")
+// may hold an offline code on day now in loc: 60 or over, or under 18.
+func OfflineEligible(birthDate string, now time.Time, loc *time.Location) bool {
+	b, err := time.ParseInLocation(time.DateOnly, birthDate, loc)
+	if err != nil {
+		return false
+	}
+	today := now.In(loc)
+	age := today.Year() - b.Year()
+	if today.Month() < b.Month() || today.Month() == b.Month() && today.Day() < b.Day() {
+		age--
+	}
+	return age >= 60 || age < 18
+}
+
+// IssueOfflineCode issues a new offline code to the person with the given
+// handle, superseding (reason reissued) the one they hold; audited as
+// actor's. Errors: not found, not eligible (KindForbidden, CodeNotEligible).
+func (s *Store) IssueOfflineCode(ctx context.Context, personID, actor, requestID string) (*OfflineCode, *Person, error) {
+	now := s.clock.Now().UTC()
+	var code *OfflineCode
+	var person Person
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		if err := tx.Take(&person, "id = ?", personID).Error; err != nil {
+			return notFound(err, "person_not_found", "未找到该人员")
+		}
+		var err error
+		code, err = s.issueOffline(tx, &person, person.BirthDate, actor, requestID, now)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return code, &person, nil
+}
+
+// issueOffline issues person's next offline code inside tx, judging
+// eligibility by birthDate, and audits it.
+func (s *Store) issueOffline(tx *gormDB, person *Person, birthDate, actor, requestID string, now time.Time) (*OfflineCode, error) {
+	if !OfflineEligible(birthDate, now, s.loc) {
+		return nil, errNotEligible
+	}
+	var cur offlineSerial
+	if err := tx.Clauses(lockForUpdate).Where("person_id = ?", person.ID).Limit(1).Find(&cur).Error; err != nil {
+		return nil, err
+	}
+	id := make([]byte, 12)
+	rand.Read(id)
+	code := &OfflineCode{ID: hex.EncodeToString(id), PersonID: person.ID, PersonNo: person.No, Serial: cur.Serial + 1,
+		IssuedAt: now, ExpiresAt: now.Add(codetoken.OfflineLifetime)}
+	if cur.CodeID != "" && !cur.Lost {
+		if err := revokeOffline(tx, cur.CodeID, ReasonReissued, now); err != nil {
+			return nil, err
+		}
+	} else if err := bumpVersion(tx, offlineVersionName, now); err != nil {
+		return nil, err
+	}
+	if err := tx.Create(code).Error; err != nil {
+		return nil, err
+	}
+	if err := tx.Save(&offlineSerial{PersonID: person.ID, PersonNo: person.No, Serial: code.Serial, CodeID: code.ID, UpdatedAt: now}).Error; err != nil {
+		return nil, err
+	}
+	return code, tx.Create(&AuditEntry{At: now, Actor: actor, Action: "offline_code.issue", Subject: person.ID,
+		Detail: fmt.Sprintf("serial %d", code.Serial), RequestID: requestID}).Error
+}
+
+// revokeOffline marks code id revoked for reason and appends it to the
+// feed under the next version, inside tx.
+func revokeOffline(tx *gormDB, id, reason string, now time.Time) error {
+	if err := tx.Model(&OfflineCode{}).Where("id = ?", id).Updates(map[string]any{"revoked_at": now, "reason": reason}).Error; err != nil {
+		return err
+	}
+	if err := bumpVersion(tx, offlineVersionName, now); err != nil {
+		return err
+	}
+	seq, err := readVersion(tx, offlineVersionName)
+	if err != nil {
+		return err
+	}
+	b, _ := hex.DecodeString(id)
+	return tx.Create(&offlineRevocation{Seq: seq, CodeHash: RevocationHash(b), RevokedAt: now}).Error
+}
+
+// RevocationHash is a revoked code's entry in the feed: the first 128 bits
+// of SHA-256 over its id.
+func RevocationHash(codeID []byte) []byte {
+	h := sha256.Sum256(codeID)
+	return h[:16]
+}
+
+// ReportOfflineLoss revokes the person's current offline code (挂失) without
+// issuing another; errNoOfflineCode when they hold none.
+func (s *Store) ReportOfflineLoss(ctx context.Context, personID, actor, requestID string) error {
+	now := s.clock.Now().UTC()
+	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		var cur offlineSerial
+		if err := tx.Clauses(lockForUpdate).Where("person_id = ?", personID).Limit(1).Find(&cur).Error; err != nil {
+			return err
+		}
+		if cur.CodeID == "" || cur.Lost {
+			return errNoOfflineCode
+		}
+		if err := revokeOffline(tx, cur.CodeID, ReasonReportedLost, now); err != nil {
+			return err
+		}
+		if err := tx.Model(&offlineSerial{}).Where("person_id = ?", personID).Updates(map[string]any{"lost": true, "updated_at": now}).Error; err != nil {
+			return err
+		}
+		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "offline_code.loss", Subject: personID,
+			Detail: fmt.Sprintf("serial %d", cur.Serial), RequestID: requestID}).Error
+	})
+}
+
+// CurrentOfflineCode returns the person's live offline code, or
+// errNoOfflineCode.
+func (s *Store) CurrentOfflineCode(ctx context.Context, personID string) (*OfflineCode, *Person, error) {
+	now := s.clock.Now().UTC()
+	var code OfflineCode
+	var person Person
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		if err := tx.Take(&person, "id = ?", personID).Error; err != nil {
+			return notFound(err, "person_not_found", "未找到该人员")
+		}
+		err := tx.Joins("JOIN offline_serials ON offline_serials.code_id = offline_codes.id").
+			Where("offline_serials.person_id = ? AND offline_codes.revoked_at IS NULL AND offline_codes.expires_at > ?", personID, now).
+			Take(&code).Error
+		return notFoundAs(err, errNoOfflineCode)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return &code, &person, nil
+}
+
+// RevokedFeed is one page of the revocation feed.
+type RevokedFeed struct {
+	Entries []string `json:"entries"`
+	Next    int64    `json:"next"`
+}
+
+// OfflineRevocations returns the revocations after sequence since, at most
+// RevokedFeedBatch, each base64 of RevocationHash, and the sequence to ask
+// after next.
+func (s *Store) OfflineRevocations(ctx context.Context, since int64) (RevokedFeed, error) {
+	var rows []offlineRevocation
+	err := s.db.WithContext(ctx).Where("seq > ?", since).Order("seq").Limit(RevokedFeedBatch).Find(&rows).Error
+	if err != nil {
+		return RevokedFeed{}, err
+	}
+	feed := RevokedFeed{Entries: make([]string, 0, len(rows)), Next: since}
+	for _, r := range rows {
+		feed.Entries = append(feed.Entries, base64.StdEncoding.EncodeToString(r.CodeHash))
+		feed.Next = r.Seq
+	}
+	return feed, nil
+}
+
+// OfflineBook holds every person's current offline serial in memory, so
+// verify answers a superseded or lost paper without a database read: an
+// immutable snapshot, swapped whole when the codes change.
+type OfflineBook struct {
+	snapshotBook[map[uint32]offlineState]
+}
+
+type offlineState struct {
+	serial int64
+	lost   bool
+}
+
+// NewOfflineBook returns an empty book; load it with Store.RefreshOffline.
+func NewOfflineBook() *OfflineBook { return &OfflineBook{} }
+
+// RefreshOffline swaps in a new snapshot when the offline codes changed.
+func (s *Store) RefreshOffline(ctx context.Context, b *OfflineBook) error {
+	return refreshSnapshot(ctx, s, &b.snapshotBook, offlineVersionName, func(tx *gormDB) (map[uint32]offlineState, error) {
+		var rows []offlineSerial
+		if err := tx.Select("person_no", "serial", "lost").Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("read offline serials: %w", err)
+		}
+		serials := make(map[uint32]offlineState, len(rows))
+		for _, r := range rows {
+			serials[r.PersonNo] = offlineState{serial: r.Serial, lost: r.Lost}
+		}
+		return serials, nil
+	})
+}
+
+// OfflinePolicy lets an offline code stand while its serial is its holder's
+// current one and not reported lost, read from the book.
+type OfflinePolicy struct{ Book *OfflineBook }
+
+// Revoked returns ReasonReissued for a superseded serial, ReasonReportedLost
+// for a lost one. A serial newer than the book knows was issued on another
+// node since the last refresh: it stands.
+func (p OfflinePolicy) Revoked(_ context.Context, c codetoken.Claims) (string, error) {
+	serials, loaded := p.Book.load()
+	if !loaded {
+		return "", nil
+	}
+	st, ok := serials[c.PersonNo]
+	switch {
+	case !ok || c.Serial > st.serial:
+		return "", nil
+	case c.Serial < st.serial:
+		return ReasonReissued, nil
+	case st.lost:
+		return ReasonReportedLost, nil
+	}
+	return "", nil
+}

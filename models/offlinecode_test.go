@@ -1,0 +1,181 @@
+package models_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"healthcode/models"
+	"healthcode/models/codetoken"
+	"healthcode/models/storetest"
+)
+
+func TestOfflineEligible(t *testing.T) {
+	now := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		birth string
+		want  bool
+	}{
+		{"1961-11-23", true},  // 65
+		{"1966-11-23", true},  // 60 today
+		{"1966-11-24", false}, // 60 tomorrow
+		{"1996-05-01", false}, // 30
+		{"2010-03-01", true},  // 16
+		{"2008-11-23", false}, // 18 today
+		{"2008-11-24", true},  // 17, 18 tomorrow
+		{"", false},           // no birth date
+	} {
+		if got := models.OfflineEligible(c.birth, now, shanghai); got != c.want {
+			t.Errorf("born %q: eligible %v, want %v", c.birth, got, c.want)
+		}
+	}
+}
+
+// TestOfflineRevocationReachesEveryNode: two stores on one database, each
+// node's book polled every 2 s as serve does; a loss reported on one node
+// answers reported_lost on the other within 5 s, a reissue reissued.
+func TestOfflineRevocationReachesEveryNode(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		vault := storetest.Vault(t)
+		a := models.NewStore(db, vault, models.SystemClock{}, shanghai)
+		b := models.NewStore(db, vault, models.SystemClock{}, shanghai)
+		p, err := a.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		young, err := a.EnsurePerson(ctx, "张伟", mustParse(t, "resident_id", "31011519960707041"+string(models.CheckDigit("31011519960707041"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := a.IssueOfflineCode(ctx, young.ID, "test", ""); models.ErrorCode(err) != models.CodeNotEligible {
+			t.Fatalf("a 30-year-old: %v", err)
+		}
+		bookB := models.NewOfflineBook()
+		if err := b.RefreshOffline(ctx, bookB); err != nil {
+			t.Fatal(err)
+		}
+		pollCtx, stop := context.WithCancel(ctx)
+		polled := make(chan struct{})
+		go func() {
+			defer close(polled)
+			for tick := time.NewTicker(2 * time.Second); ; {
+				select {
+				case <-pollCtx.Done():
+					tick.Stop()
+					return
+				case <-tick.C:
+					b.RefreshOffline(pollCtx, bookB)
+				}
+			}
+		}()
+		defer func() { stop(); <-polled }()
+		policy := models.OfflinePolicy{Book: bookB}
+		claims := func(c *models.OfflineCode) codetoken.Claims {
+			return codetoken.Claims{Kind: codetoken.KindOffline, PersonNo: c.PersonNo, Serial: c.Serial, ID: c.CodeID()}
+		}
+		within := func(c *models.OfflineCode, want string) {
+			t.Helper()
+			start := time.Now()
+			for {
+				got, err := policy.Revoked(ctx, claims(c))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got == want {
+					t.Logf("%q on the second node after %v", want, time.Since(start).Round(time.Millisecond))
+					return
+				}
+				if time.Since(start) > 5*time.Second {
+					t.Fatalf("serial %d on the second node: %q after 5 s, want %q", c.Serial, got, want)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+		first, _, err := a.IssueOfflineCode(ctx, p.ID, "test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		within(first, "")
+		second, _, err := a.IssueOfflineCode(ctx, p.ID, "test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		within(first, models.ReasonReissued)
+		within(second, "")
+		if err := a.ReportOfflineLoss(ctx, p.ID, "test", ""); err != nil {
+			t.Fatal(err)
+		}
+		within(second, models.ReasonReportedLost)
+		within(first, models.ReasonReissued)
+		// The feed, from either node, in order.
+		feed, err := b.OfflineRevocations(ctx, 0)
+		if err != nil || len(feed.Entries) != 2 {
+			t.Fatalf("feed %+v, %v", feed, err)
+		}
+		if rest, _ := b.OfflineRevocations(ctx, feed.Next); len(rest.Entries) != 0 {
+			t.Errorf("after next: %+v", rest)
+		}
+	})
+}
+
+// TestOfflineCodesArePurged: a superseded paper past its 180 days goes, the
+// current one stays; a revocation goes 180 days after it was made.
+func TestOfflineCodesArePurged(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		clock := &setClock{now: time.Date(2026, 6, 1, 4, 0, 0, 0, time.UTC)}
+		s := models.NewStore(db, storetest.Vault(t), clock, shanghai)
+		p, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			if _, _, err := s.IssueOfflineCode(ctx, p.ID, "test", ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		count := func(table string) (n int64) { db.Table(table).Count(&n); return n }
+		clock.now = clock.now.Add(180*24*time.Hour - time.Hour)
+		if _, err := s.Purge(ctx, defaultPolicy()); err != nil {
+			t.Fatal(err)
+		}
+		if count("offline_codes") != 2 || count("offline_revocations") != 1 {
+			t.Fatalf("before 180 days: %d codes, %d revocations", count("offline_codes"), count("offline_revocations"))
+		}
+		clock.now = clock.now.Add(2 * time.Hour)
+		if _, err := s.Purge(ctx, defaultPolicy()); err != nil {
+			t.Fatal(err)
+		}
+		if count("offline_codes") != 1 || count("offline_revocations") != 0 {
+			t.Fatalf("after 180 days: %d codes, %d revocations", count("offline_codes"), count("offline_revocations"))
+		}
+		if _, cur, err := s.CurrentOfflineCode(ctx, p.ID); err == nil || cur != nil {
+			t.Errorf("an expired code is still current")
+		}
+	})
+}
+
+// TestCheckerWithoutOfflineBook: a checker not given the offline book (an
+// older node) answers an offline code unsupported_kind, never valid.
+func TestCheckerWithoutOfflineBook(t *testing.T) {
+	now := time.Now()
+	key := codetoken.GenerateKey(now.Add(-time.Hour))
+	ring, _ := codetoken.NewKeyring(key)
+	qr, err := codetoken.Sign(key, codetoken.Claims{Issuer: "310000", Subject: "p", PersonNo: 1, Kind: codetoken.KindOffline,
+		IssuedAt: now, ExpiresAt: now.Add(time.Hour), Serial: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := codetoken.Rules{Skew: time.Minute, Dynamic: time.Minute}
+	without := models.NewChecker(nil, "310000", ring.ForIssuer("310000"), rules, models.NewStatusBook(), models.NewVenueBook(), models.SystemClock{})
+	if v, err := without.Check(context.Background(), qr); err != nil || v.Result != models.ResultInvalid || v.Reason != models.ReasonUnsupportedKind {
+		t.Errorf("without the book: %+v, %v", v, err)
+	}
+	with := models.NewChecker(nil, "310000", ring.ForIssuer("310000"), rules, models.NewStatusBook(), models.NewVenueBook(), models.SystemClock{}).WithOffline(models.NewOfflineBook())
+	if v, err := with.Check(context.Background(), qr); err != nil || v.Result != models.ResultValid {
+		t.Errorf("with the book: %+v, %v", v, err)
+	}
+}
