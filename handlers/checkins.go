@@ -89,11 +89,12 @@ func (api *API) checkIn(c *gin.Context) {
 		return
 	}
 	people := []models.CheckIn{{PersonID: s.PersonID, PersonNo: s.PersonNo, MaskedName: s.MaskedName, MaskedDoc: s.MaskedDoc}}
-	ids := slices.Compact(slices.Sorted(slices.Values(req.RelativeIDs)))
-	if len(ids) > models.MaxRelatives {
+	// Bounded before it is sorted: the list is the client's.
+	if len(req.RelativeIDs) > models.MaxRelatives {
 		respondError(c, api.log, errTooManyPeople)
 		return
 	}
+	ids := slices.Compact(slices.Sorted(slices.Values(req.RelativeIDs)))
 	for _, id := range ids {
 		if id == "" || len(id) > 32 {
 			respondError(c, api.log, errBadRelativeIDs)
