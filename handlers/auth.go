@@ -135,7 +135,7 @@ func (api *API) accountView(a *models.Account) accountView {
 		FaceVerifiedToday: a.FaceVerifiedOnDay(models.DateIn(now, api.loc)),
 	}
 	if v.FaceVerifiedToday {
-		v.FaceValidUntil = api.timestamp(models.EndOfDay(now, api.loc))
+		v.FaceValidUntil = api.days.Of(now).EndText
 	}
 	return v
 }

@@ -121,16 +121,22 @@ func (api *API) signCode(claims codetoken.Claims) (codeResponse, error) {
 		if err != nil {
 			return codeResponse{}, err
 		}
-		code = cachedCode{qr: qr, colour: claims.Colour, kid: key.ID, issuedAt: claims.IssuedAt, expires: claims.ExpiresAt}
+		code = api.cachedCode(qr, key.ID, claims)
 		api.codes.put(cacheKey, code, now)
 	}
 	return codeResponse{
 		QR: code.qr, Kind: claims.Kind, Colour: status.Colour, ColourText: status.Colour.Text(),
 		MaskedName: claims.MaskedName, MaskedDoc: claims.MaskedDoc,
-		IssuedAt: api.timestamp(code.issuedAt), ExpiresAt: api.timestamp(code.expires),
-		ValidUntil: api.timestamp(models.EndOfDay(now, api.loc)), ServerTime: api.timestampMilli(now),
+		IssuedAt: code.issuedText, ExpiresAt: code.expiresText,
+		ValidUntil: api.days.Of(now).EndText, ServerTime: api.timestampMilli(now),
 		Nucleic: nucleicViewOf(status.Nucleic, now, api.loc),
 	}, nil
+}
+
+// cachedCode is a freshly signed code as the code caches keep it.
+func (api *API) cachedCode(qr, kid string, claims codetoken.Claims) cachedCode {
+	return cachedCode{qr: qr, colour: claims.Colour, kid: kid, issuedAt: claims.IssuedAt, expires: claims.ExpiresAt,
+		issuedText: api.timestamp(claims.IssuedAt), expiresText: api.timestamp(claims.ExpiresAt)}
 }
 
 // jwks publishes the code-signing public keys; verifiers and peer regions

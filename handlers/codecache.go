@@ -42,6 +42,9 @@ type cachedCode struct {
 	kid      string
 	issuedAt time.Time
 	expires  time.Time
+	// issuedText and expiresText are the times as the answers show them,
+	// formatted once for every answer that hands the code out again.
+	issuedText, expiresText string
 }
 
 // newCodeCache returns a cache whose entries are kept for keep (and handed

@@ -82,6 +82,7 @@ type API struct {
 	nucleicCodes *codeCache
 	clock        models.Clock
 	loc          *time.Location
+	days         *models.Days
 	log          *slog.Logger
 
 	loginIP, identityIP, identityAccount, codeAccount, verifyAccount, ticketAccount, checkInAccount, venueAccount *rateLimiter
@@ -134,7 +135,7 @@ func newAPI(d Deps) *API {
 		codes:        newCodeCache(codeReuse, 1<<20),
 		nucleicCodes: newCodeCache(codetoken.NucleicLifetime/2, maxNucleicCodes),
 		scans:        newScanCounter(d.Config.Location()),
-		clock:        d.Clock, loc: d.Config.Location(), log: d.Logger,
+		clock:        d.Clock, loc: d.Config.Location(), days: models.NewDays(d.Config.Location()), log: d.Logger,
 		loginIP:         newRateLimiter(d.Clock, rl.LoginPerMinuteIP),
 		identityIP:      newRateLimiter(d.Clock, rl.IdentityPerMinuteIP),
 		identityAccount: newRateLimiter(d.Clock, rl.IdentityPerMinuteUser),

@@ -100,7 +100,15 @@ func (api *API) accessLog() gin.HandlerFunc {
 		if client == "" {
 			n--
 		}
-		api.log.LogAttrs(c.Request.Context(), level, "request", attrs[:n]...)
+		// The record is made here rather than by LogAttrs, which asks the
+		// runtime for its caller on every line (1.4 % of a code
+		// display's CPU) for a source field this log does not carry.
+		ctx := c.Request.Context()
+		if h := api.log.Handler(); h.Enabled(ctx, level) {
+			r := slog.NewRecord(time.Now(), level, "request", 0)
+			r.AddAttrs(attrs[:n]...)
+			h.Handle(ctx, r)
+		}
 	}
 }
 

@@ -91,12 +91,12 @@ func (api *API) signNucleicCode(personID string, personNo uint32, maskedName, ma
 		if err != nil {
 			return nucleicCodeResponse{}, err
 		}
-		code = cachedCode{qr: qr, kid: key.ID, issuedAt: claims.IssuedAt, expires: claims.ExpiresAt}
+		code = api.cachedCode(qr, key.ID, claims)
 		api.nucleicCodes.put(cacheKey, code, now)
 	}
 	return nucleicCodeResponse{
 		QR: code.qr, Kind: codetoken.KindNucleic, MaskedName: maskedName, MaskedDoc: maskedDoc,
-		IssuedAt: api.timestamp(code.issuedAt), ExpiresAt: api.timestamp(code.expires),
+		IssuedAt: code.issuedText, ExpiresAt: code.expiresText,
 	}, nil
 }
 

@@ -123,7 +123,7 @@ func (api *API) relativeStatus(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, relativeStatusResponse{
 		ID: link.ID, Colour: status.Colour, ColourText: status.Colour.Text(),
-		ValidUntil: api.timestamp(models.EndOfDay(now, api.loc)), MaskedName: link.MaskedName, MaskedDoc: link.MaskedDoc,
+		ValidUntil: api.days.Of(now).EndText, MaskedName: link.MaskedName, MaskedDoc: link.MaskedDoc,
 		ServerTime: api.timestampMilli(now),
 	})
 }

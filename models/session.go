@@ -68,7 +68,7 @@ type Sessions struct {
 	key     []byte
 	ttl     time.Duration
 	clock   Clock
-	loc     *time.Location
+	days    *Days
 	Revoked *Revocations
 	seen    *seenTokens
 }
@@ -116,7 +116,7 @@ func NewSessions(key []byte, ttl time.Duration, clock Clock, loc *time.Location,
 	for i := range seen.shards {
 		seen.shards[i].entries = map[string]Session{}
 	}
-	return &Sessions{key: append([]byte(nil), key...), ttl: ttl, clock: clock, loc: loc, Revoked: revoked, seen: seen}
+	return &Sessions{key: append([]byte(nil), key...), ttl: ttl, clock: clock, days: NewDays(loc), Revoked: revoked, seen: seen}
 }
 
 // Issue returns a token for the account's current state and its expiry. p
@@ -218,7 +218,7 @@ func (s *Sessions) decode(token string) (Session, error) {
 // FaceVerifiedToday reports whether the session's face verification passed
 // on today's date in the service time zone.
 func (s *Sessions) FaceVerifiedToday(sess Session) bool {
-	return sess.FaceOn != "" && sess.FaceOn == DateIn(s.clock.Now(), s.loc)
+	return sess.FaceOn != "" && sess.FaceOn == s.days.Of(s.clock.Now()).Date
 }
 
 func (s *Sessions) mac(body string) []byte {
