@@ -249,3 +249,48 @@ func TestSQLiteWritersQueueForTheLock(t *testing.T) {
 	}
 	tx.Rollback()
 }
+
+// SQLite's write-ahead log is copied into the database file by the
+// checkpointer, not inside a writer's COMMIT: the connections have
+// wal_autocheckpoint off, and the rows written still reach the main file
+// (read here as an immutable file, which ignores the log).
+func TestSQLiteCheckpointsOutsideTheWriteLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	db, err := models.OpenDB(context.Background(), models.DBOptions{Driver: "sqlite", DSN: path, QueryTimeout: 5 * time.Second, MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer models.CloseDB(db)
+	var auto int
+	if err := db.Raw("PRAGMA wal_autocheckpoint").Scan(&auto).Error; err != nil || auto != 0 {
+		t.Fatalf("wal_autocheckpoint = %d (%v), want 0: commits would checkpoint while holding the write lock", auto, err)
+	}
+	if _, err := models.Migrate(context.Background(), db, models.SystemClock{}); err != nil {
+		t.Fatal(err)
+	}
+	store := models.NewStore(db, storetest.Vault(t), models.SystemClock{}, time.UTC)
+	const accounts = 300
+	for i := range accounts {
+		if _, err := store.Login(context.Background(), models.PlatformSandbox, fmt.Sprintf("wal-%d", i), "", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	main, err := sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer main.Close()
+	var n int
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		main.Close()
+		if main, err = sql.Open("sqlite", "file:"+path+"?mode=ro&immutable=1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := main.QueryRow("SELECT COUNT(*) FROM accounts").Scan(&n); err == nil && n == accounts {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the database file holds %d of %d accounts 5 s after they were written: the log is not checkpointed", n, accounts)
+		}
+	}
+}
