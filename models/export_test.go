@@ -53,3 +53,9 @@ func SameHousehold(db *gormDB, s *Store, a, b string) (bool, error) {
 	}
 	return sameHousehold(db, s.vault.DocumentHash(da), s.vault.DocumentHash(db2))
 }
+
+// LoadData exposes loadData to the external tests.
+var LoadData = loadData
+
+// LoadDataRefused exposes loadDataRefused to the external tests.
+var LoadDataRefused = loadDataRefused

@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -20,6 +21,8 @@ type Store struct {
 	vault *Vault
 	clock Clock
 	loc   *time.Location
+	// noLoadData is set once the MySQL server refused LOAD DATA LOCAL.
+	noLoadData atomic.Bool
 }
 
 // NewStore builds a store over an open database. loc is the service's time
