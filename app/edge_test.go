@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -277,23 +274,9 @@ func TestClusterBehindHAProxy(t *testing.T) {
 	})
 
 	t.Run("status import through A reaches B's codes", func(t *testing.T) {
-		var form bytes.Buffer
-		w := multipart.NewWriter(&form)
-		w.WriteField("source", "cdc")
-		f, _ := w.CreateFormFile("file", "cdc.csv")
-		f.Write([]byte("doc_type,doc_number,colour,reason\nresident_id,11010519491231002X,red,cluster test\n"))
-		w.Close()
-		req, _ := http.NewRequest("POST", c.a.base+"/api/v1/admin/status-imports", &form)
-		req.Header.Set("Content-Type", w.FormDataContentType())
-		req.Header.Set("Authorization", "Operator "+loadOperatorKey)
-		resp, err := plain.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 202 {
-			t.Fatalf("import = %d %s", resp.StatusCode, raw)
+		status, raw := upload(t, plain, c.a.base+"/api/v1/admin/status-imports", "doc_type,doc_number,colour,reason\nresident_id,11010519491231002X,red,cluster test\n", "source", "cdc")
+		if status != 202 {
+			t.Fatalf("import = %d %s", status, raw)
 		}
 		took := within(t, 10*time.Second, "B's code never turned red", func() bool {
 			var code struct{ Colour string }

@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"path/filepath"
 	"sync"
@@ -53,8 +53,56 @@ func do(t *testing.T, client *http.Client, method, url, auth string, body any) (
 	return resp.StatusCode, resp.Header.Get("X-Request-Id"), raw
 }
 
+// upload posts a CSV file as an operator (multipart: the fields, then
+// file) and returns the status and body.
+func upload(t *testing.T, client *http.Client, url, csv string, fields ...string) (int, []byte) {
+	t.Helper()
+	var form bytes.Buffer
+	w := multipart.NewWriter(&form)
+	for i := 0; i+1 < len(fields); i += 2 {
+		w.WriteField(fields[i], fields[i+1])
+	}
+	f, _ := w.CreateFormFile("file", "data.csv")
+	f.Write([]byte(csv))
+	w.Close()
+	req, _ := http.NewRequest("POST", url, &form)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Authorization", "Operator "+loadOperatorKey)
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw
+}
+
+// startOn starts the built server on driver's database — its own SQLite
+// file, or a fresh MariaDB database (skipped without one, as storetest
+// says) — and returns it with the options that open that database.
+func startOn(t *testing.T, driver string, env ...string) (*server, models.DBOptions) {
+	t.Helper()
+	dbOpts := models.DBOptions{Driver: driver, MaxOpenConns: 1}
+	if driver == "mysql" {
+		dbOpts.DSN = storetest.MySQLDSN(t)
+		env = append(env, "HEALTHCODE_DB_DRIVER=mysql", "HEALTHCODE_DB_DSN="+dbOpts.DSN)
+	}
+	s := startServer(t, buildBinary(t), env...)
+	if driver == "sqlite" {
+		dbOpts.DSN = filepath.Join(s.cmd.Dir, "data", "healthcode.db")
+	}
+	return s, dbOpts
+}
+
 // verificationRows counts the verification rows of a database.
 func verificationRows(t *testing.T, opts models.DBOptions) int64 {
+	t.Helper()
+	return countRows(t, opts, "verifications", "1 = 1")
+}
+
+// countRows counts the rows of a table of the server's database that match
+// where.
+func countRows(t *testing.T, opts models.DBOptions, table, where string, args ...any) int64 {
 	t.Helper()
 	db, err := models.OpenDB(context.Background(), opts)
 	if err != nil {
@@ -62,7 +110,7 @@ func verificationRows(t *testing.T, opts models.DBOptions) int64 {
 	}
 	defer models.CloseDB(db)
 	var rows int64
-	if err := db.Table("verifications").Count(&rows).Error; err != nil {
+	if err := db.Table(table).Where(where, args...).Count(&rows).Error; err != nil {
 		t.Fatal(err)
 	}
 	return rows
@@ -79,28 +127,34 @@ func seedVerifier(t *testing.T, base string) (verifier, qr string) {
 // seedPeople is seedVerifier that also returns the holder's session token.
 func seedPeople(t *testing.T, base string) (holder, verifier, qr string) {
 	t.Helper()
-	var tokens []string
-	for i, person := range []struct{ name, number string }{{"张三", "11010519491231002X"}, {"王小明", "31011519800101123" + string(models.CheckDigit("31011519800101123"))}} {
-		var login, bound, done struct{ Token string }
-		var me struct{ Account struct{ ID string } }
-		jsonCall(t, "POST", base+"/api/v1/auth/sandbox", "", map[string]string{"user": fmt.Sprint("user-", i)}, &login, 200)
-		jsonCall(t, "POST", base+"/api/v1/identity", "Bearer "+login.Token, map[string]string{"name": person.name, "doc_type": "resident_id", "doc_number": person.number}, &bound, 200)
-		var start struct {
-			VerifyID string `json:"verify_id"`
-		}
-		jsonCall(t, "POST", base+"/api/v1/face/start", "Bearer "+bound.Token, nil, &start, 200)
-		jsonCall(t, "POST", base+"/api/v1/sandbox/face/"+start.VerifyID, "", map[string]string{"outcome": "pass"}, nil, 200)
-		jsonCall(t, "POST", base+"/api/v1/face/callback", "Bearer "+bound.Token, map[string]string{"verify_id": start.VerifyID}, &done, 200)
-		jsonCall(t, "GET", base+"/api/v1/me", "Bearer "+done.Token, nil, &me, 200)
-		if i == 1 {
-			jsonCall(t, "POST", base+"/api/v1/admin/verifiers", "Operator "+loadOperatorKey, map[string]string{"account_id": me.Account.ID, "place": "test"}, nil, 201)
-		}
-		tokens = append(tokens, done.Token)
-	}
+	holder, _ = citizen(t, base, "user-0", "张三", "11010519491231002X")
+	verifier, verifierID := citizen(t, base, "user-1", "王小明", idNumber("31011519800101123"))
+	jsonCall(t, "POST", base+"/api/v1/admin/verifiers", "Operator "+loadOperatorKey, map[string]string{"account_id": verifierID, "place": "test"}, nil, 201)
 	var code struct{ QR string }
-	jsonCall(t, "GET", base+"/api/v1/me/code", "Bearer "+tokens[0], nil, &code, 200)
-	return tokens[0], tokens[1], code.QR
+	jsonCall(t, "GET", base+"/api/v1/me/code", "Bearer "+holder, nil, &code, 200)
+	return holder, verifier, code.QR
 }
+
+// citizen logs a sandbox user in, binds the identity and passes a sandbox
+// face check; it returns the session token and the account id.
+func citizen(t *testing.T, base, user, name, number string) (token, accountID string) {
+	t.Helper()
+	var login, bound, done struct{ Token string }
+	var me struct{ Account struct{ ID string } }
+	jsonCall(t, "POST", base+"/api/v1/auth/sandbox", "", map[string]string{"user": user}, &login, 200)
+	jsonCall(t, "POST", base+"/api/v1/identity", "Bearer "+login.Token, map[string]string{"name": name, "doc_type": "resident_id", "doc_number": number}, &bound, 200)
+	var start struct {
+		VerifyID string `json:"verify_id"`
+	}
+	jsonCall(t, "POST", base+"/api/v1/face/start", "Bearer "+bound.Token, nil, &start, 200)
+	jsonCall(t, "POST", base+"/api/v1/sandbox/face/"+start.VerifyID, "", map[string]string{"outcome": "pass"}, nil, 200)
+	jsonCall(t, "POST", base+"/api/v1/face/callback", "Bearer "+bound.Token, map[string]string{"verify_id": start.VerifyID}, &done, 200)
+	jsonCall(t, "GET", base+"/api/v1/me", "Bearer "+done.Token, nil, &me, 200)
+	return done.Token, me.Account.ID
+}
+
+// idNumber completes 17 digits with their GB 11643 check digit.
+func idNumber(first17 string) string { return first17 + string(models.CheckDigit(first17)) }
 
 // hammer sends verify requests from n clients until stop closes and
 // counts the answers by status; it reports 503s without Retry-After or the
@@ -207,15 +261,7 @@ func TestOverloadShedsAndShutdownLosesNothing(t *testing.T) {
 				"HEALTHCODE_RATE_VERIFY_PER_MINUTE_ACCOUNT=100000000", "HEALTHCODE_RATE_LOGIN_PER_MINUTE_IP=100000",
 				"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_IP=100000",
 			}
-			dbOpts := models.DBOptions{Driver: driver, MaxOpenConns: 1}
-			if driver == "mysql" {
-				dbOpts.DSN = storetest.MySQLDSN(t)
-				env = append(env, "HEALTHCODE_DB_DRIVER=mysql", "HEALTHCODE_DB_DSN="+dbOpts.DSN)
-			}
-			s := startServer(t, buildBinary(t), env...)
-			if driver == "sqlite" {
-				dbOpts.DSN = filepath.Join(s.cmd.Dir, "data", "healthcode.db")
-			}
+			s, dbOpts := startOn(t, driver, env...)
 			verifier, qr := seedVerifier(t, s.base)
 
 			// Overload: 64 clients against 4 slots and a queue of 4.
