@@ -463,3 +463,23 @@ func TestPagesShareOneBridge(t *testing.T) {
 	}
 	wantError(t, e.do("GET", "/h5/assets/nope.js", nil), 404, "not_found")
 }
+
+// TestPagesShareOnePageKit: the code, 核酸码 and check-in pages load elder
+// mode, the clock and the fetch with its retries from /h5/assets/pagekit.js
+// and keep no copy of the retry handling.
+func TestPagesShareOnePageKit(t *testing.T) {
+	e := newTestEnv(t)
+	for _, name := range []string{"code.html", "nucleic.html", "checkin.html"} {
+		body, err := pageFS.ReadFile("pages/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(body, []byte(`<script src="/h5/assets/pagekit.js"></script>`)) || bytes.Contains(body, []byte("Retry-After")) {
+			t.Errorf("%s does not use the shared page kit alone", name)
+		}
+	}
+	rec := e.do("GET", "/h5/assets/pagekit.js", nil)
+	if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/javascript") || !strings.Contains(rec.Body.String(), "Retry-After") {
+		t.Errorf("pagekit.js = %d %v", rec.Code, rec.Header())
+	}
+}

@@ -247,7 +247,6 @@ func (api *API) routes(r *gin.Engine) {
 	sampler.POST("/tubes/:tube/samples", api.addSample)
 	sampler.POST("/tubes/:tube/seal", api.sealTube)
 	sampler.GET("/summary", api.samplingSummary)
-	h5.GET("/pagekit.js", pageKit)
 	h5.GET("/checkin", api.checkInPage)
 	h5.GET("/venue", api.venuePage)
 	h5api.GET("/checkin", api.requirePage(models.TicketCheckIn), api.pageVisit)

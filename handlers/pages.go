@@ -37,18 +37,6 @@ func servePageStatus(c *gin.Context, status int, name string) {
 	c.Data(status, "text/html; charset=utf-8", body)
 }
 
-// pageKit serves the script the code and check-in pages share.
-func pageKit(c *gin.Context) {
-	body, err := pageFS.ReadFile("pages/pagekit.js")
-	if err != nil {
-		c.AbortWithStatus(http.StatusInternalServerError)
-		return
-	}
-	c.Header("Cache-Control", "public, max-age=300")
-	c.Header("X-Content-Type-Options", "nosniff")
-	c.Data(http.StatusOK, "text/javascript; charset=utf-8", body)
-}
-
 // devPage serves the development landing page (sandbox only).
 func (api *API) devPage(c *gin.Context) { servePage(c, "dev.html") }
 
@@ -62,9 +50,10 @@ type pageAsset struct {
 }
 
 // pageAssets are the shared scripts under /h5/assets/, read once from the
-// embedded pages: bridge.js (the mini-program bridge every page loads) and
+// embedded pages: bridge.js (the mini-program bridge every page loads),
 // nucleic.js (how the code page and the verification view word a nucleic
-// result).
+// result) and pagekit.js (elder mode, the clock, and the code pages' fetch
+// with its retries).
 var pageAssets = func() map[string]pageAsset {
 	assets := map[string]pageAsset{}
 	entries, _ := pageFS.ReadDir("pages/assets")
