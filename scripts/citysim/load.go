@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,10 +17,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"healthcode/models"
+	"healthcode/scripts/internal/serverrun"
 )
 
 // loadDuringImport starts the server on the city's database and keys,
@@ -30,27 +28,21 @@ import (
 // -addr) at rest, then again while an import of loadRows rows posted to
 // POST /api/v1/admin/status-imports runs, and compares their p99.
 func (c *city) loadDuringImport(ctx context.Context) error {
-	root, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		return fmt.Errorf("find the module: %w", err)
-	}
 	bins := map[string]string{"./app": filepath.Join(c.work, "healthcode"), "./scripts/loadtest": filepath.Join(c.work, "loadtest")}
 	for pkg, bin := range bins {
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, pkg)
-		build.Dir = strings.TrimSpace(string(root))
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s: %v\n%s", pkg, err, out)
+		if err := serverrun.Build(ctx, pkg, bin); err != nil {
+			return err
 		}
 	}
 	srv, err := c.startServer(ctx, bins["./app"])
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	fmt.Printf("server on %s (cold start with %d people: %.1f s), log %s\n", srv.addr, c.n, srv.started.Seconds(), srv.log)
+	defer srv.Stop()
+	fmt.Printf("server on %s (cold start with %d people: %.1f s), log %s\n", srv.Addr, c.n, srv.Started.Seconds(), srv.Log)
 
 	harness := func() (map[string]string, error) {
-		cmd := exec.CommandContext(ctx, bins["./scripts/loadtest"], "-addr", srv.addr, "-operator-key", srv.operatorKey,
+		cmd := exec.CommandContext(ctx, bins["./scripts/loadtest"], "-addr", srv.Addr, "-operator-key", srv.OperatorKey,
 			"-db", c.o.db, "-targets", "bare,show-code,verify", "-clients", "64", "-duration", c.o.loadFor.String(), "-overload", "0", "-shutdown-check=false")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = io.MultiWriter(os.Stdout, &out), os.Stderr
@@ -159,13 +151,8 @@ func parseMS(s string) float64 {
 
 // server is the app started on the city's database.
 type server struct {
-	cmd         *exec.Cmd
-	addr        string
-	operatorKey string
-	log         string
-	started     time.Duration
-	exited      chan error
-	client      *http.Client
+	*serverrun.Server
+	client *http.Client
 	// pprof is the server's profile listener, when asked for.
 	pprof string
 }
@@ -196,20 +183,9 @@ func (s *server) profile(ctx context.Context, path string, d time.Duration) {
 // directory (its keys) and database, limits raised as the load harness
 // raises them, and waits until it listens (after loading the book).
 func (c *city) startServer(ctx context.Context, bin string) (*server, error) {
-	key := make([]byte, 24)
-	rand.Read(key)
-	s := &server{operatorKey: hex.EncodeToString(key), log: filepath.Join(c.work, "server.log"), exited: make(chan error, 1),
-		client: &http.Client{Timeout: 10 * time.Minute}}
-	env := append(os.Environ(),
-		"HEALTHCODE_ADDR=127.0.0.1:0", "HEALTHCODE_DATA_DIR="+filepath.Join(c.work, "data"),
-		"HEALTHCODE_OPERATOR_KEYS="+s.operatorKey, "HEALTHCODE_LOG_FORMAT=json", "HEALTHCODE_CODE_TTL=5m",
-		"HEALTHCODE_RATE_LOGIN_PER_MINUTE_IP=1000000", "HEALTHCODE_RATE_IDENTITY_PER_MINUTE_IP=1000000",
-		"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_ACCOUNT=1000000", "HEALTHCODE_RATE_CODE_PER_MINUTE_ACCOUNT=100000000",
-		"HEALTHCODE_RATE_VERIFY_PER_MINUTE_ACCOUNT=100000000", "HEALTHCODE_DB_DSN="+c.dsn,
-	)
-	if c.o.db == "mysql" {
-		env = append(env, "HEALTHCODE_DB_DRIVER=mysql", "HEALTHCODE_DB_MAX_OPEN_CONNS=32")
-	}
+	s := &server{client: &http.Client{Timeout: 10 * time.Minute}}
+	run := serverrun.Options{Bin: bin, DataDir: filepath.Join(c.work, "data"), Driver: c.o.db, DSN: c.dsn,
+		Log: filepath.Join(c.work, "server.log"), StartTimeout: 5 * time.Minute}
 	if c.o.serverProfile != "" {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -217,69 +193,13 @@ func (c *city) startServer(ctx context.Context, bin string) (*server, error) {
 		}
 		s.pprof = ln.Addr().String()
 		ln.Close()
-		env = append(env, "HEALTHCODE_PPROF_ADDR="+s.pprof)
+		run.Env = append(run.Env, "HEALTHCODE_PPROF_ADDR="+s.pprof)
 	}
-	logFile, err := os.Create(s.log)
-	if err != nil {
+	var err error
+	if s.Server, err = serverrun.Start(ctx, run); err != nil {
 		return nil, err
 	}
-	s.cmd = exec.Command(bin)
-	s.cmd.Env = env
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	start := time.Now()
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { s.exited <- s.cmd.Wait(); logFile.Close() }()
-	for deadline := time.Now().Add(5 * time.Minute); time.Now().Before(deadline); {
-		if addr := listenAddr(s.log); addr != "" {
-			s.addr, s.started = addr, time.Since(start)
-			return s, nil
-		}
-		select {
-		case err := <-s.exited:
-			return nil, fmt.Errorf("server exited: %v (see %s)", err, s.log)
-		case <-ctx.Done():
-			s.stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	s.stop()
-	return nil, errors.New("server did not start within 5 minutes")
-}
-
-// listenAddr finds the address in the server's "healthcode listening" line.
-func listenAddr(logPath string) string {
-	f, err := os.Open(logPath)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var line struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "healthcode listening" {
-			return line.Addr
-		}
-	}
-	return ""
-}
-
-// stop ends the server with SIGTERM (SIGKILL after 30 s).
-func (s *server) stop() {
-	if s.cmd == nil || s.cmd.Process == nil {
-		return
-	}
-	s.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-s.exited:
-	case <-time.After(30 * time.Second):
-		s.cmd.Process.Kill()
-	}
+	return s, nil
 }
 
 type importView struct {
@@ -312,12 +232,12 @@ func (s *server) postImport(ctx context.Context, source, path string) (string, e
 		}
 		w.CloseWithError(err)
 	}()
-	req, err := http.NewRequestWithContext(ctx, "POST", "http://"+s.addr+"/api/v1/admin/status-imports", body)
+	req, err := http.NewRequestWithContext(ctx, "POST", s.Base+"/api/v1/admin/status-imports", body)
 	if err != nil {
 		return "", err
 	}
 	req.Header.Set("Content-Type", form.FormDataContentType())
-	req.Header.Set("Authorization", "Operator "+s.operatorKey)
+	req.Header.Set("Authorization", "Operator "+s.OperatorKey)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		return "", err
@@ -347,8 +267,8 @@ func (s *server) watchImport(ctx context.Context, id string) *importWatch {
 		last := ""
 		for ctx.Err() == nil {
 			var v importView
-			req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+s.addr+"/api/v1/admin/imports/"+id, nil)
-			req.Header.Set("Authorization", "Operator "+s.operatorKey)
+			req, _ := http.NewRequestWithContext(ctx, "GET", s.Base+"/api/v1/admin/imports/"+id, nil)
+			req.Header.Set("Authorization", "Operator "+s.OperatorKey)
 			if resp, err := s.client.Do(req); err == nil {
 				json.NewDecoder(resp.Body).Decode(&v)
 				resp.Body.Close()

@@ -109,19 +109,19 @@ type edgeRow struct {
 
 // edgeRun measures both paths and prints the two tables.
 func edgeRun(ctx context.Context, o options, srv *server, seed *seeded, client *http.Client) error {
-	proxy, err := startEdge(o.edgeConfig, srv.base, o.edgeMaxConn)
+	proxy, err := startEdge(o.edgeConfig, srv.Base, o.edgeMaxConn)
 	if err != nil {
 		return err
 	}
 	defer proxy.stop()
-	nodePid, proxyPid := srv.cmd.Process.Pid, proxy.cmd.Process.Pid
+	nodePid, proxyPid := srv.Cmd.Process.Pid, proxy.cmd.Process.Pid
 	clients := o.clients[len(o.clients)-1]
 	fmt.Printf("\nedge: %s direct to the node and through HAProxy (%s, %d at once to the node), %d clients closed-loop, then 1× and %.1f× open-loop over %d connections, %s each\n",
 		o.overTarget, o.edgeConfig, o.edgeMaxConn, clients, o.overload, o.conns, o.duration)
 	const row = "| %s | %s | %.0f | %.0f | %.0f | %s | %.0f | %s | %s | %d | %s | %d | %s | %d | %s |\n"
 	fmt.Println("| path | load | offered req/s | answered req/s | node served req/s | served vs 1× | node CPU µs/served | vs 1× | admitted p99 | 503s | 503 p99 | by the node | proxy CPU µs/answer | other 5xx or errors | not sent (generator) |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-	for _, path := range []struct{ name, base string }{{"direct", srv.base}, {"HAProxy", proxy.base}} {
+	for _, path := range []struct{ name, base string }{{"direct", srv.Base}, {"HAProxy", proxy.base}} {
 		reqs, err := generator(ctx, client, o.overTarget, "", path.base, seed, o.people)
 		if err != nil {
 			return err
@@ -134,7 +134,7 @@ func edgeRun(ctx context.Context, o options, srv *server, seed *seeded, client *
 			ms(closed.percentile(0.99, ok200)), closed.count(is503))
 		var base edgeRow
 		for i, k := range []float64{1, o.overload} {
-			r := edgeOpenLoop(ctx, reqs, capacity*k, o, client, srv.base, nodePid, proxyPid)
+			r := edgeOpenLoop(ctx, reqs, capacity*k, o, client, srv.Base, nodePid, proxyPid)
 			r.path, r.load = path.name, fmt.Sprintf("%.0f× (%.0f req/s)", k, capacity*k)
 			if i == 0 {
 				base = r

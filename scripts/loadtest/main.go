@@ -121,7 +121,7 @@ func run() error {
 			return err
 		}
 		defer srv.stop()
-		base, o.operatorKey = srv.base, srv.operatorKey
+		base, o.operatorKey = srv.Base, srv.OperatorKey
 	} else if host, _, _ := net.SplitHostPort(o.addr); host != "127.0.0.1" && host != "localhost" {
 		return errors.New("load is only ever sent to 127.0.0.1")
 	}
@@ -157,7 +157,7 @@ func run() error {
 	meter := cpuMeter{dbPid: findProcess("mariadbd", "mysqld")}
 	serverPid := 0
 	if srv != nil {
-		serverPid = srv.cmd.Process.Pid
+		serverPid = srv.Cmd.Process.Pid
 	}
 	pidOf := func(target string) int {
 		if target == "bare" {

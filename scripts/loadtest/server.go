@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -22,46 +18,32 @@ import (
 	mysqldriver "github.com/go-sql-driver/mysql"
 
 	"healthcode/models"
+	"healthcode/scripts/internal/serverrun"
 )
 
-// server is the app, built and started by the harness.
+// server is the app, built and started by the harness, with the data
+// directory and database it runs on.
 type server struct {
-	cmd         *exec.Cmd
-	base        string
-	operatorKey string
+	*serverrun.Server
 	dir         string
 	driver, dsn string
-	exited      chan error
 }
 
 // startServer builds ./app and runs it on a free port with a fresh data
 // directory (and a fresh MySQL database with -db mysql), limits raised so
 // the load measures capacity rather than per-account rate limits.
 func startServer(ctx context.Context, o options) (*server, error) {
-	root, err := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}").Output()
-	if err != nil {
-		return nil, fmt.Errorf("find the module: %w", err)
-	}
 	dir, err := os.MkdirTemp("", "healthcode-load-")
 	if err != nil {
 		return nil, err
 	}
 	bin := filepath.Join(dir, "healthcode")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./app")
-	build.Dir = strings.TrimSpace(string(root))
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build: %v\n%s", err, out)
+	if err := serverrun.Build(ctx, "./app", bin); err != nil {
+		return nil, err
 	}
-	keyBytes := make([]byte, 24)
-	rand.Read(keyBytes)
-	s := &server{dir: dir, operatorKey: hex.EncodeToString(keyBytes), driver: o.db, exited: make(chan error, 1)}
-	env := append(os.Environ(),
-		"HEALTHCODE_ADDR=127.0.0.1:0", "HEALTHCODE_DATA_DIR="+filepath.Join(dir, "data"),
-		"HEALTHCODE_OPERATOR_KEYS="+s.operatorKey, "HEALTHCODE_LOG_FORMAT=json", "HEALTHCODE_CODE_TTL=5m",
-		"HEALTHCODE_RATE_LOGIN_PER_MINUTE_IP=1000000", "HEALTHCODE_RATE_IDENTITY_PER_MINUTE_IP=1000000",
-		"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_ACCOUNT=1000000", "HEALTHCODE_RATE_CODE_PER_MINUTE_ACCOUNT=100000000",
-		"HEALTHCODE_RATE_VERIFY_PER_MINUTE_ACCOUNT=100000000",
-	)
+	s := &server{dir: dir, driver: o.db}
+	run := serverrun.Options{Bin: bin, DataDir: filepath.Join(dir, "data"), Driver: o.db, Log: o.logFile,
+		Command: func(bin string) *exec.Cmd { return pinned(o.serverCPUs, bin) }}
 	switch o.db {
 	case "sqlite":
 		s.dsn = filepath.Join(dir, "data", "healthcode.db")
@@ -69,61 +51,16 @@ func startServer(ctx context.Context, o options) (*server, error) {
 		if s.dsn, err = recreateDatabase(o.dsn); err != nil {
 			return nil, err
 		}
-		env = append(env, "HEALTHCODE_DB_DRIVER=mysql", "HEALTHCODE_DB_DSN="+s.dsn, "HEALTHCODE_DB_MAX_OPEN_CONNS=32")
-	default:
-		return nil, fmt.Errorf("unknown database %q", o.db)
+		run.DSN = s.dsn
 	}
-	logPath := o.logFile
-	if logPath == "" {
-		logPath = filepath.Join(dir, "server.log")
+	if run.Log == "" {
+		run.Log = filepath.Join(dir, "server.log")
 	}
-	logFile, err := os.Create(logPath)
-	if err != nil {
+	fmt.Printf("server log: %s\n", run.Log)
+	if s.Server, err = serverrun.Start(ctx, run); err != nil {
 		return nil, err
 	}
-	s.cmd = pinned(o.serverCPUs, bin)
-	s.cmd.Env = env
-	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
-	if err := s.cmd.Start(); err != nil {
-		return nil, err
-	}
-	go func() { s.exited <- s.cmd.Wait(); logFile.Close() }()
-	fmt.Printf("server log: %s\n", logPath)
-
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		if addr := listenAddr(logPath); addr != "" {
-			s.base = "http://" + addr
-			return s, nil
-		}
-		select {
-		case err := <-s.exited:
-			return nil, fmt.Errorf("server exited: %v (see %s)", err, logPath)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	s.stop()
-	return nil, errors.New("server did not start within a minute")
-}
-
-// listenAddr finds the address in the server's "healthcode listening" line.
-func listenAddr(logPath string) string {
-	f, err := os.Open(logPath)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		var line struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "healthcode listening" {
-			return line.Addr
-		}
-	}
-	return ""
+	return s, nil
 }
 
 // recreateDatabase drops and creates the DSN's database and returns the DSN.
@@ -153,13 +90,8 @@ func recreateDatabase(dsn string) (string, error) {
 
 // stop ends the server if it still runs and removes its files.
 func (s *server) stop() {
-	if s.cmd != nil && s.cmd.ProcessState == nil {
-		s.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-s.exited:
-		case <-time.After(30 * time.Second):
-			s.cmd.Process.Kill()
-		}
+	if s.Server != nil {
+		s.Stop()
 	}
 	os.RemoveAll(s.dir)
 }
@@ -183,11 +115,11 @@ func (s *server) countRows(ctx context.Context, table string) (int64, error) {
 // registrations answered 201 (a 200 to a registration is a resend that
 // writes nothing).
 func shutdownCheck(ctx context.Context, c *http.Client, s *server, seed *seeded, o options) error {
-	table, accepted, gen := "verifications", 200, seed.verify(s.base)
+	table, accepted, gen := "verifications", 200, seed.verify(s.Base)
 	n := o.people
 	if o.shutdownTarget == "register" {
 		var err error
-		if gen, err = seed.register(ctx, c, s.base, registerRequests); err != nil {
+		if gen, err = seed.register(ctx, c, s.Base, registerRequests); err != nil {
 			return err
 		}
 		table, accepted, n = "samples", 201, registerRequests
@@ -202,12 +134,13 @@ func shutdownCheck(ctx context.Context, c *http.Client, s *server, seed *seeded,
 	}
 	go func() {
 		time.Sleep(o.duration / 2)
-		s.cmd.Process.Signal(syscall.SIGTERM)
+		s.Cmd.Process.Signal(syscall.SIGTERM)
 	}()
 	res := rawClosedLoop(ctx, reqs, slices.Max(o.clients), o.duration)
 	var exitErr error
 	select {
-	case exitErr = <-s.exited:
+	case <-s.Exited():
+		exitErr = s.ExitErr()
 	case <-time.After(60 * time.Second):
 		return errors.New("server did not exit after SIGTERM")
 	}
