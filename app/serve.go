@@ -50,6 +50,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	samplers := models.NewSamplerBook()
 	venues := models.NewVenueBook()
 	offline := models.NewOfflineBook()
+	kiosks := models.NewKioskBook()
 	signing := &signingKeys{cfg: cfg, ring: d.signing}
 	refreshes := map[string]func(context.Context) error{
 		"session revocations": func(ctx context.Context) error {
@@ -60,6 +61,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 		"samplers":      func(ctx context.Context) error { return d.store.RefreshSamplers(ctx, samplers) },
 		"venues":        func(ctx context.Context) error { return d.store.RefreshVenues(ctx, venues) },
 		"offline codes": func(ctx context.Context) error { return d.store.RefreshOffline(ctx, offline) },
+		"kiosks":        func(ctx context.Context) error { return d.store.RefreshKiosks(ctx, kiosks) },
 		// A `keys rotate` reaches running servers without a restart; the
 		// keys are read again only when their files changed.
 		"signing keys": func(context.Context) error { return signing.refresh(d.clock.Now()) },
@@ -126,7 +128,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 
 	service, err := handlers.New(handlers.Deps{
 		Config: cfg, Store: d.store, Sessions: d.sessions, Platforms: platforms,
-		Keys: d.signing, Status: d.status, Verifiers: verifiers, Offline: offline, Verifications: verifications, Importer: importer,
+		Keys: d.signing, Status: d.status, Verifiers: verifiers, Offline: offline, Kiosks: kiosks, Verifications: verifications, Importer: importer,
 		Samplers: samplers, Samples: samples, Venues: venues, Visits: visits, OperatorKeys: d.keys.OperatorKeys, Clock: d.clock, Logger: log,
 	})
 	if err != nil {

@@ -31,6 +31,8 @@ type Deps struct {
 	Verifiers *models.VerifierBook
 	// Offline holds everyone's current offline-code serial in memory.
 	Offline *models.OfflineBook
+	// Kiosks holds the registered kiosks in memory (nil: none is known).
+	Kiosks *models.KioskBook
 	// Importer runs status imports as background jobs.
 	Importer *models.Importer
 	// Verifications records scans through group commit.
@@ -60,6 +62,7 @@ type API struct {
 	operators []operatorKey
 	verifiers *models.VerifierBook
 	offline   *models.OfflineBook
+	kiosks    *models.KioskBook
 	importer  *models.Importer
 	// verifications is the group-commit writer of scan records.
 	verifications *models.GroupCommitter[*models.Verification]
@@ -121,12 +124,15 @@ func newAPI(d Deps) *API {
 	if d.Venues == nil {
 		d.Venues = models.NewVenueBook() // no venues: every venue code is unknown
 	}
+	if d.Kiosks == nil {
+		d.Kiosks = models.NewKioskBook() // no kiosks: every kiosk key is refused
+	}
 	adm := newAdmission(d.Config.Admission.MaxInFlight, d.Config.Admission.MaxQueue, d.Config.Admission.MaxWait.D(),
 		d.Config.Admission.MaxDelay.D())
 	return &API{
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
 		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
-		verifiers: d.Verifiers, offline: d.Offline, verifications: d.Verifications, importer: d.Importer,
+		verifiers: d.Verifiers, offline: d.Offline, kiosks: d.Kiosks, verifications: d.Verifications, importer: d.Importer,
 		samplers: d.Samplers, samples: d.Samples, venues: d.Venues, visits: d.Visits,
 		checker: models.NewChecker(d.Store, d.Config.Region, d.Keys.ForIssuer(d.Config.Region),
 			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Venues, d.Clock).WithOffline(d.Offline),

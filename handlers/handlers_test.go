@@ -147,6 +147,10 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	if err := store.RefreshOffline(t.Context(), offline); err != nil {
 		t.Fatal(err)
 	}
+	kiosks := models.NewKioskBook()
+	if err := store.RefreshKiosks(t.Context(), kiosks); err != nil {
+		t.Fatal(err)
+	}
 	verifications := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVerifications)
 	t.Cleanup(verifications.Close)
 	samplers := models.NewSamplerBook()
@@ -167,7 +171,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	go func() { defer close(imported); importer.Run(importCtx) }()
 	t.Cleanup(func() { stopImports(); <-imported })
 	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
-		Verifiers: verifiers, Offline: offline, Verifications: verifications, Importer: importer,
+		Verifiers: verifiers, Offline: offline, Kiosks: kiosks, Verifications: verifications, Importer: importer,
 		Samplers: samplers, Samples: samples, Venues: venues, Visits: visits, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
 	api := newAPI(deps)
 	h, err := api.router()

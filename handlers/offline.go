@@ -154,7 +154,8 @@ func (api *API) offlineRevoked(c *gin.Context) {
 // ctxKiosk is the gin context key of the calling kiosk.
 const ctxKiosk = "kiosk"
 
-// requireKiosk admits a registered kiosk: Authorization: Kiosk <key>.
+// requireKiosk admits a registered kiosk: Authorization: Kiosk <key>,
+// checked against the kiosk book in memory.
 func (api *API) requireKiosk(c *gin.Context) {
 	key, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Kiosk ")
 	if !ok || strings.TrimSpace(key) == "" {
@@ -162,7 +163,7 @@ func (api *API) requireKiosk(c *gin.Context) {
 		respondError(c, api.log, models.ErrKioskRequired)
 		return
 	}
-	k, err := api.store.KioskByKey(c.Request.Context(), strings.TrimSpace(key))
+	k, err := api.kiosks.ByKey(strings.TrimSpace(key))
 	if err != nil {
 		respondError(c, api.log, err)
 		return
@@ -185,6 +186,9 @@ func (api *API) registerKiosk(c *gin.Context) {
 	}
 	k, key, err := api.store.RegisterKiosk(c.Request.Context(), strings.TrimSpace(req.Name), strings.TrimSpace(req.Place),
 		c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	if err == nil {
+		err = api.store.RefreshKiosks(c.Request.Context(), api.kiosks)
+	}
 	if err != nil {
 		respondError(c, api.log, err)
 		return
@@ -193,9 +197,14 @@ func (api *API) registerKiosk(c *gin.Context) {
 	c.JSON(http.StatusCreated, gin.H{"id": k.ID, "key": key})
 }
 
-// deleteKiosk ends a kiosk's key.
+// deleteKiosk ends a kiosk's key: at once on this node, on the others at
+// their next refresh of the kiosk book.
 func (api *API) deleteKiosk(c *gin.Context) {
-	if err := api.store.DeleteKiosk(c.Request.Context(), c.Param("id"), c.GetString(ctxOperator), c.GetString(ctxRequestID)); err != nil {
+	err := api.store.DeleteKiosk(c.Request.Context(), c.Param("id"), c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	if err == nil {
+		err = api.store.RefreshKiosks(c.Request.Context(), api.kiosks)
+	}
+	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"time"
 )
 
@@ -32,6 +33,10 @@ var (
 
 func kioskKeyHash(key string) []byte { h := sha256.Sum256([]byte(key)); return h[:] }
 
+// kiosksVersionName names the kiosks' version counter, bumped by every
+// registration and deletion.
+const kiosksVersionName = "kiosks"
+
 // RegisterKiosk registers a kiosk and returns it with its key (shown once),
 // audited as actor's.
 func (s *Store) RegisterKiosk(ctx context.Context, name, place, actor, requestID string) (*Kiosk, string, error) {
@@ -45,6 +50,9 @@ func (s *Store) RegisterKiosk(ctx context.Context, name, place, actor, requestID
 	k := &Kiosk{ID: newID(), Name: name, Place: place, KeyHash: kioskKeyHash(key), CreatedAt: now}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		if err := tx.Create(k).Error; err != nil {
+			return err
+		}
+		if err := bumpVersion(tx, kiosksVersionName, now); err != nil {
 			return err
 		}
 		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "kiosk.register", Subject: k.ID, RequestID: requestID}).Error
@@ -66,18 +74,53 @@ func (s *Store) DeleteKiosk(ctx context.Context, id, actor, requestID string) er
 		if res.RowsAffected == 0 {
 			return errKioskNotFound
 		}
+		if err := bumpVersion(tx, kiosksVersionName, now); err != nil {
+			return err
+		}
 		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "kiosk.delete", Subject: id, RequestID: requestID}).Error
 	})
 }
 
-// KioskByKey returns the registered kiosk holding key, or ErrKioskRequired.
-func (s *Store) KioskByKey(ctx context.Context, key string) (*Kiosk, error) {
-	var k Kiosk
-	err := s.db.WithContext(ctx).Where("key_hash = ? AND deleted_at IS NULL", kioskKeyHash(key)).Take(&k).Error
-	if err != nil {
-		return nil, notFoundAs(err, ErrKioskRequired)
+// KioskBook holds the registered kiosks in memory by the hash of their
+// key, so a kiosk's request is authenticated without a database read: an
+// immutable snapshot, swapped whole when a kiosk is registered or deleted
+// (on any node: Store.RefreshKiosks polls the counter as the role books
+// do). It is safe for concurrent use.
+type KioskBook struct {
+	snapshotBook[map[[sha256.Size]byte]Kiosk]
+}
+
+// NewKioskBook returns an empty book; load it with Store.RefreshKiosks.
+func NewKioskBook() *KioskBook { return &KioskBook{} }
+
+// ByKey returns the registered kiosk holding key, or ErrKioskRequired.
+func (b *KioskBook) ByKey(key string) (*Kiosk, error) {
+	kiosks, _ := b.load()
+	k, ok := kiosks[sha256.Sum256([]byte(key))]
+	if !ok {
+		return nil, ErrKioskRequired
 	}
 	return &k, nil
+}
+
+// RefreshKiosks swaps in a new snapshot of the registered kiosks when they
+// changed since the book's (or always, the first time). Errors are the
+// database's.
+func (s *Store) RefreshKiosks(ctx context.Context, b *KioskBook) error {
+	return refreshSnapshot(ctx, s, &b.snapshotBook, kiosksVersionName, func(tx *gormDB) (map[[sha256.Size]byte]Kiosk, error) {
+		var rows []Kiosk
+		if err := tx.Where("deleted_at IS NULL").Find(&rows).Error; err != nil {
+			return nil, fmt.Errorf("read kiosks: %w", err)
+		}
+		kiosks := make(map[[sha256.Size]byte]Kiosk, len(rows))
+		for _, k := range rows {
+			if len(k.KeyHash) != sha256.Size {
+				continue
+			}
+			kiosks[[sha256.Size]byte(k.KeyHash)] = k
+		}
+		return kiosks, nil
+	})
 }
 
 // IssueOfflineByDocument issues an offline code from an ID card's chip read

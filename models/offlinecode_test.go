@@ -57,21 +57,7 @@ func TestOfflineRevocationReachesEveryNode(t *testing.T) {
 		if err := b.RefreshOffline(ctx, bookB); err != nil {
 			t.Fatal(err)
 		}
-		pollCtx, stop := context.WithCancel(ctx)
-		polled := make(chan struct{})
-		go func() {
-			defer close(polled)
-			for tick := time.NewTicker(2 * time.Second); ; {
-				select {
-				case <-pollCtx.Done():
-					tick.Stop()
-					return
-				case <-tick.C:
-					b.RefreshOffline(pollCtx, bookB)
-				}
-			}
-		}()
-		defer func() { stop(); <-polled }()
+		pollAsServeDoes(t, func(ctx context.Context) { b.RefreshOffline(ctx, bookB) })
 		policy := models.OfflinePolicy{Book: bookB}
 		claims := func(c *models.OfflineCode) codetoken.Claims {
 			return codetoken.Claims{Kind: codetoken.KindOffline, PersonNo: c.PersonNo, Serial: c.Serial, ID: c.CodeID()}
@@ -119,6 +105,26 @@ func TestOfflineRevocationReachesEveryNode(t *testing.T) {
 			t.Errorf("after next: %+v", rest)
 		}
 	})
+}
+
+// pollAsServeDoes runs refresh every 2 s, as serve refreshes a node's
+// books, until the test ends.
+func pollAsServeDoes(t *testing.T, refresh func(ctx context.Context)) {
+	ctx, stop := context.WithCancel(context.Background())
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for tick := time.NewTicker(2 * time.Second); ; {
+			select {
+			case <-ctx.Done():
+				tick.Stop()
+				return
+			case <-tick.C:
+				refresh(ctx)
+			}
+		}
+	}()
+	t.Cleanup(func() { stop(); <-polled })
 }
 
 // TestOfflineCodesArePurged: a superseded paper past its 180 days goes, the

@@ -7,8 +7,8 @@ import (
 
 // snapshotBook holds data read from the store in memory for the hot paths:
 // an immutable snapshot with the version of the counter it was read at,
-// swapped whole when the counter moves, never locked. The role books and the
-// venue registry are snapshot books. It is safe for concurrent use.
+// swapped whole when the counter moves, never locked. The role books, the
+// venue registry, the offline book and the kiosk book are snapshot books. It is safe for concurrent use.
 type snapshotBook[T any] struct {
 	snap atomic.Pointer[bookSnapshot[T]]
 }
