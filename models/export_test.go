@@ -59,3 +59,12 @@ var LoadData = loadData
 
 // LoadDataRefused exposes loadDataRefused to the external tests.
 var LoadDataRefused = loadDataRefused
+
+// ImportWalkStatement is the statement the status sync of an import runs
+// for the batch after the cursor (cursorDoc, cursor), with its arguments,
+// as the store would send it (nothing is run).
+func ImportWalkStatement(s *Store, importID string, cursorDoc []byte, cursor uint64) (string, []any) {
+	var rows []struct{ ID uint64 }
+	tx := importWalk(s.db.Session(&gorm.Session{DryRun: true}), importID, cursorDoc, cursor, s.importBatch()).Scan(&rows)
+	return tx.Statement.SQL.String(), tx.Statement.Vars
+}

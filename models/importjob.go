@@ -311,12 +311,7 @@ func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func())
 				No      uint32
 				DocHash []byte
 			}
-			q := s.db.WithContext(ctx).Table("status_entries AS e").Select("e.id, p.no, e.doc_hash").
-				Joins("JOIN persons AS p "+useIndex(s.db, "idx_persons_doc_no")+" ON p.doc_hash = e.doc_hash").Where("e.import_id = ?", importID)
-			if job.CursorDoc != nil {
-				q = q.Where("(e.doc_hash > ? OR (e.doc_hash = ? AND e.id > ?))", job.CursorDoc, job.CursorDoc, job.Cursor)
-			}
-			err := q.Order("e.doc_hash, e.id").Limit(batch).Scan(&rows).Error
+			err := importWalk(s.db.WithContext(ctx), importID, job.CursorDoc, job.Cursor, batch).Scan(&rows).Error
 			if err != nil {
 				return fmt.Errorf("read people of import %s: %w", importID, err)
 			}
@@ -379,6 +374,22 @@ func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func())
 	return nil
 }
 
+// importWalk selects the next batch of an import's people (entry id,
+// person number, document hash) in document order, after the cursor
+// (cursorDoc, cursor) when cursorDoc is set: a range of
+// idx_status_entries_import_doc read in order, each entry joined through
+// idx_persons_doc_no. The join order is fixed: when a list is longer than
+// the registered population MariaDB otherwise starts from persons and sorts
+// every person after the cursor for each batch.
+func importWalk(db *gormDB, importID string, cursorDoc []byte, cursor uint64, batch int) *gormDB {
+	q := db.Table("status_entries AS e "+useIndex(db, "idx_status_entries_import_doc")).Select("e.id, p.no, e.doc_hash").
+		Joins(joinInOrder(db)+" persons AS p "+useIndex(db, "idx_persons_doc_no")+" ON p.doc_hash = e.doc_hash").Where("e.import_id = ?", importID)
+	if cursorDoc != nil {
+		q = q.Where("(e.doc_hash > ? OR (e.doc_hash = ? AND e.id > ?))", cursorDoc, cursorDoc, cursor)
+	}
+	return q.Order("e.doc_hash, e.id").Limit(batch)
+}
+
 // useIndex is the hint that makes a table's lookups use the named index:
 // the optimizers prefer a unique index to a covering one, and for the join
 // of a whole list with persons the covering one is the one that fits in
@@ -388,6 +399,15 @@ func useIndex(db *gormDB, name string) string {
 		return "FORCE INDEX (" + name + ")"
 	}
 	return "INDEXED BY " + name
+}
+
+// joinInOrder is the inner join that reads its left table first:
+// STRAIGHT_JOIN on MySQL, MariaDB and TiDB, CROSS JOIN on SQLite.
+func joinInOrder(db *gormDB) string {
+	if db.Dialector.Name() == "mysql" {
+		return "STRAIGHT_JOIN"
+	}
+	return "CROSS JOIN"
 }
 
 // deleteEntries removes an import's entries, a batch at a time.

@@ -79,7 +79,7 @@ func TestImportSyncIsBatchedAndIndexed(t *testing.T) {
 		if err := importCSV(t, s, models.SourceCommunity, community.String()); err != nil {
 			t.Fatal(err)
 		}
-		// Batches of 200 people on SQLite, 500 on MySQL.
+		// Batches of 200 people on SQLite, 2000 on MySQL.
 		if n := len(changes()); n == 0 || n > people/200 {
 			t.Errorf("%d inserts into the change log for %d people who turned yellow, want one a batch of people", n, people)
 		}
@@ -108,6 +108,42 @@ func TestImportSyncIsBatchedAndIndexed(t *testing.T) {
 		}
 		if strings.Contains(plan, "filesort") || strings.Contains(plan, "TEMP B-TREE") {
 			t.Errorf("the walk of an import's people sorts its rows instead of reading them in index order: %s", plan)
+		}
+		// A resumed batch (on MySQL the 600 people fit one batch, so the run
+		// above never sent one): the cursor form, halfway through each list in
+		// force, through the same indexes and in index order.
+		var lists []struct {
+			ImportID string
+			N        int
+		}
+		if err := db.Raw("SELECT import_id, COUNT(*) AS n FROM status_entries GROUP BY import_id").Scan(&lists).Error; err != nil || len(lists) != 2 {
+			t.Fatalf("lists in force: %+v, %v", lists, err)
+		}
+		for _, l := range lists {
+			var at struct {
+				ID      uint64
+				DocHash []byte
+			}
+			if err := db.Raw("SELECT id, doc_hash FROM status_entries WHERE import_id = ? ORDER BY doc_hash, id LIMIT 1 OFFSET ?", l.ImportID, l.N/2).Scan(&at).Error; err != nil {
+				t.Fatal(err)
+			}
+			sql, vars := models.ImportWalkStatement(s, l.ImportID, at.DocHash, at.ID)
+			if !strings.Contains(sql, "e.doc_hash > ? OR (e.doc_hash = ? AND e.id > ?)") {
+				t.Fatalf("the resumed walk is not the cursor form: %s", sql)
+			}
+			plan := queryPlan(t, db, capturedQuery{sql: sql, vars: vars})
+			for _, want := range wants {
+				if !strings.Contains(plan, want) {
+					t.Errorf("the resumed walk of %d entries does not use %s: %s", l.N, want, plan)
+				}
+			}
+			if strings.Contains(plan, "filesort") || strings.Contains(plan, "TEMP B-TREE") {
+				t.Errorf("the resumed walk of %d entries sorts its rows: %s", l.N, plan)
+			}
+			if db.Dialector.Name() == "mysql" && !strings.Contains(plan, "type=range") {
+				t.Errorf("the resumed walk of %d entries does not read a range of the import's entries: %s", l.N, plan)
+			}
+			t.Logf("resumed walk of %d entries:\n%s", l.N, plan)
 		}
 
 		// Every person's status and the log agree, sequence for sequence.
