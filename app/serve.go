@@ -86,11 +86,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	// Closed after the HTTP server has drained: every verification answered
 	// is committed before the database closes.
 	defer verifications.Close()
-	// Sample registrations the same way: answered once committed.
-	samples := models.NewGroupCommitter(models.GroupCommitOptions{
+	// Sample registrations the same way: answered once committed. A tube's
+	// registrations always go to the same writer, so this node's batches
+	// never wait for each other's tube locks (another node's may: the
+	// database decides between them).
+	samples := models.NewPartitionedGroupCommitter(models.GroupCommitOptions{
 		MaxBatch: cfg.GroupCommit.MaxBatch, MaxWait: cfg.GroupCommit.MaxWait.D(), Queue: cfg.GroupCommit.Queue, Writers: writers,
 		Timeout: cfg.DB.QueryTimeout.D(),
-	}, d.store.RecordSamples)
+	}, func(r *models.SampleRegistration) string { return r.Sample.Tube }, d.store.RecordSamples)
 	defer samples.Close()
 	// Venue check-ins too, each visit with its result page's ticket.
 	visits := models.NewGroupCommitter(models.GroupCommitOptions{

@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"errors"
+	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,9 +45,13 @@ type GroupCommitOptions struct {
 // waited Timeout is answered ErrWriterTimeout, and its row, unless a commit
 // has already taken it, is dropped unwritten. It is safe for concurrent use.
 type GroupCommitter[T any] struct {
-	opts   GroupCommitOptions
-	flush  func(ctx context.Context, batch []T) error
-	queue  chan pending[T]
+	opts  GroupCommitOptions
+	flush func(ctx context.Context, batch []T) error
+	// queues are the rows waiting: one that every writer takes from, or,
+	// partitioned, one a writer, each row in the queue its key hashes to.
+	queues []chan pending[T]
+	key    func(T) string
+	seed   maphash.Seed
 	mu     sync.RWMutex // guards closed against Submit racing Close
 	closed bool
 	done   sync.WaitGroup
@@ -75,16 +80,33 @@ type pending[T any] struct {
 // NewGroupCommitter starts the writers. flush must write the whole batch in
 // one transaction: all rows or none.
 func NewGroupCommitter[T any](opts GroupCommitOptions, flush func(ctx context.Context, batch []T) error) *GroupCommitter[T] {
+	return NewPartitionedGroupCommitter(opts, nil, flush)
+}
+
+// NewPartitionedGroupCommitter starts writers that each commit the rows of
+// their own keys: rows of the same key (a tube) always go to the same
+// writer, so two batches of this process never wait for each other's locks
+// on the rows a key names, and batches of one key commit in the order they
+// were submitted. Each writer's queue holds Queue/Writers rows (at least
+// MaxBatch). A nil key shares one queue among the writers.
+func NewPartitionedGroupCommitter[T any](opts GroupCommitOptions, key func(T) string, flush func(ctx context.Context, batch []T) error) *GroupCommitter[T] {
 	opts.MaxBatch = max(opts.MaxBatch, 1)
 	opts.Queue = max(opts.Queue, opts.MaxBatch)
 	opts.Writers = max(opts.Writers, 1)
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultQueryTimeout
 	}
-	g := &GroupCommitter[T]{opts: opts, flush: flush, queue: make(chan pending[T], opts.Queue)}
-	for range opts.Writers {
+	g := &GroupCommitter[T]{opts: opts, flush: flush, key: key, seed: maphash.MakeSeed()}
+	queues, size := 1, opts.Queue
+	if key != nil {
+		queues, size = opts.Writers, max(opts.Queue/opts.Writers, opts.MaxBatch)
+	}
+	for range queues {
+		g.queues = append(g.queues, make(chan pending[T], size))
+	}
+	for w := range opts.Writers {
 		g.done.Add(1)
-		go g.write()
+		go g.write(g.queues[w%queues])
 	}
 	return g
 }
@@ -109,8 +131,12 @@ func (g *GroupCommitter[T]) Submit(ctx context.Context, row T) error {
 		g.mu.RUnlock()
 		return ErrWriterClosed
 	}
+	queue := g.queues[0]
+	if g.key != nil {
+		queue = g.queues[maphash.String(g.seed, g.key(row))%uint64(len(g.queues))]
+	}
 	select {
-	case g.queue <- p:
+	case queue <- p:
 		g.mu.RUnlock()
 	default:
 		g.mu.RUnlock()
@@ -144,14 +170,22 @@ func (g *GroupCommitter[T]) Close() {
 	g.mu.Lock()
 	if !g.closed {
 		g.closed = true
-		close(g.queue)
+		for _, q := range g.queues {
+			close(q)
+		}
 	}
 	g.mu.Unlock()
 	g.done.Wait()
 }
 
 // QueueLength reports how many rows wait.
-func (g *GroupCommitter[T]) QueueLength() int { return len(g.queue) }
+func (g *GroupCommitter[T]) QueueLength() int {
+	n := 0
+	for _, q := range g.queues {
+		n += len(q)
+	}
+	return n
+}
 
 // Stats reports the batches committed so far, for metrics.
 func (g *GroupCommitter[T]) Stats() GroupCommitStats {
@@ -159,14 +193,15 @@ func (g *GroupCommitter[T]) Stats() GroupCommitStats {
 		CommitTime: time.Duration(g.commitMicros.Load()) * time.Microsecond}
 }
 
-func (g *GroupCommitter[T]) write() {
+// write commits batches of the rows of queue until it is closed and empty.
+func (g *GroupCommitter[T]) write(queue chan pending[T]) {
 	defer g.done.Done()
 	batch := make([]pending[T], 0, g.opts.MaxBatch)
 	rows := make([]T, 0, g.opts.MaxBatch)
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for {
-		first, ok := <-g.queue
+		first, ok := <-queue
 		if !ok {
 			return
 		}
@@ -176,7 +211,7 @@ func (g *GroupCommitter[T]) write() {
 	drain:
 		for len(batch) < g.opts.MaxBatch {
 			select {
-			case p, ok := <-g.queue:
+			case p, ok := <-queue:
 				if !ok {
 					break drain
 				}
@@ -191,7 +226,7 @@ func (g *GroupCommitter[T]) write() {
 		linger:
 			for len(batch) < g.opts.MaxBatch {
 				select {
-				case p, ok := <-g.queue:
+				case p, ok := <-queue:
 					if !ok {
 						break linger
 					}

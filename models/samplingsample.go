@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -72,12 +73,17 @@ type SampleRegistration struct {
 // person as re-sampled.
 const resampleWindow = time.Hour
 
-// RecordSamples registers a batch of samples in one transaction (group
-// commit): it locks the tubes concerned (in order, so concurrent batches
-// never deadlock), recognises sample ids seen before, refuses per sample a
-// missing, sealed or full tube and a person already in it, and writes the
-// rest with the tubes' new counts. Per-sample refusals are in each
-// registration's Err; the error returned is the batch's (the database's).
+// RecordSamples registers a batch of samples (group commit). Its
+// transaction locks the batch's tubes (in order, so concurrent batches never
+// deadlock; between nodes the database is the arbiter), reads in one
+// statement the samples of those tubes and any of the sample ids seen
+// before, decides every registration in memory — a replayed id, a missing,
+// sealed or full tube, a person already in it — and writes the rest in one
+// INSERT and the tubes' new counts in one UPDATE: the same few statements
+// whatever the batch's size. Whether each person was sampled at another open
+// tube within the hour (a flag, which needs no lock) is read on another
+// connection meanwhile. Per-sample refusals are in each registration's Err;
+// the error returned is the batch's (the database's).
 func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) error {
 	if len(regs) == 0 {
 		return nil
@@ -86,12 +92,23 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 	for _, r := range regs {
 		r.Replayed, r.Err = false, nil
 	}
-	var tubeIDs, sampleIDs, personIDs []string
+	var tubeIDs, sampleIDs []string
 	for _, r := range regs {
-		tubeIDs, sampleIDs, personIDs = append(tubeIDs, r.Sample.Tube), append(sampleIDs, r.Sample.SampleID), append(personIDs, r.Sample.PersonID)
+		tubeIDs, sampleIDs = append(tubeIDs, r.Sample.Tube), append(sampleIDs, r.Sample.SampleID)
 	}
 	slices.Sort(tubeIDs)
 	tubeIDs = slices.Compact(tubeIDs)
+	// Whether each person was sampled at another open tube within the
+	// hour: a flag, which needs no lock, read beside the transaction.
+	type flags struct {
+		resampled []bool
+		err       error
+	}
+	read := make(chan flags, 1)
+	go func() {
+		f, err := s.resampled(ctx, regs, regs[0].Sample.SampledAt.Add(-resampleWindow))
+		read <- flags{f, err}
+	}()
 	// Read committed: after waiting for a tube's lock, see what the batch
 	// that held it wrote.
 	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
@@ -103,42 +120,26 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 		for i := range tubes {
 			byTube[tubes[i].Tube] = &tubes[i]
 		}
+		// The ids asked for that exist already, and who is in the tubes.
 		var seen []Sample
-		if err := tx.Where("sample_id IN ?", sampleIDs).Find(&seen).Error; err != nil {
+		if err := tx.Where("sample_id IN ? OR tube IN ?", sampleIDs, tubeIDs).Find(&seen).Error; err != nil {
 			return fmt.Errorf("read samples: %w", err)
 		}
 		byID := make(map[string]Sample, len(seen))
+		held := make(map[[2]string]bool, len(seen))
 		for _, sm := range seen {
 			byID[sm.SampleID] = sm
-		}
-		var inTubes []Sample
-		if err := tx.Select("tube, person_id").Where("tube IN ?", tubeIDs).Find(&inTubes).Error; err != nil {
-			return fmt.Errorf("read tubes' samples: %w", err)
-		}
-		held := make(map[[2]string]bool, len(inTubes))
-		for _, sm := range inTubes {
 			held[[2]string{sm.Tube, sm.PersonID}] = true
 		}
-		// Each person's least and greatest open tube sampled within the
-		// window: a person was sampled at a tube other than t exactly when
-		// either differs from t. One row a person, however often they were
-		// sampled.
-		var spans []struct{ PersonID, Lo, Hi string }
-		since := regs[0].Sample.SampledAt.Add(-resampleWindow)
-		err := tx.Table("samples").Select("samples.person_id AS person_id, MIN(samples.tube) AS lo, MAX(samples.tube) AS hi").
-			Joins("JOIN sampling_tubes ON sampling_tubes.tube = samples.tube").
-			Where("samples.person_id IN ? AND samples.sampled_at >= ? AND sampling_tubes.state = ?", personIDs, since, TubeOpen).
-			Group("samples.person_id").Scan(&spans).Error
-		if err != nil {
-			return fmt.Errorf("read recent samples: %w", err)
+		f := <-read
+		if f.err != nil {
+			return f.err
 		}
-		recent := make(map[string][2]string, len(spans))
-		for _, sp := range spans {
-			recent[sp.PersonID] = [2]string{sp.Lo, sp.Hi}
-		}
+		// The tubes this batch put each person in so far.
+		batchTubes := map[string][]string{}
 		var fresh []Sample
 		changed := map[string]bool{}
-		for _, r := range regs {
+		for i, r := range regs {
 			sm := &r.Sample
 			if old, ok := byID[sm.SampleID]; ok {
 				if old.Site != sm.Site {
@@ -163,14 +164,11 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 			if r.Err != nil {
 				continue
 			}
-			span, ok := recent[sm.PersonID]
-			if ok && (span[0] != sm.Tube || span[1] != sm.Tube) {
-				sm.Resampled = true
-			}
-			if !ok {
-				span = [2]string{sm.Tube, sm.Tube}
-			}
-			recent[sm.PersonID] = [2]string{min(span[0], sm.Tube), max(span[1], sm.Tube)}
+			// Tubes of this batch are open: one other than this is a
+			// re-sampling too.
+			earlier := batchTubes[sm.PersonID]
+			sm.Resampled = f.resampled[i] || len(earlier) > 0
+			batchTubes[sm.PersonID] = append(earlier, sm.Tube)
 			t.Count++
 			sm.Position = t.Count
 			held[[2]string{t.Tube, sm.PersonID}] = true
@@ -181,18 +179,83 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 		if len(fresh) == 0 {
 			return nil
 		}
-		if err := tx.CreateInBatches(fresh, 200).Error; err != nil {
-			return fmt.Errorf("record %d samples: %w", len(fresh), err)
+		// Built here and sent straight on the transaction's connection:
+		// gorm's builders would walk every row's fields again.
+		conn := tx.Statement.ConnPool
+		insert, values := insertSamples(fresh)
+		if _, err := conn.ExecContext(ctx, insert, values...); err != nil {
+			return fmt.Errorf("record %d samples: %w", len(fresh), databaseError(err))
 		}
+		// Every tube that took a sample, in one statement.
+		var set, in strings.Builder
+		var args, ids []any
 		for _, id := range tubeIDs {
 			if changed[id] {
-				if err := tx.Model(&Tube{}).Where("tube = ?", id).Update("count", byTube[id].Count).Error; err != nil {
-					return fmt.Errorf("count tube: %w", err)
-				}
+				set.WriteString(" WHEN ? THEN ?")
+				args = append(args, id, byTube[id].Count)
+				in.WriteString(",?")
+				ids = append(ids, id)
 			}
+		}
+		update := "UPDATE sampling_tubes SET `count` = CASE tube" + set.String() + " END WHERE tube IN (" + in.String()[1:] + ")"
+		if _, err := conn.ExecContext(ctx, update, append(args, ids...)...); err != nil {
+			return fmt.Errorf("count tubes: %w", databaseError(err))
 		}
 		return nil
 	}, s.readCommitted()...)
+}
+
+// insertSamples is one INSERT of the samples and its arguments.
+func insertSamples(samples []Sample) (string, []any) {
+	var q strings.Builder
+	q.Grow(160 + 26*len(samples))
+	q.WriteString("INSERT INTO samples (sample_id, tube, position, person_id, person_no, masked_name, masked_doc, site, sampler_account_id, method, resampled, sampled_at) VALUES ")
+	args := make([]any, 0, 12*len(samples))
+	for i, sm := range samples {
+		if i > 0 {
+			q.WriteByte(',')
+		}
+		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
+		args = append(args, sm.SampleID, sm.Tube, sm.Position, sm.PersonID, sm.PersonNo, sm.MaskedName, sm.MaskedDoc, sm.Site,
+			sm.SamplerAccountID, sm.Method, sm.Resampled, sm.SampledAt.UTC())
+	}
+	return q.String(), args
+}
+
+// resampledPerStatement bounds the registrations one statement of
+// resampled asks about (SQLite allows 500 parts to a compound select).
+const resampledPerStatement = 200
+
+// resampled tells, for each registration, whether its person was sampled
+// since the time given at a tube other than its own that is still open.
+// Each registration's question stops at the first such sample, so a person
+// sampled often costs one row read, not all their samples.
+func (s *Store) resampled(ctx context.Context, regs []*SampleRegistration, since time.Time) ([]bool, error) {
+	out := make([]bool, 0, len(regs))
+	for chunk := range slices.Chunk(regs, resampledPerStatement) {
+		var q strings.Builder
+		q.WriteString("SELECT EXISTS (SELECT 1 FROM samples JOIN sampling_tubes ON sampling_tubes.tube = samples.tube " +
+			"WHERE samples.person_id = asked.person_id AND samples.tube <> asked.tube AND samples.sampled_at >= ? " +
+			"AND sampling_tubes.state = ?) AS other FROM (")
+		args := []any{since, TubeOpen}
+		for i, r := range chunk {
+			if i > 0 {
+				q.WriteString(" UNION ALL ")
+			}
+			q.WriteString("SELECT ? AS n, ? AS person_id, ? AS tube")
+			args = append(args, i, r.Sample.PersonID, r.Sample.Tube)
+		}
+		q.WriteString(") AS asked ORDER BY asked.n")
+		var flags []bool
+		if err := s.db.WithContext(ctx).Raw(q.String(), args...).Scan(&flags).Error; err != nil {
+			return nil, fmt.Errorf("read recent samples: %w", err)
+		}
+		if len(flags) != len(chunk) {
+			return nil, fmt.Errorf("read recent samples: %d answers to %d questions", len(flags), len(chunk))
+		}
+		out = append(out, flags...)
+	}
+	return out, nil
 }
 
 // SampleByID returns a registration by its sample id, or an *Error of
