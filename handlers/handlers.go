@@ -137,7 +137,7 @@ func newAPI(d Deps) *API {
 		checker: models.NewChecker(d.Store, d.Config.Region, d.Keys.ForIssuer(d.Config.Region),
 			codetoken.Rules{Skew: d.Config.ClockSkew.D(), Dynamic: d.Config.CodeTTL.D()}, d.Status, d.Venues, d.Clock).WithOffline(d.Offline),
 		admission:    adm,
-		metrics:      newMetrics(adm, d.Verifications, d.Samples, d.Logger),
+		metrics:      newMetrics(adm, d.Verifications, d.Samples, d.Visits, d.Logger),
 		codes:        newCodeCache(codeReuse, 1<<20),
 		nucleicCodes: newCodeCache(codetoken.NucleicLifetime/2, maxNucleicCodes),
 		scans:        newScanCounter(d.Config.Location()),

@@ -39,10 +39,11 @@ type metrics struct {
 }
 
 // newMetrics registers the service's metrics on a new registry. The
-// admission and group-commit figures are read when scraped; verifications
-// and samples may be nil (no group-commit metrics for that writer then).
+// admission and group-commit figures are read when scraped; verifications,
+// samples and visits may be nil (no group-commit metrics for that writer
+// then).
 func newMetrics(a *admission, verifications *models.GroupCommitter[*models.Verification],
-	samples *models.GroupCommitter[*models.SampleRegistration], log *slog.Logger) *metrics {
+	samples *models.GroupCommitter[*models.SampleRegistration], visits *models.GroupCommitter[*models.Visit], log *slog.Logger) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "healthcode_requests_total",
@@ -72,6 +73,9 @@ func newMetrics(a *admission, verifications *models.GroupCommitter[*models.Verif
 	}
 	if samples != nil {
 		reg.MustRegister(groupCommitMetrics("samples", "Sample registrations", samples)...)
+	}
+	if visits != nil {
+		reg.MustRegister(groupCommitMetrics("checkins", "Venue check-ins", visits)...)
 	}
 	m.exposition = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -142,7 +146,7 @@ func statusClass(status int) string {
 
 // groupCommitMetrics are a group-commit writer's figures, read when scraped:
 // its queue, batches, rows, failed batches and commit time, labelled
-// writer (one of the service's writers: verifications, samples). what names
+// writer (one of the service's writers: verifications, samples, checkins). what names
 // its records in the help text.
 func groupCommitMetrics[T any](writer, what string, g *models.GroupCommitter[T]) []prometheus.Collector {
 	labels := prometheus.Labels{"writer": writer}

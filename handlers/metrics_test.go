@@ -239,8 +239,8 @@ func writerValue(families map[string]*dto.MetricFamily, name, writer string) flo
 	return -1
 }
 
-// Both group-commit writers, scan records and sample registrations, show
-// their queue and batches under one bounded label.
+// The group-commit writers, scan records, sample registrations and venue
+// check-ins, show their queue and batches under one bounded label.
 func TestMetricsCountSampleBatches(t *testing.T) {
 	e, alice := familyEnv(t)
 	staff := e.makeSampler(t, "sampler", "张采样", samplerNumber, "采样点")
@@ -258,13 +258,14 @@ func TestMetricsCountSampleBatches(t *testing.T) {
 		{"healthcode_group_commit_queue", "samples", func(v float64) bool { return v == 0 }},
 		{"healthcode_group_commit_failed_batches_total", "samples", func(v float64) bool { return v == 0 }},
 		{"healthcode_group_commit_rows_total", "verifications", func(v float64) bool { return v == 0 }},
+		{"healthcode_group_commit_rows_total", "checkins", func(v float64) bool { return v == 0 }},
 	} {
 		if got := writerValue(families, c.name, c.writer); !c.want(got) {
 			t.Errorf("%s{writer=%q} = %v", c.name, c.writer, got)
 		}
 	}
 	for _, f := range families {
-		if strings.HasPrefix(f.GetName(), "healthcode_group_commit_") && len(f.Metric) != 2 {
+		if strings.HasPrefix(f.GetName(), "healthcode_group_commit_") && len(f.Metric) != 3 {
 			t.Errorf("%s has %d series, want one per writer", f.GetName(), len(f.Metric))
 		}
 	}

@@ -6,17 +6,20 @@
 //	go run ./scripts/loadtest -db mysql             # … on MariaDB (database healthcode_load)
 //	go run ./scripts/loadtest -addr 127.0.0.1:8080 -operator-key KEY   # a running server
 //	go run ./scripts/loadtest -db mysql -targets bare,register -clients 256 -overload-target register -shutdown-target register
+//	go run ./scripts/loadtest -db mysql -targets bare,checkin -clients 256 -overload-target checkin -shutdown-target checkin
 //
 // It seeds many people through the sandbox (login, identity, face check),
 // takes their real session tokens and real codes, then drives each target
 // with N keep-alive clients for T seconds (for each N of a list), prints
 // requests/s, latency percentiles and counts by status, offers a multiple of the measured
 // capacity open-loop to see how the server sheds, and (when it started the
-// server) stops it with SIGTERM under verify (or register) load and checks
-// that every verification answered 200 (registration answered 201) has its
-// row. The register target posts people's 核酸码 into 20-person tubes it
-// opens first, each a new durable, group-committed registration. It sends
-// traffic to 127.0.0.1 only and stops by itself.
+// server) stops it with SIGTERM under verify (or register, or checkin) load
+// and checks that every verification answered 200 (registration or
+// check-in answered 201) has its row. The register target posts people's
+// 核酸码 into 20-person tubes it opens first, each a new durable,
+// group-committed registration; the checkin target has the people scan a
+// venue's code person 0 registered, each a new durable, group-committed
+// check-in. It sends traffic to 127.0.0.1 only and stops by itself.
 package main
 
 import (
@@ -63,8 +66,8 @@ type options struct {
 	conns       int
 	serverCPUs  string
 	shutdown    bool
-	// shutdownTarget is the load the shutdown check runs: verify or
-	// register.
+	// shutdownTarget is the load the shutdown check runs: verify,
+	// register or checkin.
 	shutdownTarget string
 	logFile        string
 	edge           bool
@@ -78,16 +81,16 @@ func run() error {
 	flag.StringVar(&o.operatorKey, "operator-key", "", "operator key of the running server (with -addr)")
 	flag.StringVar(&o.db, "db", "sqlite", "database of the started server: sqlite or mysql")
 	flag.StringVar(&o.dsn, "dsn", "root@tcp(127.0.0.1:3306)/healthcode_load", "MySQL DSN of the started server (its database is recreated)")
-	flag.StringVar(&o.targets, "targets", "bare,show-code,verify", "comma-separated targets: bare, show-code, verify, register (POST …/samples with a 核酸码: a durable, group-committed registration)")
+	flag.StringVar(&o.targets, "targets", "bare,show-code,verify", "comma-separated targets: bare, show-code, verify, register (POST …/samples with a 核酸码: a durable, group-committed registration), checkin (POST /api/v1/checkins with a venue's code: a durable, group-committed check-in)")
 	clientList := flag.String("clients", "64,256", "concurrent keep-alive clients: each target runs once per number (a durable write's capacity shows only when enough requests are in flight to cover its commit)")
 	flag.DurationVar(&o.duration, "duration", 10*time.Second, "how long to drive each target (at most 2m)")
 	flag.IntVar(&o.people, "people", 200, "people to seed")
 	flag.Float64Var(&o.overload, "overload", 3, "offer this multiple of the overload target's measured capacity open-loop (0: skip)")
-	flag.StringVar(&o.overTarget, "overload-target", "show-code", "the target to overload: show-code, verify or register")
+	flag.StringVar(&o.overTarget, "overload-target", "show-code", "the target to overload: show-code, verify, register or checkin")
 	flag.IntVar(&o.conns, "overload-conns", 512, "connections the overload run may use (a load balancer's pool)")
 	flag.StringVar(&o.serverCPUs, "server-cpus", "", "pin the started server and the bare reference to these CPUs with taskset (e.g. 1), so a generator pinned elsewhere can offer more than they serve")
 	flag.BoolVar(&o.shutdown, "shutdown-check", true, "SIGTERM the started server under load and count rows")
-	flag.StringVar(&o.shutdownTarget, "shutdown-target", "verify", "the load of the shutdown check: verify (rows = 200 answers) or register (rows = 201 answers)")
+	flag.StringVar(&o.shutdownTarget, "shutdown-target", "verify", "the load of the shutdown check: verify (rows = 200 answers), register or checkin (rows = 201 answers)")
 	flag.BoolVar(&o.edge, "edge", false, "measure -overload-target through HAProxy (scripts/deploy/haproxy.cfg) beside the same run direct to the started server, then stop")
 	flag.StringVar(&o.edgeConfig, "edge-config", "scripts/deploy/haproxy.cfg", "the HAProxy configuration of -edge")
 	flag.IntVar(&o.edgeMaxConn, "edge-max-conn", 256, "requests the proxy sends the node at once in -edge (the node's HEALTHCODE_ADMISSION_MAX_IN_FLIGHT)")
@@ -132,11 +135,19 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if o.shutdownTarget != "verify" && o.shutdownTarget != "register" {
-		return fmt.Errorf("-shutdown-target: %q is neither verify nor register", o.shutdownTarget)
+	if o.shutdownTarget != "verify" && o.shutdownTarget != "register" && o.shutdownTarget != "checkin" {
+		return fmt.Errorf("-shutdown-target: %q is not verify, register or checkin", o.shutdownTarget)
 	}
-	if slices.Contains(strings.Split(o.targets, ","), "register") || o.overTarget == "register" || o.shutdownTarget == "register" {
+	uses := func(target string) bool {
+		return slices.Contains(strings.Split(o.targets, ","), target) || o.overTarget == target || o.shutdownTarget == target
+	}
+	if uses("register") {
 		if err := seed.sampler(ctx, client, base, o.operatorKey); err != nil {
+			return err
+		}
+	}
+	if uses("checkin") {
+		if err := seed.venue(ctx, client, base); err != nil {
 			return err
 		}
 	}
@@ -190,16 +201,18 @@ func run() error {
 			if err != nil {
 				return err
 			}
-			before, beforeSamples := readGroupCommit(ctx, client, base, "verifications"), readGroupCommit(ctx, client, base, "samples")
+			// The group commit of the target's writer, if it has one.
+			writer := map[string]string{"verify": "verifications", "register": "samples", "checkin": "checkins"}[target]
+			var before groupCommit
+			if writer != "" {
+				before = readGroupCommit(ctx, client, base, writer)
+			}
 			cpuBefore := meter.snap(pidOf(target))
 			res := rawClosedLoop(ctx, reqs, clients, o.duration)
 			used := cpuBefore.until(meter.snap(pidOf(target)))
 			answered := res.count(func(s int) bool { return s > 0 })
-			switch target {
-			case "verify":
-				commits = append(commits, fmt.Sprintf("verify's group commit, %d clients: %s", clients, readGroupCommit(ctx, client, base, "verifications").since(before)))
-			case "register":
-				commits = append(commits, fmt.Sprintf("register's group commit, %d clients: %s", clients, readGroupCommit(ctx, client, base, "samples").since(beforeSamples)))
+			if writer != "" {
+				commits = append(commits, fmt.Sprintf("%s's group commit, %d clients: %s", target, clients, readGroupCommit(ctx, client, base, writer).since(before)))
 			}
 			rps := res.rps()
 			if rps > capacity[target] {
@@ -282,7 +295,8 @@ func run() error {
 }
 
 // generator returns n requests of a target, ready to send (register:
-// registerRequests of them, into tubes it opens first).
+// registerRequests of them, into tubes it opens first; checkin: at the
+// venue person 0 registered).
 func generator(ctx context.Context, c *http.Client, target, bareURL, base string, seed *seeded, n int) (prepared, error) {
 	switch target {
 	case "bare":
@@ -297,12 +311,14 @@ func generator(ctx context.Context, c *http.Client, target, bareURL, base string
 			return prepared{}, err
 		}
 		return prepare(gen, registerRequests)
+	case "checkin":
+		return prepare(seed.checkIn(base), n)
 	}
-	return prepared{}, fmt.Errorf("unknown target %q (bare, show-code, verify or register)", target)
+	return prepared{}, fmt.Errorf("unknown target %q (bare, show-code, verify, register or checkin)", target)
 }
 
 // groupCommit is the server's group-commit counters of one writer
-// (verifications, samples), from /metrics.
+// (verifications, samples, checkins), from /metrics.
 type groupCommit struct {
 	batches, rows, seconds float64
 }

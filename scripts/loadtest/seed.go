@@ -19,6 +19,9 @@ type seeded struct {
 	// nucleic are the people's 核酸码, for registrations (the verifier is
 	// also the sampler); empty unless a register target runs.
 	nucleic []string
+	// venueQR is the posted code of a venue person 0 registered, for
+	// check-ins; empty unless a checkin target runs.
+	venueQR string
 }
 
 // seedPeople creates people through the sandbox as a citizen would (login,

@@ -96,8 +96,8 @@ func (s *server) stop() {
 	os.RemoveAll(s.dir)
 }
 
-// countRows counts the rows of table (verifications, samples) straight
-// from the database.
+// countRows counts the rows of table (verifications, samples, check_ins)
+// straight from the database.
 func (s *server) countRows(ctx context.Context, table string) (int64, error) {
 	db, err := models.OpenDB(ctx, models.DBOptions{Driver: s.driver, DSN: s.dsn, MaxOpenConns: 1})
 	if err != nil {
@@ -110,19 +110,23 @@ func (s *server) countRows(ctx context.Context, table string) (int64, error) {
 }
 
 // shutdownCheck stops the server with SIGTERM halfway through a run of
-// o.shutdownTarget (verify or register) and checks that the database holds
-// exactly the rows of the accepted writes: verifications answered 200, or
-// registrations answered 201 (a 200 to a registration is a resend that
-// writes nothing).
+// o.shutdownTarget (verify, register or checkin) and checks that the
+// database holds exactly the rows of the accepted writes: verifications
+// answered 200, registrations or check-ins answered 201 (a 200 to a
+// registration is a resend that writes nothing).
 func shutdownCheck(ctx context.Context, c *http.Client, s *server, seed *seeded, o options) error {
 	table, accepted, gen := "verifications", 200, seed.verify(s.Base)
 	n := o.people
-	if o.shutdownTarget == "register" {
+	switch o.shutdownTarget {
+	case "register":
 		var err error
 		if gen, err = seed.register(ctx, c, s.Base, registerRequests); err != nil {
 			return err
 		}
 		table, accepted, n = "samples", 201, registerRequests
+	case "checkin":
+		// One person a scan, so a check-in answered is one row.
+		table, accepted, gen = "check_ins", 201, seed.checkIn(s.Base)
 	}
 	reqs, err := prepare(gen, n)
 	if err != nil {
