@@ -54,7 +54,7 @@ func NewVisit(accountID, venueID string, people []CheckIn, now time.Time, ticket
 }
 
 // RecordVisits stores a batch of visits (group commit) in one transaction:
-// every check-in and every result-page ticket, or none.
+// every check-in and every result-page ticket, or none, in one INSERT each.
 func (s *Store) RecordVisits(ctx context.Context, visits []*Visit) error {
 	if len(visits) == 0 {
 		return nil
@@ -66,16 +66,32 @@ func (s *Store) RecordVisits(ctx context.Context, visits []*Visit) error {
 		tickets = append(tickets, v.Ticket)
 	}
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if err := tx.CreateInBatches(rows, 500).Error; err != nil {
-			return err
+		conn := tx.Statement.ConnPool
+		insert, args := multiRowInsert("check_ins", checkInColumns, len(rows), func(i int, args []any) []any {
+			c := &rows[i]
+			return append(args, c.ID, c.VisitID, c.VenueID, c.AccountID, c.PersonID, c.PersonNo, c.MaskedName, c.MaskedDoc, string(c.Colour), c.CheckedInAt.UTC())
+		})
+		if _, err := conn.ExecContext(ctx, insert, args...); err != nil {
+			return databaseError(err)
 		}
-		return tx.CreateInBatches(tickets, 500).Error
+		insert, args = multiRowInsert("h5_tickets", ticketColumns, len(tickets), func(i int, args []any) []any {
+			t := &tickets[i]
+			return append(args, t.ID, t.AccountID, t.Purpose, t.RelativeID, t.ExpiresAt.UTC(), t.CreatedAt.UTC())
+		})
+		_, err := conn.ExecContext(ctx, insert, args...)
+		return databaseError(err)
 	})
 	if err != nil {
 		return fmt.Errorf("record %d visits: %w", len(visits), err)
 	}
 	return nil
 }
+
+// The columns RecordVisits writes.
+const (
+	checkInColumns = "(id, visit_id, venue_id, account_id, person_id, person_no, masked_name, masked_doc, colour, checked_in_at)"
+	ticketColumns  = "(id, account_id, purpose, relative_id, expires_at, created_at)"
+)
 
 // VisitView is a visit as its result page shows it.
 type VisitView struct {

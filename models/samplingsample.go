@@ -179,8 +179,6 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 		if len(fresh) == 0 {
 			return nil
 		}
-		// Built here and sent straight on the transaction's connection:
-		// gorm's builders would walk every row's fields again.
 		conn := tx.Statement.ConnPool
 		insert, values := insertSamples(fresh)
 		if _, err := conn.ExecContext(ctx, insert, values...); err != nil {
@@ -205,21 +203,16 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 	}, s.readCommitted()...)
 }
 
+// sampleColumns are the columns insertSamples writes.
+const sampleColumns = "(sample_id, tube, position, person_id, person_no, masked_name, masked_doc, site, sampler_account_id, method, resampled, sampled_at)"
+
 // insertSamples is one INSERT of the samples and its arguments.
 func insertSamples(samples []Sample) (string, []any) {
-	var q strings.Builder
-	q.Grow(160 + 26*len(samples))
-	q.WriteString("INSERT INTO samples (sample_id, tube, position, person_id, person_no, masked_name, masked_doc, site, sampler_account_id, method, resampled, sampled_at) VALUES ")
-	args := make([]any, 0, 12*len(samples))
-	for i, sm := range samples {
-		if i > 0 {
-			q.WriteByte(',')
-		}
-		q.WriteString("(?,?,?,?,?,?,?,?,?,?,?,?)")
-		args = append(args, sm.SampleID, sm.Tube, sm.Position, sm.PersonID, sm.PersonNo, sm.MaskedName, sm.MaskedDoc, sm.Site,
+	return multiRowInsert("samples", sampleColumns, len(samples), func(i int, args []any) []any {
+		sm := &samples[i]
+		return append(args, sm.SampleID, sm.Tube, sm.Position, sm.PersonID, sm.PersonNo, sm.MaskedName, sm.MaskedDoc, sm.Site,
 			sm.SamplerAccountID, sm.Method, sm.Resampled, sm.SampledAt.UTC())
-	}
-	return q.String(), args
+	})
 }
 
 // resampledPerStatement bounds the registrations one statement of

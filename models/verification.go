@@ -3,7 +3,6 @@ package models
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -80,21 +79,14 @@ func (s *Store) RecordVerifications(ctx context.Context, vs []*Verification) err
 	if len(vs) == 0 {
 		return nil
 	}
-	var sql strings.Builder
-	sql.Grow(96 + len(vs)*22)
-	sql.WriteString("INSERT INTO verifications " + verificationColumns + " VALUES ")
-	args := make([]any, 0, len(vs)*9)
-	for i, v := range vs {
-		if i > 0 {
-			sql.WriteByte(',')
-		}
-		sql.WriteString("(?,?,?,?,?,?,?,?,?)")
-		args = append(args, v.VerifierAccountID, v.HolderHandle, v.Result, v.Reason, string(v.Colour), v.Kind, v.Place, v.CodeID, v.CheckedAt.UTC())
-	}
+	sql, args := multiRowInsert("verifications", verificationColumns, len(vs), func(i int, args []any) []any {
+		v := vs[i]
+		return append(args, v.VerifierAccountID, v.HolderHandle, v.Result, v.Reason, string(v.Colour), v.Kind, v.Place, v.CodeID, v.CheckedAt.UTC())
+	})
 	// Straight to the connection pool: the statement is built here, and
 	// gorm's clause builder would walk all 9×n arguments again. Past GORM,
 	// so its error is put into the domain's vocabulary here.
-	if _, err := s.db.ConnPool.ExecContext(ctx, sql.String(), args...); err != nil {
+	if _, err := s.db.ConnPool.ExecContext(ctx, sql, args...); err != nil {
 		return fmt.Errorf("record %d verifications: %w", len(vs), databaseError(err))
 	}
 	return nil

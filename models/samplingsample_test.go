@@ -1,0 +1,104 @@
+package models_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"healthcode/models"
+	"healthcode/models/storetest"
+)
+
+// Two nodes (two group-commit writers of their own, each committing
+// batches in parallel) registering into the same tube: the database is the
+// arbiter, so the tube takes exactly its mode, each position once, and a
+// sample id resent through the other node is answered as the first record.
+func TestTwoNodesFillOneTube(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		const tube, site = "T-TWONODES", "徐汇区采样点"
+		if _, err := s.OpenTube(ctx, tube, 20, site, "sampler-1"); err != nil {
+			t.Fatal(err)
+		}
+		opts := models.GroupCommitOptions{MaxBatch: 4, MaxWait: time.Millisecond, Queue: 100, Writers: 2}
+		nodes := []*models.GroupCommitter[*models.SampleRegistration]{
+			models.NewGroupCommitter(opts, s.RecordSamples), models.NewGroupCommitter(opts, s.RecordSamples),
+		}
+		defer func() {
+			for _, n := range nodes {
+				n.Close()
+			}
+		}()
+		now := time.Now().UTC()
+		registration := func(i int) *models.SampleRegistration {
+			return &models.SampleRegistration{Sample: models.Sample{SampleID: fmt.Sprintf("two-nodes-%04d", i), Tube: tube, Site: site,
+				PersonID: fmt.Sprintf("person-%04d", i), PersonNo: uint32(i + 1), MaskedName: "张*", MaskedDoc: "11**2X",
+				SamplerAccountID: "sampler-1", Method: "nucleic", SampledAt: now}}
+		}
+		// 30 people for 20 places, each sent to one node; the first ten are
+		// sent again through the other.
+		var regs []*models.SampleRegistration
+		var via []int
+		for i := range 30 {
+			regs, via = append(regs, registration(i)), append(via, i%2)
+		}
+		for i := range 10 {
+			regs, via = append(regs, registration(i)), append(via, 1-i%2)
+		}
+		errs := make([]error, len(regs))
+		var wg sync.WaitGroup
+		for i, r := range regs {
+			wg.Go(func() { errs[i] = nodes[via[i]].Submit(ctx, r) })
+		}
+		wg.Wait()
+		var positions []int
+		full := 0
+		records := map[string]models.Sample{}
+		for i, r := range regs {
+			var refusal *models.Error
+			switch {
+			case errs[i] != nil:
+				t.Fatalf("registration %d: batch failed: %v", i, errs[i])
+			case errors.As(r.Err, &refusal) && refusal.Code == models.CodeTubeFull:
+				full++
+			case r.Err != nil:
+				t.Errorf("registration %d refused: %v", i, r.Err)
+			case r.Replayed:
+			default:
+				positions = append(positions, r.Sample.Position)
+				records[r.Sample.SampleID] = r.Sample
+			}
+		}
+		slices.Sort(positions)
+		want := make([]int, 20)
+		for i := range want {
+			want[i] = i + 1
+		}
+		if !slices.Equal(positions, want) {
+			t.Errorf("positions %v, want each of 1…20 once", positions)
+		}
+		// Resends answer the record as it was made (or are full with it,
+		// when neither made it in).
+		for i, r := range regs {
+			if errs[i] == nil && r.Err == nil && r.Replayed {
+				if first, ok := records[r.Sample.SampleID]; !ok || first.Position != r.Sample.Position {
+					t.Errorf("resend of %s answered position %d, the record has %+v", r.Sample.SampleID, r.Sample.Position, first)
+				}
+			}
+		}
+		tb, samples, err := s.TubeOf(ctx, tube, site)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tb.Count != 20 || len(samples) != 20 || len(records) != 20 || full < 10 {
+			t.Errorf("tube count %d, %d rows, %d registered, %d full; want 20, 20, 20 and at least 10", tb.Count, len(samples), len(records), full)
+		}
+	})
+}
