@@ -3,6 +3,8 @@ package models
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -278,4 +280,69 @@ func BenchmarkGroupCommitSubmit(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A partitioned writer never has two batches of one key committing at
+// once, commits a key's rows in the order submitted, and still commits
+// batches of different keys side by side.
+func TestPartitionedGroupCommitKeepsAKeyOnOneWriter(t *testing.T) {
+	// Twenty keys over four writers: some share a writer, and not all can.
+	const keys = 20
+	var mu sync.Mutex
+	inFlight := map[int]int{} // key → flushes holding it
+	var order [keys][]int
+	most, overlap := 0, false
+	running := 0
+	flush := func(_ context.Context, batch []int) error {
+		mu.Lock()
+		held := map[int]bool{}
+		for _, row := range batch {
+			held[row%keys] = true
+			order[row%keys] = append(order[row%keys], row)
+		}
+		for k := range held {
+			if inFlight[k]++; inFlight[k] > 1 {
+				overlap = true
+			}
+		}
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(2 * time.Millisecond)
+		mu.Lock()
+		for k := range held {
+			inFlight[k]--
+		}
+		running--
+		mu.Unlock()
+		return nil
+	}
+	g := NewPartitionedGroupCommitter(GroupCommitOptions{MaxBatch: 4, Queue: 400, Writers: 4}, func(row int) string { return fmt.Sprint(row % keys) }, flush)
+	var wg sync.WaitGroup
+	for k := range keys {
+		wg.Go(func() {
+			// Each key's rows one after another, so their order is known.
+			for i := range 5 {
+				if err := g.Submit(context.Background(), k+keys*i); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	g.Close()
+	if overlap {
+		t.Error("two batches of one key committed at once")
+	}
+	if most < 2 {
+		t.Errorf("at most %d batches at once: the writers did not work side by side", most)
+	}
+	for k, rows := range order {
+		if len(rows) != 5 || !slices.IsSorted(rows) {
+			t.Errorf("key %d committed %v", k, rows)
+		}
+	}
+	if st := g.Stats(); st.Rows != 5*keys || g.QueueLength() != 0 {
+		t.Errorf("stats %+v, queue %d", st, g.QueueLength())
+	}
 }
