@@ -86,13 +86,20 @@ type Checker struct {
 	policies map[string]KindPolicy
 	status   *StatusBook
 	clock    Clock
+	// venueCodes are the venue codes whose signatures held: every visitor
+	// of a venue scans the same poster.
+	venueCodes *codetoken.VerifiedCodes
 }
+
+// maxVerifiedVenueCodes bounds the venue codes a checker remembers as
+// verified (a few hundred bytes each).
+const maxVerifiedVenueCodes = 10000
 
 // NewChecker returns the checker of region's codes signed with keys under
 // rules, with the policy of every kind of code this service verifies;
 // status gives holders' live colours, venues the venue registry.
 func NewChecker(store *Store, region string, keys codetoken.KeyLookup, rules codetoken.Rules, status *StatusBook, venues *VenueBook, clock Clock) *Checker {
-	return &Checker{region: region, keys: keys, rules: rules, status: status, clock: clock, policies: map[string]KindPolicy{
+	return &Checker{region: region, keys: keys, rules: rules, status: status, clock: clock, venueCodes: codetoken.NewVerifiedCodes(codetoken.KindVenue, maxVerifiedVenueCodes), policies: map[string]KindPolicy{
 		codetoken.KindPersonal: Stands{},
 		codetoken.KindRelative: LinkPolicy{Store: store},
 		codetoken.KindNucleic:  IdentifiesOnly{},
@@ -130,7 +137,7 @@ func (ch *Checker) Check(ctx context.Context, qr string) (Verdict, error) {
 // policy may pass, whether or not it is a health code; a venue code is
 // invalid with ReasonVenueCode. Verdicts and errors are Check's.
 func (ch *Checker) Identify(ctx context.Context, qr string) (Verdict, error) {
-	v, err := ch.judge(ctx, qr)
+	v, err := ch.judge(ctx, qr, codetoken.Parse)
 	if err != nil || v.Result != ResultValid {
 		return v, err
 	}
@@ -142,10 +149,11 @@ func (ch *Checker) Identify(ctx context.Context, qr string) (Verdict, error) {
 
 // CheckVenue judges qr at the checker's clock as a venue's posted code (a
 // visitor's scan): a genuine code of another kind is invalid with
-// CodeNotVenueCode as its reason. Verdicts and errors are Check's; a valid
-// verdict has no Status.
+// CodeNotVenueCode as its reason. A code seen before is not verified again
+// while its key stands (its times and the venue registry are checked each
+// time). Verdicts and errors are Check's; a valid verdict has no Status.
 func (ch *Checker) CheckVenue(ctx context.Context, qr string) (Verdict, error) {
-	v, err := ch.judge(ctx, qr)
+	v, err := ch.judge(ctx, qr, ch.venueCodes.Parse)
 	if err == nil && v.Genuine && v.Claims.Kind != codetoken.KindVenue {
 		return Verdict{Result: ResultInvalid, Reason: CodeNotVenueCode, Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
 	}
@@ -157,11 +165,12 @@ func (ch *Checker) isPlace(kind string) bool {
 	return ok && p.IdentifiesPlace()
 }
 
-// judge decodes qr, checks its key, lifetime and times, and asks its kind's
-// policy; a person's valid code comes with the holder's live status.
-func (ch *Checker) judge(ctx context.Context, qr string) (Verdict, error) {
+// judge decodes qr with parse, checks its key, lifetime and times, and asks
+// its kind's policy; a person's valid code comes with the holder's live
+// status.
+func (ch *Checker) judge(ctx context.Context, qr string, parse func(string, codetoken.KeyLookup) (codetoken.Claims, error)) (Verdict, error) {
 	now := ch.clock.Now()
-	claims, err := codetoken.Parse(qr, ch.keys)
+	claims, err := parse(qr, ch.keys)
 	if err == nil {
 		err = claims.Check(now, ch.rules)
 	}

@@ -195,41 +195,46 @@ type KeyLookup func(issuer, kid string) (key *Key, trusted bool)
 // key. It does not check times; see Check. Errors: ErrMalformed,
 // ErrWrongIssuer, ErrUnknownKey, ErrBadSignature.
 func Parse(code string, lookup KeyLookup) (Claims, error) {
-	code = strings.TrimSpace(code)
+	c, _, err := parse(strings.TrimSpace(code), lookup)
+	return c, err
+}
+
+// parse is Parse of a trimmed code; it also returns the key that verified it.
+func parse(code string, lookup KeyLookup) (Claims, *Key, error) {
 	body, ok := strings.CutPrefix(code, Prefix)
 	if !ok || len(code) > maxCodeLength {
-		return Claims{}, ErrMalformed
+		return Claims{}, nil, ErrMalformed
 	}
 	raw, err := DecodeBase45(body)
 	if err != nil {
-		return Claims{}, ErrMalformed
+		return Claims{}, nil, ErrMalformed
 	}
 	env, err := decodeSign1(raw)
 	if err != nil {
-		return Claims{}, ErrMalformed
+		return Claims{}, nil, ErrMalformed
 	}
 	// The payload is read before the signature is checked only to learn
 	// whose keys to check it with; nothing else of it is used until then.
 	var c cwt
 	if err := decMode.Unmarshal(env.Payload, &c); err != nil || c.Sub == "" || c.Exp == 0 {
-		return Claims{}, ErrMalformed
+		return Claims{}, nil, ErrMalformed
 	}
 	key, trusted := lookup(c.Iss, string(env.kid))
 	switch {
 	case !trusted:
-		return Claims{}, ErrWrongIssuer
+		return Claims{}, nil, ErrWrongIssuer
 	case key == nil:
-		return Claims{}, ErrUnknownKey
+		return Claims{}, nil, ErrUnknownKey
 	}
 	if err := key.verifier.Verify(env.toBeSigned(), env.Signature); err != nil {
-		return Claims{}, ErrBadSignature
+		return Claims{}, nil, ErrBadSignature
 	}
 	return Claims{
 		Issuer: c.Iss, Subject: c.Sub, IssuedAt: time.Unix(c.Iat, 0), ExpiresAt: time.Unix(c.Exp, 0), ID: c.Cti,
 		Kind: c.HC.Kind, Colour: c.HC.Colour, MaskedName: c.HC.MaskedName, MaskedDoc: c.HC.MaskedDoc,
 		Serial: c.HC.Serial, Holder: c.HC.Holder, Link: c.HC.Link, PersonNo: c.HC.PersonNo, KeyRetiredAt: key.RetiredAt,
 		VenueName: c.HC.Place, VenueAddress: c.HC.Address,
-	}, nil
+	}, key, nil
 }
 
 // Check says whether verified claims hold at now under rules: living no
