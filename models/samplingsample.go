@@ -93,8 +93,10 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 		r.Replayed, r.Err = false, nil
 	}
 	var tubeIDs, sampleIDs []string
-	for _, r := range regs {
+	asked := make([][2]string, len(regs)) // each registration's person and tube
+	for i, r := range regs {
 		tubeIDs, sampleIDs = append(tubeIDs, r.Sample.Tube), append(sampleIDs, r.Sample.SampleID)
+		asked[i] = [2]string{r.Sample.PersonID, r.Sample.Tube}
 	}
 	slices.Sort(tubeIDs)
 	tubeIDs = slices.Compact(tubeIDs)
@@ -106,7 +108,7 @@ func (s *Store) RecordSamples(ctx context.Context, regs []*SampleRegistration) e
 	}
 	read := make(chan flags, 1)
 	go func() {
-		f, err := s.resampled(ctx, regs, regs[0].Sample.SampledAt.Add(-resampleWindow))
+		f, err := s.resampled(ctx, asked, regs[0].Sample.SampledAt.Add(-resampleWindow))
 		read <- flags{f, err}
 	}()
 	// Read committed: after waiting for a tube's lock, see what the batch
@@ -219,24 +221,24 @@ func insertSamples(samples []Sample) (string, []any) {
 // resampled asks about (SQLite allows 500 parts to a compound select).
 const resampledPerStatement = 200
 
-// resampled tells, for each registration, whether its person was sampled
-// since the time given at a tube other than its own that is still open.
-// Each registration's question stops at the first such sample, so a person
-// sampled often costs one row read, not all their samples.
-func (s *Store) resampled(ctx context.Context, regs []*SampleRegistration, since time.Time) ([]bool, error) {
-	out := make([]bool, 0, len(regs))
-	for chunk := range slices.Chunk(regs, resampledPerStatement) {
+// resampled tells, for each person and tube asked about, whether the
+// person was sampled since the time given at another tube that is still
+// open. Each question stops at the first such sample, so a person sampled
+// often costs one row read, not all their samples.
+func (s *Store) resampled(ctx context.Context, asked [][2]string, since time.Time) ([]bool, error) {
+	out := make([]bool, 0, len(asked))
+	for chunk := range slices.Chunk(asked, resampledPerStatement) {
 		var q strings.Builder
 		q.WriteString("SELECT EXISTS (SELECT 1 FROM samples JOIN sampling_tubes ON sampling_tubes.tube = samples.tube " +
 			"WHERE samples.person_id = asked.person_id AND samples.tube <> asked.tube AND samples.sampled_at >= ? " +
 			"AND sampling_tubes.state = ?) AS other FROM (")
 		args := []any{since, TubeOpen}
-		for i, r := range chunk {
+		for i, a := range chunk {
 			if i > 0 {
 				q.WriteString(" UNION ALL ")
 			}
 			q.WriteString("SELECT ? AS n, ? AS person_id, ? AS tube")
-			args = append(args, i, r.Sample.PersonID, r.Sample.Tube)
+			args = append(args, i, a[0], a[1])
 		}
 		q.WriteString(") AS asked ORDER BY asked.n")
 		var flags []bool
