@@ -146,16 +146,9 @@ func (s *Store) ImportJobByID(ctx context.Context, id string) (*ImportJob, error
 // RecoverImports (after the switch) or failed there (before it).
 func (s *Store) RunStatusImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), progress func(ImportJob)) (err error) {
 	// Claim the queued job: a job recovery already failed is not run.
-	runner := newID()
-	res := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND state = ? AND runner = ''", job.ID, ImportQueued).
-		Updates(map[string]any{"runner": runner, "updated_at": s.clock.Now().UTC()})
-	if res.Error != nil {
-		return fmt.Errorf("claim import %s: %w", job.ID, res.Error)
+	if ok, err := s.claimImport(ctx, job); err != nil || !ok {
+		return err
 	}
-	if res.RowsAffected == 0 {
-		return nil
-	}
-	job.Runner = runner
 	stop := s.heartbeat(ctx, job)
 	defer stop()
 	defer func() {
@@ -197,6 +190,22 @@ func (s *Store) RunStatusImport(ctx context.Context, job *ImportJob, open func()
 		return err
 	}
 	return s.finishImport(ctx, job, report)
+}
+
+// claimImport takes a queued job for this run: false when another run or
+// recovery has it. Every later write of the run holds the lease.
+func (s *Store) claimImport(ctx context.Context, job *ImportJob) (bool, error) {
+	runner := newID()
+	res := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND state = ? AND runner = ''", job.ID, ImportQueued).
+		Updates(map[string]any{"runner": runner, "updated_at": s.clock.Now().UTC()})
+	if res.Error != nil {
+		return false, fmt.Errorf("claim import %s: %w", job.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return false, nil
+	}
+	job.Runner = runner
+	return true, nil
 }
 
 // scanImport reads the file through, counting rows; with write set it
@@ -538,6 +547,17 @@ func (s *Store) RecoverImports(ctx context.Context, staleAfter time.Duration) (i
 		}
 		taken++
 		job.Runner = runner
+		if job.Kind == ImportKindDisability {
+			// The register is put in force as the job ends: an unfinished
+			// job never was, and its rows go.
+			if err := s.deleteGeneration(ctx, "disability_register", job.ID); err != nil {
+				return taken, err
+			}
+			if err := s.FailImport(ctx, job, "导入中断，原名单继续有效，请重新上传"); err != nil {
+				return taken, err
+			}
+			continue
+		}
 		if job.Kind == ImportKindResults {
 			// Results applied so far stand; applying the file again is safe.
 			now := s.clock.Now().UTC()

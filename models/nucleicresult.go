@@ -134,11 +134,14 @@ func (s *Store) NewResultsImport(ctx context.Context, actor, requestID string) (
 	return job, nil
 }
 
-// RunImport runs a queued job of either kind; see RunStatusImport and
-// RunResultsImport.
+// RunImport runs a queued job of any kind; see RunStatusImport,
+// RunResultsImport and RunDisabilityImport.
 func (s *Store) RunImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), progress func(ImportJob)) error {
-	if job.Kind == ImportKindResults {
+	switch job.Kind {
+	case ImportKindResults:
 		return s.RunResultsImport(ctx, job, open, progress)
+	case ImportKindDisability:
+		return s.RunDisabilityImport(ctx, job, open, progress)
 	}
 	return s.RunStatusImport(ctx, job, open, progress)
 }
@@ -154,16 +157,9 @@ func (s *Store) RunImport(ctx context.Context, job *ImportJob, open func() (io.R
 func (s *Store) RunResultsImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), progress func(ImportJob)) error {
 	// Claim the queued job, as status imports do: a job recovery already
 	// failed is not run, and every write holds the lease.
-	runner := newID()
-	res := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND state = ? AND runner = ''", job.ID, ImportQueued).
-		Updates(map[string]any{"runner": runner, "updated_at": s.clock.Now().UTC()})
-	if res.Error != nil {
-		return fmt.Errorf("claim import %s: %w", job.ID, res.Error)
+	if ok, err := s.claimImport(ctx, job); err != nil || !ok {
+		return err
 	}
-	if res.RowsAffected == 0 {
-		return nil
-	}
-	job.Runner = runner
 	stop := s.heartbeat(ctx, job)
 	defer stop()
 	report := func() {

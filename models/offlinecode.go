@@ -41,6 +41,8 @@ type OfflineCode struct {
 	ExpiresAt time.Time
 	RevokedAt *time.Time
 	Reason    string `gorm:"size:16;not null"`
+	// IssuedBy is the actor that issued it: "kiosk:<id>" or "account:<id>".
+	IssuedBy string `gorm:"size:64;not null"`
 }
 
 // TableName names the table.
@@ -73,7 +75,8 @@ func (offlineRevocation) TableName() string { return "offline_revocations" }
 func (o OfflineCode) CodeID() []byte { b, _ := hex.DecodeString(o.ID); return b }
 
 // OfflineEligible says whether a person born on birthDate ("2006-01-02")
-// may hold an offline code on day now in loc: 60 or over, or under 18.
+// may hold an offline code by age on day now in loc: 60 or over, or under
+// 18. The disability register admits others too (see Store.offlineEligible).
 func OfflineEligible(birthDate string, now time.Time, loc *time.Location) bool {
 	b, err := time.ParseInLocation(time.DateOnly, birthDate, loc)
 	if err != nil {
@@ -111,7 +114,9 @@ func (s *Store) IssueOfflineCode(ctx context.Context, personID, actor, requestID
 // issueOffline issues person's next offline code inside tx, judging
 // eligibility by birthDate, and audits it.
 func (s *Store) issueOffline(tx *gormDB, person *Person, birthDate, actor, requestID string, now time.Time) (*OfflineCode, error) {
-	if !OfflineEligible(birthDate, now, s.loc) {
+	if ok, err := s.offlineEligible(tx, birthDate, person.DocHash, now); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, errNotEligible
 	}
 	var cur offlineSerial
@@ -121,7 +126,7 @@ func (s *Store) issueOffline(tx *gormDB, person *Person, birthDate, actor, reque
 	id := make([]byte, 12)
 	rand.Read(id)
 	code := &OfflineCode{ID: hex.EncodeToString(id), PersonID: person.ID, PersonNo: person.No, Serial: cur.Serial + 1,
-		IssuedAt: now, ExpiresAt: now.Add(codetoken.OfflineLifetime)}
+		IssuedAt: now, ExpiresAt: now.Add(codetoken.OfflineLifetime), IssuedBy: actor}
 	if cur.CodeID != "" && !cur.Lost {
 		if err := revokeOffline(tx, cur.CodeID, ReasonReissued, now); err != nil {
 			return nil, err
@@ -137,6 +142,16 @@ func (s *Store) issueOffline(tx *gormDB, person *Person, birthDate, actor, reque
 	}
 	return code, tx.Create(&AuditEntry{At: now, Actor: actor, Action: "offline_code.issue", Subject: person.ID,
 		Detail: fmt.Sprintf("serial %d", code.Serial), RequestID: requestID}).Error
+}
+
+// offlineEligible says whether the holder of the document with keyed hash
+// docHash, born on birthDate, may hold an offline code on day now: by age,
+// or by being on the disability register in force, whatever their age.
+func (s *Store) offlineEligible(tx *gormDB, birthDate string, docHash []byte, now time.Time) (bool, error) {
+	if OfflineEligible(birthDate, now, s.loc) {
+		return true, nil
+	}
+	return onDisabilityRegister(tx, docHash)
 }
 
 // revokeOffline marks code id revoked for reason and appends it to the
@@ -189,17 +204,52 @@ func (s *Store) ReportOfflineLoss(ctx context.Context, personID, actor, requestI
 // CurrentOfflineCode returns the person's live offline code, or
 // errNoOfflineCode.
 func (s *Store) CurrentOfflineCode(ctx context.Context, personID string) (*OfflineCode, *Person, error) {
+	return s.liveOfflineCode(ctx, "", "", "offline_serials.person_id = ?", personID)
+}
+
+// KioskReprintWindow is how long after issuing a code a kiosk may fetch its
+// print page (a paper jam, a second copy); after that the holder asks again.
+const KioskReprintWindow = 15 * time.Minute
+
+// PrintOfflineCode returns the person's live offline code for its print
+// page, audited as offline_code.print by actor; errNoOfflineCode when they
+// hold none.
+func (s *Store) PrintOfflineCode(ctx context.Context, personID, actor, requestID string) (*OfflineCode, *Person, error) {
+	return s.liveOfflineCode(ctx, actor, requestID, "offline_serials.person_id = ?", personID)
+}
+
+// KioskPrintOfflineCode returns the live offline code codeID for the print
+// page of the kiosk that issued it (actor "kiosk:<id>"), within
+// KioskReprintWindow of the issue, audited as offline_code.print; any other
+// code is errNoOfflineCode, so a kiosk's key opens no one else's paper.
+func (s *Store) KioskPrintOfflineCode(ctx context.Context, codeID, actor, requestID string) (*OfflineCode, *Person, error) {
+	since := s.clock.Now().Add(-KioskReprintWindow).UTC()
+	return s.liveOfflineCode(ctx, actor, requestID, "offline_codes.id = ? AND offline_codes.issued_by = ? AND offline_codes.issued_at > ?",
+		codeID, actor, since)
+}
+
+// liveOfflineCode returns the current, unrevoked, unexpired offline code
+// that where selects, and its holder; with actor set the read is audited
+// as offline_code.print.
+func (s *Store) liveOfflineCode(ctx context.Context, actor, requestID, where string, args ...any) (*OfflineCode, *Person, error) {
 	now := s.clock.Now().UTC()
 	var code OfflineCode
 	var person Person
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if err := tx.Take(&person, "id = ?", personID).Error; err != nil {
+		err := tx.Joins("JOIN offline_serials ON offline_serials.code_id = offline_codes.id").
+			Where("offline_codes.revoked_at IS NULL AND offline_codes.expires_at > ?", now).Where(where, args...).
+			Take(&code).Error
+		if err != nil {
+			return notFoundAs(err, errNoOfflineCode)
+		}
+		if err := tx.Take(&person, "id = ?", code.PersonID).Error; err != nil {
 			return notFound(err, "person_not_found", "未找到该人员")
 		}
-		err := tx.Joins("JOIN offline_serials ON offline_serials.code_id = offline_codes.id").
-			Where("offline_serials.person_id = ? AND offline_codes.revoked_at IS NULL AND offline_codes.expires_at > ?", personID, now).
-			Take(&code).Error
-		return notFoundAs(err, errNoOfflineCode)
+		if actor == "" {
+			return nil
+		}
+		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "offline_code.print", Subject: person.ID,
+			Detail: fmt.Sprintf("serial %d", code.Serial), RequestID: requestID}).Error
 	})
 	if err != nil {
 		return nil, nil, err
