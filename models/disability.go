@@ -27,7 +27,7 @@ const registerDisability = "disability"
 
 // ImportKindDisability is the kind of an import job of the disability
 // register.
-const ImportKindDisability = "disability_register"
+const ImportKindDisability = "disability"
 
 // disabilityHeader is the optional header row of a register file.
 var disabilityHeader = []string{"doc_type", "doc_number"}
