@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -80,28 +79,10 @@ func (s *Store) RunDisabilityImport(ctx context.Context, job *ImportJob, open fu
 	}
 	stop := s.heartbeat(ctx, job)
 	defer stop()
-	report := func() {
-		if progress != nil {
-			progress(*job)
-		}
-	}
-	job.State = ImportValidating
-	if err := s.saveJob(ctx, job); err != nil {
+	report := reporter(job, progress)
+	if rejected, err := s.validateImport(ctx, job, report, func() error { return s.scanDisability(ctx, job, open, nil, report) }); rejected || err != nil {
 		return err
 	}
-	report()
-	if err := s.scanDisability(ctx, job, open, nil, report); err != nil {
-		var e *Error
-		if !errors.As(err, &e) || e.Code != CodeImportRejected {
-			return err
-		}
-		return s.rejectJob(ctx, job, e)
-	}
-	job.State = ImportApplying
-	if err := s.saveJob(ctx, job); err != nil {
-		return err
-	}
-	report()
 	write := func(docs []Document) error {
 		rows := make([]DisabilityEntry, len(docs))
 		for i, d := range docs {
@@ -145,39 +126,8 @@ func (s *Store) RunDisabilityImport(ctx context.Context, job *ImportJob, open fu
 // scanDisability reads the file through, counting rows; with write set it
 // hands each batch of documents to write.
 func (s *Store) scanDisability(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), write func([]Document) error, report func()) error {
-	f, err := open()
-	if err != nil {
-		return fmt.Errorf("open disability register file: %w", err)
-	}
-	defer f.Close()
-	job.RowsRead = 0
 	today := s.Today()
-	batch := make([]Document, 0, s.importBatch())
-	flush := func() error {
-		if write != nil && len(batch) > 0 {
-			if err := write(batch); err != nil {
-				return err
-			}
-		}
-		batch = batch[:0]
-		if err := s.saveJob(ctx, job); err != nil {
-			return err
-		}
-		report()
-		return ctx.Err()
-	}
-	err = ScanDisabilityCSV(f, today, func(d Document) error {
-		job.RowsRead++
-		batch = append(batch, d)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return flush()
+	return scanJobFile(ctx, s, job, open, s.importBatch(), func(r io.Reader, each func(Document) error) error { return ScanDisabilityCSV(r, today, each) }, write, report)
 }
 
 // deleteOtherGenerations removes the disability register's rows of every

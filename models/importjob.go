@@ -157,30 +157,19 @@ func (s *Store) RunStatusImport(ctx context.Context, job *ImportJob, open func()
 			s.deleteEntries(context.WithoutCancel(ctx), job.ID, s.importBatch())
 		}
 	}()
-	report := func() {
-		if progress != nil {
-			progress(*job)
-		}
-	}
-	if !job.Clear {
-		job.State = ImportValidating
-		if err := s.saveJob(ctx, job); err != nil {
+	report := reporter(job, progress)
+	if job.Clear {
+		err = s.enterApplying(ctx, job, report)
+	} else {
+		var rejected bool
+		rejected, err = s.validateImport(ctx, job, report, func() error { return s.scanImport(ctx, job, open, nil, report) })
+		if rejected {
 			return err
 		}
-		report()
-		if err := s.scanImport(ctx, job, open, nil, report); err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.Code != CodeImportRejected {
-				return err
-			}
-			return s.rejectJob(ctx, job, e)
-		}
 	}
-	job.State = ImportApplying
-	if err := s.saveJob(ctx, job); err != nil {
+	if err != nil {
 		return err
 	}
-	report()
 	if !job.Clear {
 		if err := s.stageImport(ctx, job, open, report); err != nil {
 			return err
@@ -208,17 +197,57 @@ func (s *Store) claimImport(ctx context.Context, job *ImportJob) (bool, error) {
 	return true, nil
 }
 
-// scanImport reads the file through, counting rows; with write set it
-// hands each batch of rows to write.
-func (s *Store) scanImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), write func([]StatusRow) error, report func()) error {
+// reporter calls progress, if any, with the job as it stands.
+func reporter(job *ImportJob, progress func(ImportJob)) func() {
+	return func() {
+		if progress != nil {
+			progress(*job)
+		}
+	}
+}
+
+// validateImport moves a claimed job to validating and reads its file
+// through with validate: a file refused there (CodeImportRejected) leaves
+// the job rejected (rejected true, err the recording's); otherwise the job
+// moves on to applying.
+func (s *Store) validateImport(ctx context.Context, job *ImportJob, report func(), validate func() error) (rejected bool, err error) {
+	job.State = ImportValidating
+	if err := s.saveJob(ctx, job); err != nil {
+		return false, err
+	}
+	report()
+	if err := validate(); err != nil {
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeImportRejected {
+			return false, err
+		}
+		return true, s.rejectJob(ctx, job, e)
+	}
+	return false, s.enterApplying(ctx, job, report)
+}
+
+// enterApplying records that the job writes its rows now.
+func (s *Store) enterApplying(ctx context.Context, job *ImportJob, report func()) error {
+	job.State = ImportApplying
+	if err := s.saveJob(ctx, job); err != nil {
+		return err
+	}
+	report()
+	return nil
+}
+
+// scanJobFile reads a job's file through with scan, counting rows; with
+// write set it hands each batch of batchSize rows to write. After each
+// batch the job's progress is saved and reported.
+func scanJobFile[T any](ctx context.Context, s *Store, job *ImportJob, open func() (io.ReadCloser, error), batchSize int,
+	scan func(r io.Reader, each func(T) error) error, write func([]T) error, report func()) error {
 	f, err := open()
 	if err != nil {
 		return fmt.Errorf("open import file: %w", err)
 	}
 	defer f.Close()
-	today := s.Today()
 	job.RowsRead = 0
-	batch := make([]StatusRow, 0, s.stageBatch())
+	batch := make([]T, 0, batchSize)
 	flush := func() error {
 		if write != nil && len(batch) > 0 {
 			if err := write(batch); err != nil {
@@ -232,7 +261,7 @@ func (s *Store) scanImport(ctx context.Context, job *ImportJob, open func() (io.
 		report()
 		return ctx.Err()
 	}
-	err = ScanStatusCSV(f, today, func(r StatusRow) error {
+	err = scan(f, func(r T) error {
 		job.RowsRead++
 		batch = append(batch, r)
 		if len(batch) == cap(batch) {
@@ -244,6 +273,13 @@ func (s *Store) scanImport(ctx context.Context, job *ImportJob, open func() (io.
 		return err
 	}
 	return flush()
+}
+
+// scanImport reads the file through, counting rows; with write set it
+// hands each batch of rows to write.
+func (s *Store) scanImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), write func([]StatusRow) error, report func()) error {
+	today := s.Today()
+	return scanJobFile(ctx, s, job, open, s.stageBatch(), func(r io.Reader, each func(StatusRow) error) error { return ScanStatusCSV(r, today, each) }, write, report)
 }
 
 // stageImport writes the file's rows under the job's id, beside the list
