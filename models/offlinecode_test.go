@@ -185,3 +185,76 @@ func TestCheckerWithoutOfflineBook(t *testing.T) {
 		t.Errorf("with the book: %+v, %v", v, err)
 	}
 }
+
+// TestOfflineBookAppliesChanges: after its first load a node's book reads
+// only the serials written after the sequence it holds. A row removed
+// behind the book's back (no version bump) stays in it through a later
+// loss report and reissue of someone else: a book that read the whole
+// table again would have lost it.
+func TestOfflineBookAppliesChanges(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := models.NewStore(db, storetest.Vault(t), models.SystemClock{}, shanghai)
+		elder, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := s.EnsurePerson(ctx, "李梅", mustParse(t, "resident_id", "11010519600101024"+string(models.CheckDigit("11010519600101024"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		elderCode, _, err := s.IssueOfflineCode(ctx, elder.ID, "test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		book := models.NewOfflineBook()
+		if err := s.RefreshOffline(ctx, book); err != nil {
+			t.Fatal(err)
+		}
+		loaded := book.Seq()
+		if err := db.Exec("DELETE FROM offline_serials WHERE person_id = ?", elder.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		first, _, err := s.IssueOfflineCode(ctx, other.ID, "test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReportOfflineLoss(ctx, other.ID, "test", ""); err != nil {
+			t.Fatal(err)
+		}
+		second, _, err := s.IssueOfflineCode(ctx, other.ID, "test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RefreshOffline(ctx, book); err != nil {
+			t.Fatal(err)
+		}
+		if book.Seq() != loaded+3 {
+			t.Errorf("book at sequence %d, want %d (three changes after %d)", book.Seq(), loaded+3, loaded)
+		}
+		policy := models.OfflinePolicy{Book: book}
+		revoked := func(c *models.OfflineCode) string {
+			t.Helper()
+			r, err := policy.Revoked(ctx, codetoken.Claims{Kind: codetoken.KindOffline, PersonNo: c.PersonNo, Serial: c.Serial, ID: c.CodeID()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		stale := *elderCode
+		stale.Serial = 0
+		if got := revoked(&stale); got != models.ReasonReissued {
+			t.Errorf("the row removed behind the book's back is gone from it (%q): the book read the whole table again", got)
+		}
+		if got := revoked(first); got != models.ReasonReissued {
+			t.Errorf("the lost then reissued first paper: %q", got)
+		}
+		if got := revoked(second); got != "" {
+			t.Errorf("the current paper: %q", got)
+		}
+		// A refresh with nothing new changes nothing.
+		if err := s.RefreshOffline(ctx, book); err != nil || book.Seq() != loaded+3 {
+			t.Errorf("idle refresh: seq %d, %v", book.Seq(), err)
+		}
+	})
+}
