@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -257,4 +258,55 @@ func TestOfflineBookAppliesChanges(t *testing.T) {
 			t.Errorf("idle refresh: seq %d, %v", book.Seq(), err)
 		}
 	})
+}
+
+// BenchmarkOfflineRefresh measures a node catching up with one reissue
+// among n current serials: applying the rows after its sequence (delta)
+// against reading the table whole into a new book (reload, what a change
+// cost before the book followed sequences), side by side in one run.
+func BenchmarkOfflineRefresh(b *testing.B) {
+	const n = 100_000
+	for _, driver := range []string{"sqlite", "mysql"} {
+		b.Run(driver, func(b *testing.B) {
+			db := storetest.Open(b, driver)
+			ctx := context.Background()
+			s := models.NewStore(db, storetest.Vault(b), models.SystemClock{}, shanghai)
+			fill := "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < %d) " +
+				"INSERT INTO offline_serials (person_id, person_no, serial, lost, code_id, seq, updated_at) " +
+				"SELECT 'p' || x, x + 10, 1, 0, 'c' || x, 0, CURRENT_TIMESTAMP FROM c"
+			if driver == "mysql" {
+				fill = "INSERT INTO offline_serials (person_id, person_no, serial, lost, code_id, seq, updated_at) " +
+					"SELECT CONCAT('p', seq), seq + 10, 1, 0, CONCAT('c', seq), 0, NOW() FROM seq_1_to_%d"
+			}
+			if err := db.Exec(fmt.Sprintf(fill, n)).Error; err != nil {
+				b.Fatal(err)
+			}
+			p, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(b, "resident_id", "11010519491231002X"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			book := models.NewOfflineBook()
+			if err := s.RefreshOffline(ctx, book); err != nil {
+				b.Fatal(err)
+			}
+			for _, mode := range []string{"delta", "reload"} {
+				b.Run(mode, func(b *testing.B) {
+					for b.Loop() {
+						b.StopTimer()
+						if _, _, err := s.IssueOfflineCode(ctx, p.ID, "bench", ""); err != nil {
+							b.Fatal(err)
+						}
+						target := book
+						if mode == "reload" {
+							target = models.NewOfflineBook()
+						}
+						b.StartTimer()
+						if err := s.RefreshOffline(ctx, target); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
+	}
 }
