@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/makiuchi-d/gozxing"
 
 	"healthcode/models/storetest"
 )
@@ -181,17 +182,21 @@ func testOfflinePaperPrintsAndDecodes(t *testing.T, driver func(*testSetup)) {
 			if w, h := mm(code.Dx()), mm(code.Dy()); w < 35 || h < 35 {
 				t.Errorf("the printed QR is %.1f × %.1f mm, want at least 35 mm", w, h)
 			}
-			text, err := decodeQR(t, img, false)
+			res, err := decodeQRResult(img, false)
 			if err != nil {
 				// ZXing's finder misses a few clean codes: read the QR's
 				// area alone, then as a pure barcode.
-				if text, err = decodeQR(t, img.(subImager).SubImage(area), false); err != nil {
-					text, err = decodeQR(t, img.(subImager).SubImage(area), true)
+				if res, err = decodeQRResult(img.(subImager).SubImage(area), false); err != nil {
+					res, err = decodeQRResult(img.(subImager).SubImage(area), true)
 				}
 			}
 			if err != nil {
 				t.Fatalf("no QR read from the printed %s (%v px): %v", c.layout, img.Bounds().Size(), err)
 			}
+			if level := res.GetResultMetadata()[gozxing.ResultMetadataType_ERROR_CORRECTION_LEVEL]; level != "Q" {
+				t.Errorf("the printed QR has error correction %v, want Q", level)
+			}
+			text := res.GetText()
 			v := decode[offlineVerifyBody](t, e.json("POST", "/api/v1/verify", staff, map[string]string{"qr": text}), 200)
 			if v.Result != "valid" || v.Kind != "offline" || !v.CheckIDDocument || v.Colour != "green" {
 				t.Errorf("the printed code verifies as %+v", v)
