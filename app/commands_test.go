@@ -68,3 +68,35 @@ func TestImportResultsCommand(t *testing.T) {
 		t.Error("no file: no usage error")
 	}
 }
+
+// TestImportDisabilityCommand: the register from a file, by the job
+// pipeline; a bad row refuses it with the row's number.
+func TestImportDisabilityCommand(t *testing.T) {
+	dir := t.TempDir()
+	getenv := func(k string) string {
+		if k == "HEALTHCODE_DATA_DIR" {
+			return dir
+		}
+		return ""
+	}
+	file := filepath.Join(dir, "register.csv")
+	write := func(body string) {
+		if err := os.WriteFile(file, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("doc_type,doc_number\nresident_id,11010519491231002X\nresident_id,123\n")
+	var stdout, stderr strings.Builder
+	err := run(context.Background(), []string{"import-disability", "--file", file}, getenv, &stdout, &stderr)
+	if models.ErrorCode(err) != models.CodeImportRejected || !strings.Contains(stderr.String(), "row 3:") {
+		t.Errorf("err = %v, stderr %q", err, stderr.String())
+	}
+	write("doc_type,doc_number\nresident_id,11010519491231002X\n")
+	stdout.Reset()
+	if err := run(context.Background(), []string{"import-disability", "--file", file}, getenv, &stdout, io.Discard); err != nil || !strings.Contains(stdout.String(), "holds 1 documents") {
+		t.Errorf("err = %v, stdout %q", err, stdout.String())
+	}
+	if err := run(context.Background(), []string{"import-disability"}, getenv, io.Discard, io.Discard); err == nil {
+		t.Error("no file: no usage error")
+	}
+}

@@ -16,11 +16,35 @@ import (
 // `app import-results --file results.csv` (tube,result,tested_at).
 // Progress goes to standard error.
 func importResults(ctx context.Context, cfg config.Config, args []string, e env) error {
-	fs := flag.NewFlagSet("import-results", flag.ContinueOnError)
+	return importJobCommand(ctx, cfg, args, e, "import-results", "tube,result,tested_at",
+		func(s *models.Store) (*models.ImportJob, error) {
+			return s.NewResultsImport(ctx, "cli:import-results", "")
+		},
+		"applied %d tube results (import %s); running servers pick them up within seconds\n")
+}
+
+// importDisability replaces the disability register, by the same job
+// pipeline as POST /api/v1/admin/disability-register, in the foreground:
+// `app import-disability --file register.csv` (doc_type,doc_number).
+func importDisability(ctx context.Context, cfg config.Config, args []string, e env) error {
+	return importJobCommand(ctx, cfg, args, e, "import-disability", "doc_type,doc_number",
+		func(s *models.Store) (*models.ImportJob, error) {
+			return s.NewDisabilityImport(ctx, "cli:import-disability", "")
+		},
+		"the disability register now holds %d documents (import %s)\n")
+}
+
+// importJobCommand runs the import job newJob records over the file named
+// by --file (columns as its usage says), in the foreground, with progress
+// on standard error; a rejected file prints its row problems and fails.
+// done reports the rows applied and the job's id.
+func importJobCommand(ctx context.Context, cfg config.Config, args []string, e env, name, columns string,
+	newJob func(*models.Store) (*models.ImportJob, error), done string) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	file := fs.String("file", "", "CSV file: tube,result,tested_at")
+	file := fs.String("file", "", "CSV file: "+columns)
 	if err := fs.Parse(args); err != nil || *file == "" {
-		return usageError{"usage: app import-results --file results.csv"}
+		return usageError{"usage: app " + name + " --file file.csv (" + columns + ")"}
 	}
 	open := func() (io.ReadCloser, error) { return os.Open(*file) }
 	f, err := open()
@@ -33,12 +57,12 @@ func importResults(ctx context.Context, cfg config.Config, args []string, e env)
 		return err
 	}
 	defer models.CloseDB(d.db)
-	job, err := d.store.NewResultsImport(ctx, "cli:import-results", "")
+	job, err := newJob(d.store)
 	if err != nil {
 		return err
 	}
 	bar := newProgress(e.stderr)
-	if err := d.store.RunResultsImport(ctx, job, open, bar.show); err != nil {
+	if err := d.store.RunImport(ctx, job, open, bar.show); err != nil {
 		return err
 	}
 	bar.end()
@@ -48,6 +72,6 @@ func importResults(ctx context.Context, cfg config.Config, args []string, e env)
 		}
 		return models.Errorf(models.KindInvalid, models.CodeImportRejected, "import %s rejected: %s", job.ID, job.Message)
 	}
-	fmt.Fprintf(e.stdout, "applied %d tube results (import %s); running servers pick them up within seconds\n", job.RowsApplied, job.ID)
+	fmt.Fprintf(e.stdout, done, job.RowsApplied, job.ID)
 	return nil
 }

@@ -32,6 +32,8 @@ commands:
             operator) with CSV file F (doc_type,doc_number,colour,reason)
   import-results --file F
             apply a lab's nucleic-acid results (tube,result,tested_at)
+  import-disability --file F
+            replace the disability register (doc_type,doc_number)
   import-households --file F
             replace the household registers (household_id,doc_type,doc_number)
   import-births --file F
@@ -100,6 +102,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return importStatus(ctx, cfg, rest, e)
 	case "import-results":
 		return importResults(ctx, cfg, rest, e)
+	case "import-disability":
+		return importDisability(ctx, cfg, rest, e)
 	case "import-households":
 		return importHouseholds(ctx, cfg, rest, e)
 	case "import-births":

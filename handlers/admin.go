@@ -92,6 +92,12 @@ func (api *API) statusImport(c *gin.Context) {
 		return
 	}
 	job, err := api.store.NewStatusImport(c.Request.Context(), upload.source, upload.clear, c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	api.submitImport(c, job, upload, err)
+}
+
+// submitImport queues a recorded job (err: recording it failed) over the
+// spooled upload and answers 202 with it; a full queue fails the job.
+func (api *API) submitImport(c *gin.Context, job *models.ImportJob, upload spooledUpload, err error) {
 	if err == nil {
 		if err = api.importer.Submit(job, upload.path); err != nil {
 			api.store.FailImport(c.Request.Context(), job, "导入队列已满，请稍后重新上传")

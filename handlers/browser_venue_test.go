@@ -25,19 +25,25 @@ import (
 // caller that knows where the code is retries on that part alone.
 func decodeQR(t *testing.T, img image.Image, pure bool) (string, error) {
 	t.Helper()
-	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	res, err := decodeQRResult(img, pure)
 	if err != nil {
 		return "", err
+	}
+	return res.GetText(), nil
+}
+
+// decodeQRResult is decodeQR's whole reading: the text and what ZXing
+// learnt of the symbol (its error-correction level among it).
+func decodeQRResult(img image.Image, pure bool) (*gozxing.Result, error) {
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return nil, err
 	}
 	hints := map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true}
 	if pure {
 		hints[gozxing.DecodeHintType_PURE_BARCODE] = true
 	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, hints)
-	if err != nil {
-		return "", err
-	}
-	return res.GetText(), nil
+	return zxqr.NewQRCodeReader().Decode(bmp, hints)
 }
 
 // subImager is an image part of which can be cut out (image.NRGBA, RGBA).

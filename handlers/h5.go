@@ -20,7 +20,8 @@ const (
 )
 
 type ticketRequest struct {
-	// Purpose is "code" (the default), "verify", "sampler" or "nucleic".
+	// Purpose is "code" (the default), "verify", "sampler", "nucleic",
+	// "venue" or "offline_print".
 	Purpose string `json:"purpose"`
 	// RelativeID asks for a relative's code page.
 	RelativeID string `json:"relative_id"`
@@ -77,11 +78,13 @@ func (api *API) createTicket(c *gin.Context) {
 		req.RelativeID = ""
 	case models.TicketNucleic:
 		path = "/h5/nucleic"
+	case models.TicketOfflinePrint:
+		path = offlinePrintPath
 	case models.TicketVenue:
 		path = "/h5/venue"
 		req.RelativeID = ""
 	default:
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code、verify、sampler、nucleic 或 venue"))
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_purpose", "purpose 只能是 code、verify、sampler、nucleic、venue 或 offline_print"))
 		return
 	}
 	s, _ := sessionOf(c)
@@ -116,38 +119,45 @@ func (api *API) verifyPage(c *gin.Context) { api.page(c, models.TicketVerify, "v
 
 func (api *API) page(c *gin.Context, purpose, file string) {
 	if ticket := c.Query("ticket"); ticket != "" {
-		ctx := c.Request.Context()
-		t, err := api.store.RedeemH5Ticket(ctx, ticket)
-		if err == nil && t.Purpose != purpose {
-			err = models.Errorf(models.KindUnauthorized, models.CodeTicketInvalid, "页面链接已失效，请在小程序中重新打开")
-		}
-		var a *models.Account
-		if err == nil {
-			a, err = api.store.AccountByID(ctx, t.AccountID)
-		}
-		var p *models.Person
-		if err == nil && a.PersonID != nil {
-			p, err = api.store.PersonByID(ctx, *a.PersonID)
-		}
-		if err != nil {
-			if kind := models.ErrorKind(err); kind != models.KindUnauthorized && kind != models.KindNotFound {
-				api.log.ErrorContext(c.Request.Context(), "open page", "request_id", c.GetString(ctxRequestID), "err", err)
-			}
-			servePageStatus(c, http.StatusUnauthorized, "expired.html")
-			return
-		}
-		// Max-Age, not Expires: the browser counts the lifetime on its own
-		// clock, so a phone whose clock is hours off keeps its session.
-		token, _ := api.sessions.IssuePage(a, p, t.Purpose, t.RelativeID, pageSessionTTL)
-		http.SetCookie(c.Writer, &http.Cookie{
-			Name: pageCookie, Value: token, Path: "/h5", MaxAge: int(pageSessionTTL / time.Second), HttpOnly: true,
-			SameSite: http.SameSiteStrictMode, Secure: api.cfg.Production() || c.Request.TLS != nil,
-		})
-		c.Header("Cache-Control", "no-store")
-		c.Redirect(http.StatusSeeOther, c.Request.URL.Path)
+		api.openWithTicket(c, ticket, purpose, c.Request.URL.Path)
 		return
 	}
 	servePage(c, file)
+}
+
+// openWithTicket trades a page ticket of purpose for the page's HttpOnly
+// cookie session and redirects to then; a used, expired or foreign ticket
+// gets the expired page (401).
+func (api *API) openWithTicket(c *gin.Context, ticket, purpose, then string) {
+	ctx := c.Request.Context()
+	t, err := api.store.RedeemH5Ticket(ctx, ticket)
+	if err == nil && t.Purpose != purpose {
+		err = models.Errorf(models.KindUnauthorized, models.CodeTicketInvalid, "页面链接已失效，请在小程序中重新打开")
+	}
+	var a *models.Account
+	if err == nil {
+		a, err = api.store.AccountByID(ctx, t.AccountID)
+	}
+	var p *models.Person
+	if err == nil && a.PersonID != nil {
+		p, err = api.store.PersonByID(ctx, *a.PersonID)
+	}
+	if err != nil {
+		if kind := models.ErrorKind(err); kind != models.KindUnauthorized && kind != models.KindNotFound {
+			api.log.ErrorContext(c.Request.Context(), "open page", "request_id", c.GetString(ctxRequestID), "err", err)
+		}
+		servePageStatus(c, http.StatusUnauthorized, "expired.html")
+		return
+	}
+	// Max-Age, not Expires: the browser counts the lifetime on its own
+	// clock, so a phone whose clock is hours off keeps its session.
+	token, _ := api.sessions.IssuePage(a, p, t.Purpose, t.RelativeID, pageSessionTTL)
+	http.SetCookie(c.Writer, &http.Cookie{
+		Name: pageCookie, Value: token, Path: "/h5", MaxAge: int(pageSessionTTL / time.Second), HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: api.cfg.Production() || c.Request.TLS != nil,
+	})
+	c.Header("Cache-Control", "no-store")
+	c.Redirect(http.StatusSeeOther, then)
 }
 
 // requirePage admits requests of an H5 page with a valid cookie session for
@@ -189,7 +199,7 @@ func (api *API) pageCode(c *gin.Context) {
 func (api *API) respondPageCode(c *gin.Context, qr string, err error, wrap func(svg string) any) {
 	var svg string
 	if err == nil {
-		svg, err = qrSVG(qr)
+		svg, err = qrSVG(qr, qrcode.Medium)
 	}
 	if err != nil {
 		respondError(c, api.log, err)
@@ -237,10 +247,10 @@ func verifierName(s models.Session) string {
 	return "核验员" + s.AccountID[:6]
 }
 
-// qrSVG draws a QR code of text as one SVG path of its dark modules, with a
-// quiet zone of four modules.
-func qrSVG(text string) (string, error) {
-	d, n, err := qrPath(text)
+// qrSVG draws a QR code of text at error-correction level as one SVG path
+// of its dark modules, with a quiet zone of four modules.
+func qrSVG(text string, level qrcode.RecoveryLevel) (string, error) {
+	d, n, err := qrPath(text, level)
 	if err != nil {
 		return "", err
 	}
@@ -248,10 +258,11 @@ func qrSVG(text string) (string, error) {
 		n, n, n, n, d), nil
 }
 
-// qrPath draws a QR code of text as the SVG path of its dark modules, one
-// unit each, offset by a quiet zone of four; n is the side with the zone.
-func qrPath(text string) (d string, n int, err error) {
-	q, err := qrcode.New(text, qrcode.Medium)
+// qrPath draws a QR code of text at error-correction level as the SVG path
+// of its dark modules, one unit each, offset by a quiet zone of four; n is
+// the side with the zone.
+func qrPath(text string, level qrcode.RecoveryLevel) (d string, n int, err error) {
+	q, err := qrcode.New(text, level)
 	if err != nil {
 		return "", 0, fmt.Errorf("draw QR: %w", err)
 	}

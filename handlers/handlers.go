@@ -187,10 +187,11 @@ const (
 
 // largeBodyRoutes are the routes whose bodies may exceed the usual limit.
 var largeBodyRoutes = map[string]bool{
-	"/api/v1/admin" + routeStatusImports:  true,
-	"/api/v1/admin" + routeHouseholds:     true,
-	"/api/v1/admin" + routeBirthRecords:   true,
-	"/api/v1/admin" + routeNucleicResults: true,
+	"/api/v1/admin" + routeStatusImports:      true,
+	"/api/v1/admin" + routeHouseholds:         true,
+	"/api/v1/admin" + routeBirthRecords:       true,
+	"/api/v1/admin" + routeNucleicResults:     true,
+	"/api/v1/admin" + routeDisabilityRegister: true,
 }
 
 // routes lists every route of the service in one place.
@@ -242,6 +243,7 @@ func (api *API) routes(r *gin.Engine) {
 	h5.GET("/verify", api.verifyPage)
 	h5.GET("/sampler", api.samplerPage)
 	h5.GET("/nucleic", api.nucleicPage)
+	h5.GET("/offline/print", api.limitBy(api.identityIP, "print", clientKey), api.offlinePrintPage)
 	h5.GET("/assets/:name", assetScript)
 	h5api := h5.Group("/api", api.requireMediaType)
 	h5api.GET("/code", api.requirePage(models.TicketCode), codeLimit, api.pageCode)
@@ -265,6 +267,7 @@ func (api *API) routes(r *gin.Engine) {
 	admin.POST("/verifiers", api.grantVerifier)
 	admin.DELETE("/verifiers/:account_id", api.revokeVerifier)
 	admin.POST(routeNucleicResults, api.nucleicResults)
+	admin.POST(routeDisabilityRegister, api.disabilityRegister)
 	admin.POST("/samplers", api.grantSampler)
 	admin.POST("/kiosks", api.registerKiosk)
 	admin.DELETE("/kiosks/:id", api.deleteKiosk)

@@ -154,11 +154,12 @@ const mediaJSON = "application/json"
 // bodyTypes are the routes under the JSON groups whose bodies are not JSON,
 // with the media type each takes.
 var bodyTypes = map[string]string{
-	"/api/v1/admin" + routeStatusImports:  "multipart/form-data",
-	"/api/v1/admin" + routeHouseholds:     "multipart/form-data",
-	"/api/v1/admin" + routeBirthRecords:   "multipart/form-data",
-	"/api/v1/admin" + routeNucleicResults: "multipart/form-data",
-	"/api/v1" + routeAlipayNotify:         "application/x-www-form-urlencoded",
+	"/api/v1/admin" + routeStatusImports:      "multipart/form-data",
+	"/api/v1/admin" + routeHouseholds:         "multipart/form-data",
+	"/api/v1/admin" + routeBirthRecords:       "multipart/form-data",
+	"/api/v1/admin" + routeNucleicResults:     "multipart/form-data",
+	"/api/v1/admin" + routeDisabilityRegister: "multipart/form-data",
+	"/api/v1" + routeAlipayNotify:             "application/x-www-form-urlencoded",
 }
 
 var errUnsupportedMedia = models.Errorf(models.KindUnsupportedMedia, "unsupported_media_type",

@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
@@ -27,15 +25,28 @@ func (api *API) nucleicResults(c *gin.Context) {
 		return
 	}
 	job, err := api.store.NewResultsImport(c.Request.Context(), c.GetString(ctxOperator), c.GetString(ctxRequestID))
-	if err == nil {
-		if err = api.importer.Submit(job, upload.path); err != nil {
-			api.store.FailImport(c.Request.Context(), job, "导入队列已满，请稍后重新上传")
-		}
-	}
+	api.submitImport(c, job, upload, err)
+}
+
+// routeDisabilityRegister takes the disability register, up to
+// HEALTHCODE_IMPORT_MAX_BYTES.
+const routeDisabilityRegister = "/disability-register"
+
+// disabilityRegister takes the authority's register of disabled people
+// (multipart: file, CSV doc_type,doc_number) and runs it as an import job:
+// 202 with the job, whose progress GET /api/v1/admin/imports/:id reports. A
+// bad row rejects the whole file and the register in force stays; a file
+// taken replaces the register whole. Only keyed hashes are stored.
+func (api *API) disabilityRegister(c *gin.Context) {
+	upload, err := api.spool(c, false)
 	if err != nil {
-		upload.remove()
 		respondError(c, api.log, err)
 		return
 	}
-	c.JSON(http.StatusAccepted, importResponse{Import: api.importViewOf(job)})
+	if upload.path == "" {
+		respondError(c, api.log, models.Errorf(models.KindInvalid, "file_required", "请在 file 字段上传残疾人名单CSV文件"))
+		return
+	}
+	job, err := api.store.NewDisabilityImport(c.Request.Context(), c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	api.submitImport(c, job, upload, err)
 }

@@ -26,33 +26,42 @@ type offlineCodeResponse struct {
 	PrintURL   string `json:"print_url"`
 }
 
-// offlineAnswer signs the paper code of code, held by p.
-func (api *API) offlineAnswer(code *models.OfflineCode, p *models.Person) (offlineCodeResponse, error) {
-	qr, err := codetoken.Sign(api.keys.Active(), codetoken.Claims{
+// signOffline signs the paper code of code, held by p.
+func (api *API) signOffline(code *models.OfflineCode, p *models.Person) (string, error) {
+	return codetoken.Sign(api.keys.Active(), codetoken.Claims{
 		Issuer: api.cfg.Region, Subject: p.ID, PersonNo: p.No, Kind: codetoken.KindOffline, ID: code.CodeID(),
 		IssuedAt: code.IssuedAt, ExpiresAt: code.ExpiresAt, MaskedName: p.MaskedName, MaskedDoc: p.MaskedDoc, Serial: code.Serial,
 	})
+}
+
+// offlineAnswer answers the paper code of code, held by p, with the print
+// page's address for the caller.
+func (api *API) offlineAnswer(code *models.OfflineCode, p *models.Person, printURL string) (offlineCodeResponse, error) {
+	qr, err := api.signOffline(code, p)
 	if err != nil {
 		return offlineCodeResponse{}, err
 	}
 	return offlineCodeResponse{ID: code.ID, Serial: code.Serial, QR: qr, MaskedName: p.MaskedName, MaskedDoc: p.MaskedDoc,
-		IssuedAt: api.timestamp(code.IssuedAt), ExpiresAt: api.timestamp(code.ExpiresAt),
-		PrintURL: "/h5/offline/print?code=" + code.ID}, nil
+		IssuedAt: api.timestamp(code.IssuedAt), ExpiresAt: api.timestamp(code.ExpiresAt), PrintURL: printURL}, nil
 }
 
 // offlineSubject returns whose offline code the request is about: the
-// session's own person, or the approved relative of link :id. Either needs
-// today's face verification.
+// session's own person, or the approved relative of link :id.
 func (api *API) offlineSubject(c *gin.Context) (personID string, err error) {
 	s, _ := sessionOf(c)
+	return api.offlineSubjectOf(c.Request.Context(), s, c.Param("id"))
+}
+
+// offlineSubjectOf returns the session's own person (linkID empty) or the
+// approved relative of the link. Either needs today's face verification.
+func (api *API) offlineSubjectOf(ctx context.Context, s models.Session, linkID string) (personID string, err error) {
 	if err := api.faceToday(s); err != nil {
 		return "", err
 	}
-	linkID := c.Param("id")
 	if linkID == "" {
 		return s.PersonID, nil
 	}
-	link, err := api.store.RelativeOf(c.Request.Context(), s.AccountID, linkID)
+	link, err := api.store.RelativeOf(ctx, s.AccountID, linkID)
 	if err != nil {
 		return "", err
 	}
@@ -86,12 +95,18 @@ func (api *API) offlineAction(c *gin.Context, act func(ctx context.Context, pers
 		return
 	}
 	s, _ := sessionOf(c)
-	code, p, err := act(c.Request.Context(), personID, "account:"+s.AccountID, c.GetString(ctxRequestID))
+	ctx := c.Request.Context()
+	code, p, err := act(ctx, personID, "account:"+s.AccountID, c.GetString(ctxRequestID))
 	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}
-	resp, err := api.offlineAnswer(code, p)
+	// The print page opens with a one-time ticket, as the other pages do.
+	ticket, err := api.store.CreateH5Ticket(ctx, s.AccountID, models.TicketOfflinePrint, c.Param("id"), ticketTTL)
+	var resp offlineCodeResponse
+	if err == nil {
+		resp, err = api.offlineAnswer(code, p, offlinePrintPath+"?ticket="+ticket)
+	}
 	if err != nil {
 		respondError(c, api.log, err)
 		return
@@ -283,11 +298,19 @@ func (api *API) kioskPreview(c *gin.Context) {
 		return
 	}
 	name, doc := models.MaskName(sub.name), models.MaskDocument(sub.doc.Number)
+	var docHash []byte
 	if sub.person != nil {
-		name, doc = sub.person.MaskedName, sub.person.MaskedDoc
+		name, doc, docHash = sub.person.MaskedName, sub.person.MaskedDoc, sub.person.DocHash
+	} else {
+		docHash = api.store.DocumentHash(sub.doc)
+	}
+	pre, err := api.store.PreviewOffline(c.Request.Context(), name, doc, sub.birthDate, docHash)
+	if err != nil {
+		respondError(c, api.log, err)
+		return
 	}
 	c.Header("Cache-Control", "no-store")
-	c.JSON(http.StatusOK, api.store.PreviewOffline(name, doc, sub.birthDate))
+	c.JSON(http.StatusOK, pre)
 }
 
 // kioskIssue issues an offline code at a kiosk, audited with its id.
@@ -311,7 +334,8 @@ func (api *API) kioskIssue(c *gin.Context) {
 		return
 	}
 	api.refreshOffline(ctx)
-	resp, err := api.offlineAnswer(code, p)
+	// The kiosk fetches its print page with its key.
+	resp, err := api.offlineAnswer(code, p, offlinePrintPath+"?code="+code.ID)
 	if err != nil {
 		respondError(c, api.log, err)
 		return

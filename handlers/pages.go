@@ -30,6 +30,11 @@ func servePageStatus(c *gin.Context, status int, name string) {
 		c.AbortWithStatus(http.StatusInternalServerError)
 		return
 	}
+	writePage(c, status, body)
+}
+
+// writePage writes a page with headers that keep it private.
+func writePage(c *gin.Context, status int, body []byte) {
 	c.Header("Content-Security-Policy", pageCSP)
 	c.Header("Cache-Control", "no-store")
 	c.Header("X-Content-Type-Options", "nosniff")

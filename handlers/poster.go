@@ -109,7 +109,7 @@ func wrapText(s string, perLine, lines int) []string {
 // posterSVG draws the poster: the name on top, the QR, the address and the
 // slogan, in millimetres on a page of the size.
 func posterSVG(size posterSize, name, address, qr string) ([]byte, error) {
-	d, n, err := qrPath(qr)
+	d, n, err := qrPath(qr, qrcode.Medium)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,9 @@ const (
 	// holds the venue).
 	TicketCheckIn = "checkin"
 	TicketVenue   = "venue"
+	// TicketOfflinePrint opens the print page of an offline code, the
+	// holder's or (RelativeID holds the link) a relative's.
+	TicketOfflinePrint = "offline_print"
 )
 
 // H5Ticket is a one-time ticket that lets the mini-program's web-view open a

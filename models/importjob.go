@@ -146,16 +146,9 @@ func (s *Store) ImportJobByID(ctx context.Context, id string) (*ImportJob, error
 // RecoverImports (after the switch) or failed there (before it).
 func (s *Store) RunStatusImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), progress func(ImportJob)) (err error) {
 	// Claim the queued job: a job recovery already failed is not run.
-	runner := newID()
-	res := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND state = ? AND runner = ''", job.ID, ImportQueued).
-		Updates(map[string]any{"runner": runner, "updated_at": s.clock.Now().UTC()})
-	if res.Error != nil {
-		return fmt.Errorf("claim import %s: %w", job.ID, res.Error)
+	if ok, err := s.claimImport(ctx, job); err != nil || !ok {
+		return err
 	}
-	if res.RowsAffected == 0 {
-		return nil
-	}
-	job.Runner = runner
 	stop := s.heartbeat(ctx, job)
 	defer stop()
 	defer func() {
@@ -164,30 +157,19 @@ func (s *Store) RunStatusImport(ctx context.Context, job *ImportJob, open func()
 			s.deleteEntries(context.WithoutCancel(ctx), job.ID, s.importBatch())
 		}
 	}()
-	report := func() {
-		if progress != nil {
-			progress(*job)
-		}
-	}
-	if !job.Clear {
-		job.State = ImportValidating
-		if err := s.saveJob(ctx, job); err != nil {
+	report := reporter(job, progress)
+	if job.Clear {
+		err = s.enterApplying(ctx, job, report)
+	} else {
+		var rejected bool
+		rejected, err = s.validateImport(ctx, job, report, func() error { return s.scanImport(ctx, job, open, nil, report) })
+		if rejected {
 			return err
 		}
-		report()
-		if err := s.scanImport(ctx, job, open, nil, report); err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.Code != CodeImportRejected {
-				return err
-			}
-			return s.rejectJob(ctx, job, e)
-		}
 	}
-	job.State = ImportApplying
-	if err := s.saveJob(ctx, job); err != nil {
+	if err != nil {
 		return err
 	}
-	report()
 	if !job.Clear {
 		if err := s.stageImport(ctx, job, open, report); err != nil {
 			return err
@@ -199,17 +181,73 @@ func (s *Store) RunStatusImport(ctx context.Context, job *ImportJob, open func()
 	return s.finishImport(ctx, job, report)
 }
 
-// scanImport reads the file through, counting rows; with write set it
-// hands each batch of rows to write.
-func (s *Store) scanImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), write func([]StatusRow) error, report func()) error {
+// claimImport takes a queued job for this run: false when another run or
+// recovery has it. Every later write of the run holds the lease.
+func (s *Store) claimImport(ctx context.Context, job *ImportJob) (bool, error) {
+	runner := newID()
+	res := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND state = ? AND runner = ''", job.ID, ImportQueued).
+		Updates(map[string]any{"runner": runner, "updated_at": s.clock.Now().UTC()})
+	if res.Error != nil {
+		return false, fmt.Errorf("claim import %s: %w", job.ID, res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return false, nil
+	}
+	job.Runner = runner
+	return true, nil
+}
+
+// reporter calls progress, if any, with the job as it stands.
+func reporter(job *ImportJob, progress func(ImportJob)) func() {
+	return func() {
+		if progress != nil {
+			progress(*job)
+		}
+	}
+}
+
+// validateImport moves a claimed job to validating and reads its file
+// through with validate: a file refused there (CodeImportRejected) leaves
+// the job rejected (rejected true, err the recording's); otherwise the job
+// moves on to applying.
+func (s *Store) validateImport(ctx context.Context, job *ImportJob, report func(), validate func() error) (rejected bool, err error) {
+	job.State = ImportValidating
+	if err := s.saveJob(ctx, job); err != nil {
+		return false, err
+	}
+	report()
+	if err := validate(); err != nil {
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeImportRejected {
+			return false, err
+		}
+		return true, s.rejectJob(ctx, job, e)
+	}
+	return false, s.enterApplying(ctx, job, report)
+}
+
+// enterApplying records that the job writes its rows now.
+func (s *Store) enterApplying(ctx context.Context, job *ImportJob, report func()) error {
+	job.State = ImportApplying
+	if err := s.saveJob(ctx, job); err != nil {
+		return err
+	}
+	report()
+	return nil
+}
+
+// scanJobFile reads a job's file through with scan, counting rows; with
+// write set it hands each batch of batchSize rows to write. After each
+// batch the job's progress is saved and reported.
+func scanJobFile[T any](ctx context.Context, s *Store, job *ImportJob, open func() (io.ReadCloser, error), batchSize int,
+	scan func(r io.Reader, each func(T) error) error, write func([]T) error, report func()) error {
 	f, err := open()
 	if err != nil {
 		return fmt.Errorf("open import file: %w", err)
 	}
 	defer f.Close()
-	today := s.Today()
 	job.RowsRead = 0
-	batch := make([]StatusRow, 0, s.stageBatch())
+	batch := make([]T, 0, batchSize)
 	flush := func() error {
 		if write != nil && len(batch) > 0 {
 			if err := write(batch); err != nil {
@@ -223,7 +261,7 @@ func (s *Store) scanImport(ctx context.Context, job *ImportJob, open func() (io.
 		report()
 		return ctx.Err()
 	}
-	err = ScanStatusCSV(f, today, func(r StatusRow) error {
+	err = scan(f, func(r T) error {
 		job.RowsRead++
 		batch = append(batch, r)
 		if len(batch) == cap(batch) {
@@ -235,6 +273,13 @@ func (s *Store) scanImport(ctx context.Context, job *ImportJob, open func() (io.
 		return err
 	}
 	return flush()
+}
+
+// scanImport reads the file through, counting rows; with write set it
+// hands each batch of rows to write.
+func (s *Store) scanImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), write func([]StatusRow) error, report func()) error {
+	today := s.Today()
+	return scanJobFile(ctx, s, job, open, s.stageBatch(), func(r io.Reader, each func(StatusRow) error) error { return ScanStatusCSV(r, today, each) }, write, report)
 }
 
 // stageImport writes the file's rows under the job's id, beside the list
@@ -538,6 +583,17 @@ func (s *Store) RecoverImports(ctx context.Context, staleAfter time.Duration) (i
 		}
 		taken++
 		job.Runner = runner
+		if job.Kind == ImportKindDisability {
+			// The register is put in force as the job ends: an unfinished
+			// job never was, and its rows go.
+			if err := s.deleteGeneration(ctx, "disability_register", job.ID); err != nil {
+				return taken, err
+			}
+			if err := s.FailImport(ctx, job, "导入中断，原名单继续有效，请重新上传"); err != nil {
+				return taken, err
+			}
+			continue
+		}
 		if job.Kind == ImportKindResults {
 			// Results applied so far stand; applying the file again is safe.
 			now := s.clock.Now().UTC()

@@ -152,12 +152,21 @@ type OfflinePreview struct {
 	Reason     string `json:"reason"`
 }
 
-// PreviewOffline says whether a person born on birthDate may be issued an
-// offline code now, with the refusal's words when not.
-func (s *Store) PreviewOffline(maskedName, maskedDoc, birthDate string) OfflinePreview {
-	p := OfflinePreview{MaskedName: maskedName, MaskedDoc: maskedDoc, Eligible: OfflineEligible(birthDate, s.clock.Now(), s.loc)}
+// PreviewOffline says whether the holder of the document with keyed hash
+// docHash, born on birthDate, may be issued an offline code now, with the
+// refusal's words when not. Errors are the database's.
+func (s *Store) PreviewOffline(ctx context.Context, maskedName, maskedDoc, birthDate string, docHash []byte) (OfflinePreview, error) {
+	ok, err := s.offlineEligible(s.db.WithContext(ctx), birthDate, docHash, s.clock.Now())
+	if err != nil {
+		return OfflinePreview{}, err
+	}
+	p := OfflinePreview{MaskedName: maskedName, MaskedDoc: maskedDoc, Eligible: ok}
 	if !p.Eligible {
 		p.Reason = errNotEligible.Message
 	}
-	return p
+	return p, nil
 }
+
+// DocumentHash returns the keyed hash a document is found by (the hash a
+// person's record, the lists and the registers hold).
+func (s *Store) DocumentHash(d Document) []byte { return s.vault.DocumentHash(d) }

@@ -814,7 +814,42 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{20, "add the disability register (keyed document hashes, replaced whole by each import), who issued each offline code, and the sequence each offline serial was written at", func(tx *gorm.DB) error {
+		if err := createTables(tx, map[string]any{"disability_register": &m20DisabilityEntry{}}); err != nil {
+			return err
+		}
+		if err := tx.Table("offline_codes").Migrator().AddColumn(&m20OfflineCode{}, "IssuedBy"); err != nil {
+			return fmt.Errorf("add offline_codes.issued_by: %w", err)
+		}
+		// Nodes apply the serials written after the last sequence they hold.
+		serials := tx.Table("offline_serials").Migrator()
+		if err := serials.AddColumn(&m20OfflineSerial{}, "Seq"); err != nil {
+			return fmt.Errorf("add offline_serials.seq: %w", err)
+		}
+		if err := serials.CreateIndex(&m20OfflineSerial{}, "idx_offline_serials_seq"); err != nil {
+			return fmt.Errorf("create idx_offline_serials_seq: %w", err)
+		}
+		return binaryIdentifiers(tx, "disability register",
+			"ALTER TABLE `disability_register` "+binColumn("generation", 32),
+			"ALTER TABLE `offline_codes` "+binColumn("issued_by", 64)+" DEFAULT ''")
+	}},
 }
+
+// Frozen table shapes of migration 20: the disability register, and who
+// issued an offline code ("kiosk:<id>" or "account:<id>").
+type (
+	m20DisabilityEntry struct {
+		ID         uint64 `gorm:"primaryKey;autoIncrement"`
+		DocHash    []byte `gorm:"size:32;not null;index:idx_disability_register_doc,priority:1"`
+		Generation string `gorm:"size:32;not null;index:idx_disability_register_doc,priority:2;index:idx_disability_register_generation"`
+	}
+	m20OfflineCode struct {
+		IssuedBy string `gorm:"size:64;not null;default:''"`
+	}
+	m20OfflineSerial struct {
+		Seq int64 `gorm:"not null;default:0;index:idx_offline_serials_seq"`
+	}
+)
 
 // Frozen table shapes of migration 15: offline codes.
 type (

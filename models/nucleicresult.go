@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -134,11 +133,14 @@ func (s *Store) NewResultsImport(ctx context.Context, actor, requestID string) (
 	return job, nil
 }
 
-// RunImport runs a queued job of either kind; see RunStatusImport and
-// RunResultsImport.
+// RunImport runs a queued job of any kind; see RunStatusImport,
+// RunResultsImport and RunDisabilityImport.
 func (s *Store) RunImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), progress func(ImportJob)) error {
-	if job.Kind == ImportKindResults {
+	switch job.Kind {
+	case ImportKindResults:
 		return s.RunResultsImport(ctx, job, open, progress)
+	case ImportKindDisability:
+		return s.RunDisabilityImport(ctx, job, open, progress)
 	}
 	return s.RunStatusImport(ctx, job, open, progress)
 }
@@ -154,40 +156,15 @@ func (s *Store) RunImport(ctx context.Context, job *ImportJob, open func() (io.R
 func (s *Store) RunResultsImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), progress func(ImportJob)) error {
 	// Claim the queued job, as status imports do: a job recovery already
 	// failed is not run, and every write holds the lease.
-	runner := newID()
-	res := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ? AND state = ? AND runner = ''", job.ID, ImportQueued).
-		Updates(map[string]any{"runner": runner, "updated_at": s.clock.Now().UTC()})
-	if res.Error != nil {
-		return fmt.Errorf("claim import %s: %w", job.ID, res.Error)
+	if ok, err := s.claimImport(ctx, job); err != nil || !ok {
+		return err
 	}
-	if res.RowsAffected == 0 {
-		return nil
-	}
-	job.Runner = runner
 	stop := s.heartbeat(ctx, job)
 	defer stop()
-	report := func() {
-		if progress != nil {
-			progress(*job)
-		}
-	}
-	job.State = ImportValidating
-	if err := s.saveJob(ctx, job); err != nil {
+	report := reporter(job, progress)
+	if rejected, err := s.validateImport(ctx, job, report, func() error { return s.scanResults(ctx, job, open, nil, report) }); rejected || err != nil {
 		return err
 	}
-	report()
-	if err := s.scanResults(ctx, job, open, nil, report); err != nil {
-		var e *Error
-		if !errors.As(err, &e) || e.Code != CodeImportRejected {
-			return err
-		}
-		return s.rejectJob(ctx, job, e)
-	}
-	job.State = ImportApplying
-	if err := s.saveJob(ctx, job); err != nil {
-		return err
-	}
-	report()
 	if err := s.scanResults(ctx, job, open, s.applyResults, report); err != nil {
 		return err
 	}
@@ -210,26 +187,15 @@ func (s *Store) RunResultsImport(ctx context.Context, job *ImportJob, open func(
 // scanResults reads the file through, counting rows; with apply set it
 // hands each batch of rows to apply.
 func (s *Store) scanResults(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), apply func(context.Context, []ResultRow) error, report func()) error {
-	f, err := open()
-	if err != nil {
-		return fmt.Errorf("open results file: %w", err)
-	}
-	defer f.Close()
-	job.RowsRead = 0
-	batch := make([]ResultRow, 0, s.importBatch())
-	flush := func() error {
-		if apply != nil && len(batch) > 0 {
+	var write func([]ResultRow) error
+	if apply != nil {
+		write = func(batch []ResultRow) error {
 			if err := apply(ctx, batch); err != nil {
 				return err
 			}
 			job.RowsApplied += int64(len(batch))
+			return nil
 		}
-		batch = batch[:0]
-		if err := s.saveJob(ctx, job); err != nil {
-			return err
-		}
-		report()
-		return ctx.Err()
 	}
 	lookup := func(tube string) (*Tube, error) {
 		var t Tube
@@ -241,18 +207,9 @@ func (s *Store) scanResults(ctx context.Context, job *ImportJob, open func() (io
 		}
 		return &t, nil
 	}
-	err = scanResultsCSV(f, s.clock.Now(), s.loc, lookup, func(r ResultRow) error {
-		job.RowsRead++
-		batch = append(batch, r)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	return flush()
+	return scanJobFile(ctx, s, job, open, s.importBatch(), func(r io.Reader, each func(ResultRow) error) error {
+		return scanResultsCSV(r, s.clock.Now(), s.loc, lookup, each)
+	}, write, report)
 }
 
 // applyResults records one batch of results in one transaction under the

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"healthcode/models/codetoken"
@@ -41,6 +42,8 @@ type OfflineCode struct {
 	ExpiresAt time.Time
 	RevokedAt *time.Time
 	Reason    string `gorm:"size:16;not null"`
+	// IssuedBy is the actor that issued it: "kiosk:<id>" or "account:<id>".
+	IssuedBy string `gorm:"size:64;not null"`
 }
 
 // TableName names the table.
@@ -49,11 +52,15 @@ func (OfflineCode) TableName() string { return "offline_codes" }
 // offlineSerial is a person's current offline code: the serial last issued,
 // whether it was reported lost, and its code.
 type offlineSerial struct {
-	PersonID  string `gorm:"primaryKey;size:32"`
-	PersonNo  uint32 `gorm:"not null"`
-	Serial    int64  `gorm:"not null"`
-	Lost      bool   `gorm:"not null"`
-	CodeID    string `gorm:"size:32;not null"`
+	PersonID string `gorm:"primaryKey;size:32"`
+	PersonNo uint32 `gorm:"not null"`
+	Serial   int64  `gorm:"not null"`
+	Lost     bool   `gorm:"not null"`
+	CodeID   string `gorm:"size:32;not null"`
+	// Seq is the offline codes' version the row was last written at: rows
+	// rise in commit order by it (the version row is held to commit), so a
+	// node applies what follows the last one it holds.
+	Seq       int64 `gorm:"not null"`
 	UpdatedAt time.Time
 }
 
@@ -73,7 +80,8 @@ func (offlineRevocation) TableName() string { return "offline_revocations" }
 func (o OfflineCode) CodeID() []byte { b, _ := hex.DecodeString(o.ID); return b }
 
 // OfflineEligible says whether a person born on birthDate ("2006-01-02")
-// may hold an offline code on day now in loc: 60 or over, or under 18.
+// may hold an offline code by age on day now in loc: 60 or over, or under
+// 18. The disability register admits others too (see Store.offlineEligible).
 func OfflineEligible(birthDate string, now time.Time, loc *time.Location) bool {
 	b, err := time.ParseInLocation(time.DateOnly, birthDate, loc)
 	if err != nil {
@@ -111,7 +119,9 @@ func (s *Store) IssueOfflineCode(ctx context.Context, personID, actor, requestID
 // issueOffline issues person's next offline code inside tx, judging
 // eligibility by birthDate, and audits it.
 func (s *Store) issueOffline(tx *gormDB, person *Person, birthDate, actor, requestID string, now time.Time) (*OfflineCode, error) {
-	if !OfflineEligible(birthDate, now, s.loc) {
+	if ok, err := s.offlineEligible(tx, birthDate, person.DocHash, now); err != nil {
+		return nil, err
+	} else if !ok {
 		return nil, errNotEligible
 	}
 	var cur offlineSerial
@@ -121,39 +131,58 @@ func (s *Store) issueOffline(tx *gormDB, person *Person, birthDate, actor, reque
 	id := make([]byte, 12)
 	rand.Read(id)
 	code := &OfflineCode{ID: hex.EncodeToString(id), PersonID: person.ID, PersonNo: person.No, Serial: cur.Serial + 1,
-		IssuedAt: now, ExpiresAt: now.Add(codetoken.OfflineLifetime)}
+		IssuedAt: now, ExpiresAt: now.Add(codetoken.OfflineLifetime), IssuedBy: actor}
+	var seq int64
+	var err error
 	if cur.CodeID != "" && !cur.Lost {
-		if err := revokeOffline(tx, cur.CodeID, ReasonReissued, now); err != nil {
-			return nil, err
-		}
-	} else if err := bumpVersion(tx, offlineVersionName, now); err != nil {
+		seq, err = revokeOffline(tx, cur.CodeID, ReasonReissued, now)
+	} else {
+		seq, err = nextOfflineSeq(tx, now)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := tx.Create(code).Error; err != nil {
 		return nil, err
 	}
-	if err := tx.Save(&offlineSerial{PersonID: person.ID, PersonNo: person.No, Serial: code.Serial, CodeID: code.ID, UpdatedAt: now}).Error; err != nil {
+	if err := tx.Save(&offlineSerial{PersonID: person.ID, PersonNo: person.No, Serial: code.Serial, CodeID: code.ID, Seq: seq, UpdatedAt: now}).Error; err != nil {
 		return nil, err
 	}
 	return code, tx.Create(&AuditEntry{At: now, Actor: actor, Action: "offline_code.issue", Subject: person.ID,
 		Detail: fmt.Sprintf("serial %d", code.Serial), RequestID: requestID}).Error
 }
 
+// offlineEligible says whether the holder of the document with keyed hash
+// docHash, born on birthDate, may hold an offline code on day now: by age,
+// or by being on the disability register in force, whatever their age.
+func (s *Store) offlineEligible(tx *gormDB, birthDate string, docHash []byte, now time.Time) (bool, error) {
+	if OfflineEligible(birthDate, now, s.loc) {
+		return true, nil
+	}
+	return onDisabilityRegister(tx, docHash)
+}
+
 // revokeOffline marks code id revoked for reason and appends it to the
-// feed under the next version, inside tx.
-func revokeOffline(tx *gormDB, id, reason string, now time.Time) error {
+// feed under the next version, inside tx; it returns that version.
+func revokeOffline(tx *gormDB, id, reason string, now time.Time) (int64, error) {
 	if err := tx.Model(&OfflineCode{}).Where("id = ?", id).Updates(map[string]any{"revoked_at": now, "reason": reason}).Error; err != nil {
-		return err
+		return 0, err
 	}
-	if err := bumpVersion(tx, offlineVersionName, now); err != nil {
-		return err
-	}
-	seq, err := readVersion(tx, offlineVersionName)
+	seq, err := nextOfflineSeq(tx, now)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	b, _ := hex.DecodeString(id)
-	return tx.Create(&offlineRevocation{Seq: seq, CodeHash: RevocationHash(b), RevokedAt: now}).Error
+	return seq, tx.Create(&offlineRevocation{Seq: seq, CodeHash: RevocationHash(b), RevokedAt: now}).Error
+}
+
+// nextOfflineSeq bumps the offline codes' version inside tx, which then
+// holds its row to commit, and returns it.
+func nextOfflineSeq(tx *gormDB, now time.Time) (int64, error) {
+	if err := bumpVersion(tx, offlineVersionName, now); err != nil {
+		return 0, err
+	}
+	return readVersion(tx, offlineVersionName)
 }
 
 // RevocationHash is a revoked code's entry in the feed: the first 128 bits
@@ -175,10 +204,11 @@ func (s *Store) ReportOfflineLoss(ctx context.Context, personID, actor, requestI
 		if cur.CodeID == "" || cur.Lost {
 			return errNoOfflineCode
 		}
-		if err := revokeOffline(tx, cur.CodeID, ReasonReportedLost, now); err != nil {
+		seq, err := revokeOffline(tx, cur.CodeID, ReasonReportedLost, now)
+		if err != nil {
 			return err
 		}
-		if err := tx.Model(&offlineSerial{}).Where("person_id = ?", personID).Updates(map[string]any{"lost": true, "updated_at": now}).Error; err != nil {
+		if err := tx.Model(&offlineSerial{}).Where("person_id = ?", personID).Updates(map[string]any{"lost": true, "seq": seq, "updated_at": now}).Error; err != nil {
 			return err
 		}
 		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "offline_code.loss", Subject: personID,
@@ -189,17 +219,52 @@ func (s *Store) ReportOfflineLoss(ctx context.Context, personID, actor, requestI
 // CurrentOfflineCode returns the person's live offline code, or
 // errNoOfflineCode.
 func (s *Store) CurrentOfflineCode(ctx context.Context, personID string) (*OfflineCode, *Person, error) {
+	return s.liveOfflineCode(ctx, "", "", "offline_serials.person_id = ?", personID)
+}
+
+// KioskReprintWindow is how long after issuing a code a kiosk may fetch its
+// print page (a paper jam, a second copy); after that the holder asks again.
+const KioskReprintWindow = 15 * time.Minute
+
+// PrintOfflineCode returns the person's live offline code for its print
+// page, audited as offline_code.print by actor; errNoOfflineCode when they
+// hold none.
+func (s *Store) PrintOfflineCode(ctx context.Context, personID, actor, requestID string) (*OfflineCode, *Person, error) {
+	return s.liveOfflineCode(ctx, actor, requestID, "offline_serials.person_id = ?", personID)
+}
+
+// KioskPrintOfflineCode returns the live offline code codeID for the print
+// page of the kiosk that issued it (actor "kiosk:<id>"), within
+// KioskReprintWindow of the issue, audited as offline_code.print; any other
+// code is errNoOfflineCode, so a kiosk's key opens no one else's paper.
+func (s *Store) KioskPrintOfflineCode(ctx context.Context, codeID, actor, requestID string) (*OfflineCode, *Person, error) {
+	since := s.clock.Now().Add(-KioskReprintWindow).UTC()
+	return s.liveOfflineCode(ctx, actor, requestID, "offline_codes.id = ? AND offline_codes.issued_by = ? AND offline_codes.issued_at > ?",
+		codeID, actor, since)
+}
+
+// liveOfflineCode returns the current, unrevoked, unexpired offline code
+// that where selects, and its holder; with actor set the read is audited
+// as offline_code.print.
+func (s *Store) liveOfflineCode(ctx context.Context, actor, requestID, where string, args ...any) (*OfflineCode, *Person, error) {
 	now := s.clock.Now().UTC()
 	var code OfflineCode
 	var person Person
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if err := tx.Take(&person, "id = ?", personID).Error; err != nil {
+		err := tx.Joins("JOIN offline_serials ON offline_serials.code_id = offline_codes.id").
+			Where("offline_codes.revoked_at IS NULL AND offline_codes.expires_at > ?", now).Where(where, args...).
+			Take(&code).Error
+		if err != nil {
+			return notFoundAs(err, errNoOfflineCode)
+		}
+		if err := tx.Take(&person, "id = ?", code.PersonID).Error; err != nil {
 			return notFound(err, "person_not_found", "未找到该人员")
 		}
-		err := tx.Joins("JOIN offline_serials ON offline_serials.code_id = offline_codes.id").
-			Where("offline_serials.person_id = ? AND offline_codes.revoked_at IS NULL AND offline_codes.expires_at > ?", personID, now).
-			Take(&code).Error
-		return notFoundAs(err, errNoOfflineCode)
+		if actor == "" {
+			return nil
+		}
+		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "offline_code.print", Subject: person.ID,
+			Detail: fmt.Sprintf("serial %d", code.Serial), RequestID: requestID}).Error
 	})
 	if err != nil {
 		return nil, nil, err
@@ -231,10 +296,20 @@ func (s *Store) OfflineRevocations(ctx context.Context, since int64) (RevokedFee
 }
 
 // OfflineBook holds every person's current offline serial in memory, so
-// verify answers a superseded or lost paper without a database read: an
-// immutable snapshot, swapped whole when the codes change.
+// verify answers a superseded or lost paper without a database read. It is
+// an immutable snapshot swapped atomically: a large base read once, and a
+// small overlay of the changes since, which each refresh copies and
+// extends with the rows written after the last sequence it holds; when the
+// overlay outgrows offlineOverlayMax it is merged into a new base. A loss
+// report never makes a node read the whole table again. It is safe for
+// concurrent use.
 type OfflineBook struct {
-	snapshotBook[map[uint32]offlineState]
+	snap atomic.Pointer[offlineSnapshot]
+}
+
+type offlineSnapshot struct {
+	base, overlay map[uint32]offlineState
+	seq           int64
 }
 
 type offlineState struct {
@@ -242,22 +317,121 @@ type offlineState struct {
 	lost   bool
 }
 
+// offlineOverlayMax bounds the changes a refresh copies before it merges
+// them into the base (a copy of every serial, once per that many changes).
+const offlineOverlayMax = 4096
+
+// offlineChangeBatch is how many changed rows a refresh reads per query.
+const offlineChangeBatch = 10000
+
 // NewOfflineBook returns an empty book; load it with Store.RefreshOffline.
 func NewOfflineBook() *OfflineBook { return &OfflineBook{} }
 
-// RefreshOffline swaps in a new snapshot when the offline codes changed.
+// state returns the person's current serial, and whether the book was
+// loaded at all.
+func (b *OfflineBook) state(no uint32) (st offlineState, known, loaded bool) {
+	s := b.snap.Load()
+	if s == nil {
+		return offlineState{}, false, false
+	}
+	if st, ok := s.overlay[no]; ok {
+		return st, true, true
+	}
+	st, ok := s.base[no]
+	return st, ok, true
+}
+
+// Seq returns the last sequence the book holds (0 before the first load).
+func (b *OfflineBook) Seq() int64 {
+	if s := b.snap.Load(); s != nil {
+		return s.seq
+	}
+	return 0
+}
+
+// RefreshOffline brings the book up to date: the first time it reads every
+// current serial (with the version it read them at, in one transaction);
+// after that only the rows written after the last sequence it holds.
 func (s *Store) RefreshOffline(ctx context.Context, b *OfflineBook) error {
-	return refreshSnapshot(ctx, s, &b.snapshotBook, offlineVersionName, func(tx *gormDB) (map[uint32]offlineState, error) {
+	held := b.snap.Load()
+	if held == nil {
+		return s.loadOffline(ctx, b)
+	}
+	next := held
+	for {
+		var rows []offlineSerial
+		err := s.db.WithContext(ctx).Select("person_no", "serial", "lost", "seq").Where("seq > ?", next.seq).
+			Order("seq").Limit(offlineChangeBatch).Find(&rows).Error
+		if err != nil {
+			return fmt.Errorf("read offline serial changes: %w", err)
+		}
+		if len(rows) == 0 {
+			break
+		}
+		next = next.with(rows)
+		if len(rows) < offlineChangeBatch {
+			break
+		}
+	}
+	if next != held {
+		// Another refresh may have swapped in a newer one meanwhile.
+		for cur := held; cur.seq < next.seq && !b.snap.CompareAndSwap(cur, next); cur = b.snap.Load() {
+		}
+	}
+	return nil
+}
+
+// with returns a snapshot of s with rows applied (rows in seq order).
+func (s *offlineSnapshot) with(rows []offlineSerial) *offlineSnapshot {
+	next := &offlineSnapshot{base: s.base, seq: rows[len(rows)-1].Seq}
+	if len(s.overlay)+len(rows) > offlineOverlayMax {
+		next.base = make(map[uint32]offlineState, len(s.base)+len(s.overlay)+len(rows))
+		for _, m := range []map[uint32]offlineState{s.base, s.overlay} {
+			for no, st := range m {
+				next.base[no] = st
+			}
+		}
+		for _, r := range rows {
+			next.base[r.PersonNo] = offlineState{serial: r.Serial, lost: r.Lost}
+		}
+		next.overlay = map[uint32]offlineState{}
+		return next
+	}
+	next.overlay = make(map[uint32]offlineState, len(s.overlay)+len(rows))
+	for no, st := range s.overlay {
+		next.overlay[no] = st
+	}
+	for _, r := range rows {
+		next.overlay[r.PersonNo] = offlineState{serial: r.Serial, lost: r.Lost}
+	}
+	return next
+}
+
+// loadOffline reads every current serial into the book, with the version
+// they were read at.
+func (s *Store) loadOffline(ctx context.Context, b *OfflineBook) error {
+	snap := &offlineSnapshot{overlay: map[uint32]offlineState{}}
+	err := s.db.WithContext(withBulkTransaction(ctx)).Transaction(func(tx *gormDB) error {
+		var err error
+		if snap.seq, err = readVersion(tx, offlineVersionName); err != nil {
+			return err
+		}
 		var rows []offlineSerial
 		if err := tx.Select("person_no", "serial", "lost").Find(&rows).Error; err != nil {
-			return nil, fmt.Errorf("read offline serials: %w", err)
+			return err
 		}
-		serials := make(map[uint32]offlineState, len(rows))
+		snap.base = make(map[uint32]offlineState, len(rows))
 		for _, r := range rows {
-			serials[r.PersonNo] = offlineState{serial: r.Serial, lost: r.Lost}
+			snap.base[r.PersonNo] = offlineState{serial: r.Serial, lost: r.Lost}
 		}
-		return serials, nil
+		return nil
 	})
+	if err != nil {
+		return fmt.Errorf("load offline serials: %w", err)
+	}
+	// A concurrent first load may have won, and refreshes built on it.
+	b.snap.CompareAndSwap(nil, snap)
+	return nil
 }
 
 // OfflinePolicy lets an offline code stand while its serial is its holder's
@@ -268,11 +442,10 @@ type OfflinePolicy struct{ Book *OfflineBook }
 // for a lost one. A serial newer than the book knows was issued on another
 // node since the last refresh: it stands.
 func (p OfflinePolicy) Revoked(_ context.Context, c codetoken.Claims) (string, error) {
-	serials, loaded := p.Book.load()
+	st, ok, loaded := p.Book.state(c.PersonNo)
 	if !loaded {
 		return "", nil
 	}
-	st, ok := serials[c.PersonNo]
 	switch {
 	case !ok || c.Serial > st.serial:
 		return "", nil

@@ -2,6 +2,7 @@ package models_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -183,5 +184,129 @@ func TestCheckerWithoutOfflineBook(t *testing.T) {
 	with := models.NewChecker(nil, "310000", ring.ForIssuer("310000"), rules, models.NewStatusBook(), models.NewVenueBook(), models.SystemClock{}).WithOffline(models.NewOfflineBook())
 	if v, err := with.Check(context.Background(), qr); err != nil || v.Result != models.ResultValid {
 		t.Errorf("with the book: %+v, %v", v, err)
+	}
+}
+
+// TestOfflineBookAppliesChanges: after its first load a node's book reads
+// only the serials written after the sequence it holds. A row removed
+// behind the book's back (no version bump) stays in it through a later
+// loss report and reissue of someone else: a book that read the whole
+// table again would have lost it.
+func TestOfflineBookAppliesChanges(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := models.NewStore(db, storetest.Vault(t), models.SystemClock{}, shanghai)
+		elder, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, err := s.EnsurePerson(ctx, "李梅", mustParse(t, "resident_id", "11010519600101024"+string(models.CheckDigit("11010519600101024"))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		elderCode, _, err := s.IssueOfflineCode(ctx, elder.ID, "test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		book := models.NewOfflineBook()
+		if err := s.RefreshOffline(ctx, book); err != nil {
+			t.Fatal(err)
+		}
+		loaded := book.Seq()
+		if err := db.Exec("DELETE FROM offline_serials WHERE person_id = ?", elder.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		first, _, err := s.IssueOfflineCode(ctx, other.ID, "test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReportOfflineLoss(ctx, other.ID, "test", ""); err != nil {
+			t.Fatal(err)
+		}
+		second, _, err := s.IssueOfflineCode(ctx, other.ID, "test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.RefreshOffline(ctx, book); err != nil {
+			t.Fatal(err)
+		}
+		if book.Seq() != loaded+3 {
+			t.Errorf("book at sequence %d, want %d (three changes after %d)", book.Seq(), loaded+3, loaded)
+		}
+		policy := models.OfflinePolicy{Book: book}
+		revoked := func(c *models.OfflineCode) string {
+			t.Helper()
+			r, err := policy.Revoked(ctx, codetoken.Claims{Kind: codetoken.KindOffline, PersonNo: c.PersonNo, Serial: c.Serial, ID: c.CodeID()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		stale := *elderCode
+		stale.Serial = 0
+		if got := revoked(&stale); got != models.ReasonReissued {
+			t.Errorf("the row removed behind the book's back is gone from it (%q): the book read the whole table again", got)
+		}
+		if got := revoked(first); got != models.ReasonReissued {
+			t.Errorf("the lost then reissued first paper: %q", got)
+		}
+		if got := revoked(second); got != "" {
+			t.Errorf("the current paper: %q", got)
+		}
+		// A refresh with nothing new changes nothing.
+		if err := s.RefreshOffline(ctx, book); err != nil || book.Seq() != loaded+3 {
+			t.Errorf("idle refresh: seq %d, %v", book.Seq(), err)
+		}
+	})
+}
+
+// BenchmarkOfflineRefresh measures a node catching up with one reissue
+// among n current serials: applying the rows after its sequence (delta)
+// against reading the table whole into a new book (reload, what a change
+// cost before the book followed sequences), side by side in one run.
+func BenchmarkOfflineRefresh(b *testing.B) {
+	const n = 100_000
+	for _, driver := range []string{"sqlite", "mysql"} {
+		b.Run(driver, func(b *testing.B) {
+			db := storetest.Open(b, driver)
+			ctx := context.Background()
+			s := models.NewStore(db, storetest.Vault(b), models.SystemClock{}, shanghai)
+			fill := "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < %d) " +
+				"INSERT INTO offline_serials (person_id, person_no, serial, lost, code_id, seq, updated_at) " +
+				"SELECT 'p' || x, x + 10, 1, 0, 'c' || x, 0, CURRENT_TIMESTAMP FROM c"
+			if driver == "mysql" {
+				fill = "INSERT INTO offline_serials (person_id, person_no, serial, lost, code_id, seq, updated_at) " +
+					"SELECT CONCAT('p', seq), seq + 10, 1, 0, CONCAT('c', seq), 0, NOW() FROM seq_1_to_%d"
+			}
+			if err := db.Exec(fmt.Sprintf(fill, n)).Error; err != nil {
+				b.Fatal(err)
+			}
+			p, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(b, "resident_id", "11010519491231002X"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			book := models.NewOfflineBook()
+			if err := s.RefreshOffline(ctx, book); err != nil {
+				b.Fatal(err)
+			}
+			for _, mode := range []string{"delta", "reload"} {
+				b.Run(mode, func(b *testing.B) {
+					for b.Loop() {
+						b.StopTimer()
+						if _, _, err := s.IssueOfflineCode(ctx, p.ID, "bench", ""); err != nil {
+							b.Fatal(err)
+						}
+						target := book
+						if mode == "reload" {
+							target = models.NewOfflineBook()
+						}
+						b.StartTimer()
+						if err := s.RefreshOffline(ctx, target); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+			}
+		})
 	}
 }

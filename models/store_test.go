@@ -23,7 +23,7 @@ func newStore(t *testing.T, db *gorm.DB) *models.Store {
 	return models.NewStore(db, storetest.Vault(t), models.SystemClock{}, shanghai)
 }
 
-func mustParse(t *testing.T, docType, number string) models.Document {
+func mustParse(t testing.TB, docType, number string) models.Document {
 	t.Helper()
 	doc, err := models.ParseDocument(docType, number, time.Now())
 	if err != nil {
