@@ -52,13 +52,12 @@ func OpenDB(ctx context.Context, o DBOptions) (*gorm.DB, error) {
 	case "sqlite":
 		busy := min(max(timeout*3/4, time.Millisecond), maxBusyTimeout)
 		dsn := "file:" + o.DSN + fmt.Sprintf("?_pragma=journal_mode(WAL)&_pragma=busy_timeout(%d)", busy.Milliseconds()) +
-			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
+			"&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 		var err error
 		if sqlDB, err = sql.Open(sqlite.DriverName, dsn); err != nil {
 			return nil, fmt.Errorf("open sqlite database: %w", err)
 		}
-		dialector = sqliteDialector{&sqlite.Dialector{DSN: dsn, Conn: &pool{DB: sqlDB, timeout: timeout, writer: newWriteGate(busy),
-			checkpoints: newWALCheckpointer(sqlDB, timeout)}}}
+		dialector = sqliteDialector{&sqlite.Dialector{DSN: dsn, Conn: &pool{DB: sqlDB, timeout: timeout, writer: newWriteGate(busy)}}}
 	case "mysql":
 		cfg, err := mysqldriver.ParseDSN(o.DSN)
 		if err != nil {
@@ -126,11 +125,6 @@ func OpenDB(ctx context.Context, o DBOptions) (*gorm.DB, error) {
 
 // CloseDB closes the database's connection pool.
 func CloseDB(db *gorm.DB) error {
-	if d, ok := db.Dialector.(sqliteDialector); ok {
-		if p, ok := d.Conn.(*pool); ok && p.checkpoints != nil {
-			p.checkpoints.close()
-		}
-	}
 	sqlDB, err := db.DB()
 	if err != nil {
 		return err

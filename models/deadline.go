@@ -110,9 +110,6 @@ type pool struct {
 	// could wait for seconds; here waiters queue and take it in turn as
 	// soon as it is released. Nil on MySQL.
 	writer *writeGate
-	// checkpoints, on SQLite, copies the write-ahead log into the database
-	// after writes, outside the write gate. Nil on MySQL.
-	checkpoints *walCheckpointer
 }
 
 // writeGate is a lock with a bounded wait, handed to waiters in the order
@@ -182,7 +179,7 @@ func (p *pool) BeginTx(ctx context.Context, opts *sql.TxOptions) (gorm.ConnPool,
 		return nil, err
 	}
 	deadline, _ := ctx.Deadline()
-	return &deadlineTx{Tx: tx, db: p.DB, deadline: deadline, cancel: cancel, checkpoints: p.checkpoints}, nil
+	return &deadlineTx{Tx: tx, db: p.DB, deadline: deadline, cancel: cancel}, nil
 }
 
 // ExecContext runs a statement with a deadline no later than the query
@@ -198,7 +195,6 @@ func (p *pool) ExecContext(ctx context.Context, query string, args ...any) (sql.
 			return nil, err
 		}
 		defer release()
-		defer p.checkpoints.wrote()
 	}
 	return p.DB.ExecContext(ctx, query, args...)
 }
@@ -227,18 +223,12 @@ type deadlineTx struct {
 	db       *sql.DB
 	deadline time.Time
 	cancel   context.CancelFunc
-	// checkpoints hears of the commit once the write gate is released.
-	checkpoints *walCheckpointer
 }
 
 // Commit commits the transaction, or reports the deadline it missed.
 func (t *deadlineTx) Commit() error {
-	err := t.Tx.Commit()
-	t.cancel()
-	if err == nil && t.checkpoints != nil {
-		t.checkpoints.wrote()
-	}
-	return err
+	defer t.cancel()
+	return t.Tx.Commit()
 }
 
 // Rollback rolls the transaction back.
