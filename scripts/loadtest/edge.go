@@ -105,6 +105,7 @@ type edgeRow struct {
 	shed, nodeShed, other5xx  int
 	dropped                   int64
 	retryAfter                bool
+	coreBusy                  float64 // the generator's and the proxy's CPU per second of the run
 }
 
 // edgeRun measures both paths and prints the two tables.
@@ -118,9 +119,9 @@ func edgeRun(ctx context.Context, o options, srv *server, seed *seeded, client *
 	clients := o.clients[len(o.clients)-1]
 	fmt.Printf("\nedge: %s direct to the node and through HAProxy (%s, %d at once to the node), %d clients closed-loop, then 1× and %.1f× open-loop over %d connections, %s each\n",
 		o.overTarget, o.edgeConfig, o.edgeMaxConn, clients, o.overload, o.conns, o.duration)
-	const row = "| %s | %s | %.0f | %.0f | %.0f | %s | %.0f | %s | %s | %d | %s | %d | %s | %d | %s |\n"
-	fmt.Println("| path | load | offered req/s | answered req/s | node served req/s | served vs 1× | node CPU µs/served | vs 1× | admitted p99 | 503s | 503 p99 | by the node | proxy CPU µs/answer | other 5xx or errors | not sent (generator) |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	const row = "| %s | %s | %.0f | %.0f | %.0f | %s | %.0f | %s | %s | %d | %s | %d | %s | %d | %s | %.0f %% |\n"
+	fmt.Println("| path | load | offered req/s | answered req/s | node served req/s | served vs 1× | node CPU µs/served | vs 1× | admitted p99 | 503s | 503 p99 | by the node | proxy CPU µs/answer | other 5xx or errors | not sent (generator) | generator + proxy core busy |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, path := range []struct{ name, base string }{{"direct", srv.Base}, {"HAProxy", proxy.base}} {
 		reqs, err := generator(ctx, client, o.overTarget, "", path.base, seed, o.people)
 		if err != nil {
@@ -129,13 +130,13 @@ func edgeRun(ctx context.Context, o options, srv *server, seed *seeded, client *
 		before := procCPU(nodePid)
 		closed := rawClosedLoop(ctx, reqs, clients, o.duration)
 		capacity := closed.rps()
-		fmt.Printf("| %s | closed loop, %d clients | - | %.0f | %.0f | - | %.0f | - | %s | %d | - | - | - | - | - |\n",
+		fmt.Printf("| %s | closed loop, %d clients | - | %.0f | %.0f | - | %.0f | - | %s | %d | - | - | - | - | - | - |\n",
 			path.name, clients, capacity, capacity, micros(procCPU(nodePid)-before, closed.count(ok200)),
 			ms(closed.percentile(0.99, ok200)), closed.count(is503))
 		var base edgeRow
-		for i, k := range []float64{1, o.overload} {
+		for i, k := range edgeMultiples(o.overload) {
 			r := edgeOpenLoop(ctx, reqs, capacity*k, o, client, srv.Base, nodePid, proxyPid)
-			r.path, r.load = path.name, fmt.Sprintf("%.0f× (%.0f req/s)", k, capacity*k)
+			r.path, r.load = path.name, fmt.Sprintf("%g× (%.0f req/s)", k, capacity*k)
 			if i == 0 {
 				base = r
 			}
@@ -149,10 +150,27 @@ func edgeRun(ctx context.Context, o options, srv *server, seed *seeded, client *
 			}
 			fmt.Printf(row, r.path, r.load, r.offered, r.answered, r.served, ratio(r.served, base.served), r.nodeCPU,
 				ratio(r.nodeCPU, base.nodeCPU), ms(r.p99), r.shed, ms(r.shedP99)+retry, r.nodeShed, proxyCPU, r.other5xx,
-				fmt.Sprint(r.dropped))
+				fmt.Sprint(r.dropped), 100*r.coreBusy)
 		}
 	}
 	return nil
+}
+
+// edgeMultiples are the loads of the edge run: 1× and the steps to the
+// overload multiple, so the table shows how far the generator's core could
+// offer load before it was the bottleneck itself (its busy column near
+// 100 %).
+func edgeMultiples(overload float64) []float64 {
+	ks := []float64{1}
+	for _, k := range []float64{1.5, 2, 2.5} {
+		if k < overload {
+			ks = append(ks, k)
+		}
+	}
+	if overload > 1 {
+		ks = append(ks, overload)
+	}
+	return ks
 }
 
 func ok200(s int) bool { return s == 200 }
@@ -169,9 +187,9 @@ func ratio(x, base float64) string {
 // node (its CPU, its own refusals from /metrics) and the proxy.
 func edgeOpenLoop(ctx context.Context, reqs prepared, rate float64, o options, client *http.Client, nodeBase string, nodePid, proxyPid int) edgeRow {
 	shedBefore := readMetric(ctx, client, nodeBase, "healthcode_admission_shed_total")
-	node, proxy := procCPU(nodePid), procCPU(proxyPid)
+	node, proxy, self := procCPU(nodePid), procCPU(proxyPid), procCPU(os.Getpid())
 	res := rawOpenLoop(ctx, reqs, rate, o.duration, o.conns)
-	node, proxy = procCPU(nodePid)-node, procCPU(proxyPid)-proxy
+	node, proxy, self = procCPU(nodePid)-node, procCPU(proxyPid)-proxy, procCPU(os.Getpid())-self
 	secs := res.elapsed.Seconds()
 	answered := res.count(func(s int) bool { return s > 0 })
 	served := res.count(ok200)
@@ -183,5 +201,7 @@ func edgeOpenLoop(ctx context.Context, reqs prepared, rate float64, o options, c
 		shed: res.count(is503), nodeShed: int(readMetric(ctx, client, nodeBase, "healthcode_admission_shed_total") - shedBefore),
 		other5xx: res.count(func(s int) bool { return s >= 500 && s != 503 }) + res.count(func(s int) bool { return s == 0 }),
 		dropped:  res.dropped, retryAfter: res.retryAfterSeen,
+		// The generator and the proxy share one core (see above).
+		coreBusy: (self + max(proxy, 0)).Seconds() / secs,
 	}
 }

@@ -93,7 +93,7 @@ func run() error {
 	flag.StringVar(&o.shutdownTarget, "shutdown-target", "verify", "the load of the shutdown check: verify (rows = 200 answers), register or checkin (rows = 201 answers)")
 	flag.BoolVar(&o.edge, "edge", false, "measure -overload-target through HAProxy (scripts/deploy/haproxy.cfg) beside the same run direct to the started server, then stop")
 	flag.StringVar(&o.edgeConfig, "edge-config", "scripts/deploy/haproxy.cfg", "the HAProxy configuration of -edge")
-	flag.IntVar(&o.edgeMaxConn, "edge-max-conn", 256, "requests the proxy sends the node at once in -edge (the node's HEALTHCODE_ADMISSION_MAX_IN_FLIGHT)")
+	flag.IntVar(&o.edgeMaxConn, "edge-max-conn", 128, "requests the proxy sends the node at once in -edge (HC_NODE_MAXCONN; at most the node's HEALTHCODE_ADMISSION_MAX_IN_FLIGHT)")
 	flag.StringVar(&o.logFile, "server-log", "", "file for the started server's log (default: a temporary file)")
 	flag.Parse()
 	for _, f := range strings.Split(*clientList, ",") {
