@@ -39,8 +39,9 @@ func decodeQR(t *testing.T, img image.Image, pure bool) (string, error) {
 // The Go port of ZXing misreads a few clean symbols (about 2 %: a finder
 // pattern missed, or a module size estimated so that the side comes out as
 // no QR size, "dimension = 78"); a miss is read again from the same pixels
-// at other sizes (half, a quarter, three quarters, twice), which moves every estimate off the edge it
-// fell on (a failing 1600-pixel sticker screenshot read at half size).
+// at other sizes (half, a quarter, three quarters, twice), which moves
+// every estimate off the edge it fell on (a failing 1600-pixel sticker
+// screenshot read at half size).
 func decodeQRResult(img image.Image, pure bool) (*gozxing.Result, error) {
 	res, err := decodeQROnce(img, pure)
 	if err == nil {
