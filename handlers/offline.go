@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -283,10 +284,40 @@ func (api *API) kioskSubjectOf(c *gin.Context) (kioskSubject, error) {
 	birth := req.BirthDate
 	if !doc.BirthDate.IsZero() {
 		birth = doc.BirthDate.Format(time.DateOnly)
-	} else if _, err := time.Parse(time.DateOnly, birth); birth != "" && err != nil {
-		return kioskSubject{}, errBadDate
+	} else if birth != "" {
+		if err := models.CheckBirthDate(birth, api.clock.Now(), api.loc); err != nil {
+			return kioskSubject{}, err
+		}
 	}
 	return kioskSubject{doc: doc, name: name, birthDate: birth}, nil
+}
+
+// refuseAtKiosk answers a kiosk's issue that was refused — bad input, a
+// code that does not pass, a person not eligible — and audits the refusal
+// (its transaction, if any, rolled back with its own audit row).
+func (api *API) refuseAtKiosk(c *gin.Context, sub kioskSubject, err error) {
+	switch models.ErrorKind(err) {
+	case models.KindForbidden, models.KindInvalid, models.KindNotFound:
+		if aerr := api.auditKiosk(c, "offline_code.refused", sub, models.ErrorCode(err)); aerr != nil {
+			err = aerr
+		}
+	}
+	respondError(c, api.log, err)
+}
+
+// auditKiosk records a kiosk's action on sub, as the kiosk's: the subject
+// is the person when registered, else the document's masked number.
+func (api *API) auditKiosk(c *gin.Context, action string, sub kioskSubject, detail string) error {
+	k := c.MustGet(ctxKiosk).(*models.Kiosk)
+	var subject string
+	switch {
+	case sub.person != nil:
+		subject = sub.person.ID
+	case sub.doc.Number != "":
+		subject = "doc:" + models.MaskDocument(sub.doc.Number)
+	}
+	return api.store.Audit(c.Request.Context(), models.AuditEntry{Actor: "kiosk:" + k.ID, Action: action, Subject: subject,
+		Detail: detail, RequestID: c.GetString(ctxRequestID)})
 }
 
 // kioskPreview shows whom a kiosk would print for, masked, and whether they
@@ -309,6 +340,13 @@ func (api *API) kioskPreview(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
+	// Every kiosk action is audited: a preview says whether a document is
+	// eligible, which for an adult of working age means on the disability
+	// register.
+	if err := api.auditKiosk(c, "offline_code.preview", sub, fmt.Sprintf("eligible %t", pre.Eligible)); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
 	c.Header("Cache-Control", "no-store")
 	c.JSON(http.StatusOK, pre)
 }
@@ -317,7 +355,7 @@ func (api *API) kioskPreview(c *gin.Context) {
 func (api *API) kioskIssue(c *gin.Context) {
 	sub, err := api.kioskSubjectOf(c)
 	if err != nil {
-		respondError(c, api.log, err)
+		api.refuseAtKiosk(c, sub, err)
 		return
 	}
 	k := c.MustGet(ctxKiosk).(*models.Kiosk)
@@ -330,7 +368,7 @@ func (api *API) kioskIssue(c *gin.Context) {
 		code, p, err = api.store.IssueOfflineByDocument(ctx, sub.name, sub.doc, sub.birthDate, actor, requestID)
 	}
 	if err != nil {
-		respondError(c, api.log, err)
+		api.refuseAtKiosk(c, sub, err)
 		return
 	}
 	api.refreshOffline(ctx)

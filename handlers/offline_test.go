@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -213,6 +214,24 @@ func testKioskOfflineCodes(t *testing.T, driver func(*testSetup)) {
 	}
 	e.clock.Advance(time.Hour)
 	wantError(t, kiosk("/api/v1/kiosk/offline-codes", map[string]string{"qr": live}, reg.Key), 400, "invalid_code")
+	// Every kiosk action is audited as the kiosk's, previews and refusals
+	// too (a refusal's transaction rolled back), by masked number only.
+	for action, want := range map[string][]string{
+		"offline_code.preview": {"eligible true", "eligible false"},
+		"offline_code.refused": {models.CodeNotEligible, "invalid_code"},
+	} {
+		entries, _ := e.store.AuditEntries(t.Context(), action, "")
+		var got []string
+		for _, a := range entries {
+			if a.Actor != "kiosk:"+reg.ID || strings.Contains(a.Subject, elder) || strings.Contains(a.Subject, young["doc_number"]) {
+				t.Errorf("%s entry %+v", action, a)
+			}
+			got = append(got, a.Detail)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s audited %q, want %q", action, got, want)
+		}
+	}
 	// A deleted kiosk's key stops at once.
 	if rec := op("DELETE", "/api/v1/admin/kiosks/"+reg.ID, nil); rec.Code != 204 {
 		t.Fatalf("delete = %d %s", rec.Code, rec.Body)

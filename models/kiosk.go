@@ -1,7 +1,6 @@
 package models
 
 import (
-	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -135,7 +134,18 @@ func (s *Store) IssueOfflineByDocument(ctx context.Context, name string, doc Doc
 		if person, err = s.personInTx(tx, name, doc, now); err != nil {
 			return err
 		}
-		code, err = s.issueOffline(tx, person, cmp.Or(person.BirthDate, birthDate), actor, requestID, now)
+		if person.BirthDate == "" && birthDate != "" {
+			// Kept, so the next issue (online, by a relative, by a live
+			// code) judges the same age.
+			if err := CheckBirthDate(birthDate, now, s.loc); err != nil {
+				return err
+			}
+			if err := tx.Model(&Person{}).Where("id = ?", person.ID).Update("birth_date", birthDate).Error; err != nil {
+				return err
+			}
+			person.BirthDate = birthDate
+		}
+		code, err = s.issueOffline(tx, person, person.BirthDate, actor, requestID, now)
 		return err
 	}, s.readCommitted()...)
 	if err != nil {

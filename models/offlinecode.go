@@ -79,6 +79,20 @@ func (offlineRevocation) TableName() string { return "offline_revocations" }
 // CodeID returns the code's cti.
 func (o OfflineCode) CodeID() []byte { b, _ := hex.DecodeString(o.ID); return b }
 
+// ErrBirthDateInvalid is a birth date given for a document without one that
+// no living person has: not a date, in the future, or over 130 years ago.
+var ErrBirthDateInvalid = Errorf(KindInvalid, "invalid_birth_date", "出生日期无效，请核对证件后重新输入（格式 YYYY-MM-DD）")
+
+// CheckBirthDate checks a birth date given for a document that carries
+// none, on day now in loc.
+func CheckBirthDate(birthDate string, now time.Time, loc *time.Location) error {
+	b, err := time.ParseInLocation(time.DateOnly, birthDate, loc)
+	if err != nil || b.After(now.In(loc)) || b.Before(now.In(loc).AddDate(-130, 0, 0)) {
+		return ErrBirthDateInvalid
+	}
+	return nil
+}
+
 // OfflineEligible says whether a person born on birthDate ("2006-01-02")
 // may hold an offline code by age on day now in loc: 60 or over, or under
 // 18. The disability register admits others too (see Store.offlineEligible).
@@ -123,6 +137,13 @@ func (s *Store) issueOffline(tx *gormDB, person *Person, birthDate, actor, reque
 		return nil, err
 	} else if !ok {
 		return nil, errNotEligible
+	}
+	// The person's row is locked first: a first code has no serial row
+	// yet, and a locking read of a missing row locks nothing under READ
+	// COMMITTED, so two issues at once (a double tap at the kiosk) could
+	// both take serial 1 and leave two papers live.
+	if err := tx.Clauses(lockForUpdate).Select("id").Take(&Person{}, "id = ?", person.ID).Error; err != nil {
+		return nil, err
 	}
 	var cur offlineSerial
 	if err := tx.Clauses(lockForUpdate).Where("person_id = ?", person.ID).Limit(1).Find(&cur).Error; err != nil {

@@ -310,3 +310,76 @@ func BenchmarkOfflineRefresh(b *testing.B) {
 		})
 	}
 }
+
+// TestOfflineIssuesAtOnceLeaveOneLivePaper: eight issues at once for a
+// registered person who holds no code yet (kiosks by the ID card, the
+// person online) leave one live code: serials 1 to k, each superseded by
+// the next, the last one live.
+// A passport carries no birth date: the kiosk's is kept, so a later issue
+// by the person's handle (online) judges the same age; an impossible one is
+// refused.
+func TestOfflineIssuesAtOnceLeaveOneLivePaper(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := models.NewStore(db, storetest.Vault(t), models.SystemClock{}, shanghai)
+		doc := mustParse(t, "passport", "E98765432")
+		if _, _, err := s.IssueOfflineByDocument(ctx, "Ada Lovelace", doc, "1890-01-01", "kiosk:k1", ""); models.ErrorCode(err) != "invalid_birth_date" {
+			t.Fatalf("born 1890: %v, want invalid_birth_date", err)
+		}
+		// Registered (by a verification, say) with no code yet, so no
+		// serial row; then kiosks and the person online at once.
+		elder := mustParse(t, "resident_id", "11010519491231002X")
+		registered, err := s.EnsurePerson(ctx, "欧阳娜娜", elder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const n = 8
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				var err error
+				if i%2 == 0 {
+					_, _, err = s.IssueOfflineByDocument(ctx, "欧阳娜娜", elder, "", "kiosk:k1", "")
+				} else {
+					_, _, err = s.IssueOfflineCode(ctx, registered.ID, "account:a1", "")
+				}
+				errs <- err
+			}()
+		}
+		for range n {
+			if err := <-errs; err != nil {
+				t.Errorf("issue: %v", err)
+			}
+		}
+		var codes []struct {
+			Serial    int64
+			RevokedAt *time.Time
+		}
+		if err := db.Table("offline_codes").Select("serial, revoked_at").Order("serial").Scan(&codes).Error; err != nil {
+			t.Fatal(err)
+		}
+		live := 0
+		for i, c := range codes {
+			if c.Serial != int64(i+1) {
+				t.Errorf("code %d has serial %d: two issues took one serial", i, c.Serial)
+			}
+			if c.RevokedAt == nil {
+				live++
+			}
+		}
+		if len(codes) != n || live != 1 || codes[len(codes)-1].RevokedAt != nil {
+			t.Fatalf("%d codes, %d live (the last live: %v), want %d and only the last live", len(codes), live, codes[len(codes)-1].RevokedAt == nil, n)
+		}
+		// The passport holder: the kiosk's birth date is kept.
+		if _, _, err := s.IssueOfflineByDocument(ctx, "Ada Lovelace", doc, "1950-12-10", "kiosk:k1", ""); err != nil {
+			t.Fatal(err)
+		}
+		var personID string
+		if err := db.Table("persons").Select("id").Where("birth_date = ?", "1950-12-10").Scan(&personID).Error; err != nil || personID == "" {
+			t.Fatalf("the kiosk's birth date was not kept on the person (%v)", err)
+		}
+		if code, _, err := s.IssueOfflineCode(ctx, personID, "account:a1", ""); err != nil || code.Serial != 2 {
+			t.Fatalf("online issue after the kiosk's: %+v %v", code, err)
+		}
+	})
+}
