@@ -833,6 +833,17 @@ var migrations = []migration{
 			"ALTER TABLE `disability_register` "+binColumn("generation", 32),
 			"ALTER TABLE `offline_codes` "+binColumn("issued_by", 64)+" DEFAULT ''")
 	}},
+	{21, "index offline serials by when they were last written, so a person's serial is purged once their last paper has expired", func(tx *gorm.DB) error {
+		if err := tx.Table("offline_serials").Migrator().CreateIndex(&m21OfflineSerial{}, "idx_offline_serials_updated"); err != nil {
+			return fmt.Errorf("create idx_offline_serials_updated: %w", err)
+		}
+		return nil
+	}},
+}
+
+// Frozen table shape of migration 21.
+type m21OfflineSerial struct {
+	UpdatedAt time.Time `gorm:"index:idx_offline_serials_updated"`
 }
 
 // Frozen table shapes of migration 20: the disability register, and who

@@ -169,6 +169,11 @@ func (s *Store) issueOffline(tx *gormDB, person *Person, birthDate, actor, reque
 	if err := tx.Save(&offlineSerial{PersonID: person.ID, PersonNo: person.No, Serial: code.Serial, CodeID: code.ID, Seq: seq, UpdatedAt: now}).Error; err != nil {
 		return nil, err
 	}
+	// The store's clock, not GORM's own now that Save stamps: the purge
+	// counts a serial's 180 days from it.
+	if err := tx.Model(&offlineSerial{}).Where("person_id = ?", person.ID).UpdateColumn("updated_at", now).Error; err != nil {
+		return nil, err
+	}
 	return code, tx.Create(&AuditEntry{At: now, Actor: actor, Action: "offline_code.issue", Subject: person.ID,
 		Detail: fmt.Sprintf("serial %d", code.Serial), RequestID: requestID}).Error
 }

@@ -156,11 +156,16 @@ func TestOfflineCodesArePurged(t *testing.T) {
 		if _, err := s.Purge(ctx, defaultPolicy()); err != nil {
 			t.Fatal(err)
 		}
-		if count("offline_codes") != 1 || count("offline_revocations") != 0 {
-			t.Fatalf("after 180 days: %d codes, %d revocations", count("offline_codes"), count("offline_revocations"))
+		// Both papers are past their 180 days: the person's serial and both
+		// codes go; a new issue starts at serial 1.
+		if count("offline_codes") != 0 || count("offline_revocations") != 0 || count("offline_serials") != 0 {
+			t.Fatalf("after 180 days: %d codes, %d revocations, %d serials", count("offline_codes"), count("offline_revocations"), count("offline_serials"))
 		}
 		if _, cur, err := s.CurrentOfflineCode(ctx, p.ID); err == nil || cur != nil {
 			t.Errorf("an expired code is still current")
+		}
+		if code, _, err := s.IssueOfflineCode(ctx, p.ID, "test", ""); err != nil || code.Serial != 1 {
+			t.Errorf("issue after the purge: %+v %v", code, err)
 		}
 	})
 }

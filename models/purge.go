@@ -157,7 +157,12 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 			also: "NOT EXISTS (SELECT 1 FROM accounts WHERE accounts.claim_id = identity_claims.id)", textID: true},
 		{table: "check_ins", column: "checked_in_at", rule: "checked in", before: now.Add(-p.CheckIns), textID: true},
 		// Offline codes: a paper past its 180 days fails as expired, and its
-		// revocation tells an offline scanner nothing it would not see.
+		// revocation tells an offline scanner nothing it would not see. A
+		// person's serial row goes once it was last written (an issue, a
+		// loss) 180 days ago, so their last paper has expired too; their
+		// codes then follow, and a later issue starts again at serial 1.
+		{table: "offline_serials", column: "updated_at", rule: "expired", before: now.Add(-codetoken.OfflineLifetime),
+			textID: true, idColumn: "person_id"},
 		{table: "offline_codes", column: "expires_at", rule: "expired", before: now, textID: true,
 			also: "NOT EXISTS (SELECT 1 FROM offline_serials WHERE offline_serials.code_id = offline_codes.id)"},
 		{table: "offline_revocations", column: "revoked_at", rule: "outlived", before: now.Add(-codetoken.OfflineLifetime), idColumn: "seq"},

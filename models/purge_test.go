@@ -172,7 +172,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The visits' result-page tickets expired long ago: they go too.
-		want := map[string]int64{"verifications": 2, "h5_tickets": 5, "face_verifications": 1, "session_revocations": 1, "status_changes": 1, "identity_claims": 2, "check_ins": 2, "offline_codes": 0, "offline_revocations": 0, "audit_log": 1}
+		want := map[string]int64{"verifications": 2, "h5_tickets": 5, "face_verifications": 1, "session_revocations": 1, "status_changes": 1, "identity_claims": 2, "check_ins": 2, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) || report.Skipped {
 			t.Errorf("removed %v (skipped %v), want %v", got, report.Skipped, want)
 		}
@@ -210,7 +210,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 
 		runs, _ := s.AuditEntries(ctx, "retention.purge", "")
 		if len(runs) != 1 || runs[0].Actor != "system:purge" || !runs[0].At.Equal(purgeNow) ||
-			runs[0].Detail != "verifications=2 h5_tickets=5 face_verifications=1 session_revocations=1 status_changes=1 identity_claims=2 check_ins=2 offline_codes=0 offline_revocations=0 audit_log=1" {
+			runs[0].Detail != "verifications=2 h5_tickets=5 face_verifications=1 session_revocations=1 status_changes=1 identity_claims=2 check_ins=2 offline_serials=0 offline_codes=0 offline_revocations=0 audit_log=1" {
 			t.Errorf("purge audit rows %+v", runs)
 		}
 
@@ -230,7 +230,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "status_changes": 1, "identity_claims": 0, "check_ins": 1, "offline_codes": 0, "offline_revocations": 0, "audit_log": 1}
+		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "status_changes": 1, "identity_claims": 0, "check_ins": 1, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("two days on, removed %v, want %v", got, want)
 		}
@@ -269,7 +269,7 @@ func TestPurgeWorksInBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "status_changes": 0, "identity_claims": 0, "check_ins": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 12}
+		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "status_changes": 0, "identity_claims": 0, "check_ins": 0, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 12}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("removed %v in batches of 5, want %v", got, want)
 		}
