@@ -340,6 +340,24 @@ func TestClusterBehindHAProxy(t *testing.T) {
 			within(t, 3*time.Second, "the relative's code still valid on "+name, func() bool { return verifyOn(s) == "revoked" })
 		}
 	})
+
+	t.Run("a paper reported lost on A fails on B within 5 s", func(t *testing.T) {
+		// The holder is 77: an offline code, issued through A.
+		var paper struct{ QR string }
+		jsonCall(t, "POST", c.a.base+"/api/v1/me/offline-code", "Bearer "+holder, nil, &paper, 201)
+		verifyOn := func(s *server) (result, reason string) {
+			var got struct{ Result, Reason string }
+			jsonCall(t, "POST", s.base+"/api/v1/verify", "Bearer "+verifier, map[string]string{"qr": paper.QR}, &got, 200)
+			return got.Result, got.Reason
+		}
+		within(t, 5*time.Second, "B does not know the new paper", func() bool { r, _ := verifyOn(c.b); return r == "valid" })
+		jsonCall(t, "POST", c.a.base+"/api/v1/me/offline-code/loss", "Bearer "+holder, nil, nil, 200)
+		took := within(t, 5*time.Second, "the lost paper still passes on B", func() bool {
+			r, reason := verifyOn(c.b)
+			return r == "revoked" && reason == "reported_lost"
+		})
+		t.Logf("revoked (reported_lost) on B %v after the report on A", took.Round(time.Millisecond))
+	})
 }
 
 // verificationRows counts the cluster's verification rows.
