@@ -84,8 +84,14 @@ func (api *API) issueOfflineCode(c *gin.Context) {
 // currentOfflineCode answers the live offline code again for download or
 // printing: GET on the same paths.
 func (api *API) currentOfflineCode(c *gin.Context) {
-	api.offlineAction(c, func(ctx context.Context, personID, _, _ string) (*models.OfflineCode, *models.Person, error) {
-		return api.store.CurrentOfflineCode(ctx, personID)
+	api.offlineAction(c, func(ctx context.Context, personID, actor, requestID string) (*models.OfflineCode, *models.Person, error) {
+		code, p, err := api.store.CurrentOfflineCode(ctx, personID)
+		if err == nil && c.Param("id") != "" {
+			// A relative's paper fetched for them is a proxy lookup.
+			err = api.store.Audit(ctx, models.AuditEntry{Actor: actor, Action: "offline_code.view", Subject: personID,
+				Detail: fmt.Sprintf("serial %d", code.Serial), RequestID: requestID})
+		}
+		return code, p, err
 	}, http.StatusOK)
 }
 

@@ -101,6 +101,13 @@ func testOfflineCodes(t *testing.T, driver func(*testSetup)) {
 		t.Errorf("relative's verify = %+v", v)
 	}
 	wantError(t, e.json("POST", "/api/v1/relatives/nope/offline-code", alice, nil), 404, "relative_not_found")
+	// Fetching the relative's paper again is audited, as a proxy lookup.
+	if again := decode[offlineCodeResponse](t, e.json("GET", "/api/v1/relatives/"+mother.ID+"/offline-code", alice, nil), 200); again.ID != rel.ID {
+		t.Errorf("relative's again = %+v", again)
+	}
+	if views, _ := e.store.AuditEntries(t.Context(), "offline_code.view", ""); len(views) != 1 || !strings.HasPrefix(views[0].Actor, "account:") {
+		t.Errorf("relative's paper fetched: audit %+v", views)
+	}
 
 	// The revocation feed: verifiers only; both revoked codes, hashed.
 	wantError(t, e.json("GET", "/api/v1/offline-codes/revoked?since=0", bob, nil), 403, models.CodeNotVerifier)
