@@ -65,6 +65,9 @@ type Config struct {
 	// OperatorKeys authorise operator requests (`Authorization: Operator <key>`).
 	// Empty in development means a key generated under <data dir>/keys.
 	OperatorKeys []string `json:"operator_keys" env:"HEALTHCODE_OPERATOR_KEYS" secret:"true"`
+	// PeerKeys authorise peer regions (`Authorization: Peer <key>`) on the
+	// offline-code revocation feed, each "<region code>=<key>".
+	PeerKeys []string `json:"peer_keys" env:"HEALTHCODE_PEER_KEYS" secret:"true"`
 	// ImportMaxBytes bounds an uploaded list.
 	ImportMaxBytes int64 `json:"import_max_bytes" env:"HEALTHCODE_IMPORT_MAX_BYTES"`
 
@@ -393,6 +396,13 @@ func (c Config) Validate() error {
 			break
 		}
 	}
+	for _, pk := range c.PeerKeys {
+		region, key, _ := strings.Cut(pk, "=")
+		if !sixDigits(region) || len(key) < 24 {
+			bad("every HEALTHCODE_PEER_KEYS entry must be <six-digit region code>=<key of at least 24 characters>")
+			break
+		}
+	}
 	if c.HTTP.MaxBodyBytes < 1024 {
 		bad("HEALTHCODE_HTTP_MAX_BODY_BYTES must be at least 1024")
 	}
@@ -469,4 +479,17 @@ func loopback(addr string) bool {
 func sameListener(a, b string) bool {
 	_, port, _ := net.SplitHostPort(a)
 	return a == b && port != "0"
+}
+
+// sixDigits reports whether s is a six-digit administrative division code.
+func sixDigits(s string) bool {
+	if len(s) != 6 {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -84,6 +84,8 @@ func TestValidate(t *testing.T) {
 			[]string{"HEALTHCODE_PLATFORM_TIMEOUT"}},
 		{"no query timeout", map[string]string{"HEALTHCODE_DB_QUERY_TIMEOUT": "0s"}, []string{"HEALTHCODE_DB_QUERY_TIMEOUT"}},
 		{"query timeout past the write timeout", map[string]string{"HEALTHCODE_DB_QUERY_TIMEOUT": "20s"}, []string{"HEALTHCODE_DB_QUERY_TIMEOUT"}},
+		{"peer key without a region", map[string]string{"HEALTHCODE_PEER_KEYS": "a-peer-region-key-of-enough-length"}, []string{"HEALTHCODE_PEER_KEYS"}},
+		{"short peer key", map[string]string{"HEALTHCODE_PEER_KEYS": "440300=short"}, []string{"HEALTHCODE_PEER_KEYS"}},
 		{"production with the sandbox", map[string]string{"HEALTHCODE_MODE": "production", "HEALTHCODE_SANDBOX": "true"},
 			[]string{"refuses the sandbox", "refuses generated development keys", "needs a mini-program platform"}},
 	}

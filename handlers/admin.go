@@ -31,6 +31,61 @@ func newOperatorKeys(keys []string) []operatorKey {
 	return out
 }
 
+// newPeerKeys keeps the peer regions' keys ("<region>=<key>", checked by
+// config) as hashes named "peer:<region>".
+func newPeerKeys(entries []string) []operatorKey {
+	out := make([]operatorKey, 0, len(entries))
+	for _, e := range entries {
+		region, key, _ := strings.Cut(e, "=")
+		out = append(out, operatorKey{hash: sha256.Sum256([]byte(key)), name: "peer:" + region})
+	}
+	return out
+}
+
+// matchKey returns the name of the key in keys that key is, compared in
+// constant time, or "".
+func matchKey(keys []operatorKey, key string) string {
+	h := sha256.Sum256([]byte(strings.TrimSpace(key)))
+	name := ""
+	for _, k := range keys {
+		if subtle.ConstantTimeCompare(h[:], k.hash[:]) == 1 {
+			name = k.name
+		}
+	}
+	return name
+}
+
+// ctxPeer is the gin context key of a peer region's audit name.
+const ctxPeer = "peer"
+
+var errPeerRequired = models.Errorf(models.KindUnauthorized, "peer_required", "需要对端地区凭证")
+
+// requirePeerOrSession admits a peer region by `Authorization: Peer <key>`
+// and anyone else as requireSession does.
+func (api *API) requirePeerOrSession(c *gin.Context) {
+	key, ok := strings.CutPrefix(c.GetHeader("Authorization"), "Peer ")
+	if !ok {
+		api.requireSession(c)
+		return
+	}
+	name := matchKey(api.peers, key)
+	if key == "" || name == "" {
+		c.Header("WWW-Authenticate", `Peer realm="healthcode"`)
+		respondError(c, api.log, errPeerRequired)
+		return
+	}
+	c.Set(ctxPeer, name)
+	c.Next()
+}
+
+// peerOrAccountKey limits a peer region by its name, anyone else by account.
+func peerOrAccountKey(c *gin.Context) string {
+	if name := c.GetString(ctxPeer); name != "" {
+		return name
+	}
+	return accountKey(c)
+}
+
 var errOperatorRequired = models.Errorf(models.KindUnauthorized, "operator_required", "需要运营人员凭证")
 
 // requireOperator admits requests with `Authorization: Operator <key>`. Keys
@@ -42,13 +97,7 @@ func (api *API) requireOperator(c *gin.Context) {
 		respondError(c, api.log, errOperatorRequired)
 		return
 	}
-	h := sha256.Sum256([]byte(strings.TrimSpace(key)))
-	name := ""
-	for _, k := range api.operators {
-		if subtle.ConstantTimeCompare(h[:], k.hash[:]) == 1 {
-			name = k.name
-		}
-	}
+	name := matchKey(api.operators, key)
 	if name == "" {
 		respondError(c, api.log, errOperatorRequired)
 		return

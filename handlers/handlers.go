@@ -60,6 +60,8 @@ type API struct {
 	keys      *codetoken.Keyring
 	status    *models.StatusBook
 	operators []operatorKey
+	// peers are the peer regions' keys (HEALTHCODE_PEER_KEYS).
+	peers     []operatorKey
 	verifiers *models.VerifierBook
 	offline   *models.OfflineBook
 	kiosks    *models.KioskBook
@@ -131,7 +133,7 @@ func newAPI(d Deps) *API {
 		d.Config.Admission.MaxDelay.D())
 	return &API{
 		cfg: d.Config, store: d.Store, sessions: d.Sessions, platforms: d.Platforms,
-		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys),
+		keys: d.Keys, status: d.Status, operators: newOperatorKeys(d.OperatorKeys), peers: newPeerKeys(d.Config.PeerKeys),
 		verifiers: d.Verifiers, offline: d.Offline, kiosks: d.Kiosks, verifications: d.Verifications, importer: d.Importer,
 		samplers: d.Samplers, samples: d.Samples, venues: d.Venues, visits: d.Visits,
 		checker: models.NewChecker(d.Store, d.Config.Region, d.Keys.ForIssuer(d.Config.Region),
@@ -235,7 +237,7 @@ func (api *API) routes(r *gin.Engine) {
 	kiosk := v1.Group("/kiosk", api.limitBy(api.identityIP, "kiosk", clientKey), api.requireKiosk)
 	kiosk.POST("/offline-codes", api.kioskIssue)
 	kiosk.POST("/offline-codes/preview", api.kioskPreview)
-	v1.GET("/offline-codes/revoked", api.requireSession, api.limitBy(api.verifyAccount, "verify", accountKey), api.offlineRevoked)
+	v1.GET("/offline-codes/revoked", api.requirePeerOrSession, api.limitBy(api.verifyAccount, "verify", peerOrAccountKey), api.offlineRevoked)
 	v1.POST("/verify", api.requireSession, api.limitBy(api.verifyAccount, "verify", accountKey), api.verify)
 	v1.POST("/h5/tickets", api.requireSession, api.limitBy(api.ticketAccount, "ticket", accountKey), api.createTicket)
 	h5 := r.Group("/h5")

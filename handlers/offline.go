@@ -152,13 +152,16 @@ func (api *API) refreshOffline(ctx context.Context) {
 
 var errBadSince = models.Errorf(models.KindInvalid, "bad_since", "since 须为非负整数")
 
-// offlineRevoked serves the revocation feed to verifiers: GET
+// offlineRevoked serves the revocation feed to verifiers and peer regions: GET
 // /offline-codes/revoked?since=<seq>.
 func (api *API) offlineRevoked(c *gin.Context) {
-	s, _ := sessionOf(c)
-	if _, err := api.verifiers.Place(s.AccountID); err != nil {
-		respondError(c, api.log, err)
-		return
+	peer := c.GetString(ctxPeer)
+	if peer == "" {
+		s, _ := sessionOf(c)
+		if _, err := api.verifiers.Place(s.AccountID); err != nil {
+			respondError(c, api.log, err)
+			return
+		}
 	}
 	since, err := strconv.ParseInt(c.DefaultQuery("since", "0"), 10, 64)
 	if err != nil || since < 0 {
@@ -166,6 +169,11 @@ func (api *API) offlineRevoked(c *gin.Context) {
 		return
 	}
 	feed, err := api.store.OfflineRevocations(c.Request.Context(), since)
+	if err == nil && peer != "" {
+		// What another region read of ours is on record.
+		err = api.store.Audit(c.Request.Context(), models.AuditEntry{Actor: peer, Action: "offline_codes.revoked_feed",
+			Detail: fmt.Sprintf("since %d, %d entries", since, len(feed.Entries)), RequestID: c.GetString(ctxRequestID)})
+	}
 	if err != nil {
 		respondError(c, api.log, err)
 		return

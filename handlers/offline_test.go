@@ -24,8 +24,11 @@ type offlineVerifyBody struct {
 
 func TestOfflineCodes(t *testing.T) { onEveryDriver(t, testOfflineCodes) }
 
+// testPeerKey is a peer region's key for the revocation feed.
+const testPeerKey = "a-peer-region-key-of-enough-length"
+
 func testOfflineCodes(t *testing.T, driver func(*testSetup)) {
-	e, alice := familyEnv(t, driver) // alice is 76
+	e, alice := familyEnv(t, driver, func(s *testSetup) { s.cfg.PeerKeys = []string{"440300=" + testPeerKey} }) // alice is 76
 	staff := e.makeVerifier(t, "staff", "王小明", staffNumber)
 	verify := func(qr string) offlineVerifyBody {
 		t.Helper()
@@ -123,6 +126,18 @@ func testOfflineCodes(t *testing.T, driver func(*testSetup)) {
 	}
 	if more := decode[models.RevokedFeed](t, e.json("GET", "/api/v1/offline-codes/revoked?since="+strconv.FormatInt(feed.Next, 10), staff, nil), 200); len(more.Entries) != 0 || more.Next != feed.Next {
 		t.Errorf("feed after next = %+v", more)
+	}
+	// A peer region reads the same feed with its key, audited as its own;
+	// a wrong key is refused.
+	peer := func(key string) *httptest.ResponseRecorder {
+		return e.do("GET", "/api/v1/offline-codes/revoked?since=0", nil, "Authorization", "Peer "+key)
+	}
+	if got := decode[models.RevokedFeed](t, peer(testPeerKey), 200); !slices.Equal(got.Entries, feed.Entries) || got.Next != feed.Next {
+		t.Errorf("the peer's feed = %+v, want %+v", got, feed)
+	}
+	wantError(t, peer("not-the-peer-region-key-at-all"), 401, "peer_required")
+	if reads, _ := e.store.AuditEntries(t.Context(), "offline_codes.revoked_feed", ""); len(reads) != 1 || reads[0].Actor != "peer:440300" {
+		t.Errorf("the peer's read audited as %+v", reads)
 	}
 
 	sess, _ := e.sessions.Verify(alice)
