@@ -272,6 +272,7 @@ func (api *API) routes(r *gin.Engine) {
 	admin.POST(routeDisabilityRegister, api.disabilityRegister)
 	admin.POST("/samplers", api.grantSampler)
 	admin.POST("/kiosks", api.registerKiosk)
+	admin.POST("/birth-dates", api.setBirthDate)
 	admin.DELETE("/kiosks/:id", api.deleteKiosk)
 	admin.DELETE("/samplers/:account_id", api.revokeSampler)
 	admin.DELETE("/identities/:account_id", api.unbindIdentity)

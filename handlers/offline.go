@@ -227,6 +227,37 @@ func (api *API) registerKiosk(c *gin.Context) {
 	c.JSON(http.StatusCreated, gin.H{"id": k.ID, "key": key})
 }
 
+// birthDateRequest is an operator's birth date for a registered document
+// that carries none.
+type birthDateRequest struct {
+	DocType   string `json:"doc_type"`
+	DocNumber string `json:"doc_number"`
+	BirthDate string `json:"birth_date"`
+}
+
+// setBirthDate records a birth date for the holder of a document without
+// one (POST /api/v1/admin/birth-dates), so the offline codes' age rule can
+// apply to them; it answers the person masked.
+func (api *API) setBirthDate(c *gin.Context) {
+	var req birthDateRequest
+	if err := bindJSON(c, &req); err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	doc, err := models.ParseDocument(req.DocType, req.DocNumber, api.store.Today())
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	p, err := api.store.SetBirthDate(c.Request.Context(), doc, req.BirthDate, c.GetString(ctxOperator), c.GetString(ctxRequestID))
+	if err != nil {
+		respondError(c, api.log, err)
+		return
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"masked_name": p.MaskedName, "masked_doc": p.MaskedDoc, "birth_date": p.BirthDate})
+}
+
 // deleteKiosk ends a kiosk's key: at once on this node, on the others at
 // their next refresh of the kiosk book.
 func (api *API) deleteKiosk(c *gin.Context) {

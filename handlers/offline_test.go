@@ -198,6 +198,11 @@ func testKioskOfflineCodes(t *testing.T, driver func(*testSetup)) {
 	}
 	elder := idNumber("31010419610315002") // 65
 	card := map[string]string{"doc_type": "resident_id", "doc_number": elder, "name": "陈秀英"}
+	// An operator's birth date for a document without one: refused over a
+	// resident ID's own, for an unknown document, and without the key.
+	wantError(t, op("POST", "/api/v1/admin/birth-dates", map[string]string{"doc_type": "resident_id", "doc_number": aliceNumber, "birth_date": "1950-01-01"}), 409, "birth_date_on_document")
+	wantError(t, op("POST", "/api/v1/admin/birth-dates", map[string]string{"doc_type": "passport", "doc_number": "E00000002", "birth_date": "1950-01-01"}), 404, "person_not_found")
+	wantError(t, e.json("POST", "/api/v1/admin/birth-dates", "", map[string]string{"doc_type": "passport", "doc_number": "E00000002", "birth_date": "1950-01-01"}), 401, "operator_required")
 	wantError(t, kiosk("/api/v1/kiosk/offline-codes", card, "wrong-key"), 401, "kiosk_required")
 	wantError(t, e.json("POST", "/api/v1/kiosk/offline-codes", "", card), 401, "kiosk_required")
 

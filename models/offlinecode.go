@@ -482,3 +482,36 @@ func (p OfflinePolicy) Revoked(_ context.Context, c codetoken.Claims) (string, e
 	}
 	return "", nil
 }
+
+// ErrBirthDateOnDocument refuses a birth date for a document that carries
+// its own (a resident ID card's is read from its number).
+var ErrBirthDateOnDocument = Errorf(KindConflict, "birth_date_on_document", "该证件已载明出生日期，无需补录")
+
+// SetBirthDate records, for an operator, the birth date of the registered
+// holder of doc, a document that carries none (a passport, a permit): the
+// offline codes' age rule then applies to them. Audited as actor's, by
+// handle only.
+func (s *Store) SetBirthDate(ctx context.Context, doc Document, birthDate, actor, requestID string) (*Person, error) {
+	if !doc.BirthDate.IsZero() {
+		return nil, ErrBirthDateOnDocument
+	}
+	now := s.clock.Now().UTC()
+	if err := CheckBirthDate(birthDate, now, s.loc); err != nil {
+		return nil, err
+	}
+	p, err := s.PersonByDocument(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		if err := tx.Model(&Person{}).Where("id = ?", p.ID).Update("birth_date", birthDate).Error; err != nil {
+			return err
+		}
+		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "person.birth_date", Subject: p.ID, RequestID: requestID}).Error
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.BirthDate = birthDate
+	return p, nil
+}

@@ -388,3 +388,39 @@ func TestOfflineIssuesAtOnceLeaveOneLivePaper(t *testing.T) {
 		}
 	})
 }
+
+// TestOperatorBirthDate: an operator gives the birth date a passport does
+// not carry; the holder then may hold an offline code by age. A resident ID
+// card's own date is never overwritten; an impossible date is refused.
+func TestOperatorBirthDate(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := models.NewStore(db, storetest.Vault(t), models.SystemClock{}, shanghai)
+		passport := mustParse(t, "passport", "E55667788")
+		p, err := s.EnsurePerson(ctx, "Grace Hopper", passport)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := s.IssueOfflineCode(ctx, p.ID, "account:a1", ""); models.ErrorCode(err) != models.CodeNotEligible {
+			t.Fatalf("without a birth date: %v", err)
+		}
+		if _, err := s.SetBirthDate(ctx, passport, "2999-01-01", "operator:x", ""); models.ErrorCode(err) != "invalid_birth_date" {
+			t.Fatalf("a birth date in the future: %v", err)
+		}
+		if _, err := s.SetBirthDate(ctx, mustParse(t, "resident_id", "11010519491231002X"), "1950-01-01", "operator:x", ""); models.ErrorCode(err) != "birth_date_on_document" {
+			t.Fatalf("over a resident ID's own date: %v", err)
+		}
+		if _, err := s.SetBirthDate(ctx, mustParse(t, "passport", "E00000001"), "1950-01-01", "operator:x", ""); models.ErrorKind(err) != models.KindNotFound {
+			t.Fatalf("an unregistered document: %v", err)
+		}
+		if _, err := s.SetBirthDate(ctx, passport, "1946-12-09", "operator:x", ""); err != nil {
+			t.Fatal(err)
+		}
+		if code, _, err := s.IssueOfflineCode(ctx, p.ID, "account:a1", ""); err != nil || code.Serial != 1 {
+			t.Fatalf("after the operator's birth date: %+v %v", code, err)
+		}
+		if audit, _ := s.AuditEntries(ctx, "person.birth_date", p.ID); len(audit) != 1 || audit[0].Actor != "operator:x" {
+			t.Errorf("audit %+v", audit)
+		}
+	})
+}
