@@ -380,7 +380,7 @@ func (api *API) kioskPreview(c *gin.Context) {
 	} else {
 		docHash = api.store.DocumentHash(sub.doc)
 	}
-	pre, err := api.store.PreviewOffline(c.Request.Context(), name, doc, sub.birthDate, docHash)
+	pre, err := api.store.PreviewOffline(c.Request.Context(), sub.name, name, doc, sub.birthDate, docHash)
 	if err != nil {
 		respondError(c, api.log, err)
 		return

@@ -259,6 +259,13 @@ func testKioskOfflineCodes(t *testing.T, driver func(*testSetup)) {
 			t.Errorf("%s audited %q, want %q", action, got, want)
 		}
 	}
+	// The preview judges as the issue would: the registered elder's card
+	// under another name is not eligible, and says why.
+	other := map[string]string{"doc_type": "resident_id", "doc_number": elder, "name": "陈秀兰"}
+	if pre := decode[models.OfflinePreview](t, kiosk("/api/v1/kiosk/offline-codes/preview", other, reg.Key), 200); pre.Eligible || pre.Reason != models.ErrNameMismatch.Message {
+		t.Errorf("preview under another name = %+v", pre)
+	}
+	wantError(t, kiosk("/api/v1/kiosk/offline-codes", other, reg.Key), 400, models.CodeNameMismatch)
 	// A deleted kiosk's key stops at once.
 	if rec := op("DELETE", "/api/v1/admin/kiosks/"+reg.ID, nil); rec.Code != 204 {
 		t.Fatalf("delete = %d %s", rec.Code, rec.Body)

@@ -5,8 +5,11 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Kiosk is a registered self-service kiosk that prints offline codes. Its
@@ -163,9 +166,27 @@ type OfflinePreview struct {
 }
 
 // PreviewOffline says whether the holder of the document with keyed hash
-// docHash, born on birthDate, may be issued an offline code now, with the
-// refusal's words when not. Errors are the database's.
-func (s *Store) PreviewOffline(ctx context.Context, maskedName, maskedDoc, birthDate string, docHash []byte) (OfflinePreview, error) {
+// docHash, named name on the card (empty: known by a live code), born on
+// birthDate, may be issued an offline code now, with the refusal's words
+// when not — as the issue would judge: a registered holder's name must
+// match the record, and a birth date on record stands. Errors are the
+// database's.
+func (s *Store) PreviewOffline(ctx context.Context, name, maskedName, maskedDoc, birthDate string, docHash []byte) (OfflinePreview, error) {
+	if p, err := s.personByHash(ctx, docHash); err == nil {
+		if name != "" {
+			if err := s.checkName(p, name); err != nil {
+				if !errors.Is(err, ErrNameMismatch) {
+					return OfflinePreview{}, err
+				}
+				return OfflinePreview{MaskedName: maskedName, MaskedDoc: maskedDoc, Reason: ErrNameMismatch.Message}, nil
+			}
+		}
+		if p.BirthDate != "" {
+			birthDate = p.BirthDate
+		}
+	} else if !errors.Is(err, gorm.ErrRecordNotFound) {
+		return OfflinePreview{}, fmt.Errorf("read person: %w", err)
+	}
 	ok, err := s.offlineEligible(s.db.WithContext(ctx), birthDate, docHash, s.clock.Now())
 	if err != nil {
 		return OfflinePreview{}, err
