@@ -113,13 +113,13 @@ func (api *API) checkIn(c *gin.Context) {
 		statuses[i] = api.status.Of(people[i].PersonNo)
 		people[i].Colour = statuses[i].Colour
 	}
-	visit, ticket := models.NewVisit(s.AccountID, v.Claims.Subject, people, now, checkInTicketTTL)
+	visit := models.NewVisit(s.AccountID, v.Claims.Subject, people, now)
 	if err := api.visits.Submit(ctx, visit); err != nil {
 		respondError(c, api.log, err)
 		return
 	}
 	resp := checkInResponse{Venue: venuePlace{Name: v.Claims.VenueName, Address: v.Claims.VenueAddress},
-		CheckedInAt: api.timestampMilli(now), ServerTime: api.timestampMilli(now), TicketURL: "/h5/checkin?ticket=" + ticket}
+		CheckedInAt: api.timestampMilli(now), ServerTime: api.timestampMilli(now), TicketURL: "/h5/checkin?ticket=" + api.store.IssueH5Ticket(s.AccountID, models.TicketCheckIn, visit.ID, checkInTicketTTL)}
 	for i, p := range visit.CheckIns {
 		n := nucleicViewOf(statuses[i].Nucleic, now, api.loc)
 		resp.CheckIns = append(resp.CheckIns, checkInView{ID: p.ID, MaskedName: p.MaskedName, MaskedDoc: p.MaskedDoc,

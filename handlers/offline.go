@@ -109,11 +109,8 @@ func (api *API) offlineAction(c *gin.Context, act func(ctx context.Context, pers
 		return
 	}
 	// The print page opens with a one-time ticket, as the other pages do.
-	ticket, err := api.store.CreateH5Ticket(ctx, s.AccountID, models.TicketOfflinePrint, c.Param("id"), ticketTTL)
-	var resp offlineCodeResponse
-	if err == nil {
-		resp, err = api.offlineAnswer(code, p, offlinePrintPath+"?ticket="+ticket)
-	}
+	ticket := api.store.IssueH5Ticket(s.AccountID, models.TicketOfflinePrint, c.Param("id"), ticketTTL)
+	resp, err := api.offlineAnswer(code, p, offlinePrintPath+"?ticket="+ticket)
 	if err != nil {
 		respondError(c, api.log, err)
 		return

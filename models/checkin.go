@@ -33,65 +33,46 @@ func (CheckIn) TableName() string { return "check_ins" }
 // their relatives.
 const MaxCheckInPeople = MaxRelatives + 1
 
-// Visit is one scan's check-ins, handed to the group-commit writer with the
-// page ticket of its result page: both are durable before the answer.
+// Visit is one scan's check-ins, handed to the group-commit writer: they are
+// durable before the answer. Its result page opens with a sealed ticket
+// naming ID, which writes nothing until the page is opened.
 type Visit struct {
+	ID       string
 	CheckIns []CheckIn
-	Ticket   H5Ticket
 }
 
-// NewVisit makes a visit of the account at a venue at now for people, with a
-// result-page ticket valid for ticketTTL; it returns the visit and the
-// ticket to hand out.
-func NewVisit(accountID, venueID string, people []CheckIn, now time.Time, ticketTTL time.Duration) (*Visit, string) {
+// NewVisit makes a visit of the account at a venue at now for people.
+func NewVisit(accountID, venueID string, people []CheckIn, now time.Time) *Visit {
 	visitID := newID()
 	now = now.UTC()
 	for i := range people {
 		people[i].ID, people[i].VisitID, people[i].VenueID, people[i].AccountID, people[i].CheckedInAt = newID(), visitID, venueID, accountID, now
 	}
-	ticket, t := newH5Ticket(accountID, TicketCheckIn, visitID, ticketTTL, now)
-	return &Visit{CheckIns: people, Ticket: t}, ticket
+	return &Visit{ID: visitID, CheckIns: people}
 }
 
-// RecordVisits stores a batch of visits (group commit) in one transaction:
-// every check-in and every result-page ticket, or none, in one INSERT each.
+// RecordVisits stores a batch of visits (group commit) in one INSERT, a
+// statement of its own: every check-in, or none.
 func (s *Store) RecordVisits(ctx context.Context, visits []*Visit) error {
 	if len(visits) == 0 {
 		return nil
 	}
 	rows := make([]CheckIn, 0, len(visits))
-	tickets := make([]H5Ticket, 0, len(visits))
 	for _, v := range visits {
 		rows = append(rows, v.CheckIns...)
-		tickets = append(tickets, v.Ticket)
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		conn := tx.Statement.ConnPool
-		insert, args := multiRowInsert("check_ins", checkInColumns, len(rows), func(i int, args []any) []any {
-			c := &rows[i]
-			return append(args, c.ID, c.VisitID, c.VenueID, c.AccountID, c.PersonID, c.PersonNo, c.MaskedName, c.MaskedDoc, string(c.Colour), c.CheckedInAt.UTC())
-		})
-		if _, err := conn.ExecContext(ctx, insert, args...); err != nil {
-			return databaseError(err)
-		}
-		insert, args = multiRowInsert("h5_tickets", ticketColumns, len(tickets), func(i int, args []any) []any {
-			t := &tickets[i]
-			return append(args, t.ID, t.AccountID, t.Purpose, t.RelativeID, t.ExpiresAt.UTC(), t.CreatedAt.UTC())
-		})
-		_, err := conn.ExecContext(ctx, insert, args...)
-		return databaseError(err)
+	insert, args := multiRowInsert("check_ins", checkInColumns, len(rows), func(i int, args []any) []any {
+		c := &rows[i]
+		return append(args, c.ID, c.VisitID, c.VenueID, c.AccountID, c.PersonID, c.PersonNo, c.MaskedName, c.MaskedDoc, string(c.Colour), c.CheckedInAt.UTC())
 	})
-	if err != nil {
-		return fmt.Errorf("record %d visits: %w", len(visits), err)
+	if _, err := s.db.ConnPool.ExecContext(ctx, insert, args...); err != nil {
+		return fmt.Errorf("record %d visits: %w", len(visits), databaseError(err))
 	}
 	return nil
 }
 
-// The columns RecordVisits writes.
-const (
-	checkInColumns = "(id, visit_id, venue_id, account_id, person_id, person_no, masked_name, masked_doc, colour, checked_in_at)"
-	ticketColumns  = "(id, account_id, purpose, relative_id, expires_at, created_at)"
-)
+// checkInColumns are the columns RecordVisits writes.
+const checkInColumns = "(id, visit_id, venue_id, account_id, person_id, person_no, masked_name, masked_doc, colour, checked_in_at)"
 
 // VisitView is a visit as its result page shows it.
 type VisitView struct {

@@ -2,12 +2,15 @@ package models
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
+	"errors"
+	"strconv"
+	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Purposes of a page ticket.
@@ -28,8 +31,13 @@ const (
 	TicketOfflinePrint = "offline_print"
 )
 
-// H5Ticket is a one-time ticket that lets the mini-program's web-view open a
-// page without a long-lived token in its URL. Only its hash is stored.
+// H5Ticket is the record of a page ticket's one use. A ticket lets the
+// mini-program's web-view open a page without a long-lived token in its URL:
+// it is sealed (encrypted and authenticated by the vault) and holds the
+// account, the purpose, the subject and its expiry, so issuing one writes
+// nothing; redeeming it writes this row, whose key is the ticket's hash, and
+// a second redemption finds the row and fails. Rows go with the purge a
+// while after the ticket expired.
 type H5Ticket struct {
 	ID         string `gorm:"primaryKey;size:64"`
 	AccountID  string
@@ -46,48 +54,60 @@ func (H5Ticket) TableName() string { return "h5_tickets" }
 // CodeTicketInvalid is the error code of a used, expired or unknown ticket.
 const CodeTicketInvalid = "ticket_invalid"
 
-// newH5Ticket makes a ticket valid for ttl from now and the row that stores
-// its hash.
-func newH5Ticket(accountID, purpose, relativeID string, ttl time.Duration, now time.Time) (string, H5Ticket) {
-	raw := make([]byte, 24)
-	rand.Read(raw)
-	ticket := base64.RawURLEncoding.EncodeToString(raw)
-	return ticket, H5Ticket{ID: ticketHash(ticket), AccountID: accountID, Purpose: purpose, RelativeID: relativeID,
-		ExpiresAt: now.Add(ttl), CreatedAt: now}
+// purposeTicket binds a sealed ticket to its use.
+const purposeTicket = "h5.ticket"
+
+// ticketVersion is the first field of a ticket's sealed payload.
+const ticketVersion = "t1"
+
+// IssueH5Ticket seals a ticket for the account's page of purpose (relativeID
+// names its subject: a relative link, a visit, a venue), valid for ttl.
+func (s *Store) IssueH5Ticket(accountID, purpose, relativeID string, ttl time.Duration) string {
+	exp := s.clock.Now().Add(ttl).UTC()
+	payload := strings.Join([]string{ticketVersion, strconv.FormatInt(exp.UnixMilli(), 10), accountID, purpose, relativeID}, "\x00")
+	return base64.RawURLEncoding.EncodeToString(s.vault.Seal(payload, purposeTicket))
 }
 
-// CreateH5Ticket makes a ticket valid for ttl and returns it.
-func (s *Store) CreateH5Ticket(ctx context.Context, accountID, purpose, relativeID string, ttl time.Duration) (string, error) {
-	ticket, t := newH5Ticket(accountID, purpose, relativeID, ttl, s.clock.Now().UTC())
-	if err := s.db.WithContext(ctx).Create(&t).Error; err != nil {
-		return "", fmt.Errorf("create page ticket: %w", err)
-	}
-	return ticket, nil
-}
+var errTicketInvalid = &Error{Kind: KindUnauthorized, Code: CodeTicketInvalid, Message: "页面链接已失效，请在小程序中重新打开"}
 
 // RedeemH5Ticket uses a ticket up: it returns it once, then never again. A
-// used, expired or unknown ticket is an *Error of KindUnauthorized.
+// used, expired or forged ticket is an *Error of KindUnauthorized.
 func (s *Store) RedeemH5Ticket(ctx context.Context, ticket string) (*H5Ticket, error) {
 	now := s.clock.Now().UTC()
-	id := ticketHash(ticket)
-	var t H5Ticket
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		res := tx.Model(&H5Ticket{}).Where("id = ? AND used_at IS NULL AND expires_at > ?", id, now).Update("used_at", now)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return Errorf(KindUnauthorized, CodeTicketInvalid, "页面链接已失效，请在小程序中重新打开")
-		}
-		return tx.Take(&t, "id = ?", id).Error
-	})
+	sealed, err := base64.RawURLEncoding.DecodeString(ticket)
+	if err != nil || len(ticket) > maxTicketLength {
+		return nil, errTicketInvalid
+	}
+	payload, err := s.vault.Open(sealed, purposeTicket)
 	if err != nil {
-		return nil, err
+		return nil, errTicketInvalid
+	}
+	f := strings.Split(payload, "\x00")
+	if len(f) != 5 || f[0] != ticketVersion {
+		return nil, errTicketInvalid
+	}
+	ms, err := strconv.ParseInt(f[1], 10, 64)
+	exp := time.UnixMilli(ms).UTC()
+	if err != nil || !now.Before(exp) {
+		return nil, errTicketInvalid
+	}
+	// The hash is of the sealed bytes, not of the text: two spellings of
+	// one ticket (base64's spare bits) are one ticket.
+	t := H5Ticket{ID: ticketHash(sealed), AccountID: f[2], Purpose: f[3], RelativeID: f[4], ExpiresAt: exp, UsedAt: &now, CreatedAt: now}
+	switch err := s.db.WithContext(ctx).Create(&t).Error; {
+	case errors.Is(err, gorm.ErrDuplicatedKey):
+		return nil, errTicketInvalid
+	case err != nil:
+		return nil, databaseError(err)
 	}
 	return &t, nil
 }
 
-func ticketHash(ticket string) string {
-	sum := sha256.Sum256([]byte(ticket))
+// maxTicketLength bounds the ticket text read: a sealed payload of the
+// longest identifiers is well under it.
+const maxTicketLength = 512
+
+func ticketHash(sealed []byte) string {
+	sum := sha256.Sum256(sealed)
 	return hex.EncodeToString(sum[:])
 }
