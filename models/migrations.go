@@ -839,6 +839,65 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{22, "key check-ins by time: a visit's id rises with time and its check-ins' ids extend it, so its page and the purge read the primary key, and the indexes by visit and by time go", func(tx *gorm.DB) error {
+		if err := rekeyCheckIns(tx); err != nil {
+			return err
+		}
+		m := tx.Table("check_ins").Migrator()
+		for _, name := range []string{"idx_check_ins_visit", "idx_check_ins_time"} {
+			if m.HasIndex(&m16CheckIn{}, name) {
+				if err := m.DropIndex(&m16CheckIn{}, name); err != nil {
+					return fmt.Errorf("drop %s: %w", name, err)
+				}
+			}
+		}
+		return nil
+	}},
+}
+
+// rekeyCheckIns gives the check-ins written before migration 22 (random
+// ids of 26 characters) ids of the new form, visit by visit, each visit in
+// a transaction of its batch: a run that stops part way resumes with the
+// rows it had not reached.
+func rekeyCheckIns(tx *gorm.DB) error {
+	const batch = 1000
+	after := ""
+	for {
+		var rows []struct {
+			ID, VisitID string
+			CheckedInAt time.Time
+		}
+		err := tx.Table("check_ins").Select("id, visit_id, checked_in_at").Where("LENGTH(id) = 26 AND visit_id > ?", after).
+			Order("visit_id, id").Limit(batch).Scan(&rows).Error
+		if err != nil {
+			return fmt.Errorf("read check-ins to rekey: %w", err)
+		}
+		if len(rows) == 0 {
+			return nil
+		}
+		// Whole visits only: the last one may go on in the next batch.
+		end := len(rows)
+		if end == batch {
+			for end > 1 && rows[end-1].VisitID == rows[len(rows)-1].VisitID {
+				end--
+			}
+		}
+		err = tx.Transaction(func(tx *gorm.DB) error {
+			for i := 0; i < end; {
+				first, visit := i, newOrderedID(rows[i].CheckedInAt)
+				for ; i < end && rows[i].VisitID == rows[first].VisitID; i++ {
+					if err := tx.Exec("UPDATE check_ins SET id = ?, visit_id = ? WHERE id = ?", checkInID(visit, i-first), visit, rows[i].ID).Error; err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("rekey check-ins: %w", err)
+		}
+		after = rows[end-1].VisitID
+	}
 }
 
 // Frozen table shape of migration 21.

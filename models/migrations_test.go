@@ -233,3 +233,60 @@ func TestMigration10NumbersExistingPeopleAndResumes(t *testing.T) {
 		})
 	}
 }
+
+// Migration 22 rekeys the check-ins written before it, visit by visit, so a
+// visit's page and the purge find them by the primary key, and drops the
+// indexes by visit and by time.
+func TestMigration22RekeysCheckInsByTime(t *testing.T) {
+	for _, driver := range []string{"sqlite", "mysql"} {
+		t.Run(driver, func(t *testing.T) {
+			db := emptyDB(t, driver)
+			if err := models.MigrateTo(db, 21); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+			old := []struct{ id, visit, account string }{
+				{"aaaaaaaaaaaaaaaaaaaaaaaaaa", "vvvvvvvvvvvvvvvvvvvvvvvvvv", "acct"},
+				{"bbbbbbbbbbbbbbbbbbbbbbbbbb", "vvvvvvvvvvvvvvvvvvvvvvvvvv", "acct"},
+				{"cccccccccccccccccccccccccc", "wwwwwwwwwwwwwwwwwwwwwwwwww", "acct"},
+			}
+			for i, c := range old {
+				err := db.Exec("INSERT INTO check_ins (id, visit_id, venue_id, account_id, person_id, person_no, masked_name, masked_doc, colour, checked_in_at) "+
+					"VALUES (?, ?, 'venue', ?, ?, ?, '张*', '11**2X', 'green', ?)", c.id, c.visit, c.account, fmt.Sprint("p", i), i+1, at.Add(time.Duration(i)*time.Minute)).Error
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := models.MigrateTo(db, 22); err != nil {
+				t.Fatal(err)
+			}
+			var rows []models.CheckIn
+			db.Order("person_no").Find(&rows)
+			if len(rows) != 3 {
+				t.Fatalf("%d check-ins after the migration", len(rows))
+			}
+			if rows[0].VisitID != rows[1].VisitID || rows[0].VisitID == rows[2].VisitID {
+				t.Errorf("visits %q %q %q: the first two were one visit", rows[0].VisitID, rows[1].VisitID, rows[2].VisitID)
+			}
+			for i, r := range rows {
+				if len(r.ID) != 28 || r.ID[:26] != r.VisitID {
+					t.Errorf("check-in %d: id %q, visit %q", i, r.ID, r.VisitID)
+				}
+			}
+			s := models.NewStore(db, storetest.Vault(t), &setClock{now: at}, shanghai)
+			if err := db.Create(&models.Venue{ID: "venue", RegistrarAccountID: "r", Name: "老街茶馆", Address: "南京路1号", District: "310101", Kind: "shop", State: "active"}).Error; err != nil {
+				t.Fatal(err)
+			}
+			visit, err := s.VisitOf(context.Background(), "acct", rows[0].VisitID)
+			if err != nil || len(visit.CheckIns) != 2 {
+				t.Errorf("the rekeyed visit: %+v, %v", visit, err)
+			}
+			m := db.Table("check_ins").Migrator()
+			for _, name := range []string{"idx_check_ins_visit", "idx_check_ins_time"} {
+				if m.HasIndex("check_ins", name) {
+					t.Errorf("%s is still there", name)
+				}
+			}
+		})
+	}
+}

@@ -155,7 +155,8 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 		// document, so it is kept no longer than they are.
 		{table: "identity_claims", column: "created_at", rule: "superseded", before: now.Add(-p.Scans),
 			also: "NOT EXISTS (SELECT 1 FROM accounts WHERE accounts.claim_id = identity_claims.id)", textID: true},
-		{table: "check_ins", column: "checked_in_at", rule: "checked in", before: now.Add(-p.CheckIns), textID: true},
+		// Check-ins are keyed by time (NewVisit): by id, as scans.
+		{table: "check_ins", column: "checked_in_at", rule: "checked in", before: now.Add(-p.CheckIns), byID: true, textID: true},
 		// Offline codes: a paper past its 180 days fails as expired, and its
 		// revocation tells an offline scanner nothing it would not see. A
 		// person's serial row goes once it was last written (an issue, a
@@ -308,8 +309,9 @@ func purgeTable(ctx context.Context, conn *gorm.DB, t purgeTarget, p RetentionPo
 // its indexes a while; reading from the start each time would wade through
 // them).
 type purgeCursor struct {
-	id uint64    // byID: the last id read
-	at time.Time // otherwise: the latest time read (rows at it may remain)
+	id     uint64    // byID: the last id read
+	textID string    // byID with textID: the last id read
+	at     time.Time // otherwise: the latest time read (rows at it may remain)
 }
 
 // query selects the next n candidate rows of t from c, with their id and
@@ -317,7 +319,10 @@ type purgeCursor struct {
 // t.column, expired rows only. Either is a bounded range read.
 func (t purgeTarget) query(db *gorm.DB, c purgeCursor, n int) *gorm.DB {
 	q := db.Table(t.table).Select(t.key() + " AS id, " + t.column + " AS at")
-	if t.byID {
+	switch {
+	case t.byID && t.textID:
+		return q.Where(t.key()+" > ?", c.textID).Order(t.key()).Limit(n)
+	case t.byID:
 		return q.Where(t.key()+" > ?", c.id).Order(t.key()).Limit(n)
 	}
 	q = q.Where(t.column+" < ?", t.before)
@@ -368,7 +373,11 @@ func nextBatch(ctx context.Context, conn *gorm.DB, t purgeTarget, c purgeCursor,
 	}
 	end := rows[len(rows)-1]
 	if t.byID {
-		next.id, err = strconv.ParseUint(end.ID, 10, 64)
+		if t.textID {
+			next.textID = end.ID
+		} else {
+			next.id, err = strconv.ParseUint(end.ID, 10, 64)
+		}
 		return ids, next, err == nil && len(rows) == n && end.At.Before(t.before), err
 	}
 	next.at = end.At
