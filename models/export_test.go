@@ -68,3 +68,7 @@ func ImportWalkStatement(s *Store, importID string, cursorDoc []byte, cursor uin
 	tx := importWalk(s.db.Session(&gorm.Session{DryRun: true}), importID, cursorDoc, cursor, s.importBatch()).Scan(&rows)
 	return tx.Statement.SQL.String(), tx.Statement.Vars
 }
+
+// AfterStaging runs f after each staging transaction of s commits; an error
+// from f stands for a commit whose answer was lost.
+func AfterStaging(s *Store, f func() error) { s.staged = f }

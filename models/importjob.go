@@ -283,26 +283,90 @@ func (s *Store) scanImport(ctx context.Context, job *ImportJob, open func() (io.
 }
 
 // stageImport writes the file's rows under the job's id, beside the list
-// in force, in short transactions.
+// in force, in short transactions: each batch's rows commit with the job's
+// count of rows applied, so the count says whether a batch is in. A batch
+// that fails because the database was busy or slow is tried again; one
+// whose commit was lost on the way back (the count has it) is not written
+// twice.
 func (s *Store) stageImport(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), report func()) error {
 	return s.scanImport(ctx, job, open, func(rows []StatusRow) error {
-		if err := s.stageEntries(ctx, job, rows); err != nil {
+		before, after := job.RowsApplied, job.RowsApplied+int64(len(rows))
+		tries := 0
+		err := retryBusy(ctx, func() error {
+			if tries++; tries > 1 {
+				var applied int64
+				if err := s.db.WithContext(ctx).Model(&ImportJob{}).Where("id = ?", job.ID).Pluck("rows_applied", &applied).Error; err != nil {
+					return err
+				}
+				if applied == after {
+					return nil
+				}
+			}
+			err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+				if err := s.stageEntries(ctx, tx, job, rows); err != nil {
+					return err
+				}
+				job.RowsApplied = after
+				if err := saveJobIn(tx, job, s.clock.Now().UTC()); err != nil {
+					job.RowsApplied = before
+					return err
+				}
+				return nil
+			})
+			if err == nil && s.staged != nil {
+				err = s.staged()
+			}
+			return err
+		})
+		if err != nil {
+			job.RowsApplied = before
 			return fmt.Errorf("stage import rows: %w", err)
 		}
-		job.RowsApplied += int64(len(rows))
+		job.RowsApplied = after
 		return nil
 	}, report)
 }
 
-// stageEntries writes a batch of the file's rows under the job's id: on
-// MySQL as one LOAD DATA stream, elsewhere as one multi-row insert.
-func (s *Store) stageEntries(ctx context.Context, job *ImportJob, rows []StatusRow) error {
+// importTries is how many times an import tries a batch the database
+// refused for now (busy, a lock wait, a deadline): each batch is a
+// transaction of its own, so a retry starts clean.
+const importTries = 4
+
+// retryBusy runs step until it succeeds, fails for good or has been tried
+// importTries times, waiting 100, 200, then 400 ms between tries.
+func retryBusy(ctx context.Context, step func() error) error {
+	wait := 100 * time.Millisecond
+	for try := 1; ; try++ {
+		err := step()
+		if err == nil || try == importTries || !notNow(err) {
+			return err
+		}
+		if err := pause(ctx, wait); err != nil {
+			return err
+		}
+		wait *= 2
+	}
+}
+
+// notNow reports whether err is the database refusing for now rather than
+// for good.
+func notNow(err error) bool {
+	switch ErrorKind(err) {
+	case KindBusy, KindUnavailable:
+		return true
+	}
+	return contended(err) || unreachable(err)
+}
+
+// stageEntries writes a batch of the file's rows under the job's id in tx:
+// on MySQL as one LOAD DATA stream, elsewhere as one multi-row insert.
+func (s *Store) stageEntries(ctx context.Context, tx *gormDB, job *ImportJob, rows []StatusRow) error {
 	if s.db.Dialector.Name() == "mysql" && !s.noLoadData.Load() {
 		values := make([][]any, len(rows))
 		for i, r := range rows {
 			values[i] = []any{job.Source, s.vault.DocumentHash(r.Doc), r.Colour, truncate(r.Reason, 256), job.ID}
 		}
-		err := loadData(ctx, s.db, "status_entries", []string{"source", "doc_hash", "colour", "reason", "import_id"},
+		err := loadData(ctx, tx, "status_entries", []string{"source", "doc_hash", "colour", "reason", "import_id"},
 			map[string]bool{"doc_hash": true}, values)
 		if !loadDataRefused(err) {
 			return err
@@ -314,7 +378,7 @@ func (s *Store) stageEntries(ctx context.Context, job *ImportJob, rows []StatusR
 		entries[i] = StatusEntry{Source: job.Source, DocHash: s.vault.DocumentHash(r.Doc), Colour: r.Colour,
 			Reason: truncate(r.Reason, 256), ImportID: job.ID}
 	}
-	return s.db.WithContext(ctx).Create(&entries).Error
+	return tx.WithContext(ctx).Create(&entries).Error
 }
 
 // switchImport puts the job's list in force for its source, in one short
@@ -356,7 +420,9 @@ func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func())
 				No      uint32
 				DocHash []byte
 			}
-			err := importWalk(s.db.WithContext(ctx), importID, job.CursorDoc, job.Cursor, batch).Scan(&rows).Error
+			err := retryBusy(ctx, func() error {
+				return importWalk(s.db.WithContext(ctx), importID, job.CursorDoc, job.Cursor, batch).Scan(&rows).Error
+			})
 			if err != nil {
 				return fmt.Errorf("read people of import %s: %w", importID, err)
 			}
@@ -367,16 +433,21 @@ func (s *Store) finishImport(ctx context.Context, job *ImportJob, report func())
 			for i, r := range rows {
 				people[i] = listedPerson{No: r.No, DocHash: r.DocHash}
 			}
-			now := s.clock.Now().UTC()
-			err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-				log, err := openStatusLog(tx, now, true)
-				if err != nil {
-					return err
-				}
-				if err := syncStatuses(log, people); err != nil {
-					return err
-				}
-				return log.close()
+			// A sync makes each person's status what their lists say:
+			// done twice (a commit lost on the way back), it changes
+			// nothing the second time.
+			err = retryBusy(ctx, func() error {
+				now := s.clock.Now().UTC()
+				return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+					log, err := openStatusLog(tx, now, true)
+					if err != nil {
+						return err
+					}
+					if err := syncStatuses(log, people); err != nil {
+						return err
+					}
+					return log.close()
+				})
 			})
 			if err != nil {
 				return fmt.Errorf("apply import %s: %w", job.ID, err)

@@ -239,3 +239,65 @@ func TestDisabilityImportInterrupted(t *testing.T) {
 		}
 	})
 }
+
+// A staging batch the database refused for now (busy) is tried again, and
+// one whose commit answer was lost is not written twice: the list holds
+// each of its rows once, and the job counts them once. A walk of the list
+// refused for now is tried again too.
+func TestImportStagingRetriesWithoutDuplicates(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		refused := 0
+		busy := func(tx *gorm.DB) {
+			if tx.Statement.Table == "status_entries" || strings.Contains(tx.Statement.SQL.String(), "`status_entries`") {
+				if refused++; refused == 1 {
+					tx.AddError(models.ErrBusy)
+				}
+			}
+		}
+		if err := db.Callback().Create().Before("gorm:create").Register("test:busy", busy); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Callback().Raw().Before("gorm:raw").Register("test:busy", busy); err != nil {
+			t.Fatal(err)
+		}
+		// The sync's first walk of the list too.
+		walks := 0
+		err := db.Callback().Row().Before("gorm:row").Register("test:busy", func(tx *gorm.DB) {
+			if tx.Statement.TableExpr != nil && strings.Contains(tx.Statement.TableExpr.SQL, "idx_status_entries_import_doc") {
+				if walks++; walks == 1 {
+					tx.AddError(models.ErrBusy)
+				}
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lost := 0
+		models.AfterStaging(s, func() error {
+			if lost++; lost == 1 {
+				return models.ErrBusy // committed, but the answer did not come back
+			}
+			return nil
+		})
+		job, err := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		const rows = 450
+		open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(listOf(rows, "yellow"))), nil }
+		if err := s.RunStatusImport(ctx, job, open, nil); err != nil || job.State != models.ImportDone {
+			t.Fatalf("import: %v, state %s", err, job.State)
+		}
+		if refused < 2 || lost < 1 || walks < 2 {
+			t.Fatalf("the test's faults did not happen: %d staging statements, %d commits, %d walks", refused, lost, walks)
+		}
+		var staged int64
+		db.Model(&models.StatusEntry{}).Where("import_id = ?", job.ID).Count(&staged)
+		got, _ := s.ImportJobByID(ctx, job.ID)
+		if staged != rows || job.RowsApplied != rows || got.RowsApplied != rows {
+			t.Errorf("%d rows staged, job counts %d (stored %d), want %d each", staged, job.RowsApplied, got.RowsApplied, rows)
+		}
+	})
+}

@@ -23,6 +23,9 @@ type Store struct {
 	loc   *time.Location
 	// noLoadData is set once the MySQL server refused LOAD DATA LOCAL.
 	noLoadData atomic.Bool
+	// staged, in tests, runs after each staging transaction committed; an
+	// error from it is a commit whose answer was lost.
+	staged func() error
 }
 
 // NewStore builds a store over an open database. loc is the service's time
