@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +24,7 @@ import (
 // lets in-flight requests finish within the shutdown timeout, closes the
 // database and returns nil.
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) error {
+	paceGC(log)
 	d, err := build(ctx, cfg, cfg.DB.QueryTimeout.D())
 	if err != nil {
 		return err
@@ -210,6 +213,26 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// serveGCPercent paces a serving node's garbage collector when GOGC is not
+// set. A node's heap is mostly its books, which live as long as the process
+// (the status book alone is 16 B a person: 80 MB at 5 M people), and each
+// request allocates a few kilobytes that die with it; the collector's work
+// per cycle is the live heap, its frequency the allocation rate over the
+// headroom. At the default 100 a node with a small book collects every few
+// megabytes of requests, and marking and the stacks it shrinks (to regrow
+// on the next request) took 12-15 % of a show-code's CPU; at 400 it
+// collects a quarter as often, for a heap of at most five times the live
+// one. GOGC, and GOMEMLIMIT as a ceiling, still override it.
+const serveGCPercent = 400
+
+func paceGC(log *slog.Logger) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return
+	}
+	debug.SetGCPercent(serveGCPercent)
+	log.Info("garbage collector paced", "gogc", serveGCPercent)
 }
 
 // watch runs every refresh every interval until ctx ends: this is how an

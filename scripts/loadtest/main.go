@@ -376,6 +376,11 @@ func startBare(cpus string) (*bareServer, error) {
 	}
 	cmd := pinned(cpus, self)
 	cmd.Env = append(os.Environ(), bareChildEnv+"=1")
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// Paced as the server paces itself (app's serveGCPercent), so the
+		// ratio compares the code, not the collectors' settings.
+		cmd.Env = append(cmd.Env, "GOGC=400")
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
