@@ -37,11 +37,18 @@ import (
 	"os/exec"
 	"slices"
 	"strconv"
+	"runtime/debug"
 	"strings"
 	"time"
 )
 
 func main() {
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// The generator and the bare reference are paced as the server
+		// paces itself (app's serveGCPercent): every process of a run
+		// collects alike.
+		debug.SetGCPercent(400)
+	}
 	if os.Getenv(bareChildEnv) == "1" {
 		serveBare()
 		return
@@ -376,11 +383,6 @@ func startBare(cpus string) (*bareServer, error) {
 	}
 	cmd := pinned(cpus, self)
 	cmd.Env = append(os.Environ(), bareChildEnv+"=1")
-	if _, set := os.LookupEnv("GOGC"); !set {
-		// Paced as the server paces itself (app's serveGCPercent), so the
-		// ratio compares the code, not the collectors' settings.
-		cmd.Env = append(cmd.Env, "GOGC=400")
-	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
