@@ -35,9 +35,9 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"slices"
 	"strconv"
-	"runtime/debug"
 	"strings"
 	"time"
 )
