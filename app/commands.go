@@ -11,6 +11,7 @@ import (
 	"healthcode/config"
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 // importHouseholds replaces the household registers:
@@ -76,7 +77,7 @@ func importFile(ctx context.Context, cfg config.Config, file string, e env, load
 
 // printImportProblems lists the rows that made an import fail.
 func printImportProblems(w io.Writer, err error) {
-	var me *models.Error
+	var me *fault.Error
 	if !errors.As(err, &me) {
 		return
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // A list saved as GBK is refused by the command line as by the HTTP upload,
@@ -29,7 +30,7 @@ func TestImportCommandRefusesTextThatIsNotUTF8(t *testing.T) {
 	}
 	var stdout, stderr strings.Builder
 	err := run(context.Background(), []string{"import-status", "--source", "cdc", "--file", file}, getenv, &stdout, &stderr)
-	if models.ErrorCode(err) != models.CodeImportRejected {
+	if fault.CodeOf(err) != models.CodeImportRejected {
 		t.Fatalf("err = %v, want %s", err, models.CodeImportRejected)
 	}
 	if !strings.Contains(stderr.String(), "row 2:") || !strings.Contains(stderr.String(), models.CodeInvalidEncoding) {
@@ -61,7 +62,7 @@ func TestImportResultsCommand(t *testing.T) {
 	}
 	var stdout, stderr strings.Builder
 	err := run(context.Background(), []string{"import-results", "--file", file}, getenv, &stdout, &stderr)
-	if models.ErrorCode(err) != models.CodeImportRejected || !strings.Contains(stderr.String(), "row 2:") || !strings.Contains(stderr.String(), models.CodeTubeNotFound) {
+	if fault.CodeOf(err) != models.CodeImportRejected || !strings.Contains(stderr.String(), "row 2:") || !strings.Contains(stderr.String(), models.CodeTubeNotFound) {
 		t.Errorf("err = %v, stderr %q", err, stderr.String())
 	}
 	if err := run(context.Background(), []string{"import-results"}, getenv, io.Discard, io.Discard); err == nil {
@@ -88,7 +89,7 @@ func TestImportDisabilityCommand(t *testing.T) {
 	write("doc_type,doc_number\nresident_id,11010519491231002X\nresident_id,123\n")
 	var stdout, stderr strings.Builder
 	err := run(context.Background(), []string{"import-disability", "--file", file}, getenv, &stdout, &stderr)
-	if models.ErrorCode(err) != models.CodeImportRejected || !strings.Contains(stderr.String(), "row 3:") {
+	if fault.CodeOf(err) != models.CodeImportRejected || !strings.Contains(stderr.String(), "row 3:") {
 		t.Errorf("err = %v, stderr %q", err, stderr.String())
 	}
 	write("doc_type,doc_number\nresident_id,11010519491231002X\n")

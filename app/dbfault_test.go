@@ -19,6 +19,7 @@ import (
 	mysqldriver "github.com/go-sql-driver/mysql"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -237,7 +238,7 @@ func TestDatabaseDownOrHung(t *testing.T) {
 			continue
 		case a.status >= 500 && a.status != 503:
 			t.Errorf("%s answered %d (%s)", a.route, a.status, a.code)
-		case a.status == 503 && (a.retryAfter == "" || (a.code != models.CodeUnavailable && a.code != "not_ready")):
+		case a.status == 503 && (a.retryAfter == "" || (a.code != fault.CodeUnavailable && a.code != "not_ready")):
 			t.Errorf("%s answered 503 %q with Retry-After %q, want unavailable (or not_ready) with Retry-After", a.route, a.code, a.retryAfter)
 		case a.route == "code" && a.status != 200:
 			t.Errorf("show-code answered %d (%s) %v after the start", a.status, a.code, a.start.Sub(begun))
@@ -267,7 +268,7 @@ func TestDatabaseDownOrHung(t *testing.T) {
 					t.Errorf("readyz answered %d %v into the %s database", a.status, a.start.Sub(f.from), f.name)
 				}
 			case needsDB[a.route]:
-				if a.status != 503 || a.code != models.CodeUnavailable {
+				if a.status != 503 || a.code != fault.CodeUnavailable {
 					t.Errorf("%s answered %d (%s) with the database %s", a.route, a.status, a.code, f.name)
 				}
 				if took > queryTimeout+margin {

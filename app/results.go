@@ -9,6 +9,7 @@ import (
 
 	"healthcode/config"
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // importResults applies a lab's nucleic-acid results, by the same job
@@ -70,7 +71,7 @@ func importJobCommand(ctx context.Context, cfg config.Config, args []string, e e
 		for _, p := range job.RowProblems() {
 			fmt.Fprintf(e.stderr, "row %d: %s (%s)\n", p.Row, p.Message, p.Code)
 		}
-		return models.Errorf(models.KindInvalid, models.CodeImportRejected, "import %s rejected: %s", job.ID, job.Message)
+		return fault.Errorf(fault.KindInvalid, models.CodeImportRejected, "import %s rejected: %s", job.ID, job.Message)
 	}
 	fmt.Fprintf(e.stdout, done, job.RowsApplied, job.ID)
 	return nil

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // admission is a concurrency limit with a short bounded queue. A request
@@ -112,11 +112,11 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // busyBodyStart and busyBodyEnd are the 503 body before and after its
-// request id: the same JSON respondError writes for models.ErrBusy (a test
+// request id: the same JSON respondError writes for fault.ErrBusy (a test
 // compares the two).
 var busyBodyStart, busyBodyEnd = func() ([]byte, []byte) {
 	const mark = "REQUESTID"
-	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: models.ErrBusy.Code, Message: models.ErrBusy.Message, RequestID: mark}})
+	b, _ := json.Marshal(errorBody{Error: errorDetail{Code: fault.ErrBusy.Code, Message: fault.ErrBusy.Message, RequestID: mark}})
 	start, end, _ := bytes.Cut(b, []byte(mark))
 	return start, end
 }()

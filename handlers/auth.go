@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // ctxSession is the gin context key of the caller's verified session.
@@ -83,7 +84,7 @@ func (api *API) login(c *gin.Context, platform, code string) {
 		return
 	}
 	if code = strings.TrimSpace(code); code == "" || len(code) > 512 {
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "code_required", "缺少登录凭证"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "code_required", "缺少登录凭证"))
 		return
 	}
 	login, err := p.Login(c.Request.Context(), code)

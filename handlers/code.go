@@ -9,6 +9,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 // codeResponse is a dynamic code and what the page shows beside it.
@@ -63,7 +64,7 @@ type verifyResponse struct {
 
 // Errors of the show-code path.
 var (
-	errFaceRequired = models.Errorf(models.KindForbidden, models.CodeFaceRequired, "请先完成今日人脸核验")
+	errFaceRequired = fault.Errorf(fault.KindForbidden, models.CodeFaceRequired, "请先完成今日人脸核验")
 )
 
 // myCode shows the caller's dynamic code. It reads nothing from the

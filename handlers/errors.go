@@ -14,6 +14,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // errorBody is the JSON envelope of every error answer.
@@ -30,36 +31,39 @@ type errorDetail struct {
 
 // Kinds of error only the HTTP layer reports (the domain never does).
 const (
-	kindTooLarge    models.Kind = "too_large"          // the request body is too large
-	kindRateLimited models.Kind = "rate_limited"       // too many requests from this client
-	kindMethod      models.Kind = "method_not_allowed" // the route takes another method
+	kindTooLarge    fault.Kind = "too_large"          // the request body is too large
+	kindRateLimited fault.Kind = "rate_limited"       // too many requests from this client
+	kindMethod      fault.Kind = "method_not_allowed" // the route takes another method
+	// kindUnsupportedMedia: the request body is not of the media type the
+	// endpoint takes (for example a form posted to a JSON endpoint).
+	kindUnsupportedMedia fault.Kind = "unsupported_media_type"
 )
 
 // statusOf maps an error kind to its HTTP status; this is the only place
 // that does so.
-func statusOf(kind models.Kind) int {
+func statusOf(kind fault.Kind) int {
 	switch kind {
-	case models.KindInvalid:
+	case fault.KindInvalid:
 		return http.StatusBadRequest
-	case models.KindUnauthorized:
+	case fault.KindUnauthorized:
 		return http.StatusUnauthorized
-	case models.KindForbidden:
+	case fault.KindForbidden:
 		return http.StatusForbidden
-	case models.KindNotFound:
+	case fault.KindNotFound:
 		return http.StatusNotFound
 	case kindMethod:
 		return http.StatusMethodNotAllowed
-	case models.KindConflict:
+	case fault.KindConflict:
 		return http.StatusConflict
 	case kindTooLarge:
 		return http.StatusRequestEntityTooLarge
-	case models.KindUnsupportedMedia:
+	case kindUnsupportedMedia:
 		return http.StatusUnsupportedMediaType
 	case kindRateLimited:
 		return http.StatusTooManyRequests
-	case models.KindBusy, models.KindUnavailable:
+	case fault.KindBusy, fault.KindUnavailable:
 		return http.StatusServiceUnavailable
-	case models.KindUpstream:
+	case fault.KindUpstream:
 		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError
@@ -70,11 +74,11 @@ func statusOf(kind models.Kind) int {
 // load is shed for a moment, while a dependency that is down (the database,
 // a platform) rarely returns within a second, and clients asked back every
 // second would only add to the load on it when it does.
-func retryAfter(kind models.Kind) string {
+func retryAfter(kind fault.Kind) string {
 	switch kind {
-	case models.KindBusy:
+	case fault.KindBusy:
 		return "1"
-	case models.KindUnavailable:
+	case fault.KindUnavailable:
 		return "5"
 	default:
 		return ""
@@ -83,9 +87,9 @@ func retryAfter(kind models.Kind) string {
 
 // Errors of the HTTP layer itself.
 var (
-	errTooLarge = models.Errorf(kindTooLarge, "too_large", "请求内容过大")
-	errInternal = models.Errorf(models.KindInternal, "internal", "系统内部错误，请稍后再试")
-	errNotFound = models.Errorf(models.KindNotFound, "not_found", "请求的地址不存在")
+	errTooLarge = fault.Errorf(kindTooLarge, "too_large", "请求内容过大")
+	errInternal = fault.Errorf(fault.KindInternal, "internal", "系统内部错误，请稍后再试")
+	errNotFound = fault.Errorf(fault.KindNotFound, "not_found", "请求的地址不存在")
 )
 
 // outageLog samples the log lines of failures a dependency causes.
@@ -95,17 +99,17 @@ var outageLog = &logSampler{}
 // counts the ones it held back.
 type logSampler struct {
 	mu   sync.Mutex
-	next map[models.Kind]time.Time
-	held map[models.Kind]int64
+	next map[fault.Kind]time.Time
+	held map[fault.Kind]int64
 }
 
 // allow says whether a line of kind may be logged at now and, if so, how
 // many it held back since the last one.
-func (s *logSampler) allow(kind models.Kind, now time.Time) (bool, int64) {
+func (s *logSampler) allow(kind fault.Kind, now time.Time) (bool, int64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.next == nil {
-		s.next, s.held = map[models.Kind]time.Time{}, map[models.Kind]int64{}
+		s.next, s.held = map[fault.Kind]time.Time{}, map[fault.Kind]int64{}
 	}
 	if now.Before(s.next[kind]) {
 		s.held[kind]++
@@ -120,16 +124,16 @@ func (s *logSampler) allow(kind models.Kind, now time.Time) (bool, int64) {
 // without a safe message are logged here, once, with the request id, and
 // shown as a generic message.
 func respondError(c *gin.Context, log *slog.Logger, err error) {
-	var e *models.Error
+	var e *fault.Error
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
 		e = errTooLarge
 	case errors.As(err, &e):
 		switch e.Kind {
-		case models.KindInternal:
+		case fault.KindInternal:
 			log.ErrorContext(c.Request.Context(), "request failed", "request_id", c.GetString(ctxRequestID), "code", e.Code, "err", err)
-		case models.KindUpstream, models.KindUnavailable:
+		case fault.KindUpstream, fault.KindUnavailable:
 			// A dependency down fails every request that needs it: one line a
 			// second says so, with how many more failed alike.
 			if ok, more := outageLog.allow(e.Kind, time.Now()); ok {
@@ -153,7 +157,7 @@ func respondError(c *gin.Context, log *slog.Logger, err error) {
 }
 
 // bindJSON decodes the request body into dst. A malformed body, a wrong
-// field type or trailing data is an *models.Error of KindInvalid (code
+// field type or trailing data is an *fault.Error of KindInvalid (code
 // invalid_json), a body that is not UTF-8 one with code invalid_encoding
 // (encoding/json would silently turn its bytes into U+FFFD); a body over the
 // limit comes back as *http.MaxBytesError, which respondError answers 413.
@@ -164,16 +168,16 @@ func bindJSON(c *gin.Context, dst any) error {
 		if errors.As(err, &tooLarge) {
 			return err
 		}
-		return models.Errorf(models.KindInvalid, "invalid_json", "请求内容不是有效的JSON").Wrap(err)
+		return fault.Errorf(fault.KindInvalid, "invalid_json", "请求内容不是有效的JSON").Wrap(err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return models.Errorf(models.KindInvalid, "invalid_json", "请求内容为空")
+		return fault.Errorf(fault.KindInvalid, "invalid_json", "请求内容为空")
 	}
 	if !utf8.Valid(raw) {
-		return models.Errorf(models.KindInvalid, models.CodeInvalidEncoding, "请求内容不是UTF-8编码的文本")
+		return fault.Errorf(fault.KindInvalid, models.CodeInvalidEncoding, "请求内容不是UTF-8编码的文本")
 	}
 	if err := json.Unmarshal(raw, dst); err != nil {
-		return models.Errorf(models.KindInvalid, "invalid_json", "请求内容不是有效的JSON").Wrap(err)
+		return fault.Errorf(fault.KindInvalid, "invalid_json", "请求内容不是有效的JSON").Wrap(err)
 	}
 	return nil
 }

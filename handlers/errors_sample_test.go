@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // A dependency down fails every request: one line a second a kind reaches
@@ -14,17 +14,17 @@ func TestOutageLinesAreSampled(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	steps := []struct {
 		at   time.Duration
-		kind models.Kind
+		kind fault.Kind
 		ok   bool
 		more int64
 	}{
-		{0, models.KindUnavailable, true, 0},
-		{100 * time.Millisecond, models.KindUnavailable, false, 0},
-		{200 * time.Millisecond, models.KindUpstream, true, 0},
-		{900 * time.Millisecond, models.KindUnavailable, false, 0},
-		{time.Second, models.KindUnavailable, true, 2},
-		{1100 * time.Millisecond, models.KindUpstream, false, 0},
-		{3 * time.Second, models.KindUpstream, true, 1},
+		{0, fault.KindUnavailable, true, 0},
+		{100 * time.Millisecond, fault.KindUnavailable, false, 0},
+		{200 * time.Millisecond, fault.KindUpstream, true, 0},
+		{900 * time.Millisecond, fault.KindUnavailable, false, 0},
+		{time.Second, fault.KindUnavailable, true, 2},
+		{1100 * time.Millisecond, fault.KindUpstream, false, 0},
+		{3 * time.Second, fault.KindUpstream, true, 1},
 	}
 	for _, st := range steps {
 		ok, more := s.allow(st.kind, t0.Add(st.at))

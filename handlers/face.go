@@ -13,6 +13,7 @@ import (
 
 	"healthcode/miniprogram"
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // Optional platform abilities, found by type assertion.
@@ -123,7 +124,7 @@ func (api *API) faceCallback(c *gin.Context) {
 	case req.VerifyResult != "":
 		fv, result, err = api.checkLegacyFace(c, a, req.VerifyResult)
 	default:
-		err = models.Errorf(models.KindInvalid, "verify_id_required", "缺少核验编号")
+		err = fault.Errorf(fault.KindInvalid, "verify_id_required", "缺少核验编号")
 	}
 	if err != nil {
 		respondError(c, api.log, err)
@@ -183,12 +184,12 @@ func (api *API) checkLegacyFace(c *gin.Context, a *models.Account, verifyResult 
 	}
 	legacy, ok := platform.(legacyFaceQuerier)
 	if !ok {
-		return nil, miniprogram.FaceResult{}, models.Errorf(models.KindInvalid, "verify_id_required", "缺少核验编号")
+		return nil, miniprogram.FaceResult{}, fault.Errorf(fault.KindInvalid, "verify_id_required", "缺少核验编号")
 	}
 	sum := sha256.Sum256([]byte(verifyResult))
 	verifyID := "wxr_" + hex.EncodeToString(sum[:20])
 	fv, err := api.store.FaceVerificationFor(c.Request.Context(), a.ID, verifyID)
-	if models.ErrorKind(err) == models.KindNotFound {
+	if fault.KindOf(err) == fault.KindNotFound {
 		id, ierr := api.store.AccountIdentity(c.Request.Context(), a)
 		if ierr != nil {
 			return nil, miniprogram.FaceResult{}, ierr
@@ -244,7 +245,7 @@ func (api *API) alipayNotify(c *gin.Context) {
 		return
 	}
 	if err := c.Request.ParseForm(); err != nil {
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_form", "通知内容无法解析").Wrap(err))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "invalid_form", "通知内容无法解析").Wrap(err))
 		return
 	}
 	form := c.Request.PostForm
@@ -256,7 +257,7 @@ func (api *API) alipayNotify(c *gin.Context) {
 	certifyID := form.Get("certify_id")
 	fv, err := api.store.FaceVerificationByVerifyID(c.Request.Context(), certifyID)
 	switch {
-	case models.ErrorKind(err) == models.KindNotFound:
+	case fault.KindOf(err) == fault.KindNotFound:
 		// Not ours (or not a face notification): acknowledge so Alipay stops.
 		api.log.WarnContext(c.Request.Context(), "alipay notification for an unknown certification", "request_id", c.GetString(ctxRequestID))
 	case err != nil:
@@ -283,7 +284,7 @@ func (api *API) sandboxDecideFace(c *gin.Context) {
 		return
 	}
 	if req.Outcome != "pass" && req.Outcome != "fail" {
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_outcome", "outcome 只能是 pass 或 fail"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "invalid_outcome", "outcome 只能是 pass 或 fail"))
 		return
 	}
 	decider, ok := api.platforms[models.PlatformSandbox].(sandboxDecider)
@@ -303,7 +304,7 @@ func (api *API) sandboxDecideFace(c *gin.Context) {
 func (api *API) platformOf(a *models.Account) (miniprogram.Platform, error) {
 	p, ok := api.platforms[a.Platform]
 	if !ok {
-		return nil, models.Errorf(models.KindUnavailable, "platform_disabled", "该平台暂未开通")
+		return nil, fault.Errorf(fault.KindUnavailable, "platform_disabled", "该平台暂未开通")
 	}
 	return p, nil
 }

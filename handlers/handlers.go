@@ -15,6 +15,7 @@ import (
 	"healthcode/miniprogram"
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 // Deps is what the handlers need, built once by the composition root.
@@ -172,7 +173,7 @@ func (api *API) router() (*gin.Engine, error) {
 		respondError(c, api.log, errNotFound)
 	})
 	r.NoMethod(func(c *gin.Context) {
-		respondError(c, api.log, models.Errorf(kindMethod, "method_not_allowed", "不支持该请求方法"))
+		respondError(c, api.log, fault.Errorf(kindMethod, "method_not_allowed", "不支持该请求方法"))
 	})
 	api.routes(r)
 	return r, nil

@@ -21,6 +21,7 @@ import (
 	"healthcode/miniprogram"
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -361,11 +362,11 @@ func TestBodyLimitAndRecovery(t *testing.T) {
 }
 
 func TestStatusOfEveryKind(t *testing.T) {
-	want := map[models.Kind]int{
-		models.KindInvalid: 400, models.KindUnauthorized: 401, models.KindForbidden: 403,
-		models.KindNotFound: 404, kindMethod: 405, models.KindConflict: 409,
-		kindTooLarge: 413, models.KindUnsupportedMedia: 415, kindRateLimited: 429, models.KindBusy: 503,
-		models.KindUnavailable: 503, models.KindUpstream: 502, models.KindInternal: 500,
+	want := map[fault.Kind]int{
+		fault.KindInvalid: 400, fault.KindUnauthorized: 401, fault.KindForbidden: 403,
+		fault.KindNotFound: 404, kindMethod: 405, fault.KindConflict: 409,
+		kindTooLarge: 413, kindUnsupportedMedia: 415, kindRateLimited: 429, fault.KindBusy: 503,
+		fault.KindUnavailable: 503, fault.KindUpstream: 502, fault.KindInternal: 500,
 	}
 	for kind, status := range want {
 		if got := statusOf(kind); got != status {

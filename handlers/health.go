@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // readyFor is how long a readiness check's result answers /readyz: however
@@ -18,10 +19,10 @@ import (
 const readyFor = time.Second
 
 // errNotReady answers /readyz while the database fails its check.
-var errNotReady = models.Errorf(models.KindUnavailable, "not_ready", "服务暂未就绪，请稍后再试")
+var errNotReady = fault.Errorf(fault.KindUnavailable, "not_ready", "服务暂未就绪，请稍后再试")
 
 // errDraining answers /readyz once the node is stopping.
-var errDraining = models.Errorf(models.KindUnavailable, "draining", "服务正在停止，请稍后再试")
+var errDraining = fault.Errorf(fault.KindUnavailable, "draining", "服务正在停止，请稍后再试")
 
 // errCheckFailed is the result kept when a check ends without returning.
 var errCheckFailed = errors.New("the readiness check did not finish")

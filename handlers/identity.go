@@ -6,6 +6,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // identityView is a bound (or pending) identity, masked.
@@ -107,7 +108,7 @@ func (api *API) bindPhone(c *gin.Context) {
 	}
 	reader, ok := api.platforms[a.Platform].(phoneReader)
 	if !ok || req.Code == "" || len(req.Code) > 4096 {
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "phone_failed", "缺少手机号授权信息"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "phone_failed", "缺少手机号授权信息"))
 		return
 	}
 	phone, err := reader.Phone(c.Request.Context(), req.Code)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // routeUnmatched is the route label of a request no route matched (404, 405).
@@ -90,7 +91,7 @@ func (api *API) serveMetrics(c *gin.Context) {
 	select {
 	case api.metrics.scrapes <- struct{}{}:
 	default:
-		respondError(c, api.log, models.ErrBusy)
+		respondError(c, api.log, fault.ErrBusy)
 		return
 	}
 	defer func() { <-api.metrics.scrapes }()

@@ -12,6 +12,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 // offlineCodeResponse is an offline (paper) code: no colour, verifiers
@@ -147,7 +148,7 @@ func (api *API) refreshOffline(ctx context.Context) {
 	}
 }
 
-var errBadSince = models.Errorf(models.KindInvalid, "bad_since", "since 须为非负整数")
+var errBadSince = fault.Errorf(fault.KindInvalid, "bad_since", "since 须为非负整数")
 
 // offlineRevoked serves the revocation feed to verifiers and peer regions: GET
 // /offline-codes/revoked?since=<seq>.
@@ -279,8 +280,8 @@ type kioskIssueRequest struct {
 }
 
 var (
-	errKioskWho  = models.Errorf(models.KindInvalid, "person_required", "请读取身份证件，或出示本人或亲属的实时健康码")
-	errKioskCode = models.Errorf(models.KindInvalid, "invalid_code", "该码无效或已过期（截图无效），请出示实时健康码")
+	errKioskWho  = fault.Errorf(fault.KindInvalid, "person_required", "请读取身份证件，或出示本人或亲属的实时健康码")
+	errKioskCode = fault.Errorf(fault.KindInvalid, "invalid_code", "该码无效或已过期（截图无效），请出示实时健康码")
 )
 
 // kioskSubject is who a kiosk request is about: a person by a live code
@@ -338,9 +339,9 @@ func (api *API) kioskSubjectOf(c *gin.Context) (kioskSubject, error) {
 // code that does not pass, a person not eligible — and audits the refusal
 // (its transaction, if any, rolled back with its own audit row).
 func (api *API) refuseAtKiosk(c *gin.Context, sub kioskSubject, err error) {
-	switch models.ErrorKind(err) {
-	case models.KindForbidden, models.KindInvalid, models.KindNotFound:
-		if aerr := api.auditKiosk(c, "offline_code.refused", sub, models.ErrorCode(err)); aerr != nil {
+	switch fault.KindOf(err) {
+	case fault.KindForbidden, fault.KindInvalid, fault.KindNotFound:
+		if aerr := api.auditKiosk(c, "offline_code.refused", sub, fault.CodeOf(err)); aerr != nil {
 			err = aerr
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	qrcode "github.com/skip2/go-qrcode"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // posterSize is one printed size of a venue's poster, in millimetres: the
@@ -39,8 +40,8 @@ const posterDPI = 300
 const posterSlogan = "请使用健康码扫码登记"
 
 var (
-	errPosterSize   = models.Errorf(models.KindInvalid, "invalid_size", "size 只能是 a4、a5、a6 或 sticker")
-	errPosterFormat = models.Errorf(models.KindInvalid, "invalid_format", "format 只能是 svg 或 png")
+	errPosterSize   = fault.Errorf(fault.KindInvalid, "invalid_size", "size 只能是 a4、a5、a6 或 sticker")
+	errPosterFormat = fault.Errorf(fault.KindInvalid, "invalid_format", "format 只能是 svg 或 png")
 )
 
 // venuePoster answers a venue's poster, for its registrar or a deputy: an

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // The development-only endpoints below are registered only while the sandbox
@@ -83,11 +84,11 @@ func (api *API) sandboxStatusList(c *gin.Context) {
 		source = models.SourceCommunity
 	}
 	if !models.ValidSource(source) {
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator"))
 		return
 	}
 	if len(req.Rows) > maxSandboxStatusRows {
-		respondError(c, api.log, models.Errorf(models.KindInvalid, "too_many_rows", "沙箱名单最多%d行", maxSandboxStatusRows))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "too_many_rows", "沙箱名单最多%d行", maxSandboxStatusRows))
 		return
 	}
 	ctx := c.Request.Context()
@@ -97,7 +98,7 @@ func (api *API) sandboxStatusList(c *gin.Context) {
 	for i, r := range req.Rows {
 		colour, ok := models.ParseColour(r.Colour)
 		if !ok {
-			respondError(c, api.log, models.Errorf(models.KindInvalid, "colour", "第%d行：颜色只能是 green、yellow 或 red", i+1))
+			respondError(c, api.log, fault.Errorf(fault.KindInvalid, "colour", "第%d行：颜色只能是 green、yellow 或 red", i+1))
 			return
 		}
 		doc, err := api.sandboxDocument(ctx, strings.TrimSpace(r.User))
@@ -116,7 +117,7 @@ func (api *API) sandboxStatusList(c *gin.Context) {
 		}, nil)
 	}
 	if err == nil && job.State != models.ImportDone {
-		err = models.Errorf(models.KindInvalid, models.CodeImportRejected, "名单未导入：%s", job.Message)
+		err = fault.Errorf(fault.KindInvalid, models.CodeImportRejected, "名单未导入：%s", job.Message)
 	}
 	if err == nil {
 		err = api.store.RefreshStatus(ctx, api.status)
@@ -133,14 +134,14 @@ func (api *API) sandboxStatusList(c *gin.Context) {
 // sandbox_user_unbound when no face check bound an identity yet.
 func (api *API) sandboxDocument(ctx context.Context, user string) (models.Document, error) {
 	a, err := api.store.AccountByPlatformUser(ctx, models.PlatformSandbox, user)
-	if models.ErrorKind(err) == models.KindNotFound {
-		return models.Document{}, models.Errorf(models.KindNotFound, "sandbox_user_not_found", "沙箱用户“%s”不存在，请先用该用户名登录", user)
+	if fault.KindOf(err) == fault.KindNotFound {
+		return models.Document{}, fault.Errorf(fault.KindNotFound, "sandbox_user_not_found", "沙箱用户“%s”不存在，请先用该用户名登录", user)
 	}
 	if err != nil {
 		return models.Document{}, err
 	}
 	if !a.IdentityBound() {
-		return models.Document{}, models.Errorf(models.KindConflict, "sandbox_user_unbound", "沙箱用户“%s”尚未完成实名绑定（需通过人脸核验）", user)
+		return models.Document{}, fault.Errorf(fault.KindConflict, "sandbox_user_unbound", "沙箱用户“%s”尚未完成实名绑定（需通过人脸核验）", user)
 	}
 	return api.boundDocument(ctx, a)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/smartwalle/alipay/v3"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // Alipay is the Alipay mini-program platform (public-key mode). Build it once
@@ -92,7 +93,7 @@ func (a *Alipay) Name() string { return models.PlatformAlipay }
 // Login runs alipay.system.oauth.token. New apps get open_id, older ones
 // user_id; either is the user's id. A business failure inside the answer
 // (code other than 10000, which the SDK returns with a nil error) is an
-// *models.Error of KindUnauthorized; no answer within the timeout is
+// *fault.Error of KindUnauthorized; no answer within the timeout is
 // KindUnavailable, other failures KindUpstream.
 func (a *Alipay) Login(ctx context.Context, authCode string) (Login, error) {
 	ctx, cancel := withDeadline(ctx, a.timeout)
@@ -173,10 +174,10 @@ func (a *Alipay) QueryFace(ctx context.Context, q FaceQuery) (FaceResult, error)
 func (a *Alipay) Phone(ctx context.Context, payload string) (string, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(payload), &fields); err != nil {
-		return "", models.Errorf(models.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(fmt.Errorf("phone payload: %w", err))
+		return "", fault.Errorf(fault.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(fmt.Errorf("phone payload: %w", err))
 	}
 	if _, ok := fields[certSNField]; ok {
-		return "", models.Errorf(models.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(errors.New("phone payload names a certificate; this app uses public-key mode"))
+		return "", fault.Errorf(fault.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(errors.New("phone payload names a certificate; this app uses public-key mode"))
 	}
 	ctx, cancel := withDeadline(ctx, a.timeout)
 	defer cancel()
@@ -185,29 +186,29 @@ func (a *Alipay) Phone(ctx context.Context, payload string) (string, error) {
 		if err == nil {
 			err = fmt.Errorf("phone payload: %s %s", res.Code, res.Msg)
 		}
-		return "", models.Errorf(models.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(scrub(err))
+		return "", fault.Errorf(fault.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(scrub(err))
 	}
 	return res.Mobile, nil
 }
 
 // VerifyNotification checks the RSA2 signature of an asynchronous
 // notification's form (PostForm, not Form: query parameters on the notify
-// URL are not signed). A missing or bad signature is an *models.Error of
+// URL are not signed). A missing or bad signature is an *fault.Error of
 // KindInvalid, and so is a form naming a certificate (alipay_cert_sn): this
 // app runs in public-key mode, so it is refused at once, with no outbound
 // call; the check itself never calls out.
 func (a *Alipay) VerifyNotification(form url.Values) error {
 	if form.Get("sign") == "" {
-		return models.Errorf(models.KindInvalid, "bad_signature", "通知缺少签名")
+		return fault.Errorf(fault.KindInvalid, "bad_signature", "通知缺少签名")
 	}
 	if _, ok := form[certSNField]; ok {
-		return models.Errorf(models.KindInvalid, "bad_signature", "通知签名方式不受支持")
+		return fault.Errorf(fault.KindInvalid, "bad_signature", "通知签名方式不受支持")
 	}
 	if err := a.client.VerifySign(form); err != nil {
-		return models.Errorf(models.KindInvalid, "bad_signature", "通知签名无效").Wrap(scrub(err))
+		return fault.Errorf(fault.KindInvalid, "bad_signature", "通知签名无效").Wrap(scrub(err))
 	}
 	if appID := form.Get("app_id"); appID != "" && appID != a.appID {
-		return models.Errorf(models.KindInvalid, "bad_signature", "通知不属于本应用")
+		return fault.Errorf(fault.KindInvalid, "bad_signature", "通知不属于本应用")
 	}
 	return nil
 }

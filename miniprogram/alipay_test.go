@@ -9,6 +9,7 @@ import (
 	"healthcode/miniprogram"
 	"healthcode/miniprogram/platformtest"
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 func newAlipay(t *testing.T) (*platformtest.FakeAlipay, *miniprogram.Alipay) {
@@ -39,7 +40,7 @@ func TestAlipayLogin(t *testing.T) {
 
 	// code 40002 inside a signed answer: the SDK returns a nil error.
 	_, err := a.Login(ctx, "expired-code")
-	if models.ErrorKind(err) != models.KindUnauthorized || models.ErrorCode(err) != miniprogram.CodeLoginFailed {
+	if fault.KindOf(err) != fault.KindUnauthorized || fault.CodeOf(err) != miniprogram.CodeLoginFailed {
 		t.Errorf("business failure: err = %v, want unauthorized", err)
 	}
 }
@@ -48,10 +49,10 @@ func TestAlipayRefusesAnAnswerSignedWithTheWrongKey(t *testing.T) {
 	fake, a := newAlipay(t)
 	fake.Users["code"] = platformtest.AlipayUser{OpenID: "open-1"}
 	fake.SignWithWrongKey = true
-	if login, err := a.Login(context.Background(), "code"); err == nil || models.ErrorKind(err) == models.KindInternal {
+	if login, err := a.Login(context.Background(), "code"); err == nil || fault.KindOf(err) == fault.KindInternal {
 		t.Fatalf("Login with a forged answer = %+v, %v; want a refusal", login, err)
 	}
-	if _, err := a.StartFace(context.Background(), faceRequest("order_w1", "open-1")); models.ErrorKind(err) != models.KindUpstream {
+	if _, err := a.StartFace(context.Background(), faceRequest("order_w1", "open-1")); fault.KindOf(err) != fault.KindUpstream {
 		t.Errorf("StartFace with a forged answer: err = %v, want upstream", err)
 	}
 }
@@ -77,7 +78,7 @@ func TestAlipayFaceVerification(t *testing.T) {
 	if err != nil || res.Passed {
 		t.Errorf("QueryFace (F) = %+v, %v", res, err)
 	}
-	if _, err := a.QueryFace(ctx, miniprogram.FaceQuery{VerifyID: "nope"}); models.ErrorKind(err) != models.KindUpstream {
+	if _, err := a.QueryFace(ctx, miniprogram.FaceQuery{VerifyID: "nope"}); fault.KindOf(err) != fault.KindUpstream {
 		t.Errorf("unknown certify id: err = %v", err)
 	}
 	if fake.BadSignatures != 0 {
@@ -97,7 +98,7 @@ func TestAlipayNotificationSignature(t *testing.T) {
 	missing := fake.SignNotification(form)
 	missing.Del("sign")
 	for name, f := range map[string]url.Values{"tampered": tampered, "unsigned": missing} {
-		if err := a.VerifyNotification(f); models.ErrorKind(err) != models.KindInvalid {
+		if err := a.VerifyNotification(f); fault.KindOf(err) != fault.KindInvalid {
 			t.Errorf("%s notification: err = %v, want invalid", name, err)
 		}
 	}
@@ -109,7 +110,7 @@ func TestAlipayPhone(t *testing.T) {
 	if err != nil || phone != "13912345678" {
 		t.Fatalf("Phone = %q, %v", phone, err)
 	}
-	if _, err := a.Phone(context.Background(), `{"response":"garbage","sign":"bad"}`); models.ErrorKind(err) != models.KindInvalid {
+	if _, err := a.Phone(context.Background(), `{"response":"garbage","sign":"bad"}`); fault.KindOf(err) != fault.KindInvalid {
 		t.Errorf("garbage payload: err = %v", err)
 	}
 }

@@ -1,7 +1,7 @@
 // Package miniprogram holds the platform adapters: WeChat
 // (github.com/silenceper/wechat/v2), Alipay (github.com/smartwalle/alipay/v3)
 // and a local sandbox, behind one small interface for login and face
-// verification. Errors are *models.Error: KindUnauthorized for a login code
+// verification. Errors are *fault.Error: KindUnauthorized for a login code
 // the platform refuses, KindUnavailable when the platform does not answer
 // within the call's deadline, KindUpstream when it cannot be reached or
 // answers nonsense (the cause is kept for the log, scrubbed of secrets).
@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // Platform is one mini-program platform.
@@ -109,7 +110,7 @@ const (
 )
 
 func loginRefused(cause error) error {
-	return models.Errorf(models.KindUnauthorized, CodeLoginFailed, "登录凭证无效或已过期，请重新进入小程序").Wrap(scrub(cause))
+	return fault.Errorf(fault.KindUnauthorized, CodeLoginFailed, "登录凭证无效或已过期，请重新进入小程序").Wrap(scrub(cause))
 }
 
 // unavailable reports a platform failure: KindUnavailable when the platform
@@ -117,9 +118,9 @@ func loginRefused(cause error) error {
 // retry later), KindUpstream for any other failure.
 func unavailable(platform string, cause error) error {
 	if timedOut(cause) {
-		return models.Errorf(models.KindUnavailable, CodePlatformUnavailable, "%s服务响应超时，请稍后再试", platform).Wrap(scrub(cause))
+		return fault.Errorf(fault.KindUnavailable, CodePlatformUnavailable, "%s服务响应超时，请稍后再试", platform).Wrap(scrub(cause))
 	}
-	return models.Errorf(models.KindUpstream, CodePlatformUnavailable, "%s服务暂时不可用，请稍后再试", platform).Wrap(scrub(cause))
+	return fault.Errorf(fault.KindUpstream, CodePlatformUnavailable, "%s服务暂时不可用，请稍后再试", platform).Wrap(scrub(cause))
 }
 
 // timedOut reports whether err is a deadline that passed: the call's
@@ -142,7 +143,7 @@ func orDefault(timeout time.Duration) time.Duration {
 }
 
 func faceUnsupported() error {
-	return models.Errorf(models.KindInvalid, CodeFaceUnsupported, "该证件类型暂不支持线上人脸核验，请携带证件到服务点办理")
+	return fault.Errorf(fault.KindInvalid, CodeFaceUnsupported, "该证件类型暂不支持线上人脸核验，请携带证件到服务点办理")
 }
 
 // secretParam matches credentials that SDK errors may quote inside URLs.
@@ -166,7 +167,7 @@ func scrub(err error) error {
 	if err == nil {
 		return nil
 	}
-	var me *models.Error
+	var me *fault.Error
 	if errors.As(err, &me) {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // Sandbox is a local stand-in platform for development: any user name logs
@@ -49,7 +50,7 @@ func (s *Sandbox) Name() string { return models.PlatformSandbox }
 func (s *Sandbox) Login(_ context.Context, user string) (Login, error) {
 	user = strings.TrimSpace(user)
 	if user == "" || utf8.RuneCountInString(user) > 64 {
-		return Login{}, models.Errorf(models.KindInvalid, "invalid_user", "请填写1至64个字符的沙箱用户名")
+		return Login{}, fault.Errorf(fault.KindInvalid, "invalid_user", "请填写1至64个字符的沙箱用户名")
 	}
 	return Login{UserID: user}, nil
 }
@@ -86,13 +87,13 @@ func (s *Sandbox) makeRoomLocked(now time.Time) {
 }
 
 // Decide records the outcome pressed on the sandbox page. It returns an
-// *models.Error of KindNotFound for an unknown verification.
+// *fault.Error of KindNotFound for an unknown verification.
 func (s *Sandbox) Decide(verifyID string, passed bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	f, ok := s.outcomes[verifyID]
 	if !ok {
-		return models.Errorf(models.KindNotFound, "face_not_found", "未找到该人脸核验")
+		return fault.Errorf(fault.KindNotFound, "face_not_found", "未找到该人脸核验")
 	}
 	f.decided, f.passed, f.decidedAt = true, passed, s.clock.Now()
 	return nil
@@ -121,7 +122,7 @@ func (s *Sandbox) QueryFace(_ context.Context, q FaceQuery) (FaceResult, error) 
 func (s *Sandbox) Phone(_ context.Context, payload string) (string, error) {
 	p := strings.TrimSpace(payload)
 	if len(p) != 11 || p[0] != '1' || strings.Trim(p, "0123456789") != "" {
-		return "", models.Errorf(models.KindInvalid, CodePhoneFailed, "请填写11位手机号码")
+		return "", fault.Errorf(fault.KindInvalid, CodePhoneFailed, "请填写11位手机号码")
 	}
 	return p, nil
 }

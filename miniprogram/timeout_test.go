@@ -16,6 +16,7 @@ import (
 	"healthcode/miniprogram"
 	"healthcode/miniprogram/platformtest"
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 const (
@@ -31,7 +32,7 @@ const (
 // as a 503-kind error whose text keeps no secret.
 func wantTimedOut(t *testing.T, took time.Duration, err error, secrets ...string) {
 	t.Helper()
-	if models.ErrorKind(err) != models.KindUnavailable || models.ErrorCode(err) != miniprogram.CodePlatformUnavailable {
+	if fault.KindOf(err) != fault.KindUnavailable || fault.CodeOf(err) != miniprogram.CodePlatformUnavailable {
 		t.Errorf("err = %v, want unavailable %s", err, miniprogram.CodePlatformUnavailable)
 	}
 	if took < callTimeout {
@@ -196,7 +197,7 @@ func TestAlipayNotificationNamingACertificateIsRefusedAtOnce(t *testing.T) {
 		if !ok {
 			continue
 		}
-		if models.ErrorKind(err) != models.KindInvalid {
+		if fault.KindOf(err) != fault.KindInvalid {
 			t.Errorf("%s notification naming a certificate: err = %v after %v, want invalid", name, err, took)
 		}
 	}
@@ -225,7 +226,7 @@ func TestAlipayPhonePayloadNamingACertificateIsRefused(t *testing.T) {
 	payload["alipay_cert_sn"] = "x"
 	raw, _ := json.Marshal(payload)
 	if _, ok := platformtest.Within(t, slack, "phone payload naming a certificate", func() { _, err = a.Phone(context.Background(), string(raw)) }); ok &&
-		(models.ErrorKind(err) != models.KindInvalid || models.ErrorCode(err) != miniprogram.CodePhoneFailed) {
+		(fault.KindOf(err) != fault.KindInvalid || fault.CodeOf(err) != miniprogram.CodePhoneFailed) {
 		t.Errorf("err = %v, want invalid %s", err, miniprogram.CodePhoneFailed)
 	}
 	var phone string

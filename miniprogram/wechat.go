@@ -19,6 +19,7 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // WeChat face-verification endpoints (not in the SDK; called with its
@@ -89,7 +90,7 @@ func boundSDKClient(timeout time.Duration) {
 func (w *WeChat) Name() string { return models.PlatformWeChat }
 
 // Login runs Code2Session. A code WeChat refuses (40029 invalid, 40163
-// used, 40226 blocked user) is an *models.Error of KindUnauthorized; other
+// used, 40226 blocked user) is an *fault.Error of KindUnauthorized; other
 // errcodes (-1 busy, 45011 too frequent) are KindUpstream; no answer within
 // the timeout is KindUnavailable.
 func (w *WeChat) Login(ctx context.Context, code string) (Login, error) {
@@ -232,7 +233,7 @@ func (w *WeChat) Phone(ctx context.Context, code string) (string, error) {
 	var common *util.CommonError
 	switch {
 	case errors.As(err, &common):
-		return "", models.Errorf(models.KindInvalid, CodePhoneFailed, "手机号授权无效或已过期，请重新授权").Wrap(scrub(err))
+		return "", fault.Errorf(fault.KindInvalid, CodePhoneFailed, "手机号授权无效或已过期，请重新授权").Wrap(scrub(err))
 	case err != nil:
 		return "", unavailable("微信", err)
 	}

@@ -11,6 +11,7 @@ import (
 	"healthcode/miniprogram"
 	"healthcode/miniprogram/platformtest"
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 const (
@@ -37,7 +38,7 @@ func TestWeChatLogin(t *testing.T) {
 	}
 
 	_, err = wc.Login(context.Background(), "bad-code")
-	if models.ErrorKind(err) != models.KindUnauthorized || models.ErrorCode(err) != miniprogram.CodeLoginFailed {
+	if fault.KindOf(err) != fault.KindUnauthorized || fault.CodeOf(err) != miniprogram.CodeLoginFailed {
 		t.Fatalf("errcode 40029: err = %v, want unauthorized login_failed", err)
 	}
 	if !strings.Contains(err.Error(), "40029") {
@@ -55,7 +56,7 @@ func TestWeChatUnreachableIsUpstreamAndScrubbed(t *testing.T) {
 	wc := miniprogram.NewWeChat(fake.Options(models.SystemClock{}))
 	fake.Server.Close()
 	_, err := wc.Login(context.Background(), "some-code")
-	if models.ErrorKind(err) != models.KindUpstream {
+	if fault.KindOf(err) != fault.KindUpstream {
 		t.Fatalf("err = %v, want upstream", err)
 	}
 	if strings.Contains(err.Error(), fake.AppSecret) || strings.Contains(err.Error(), "some-code") {
@@ -103,7 +104,7 @@ func TestWeChatFaceVerification(t *testing.T) {
 
 	passport := faceRequest("order_0002", "openid-1")
 	passport.DocType = models.DocPassport
-	if _, err := wc.StartFace(ctx, passport); models.ErrorCode(err) != miniprogram.CodeFaceUnsupported {
+	if _, err := wc.StartFace(ctx, passport); fault.CodeOf(err) != miniprogram.CodeFaceUnsupported {
 		t.Errorf("passport: err = %v", err)
 	}
 }
@@ -181,7 +182,7 @@ func TestWeChatPhone(t *testing.T) {
 	if err != nil || phone != "13812345678" {
 		t.Fatalf("Phone = %q, %v", phone, err)
 	}
-	if _, err := wc.Phone(context.Background(), "stale"); models.ErrorKind(err) != models.KindInvalid {
+	if _, err := wc.Phone(context.Background(), "stale"); fault.KindOf(err) != fault.KindInvalid {
 		t.Errorf("stale code: err = %v, want invalid", err)
 	}
 }

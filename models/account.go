@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"healthcode/models/fault"
+
 	"gorm.io/gorm/clause"
 )
 
@@ -50,7 +52,7 @@ const (
 )
 
 // errAccountNotFound: no such account (404).
-var errAccountNotFound = Errorf(KindNotFound, "account_not_found", "账号不存在")
+var errAccountNotFound = fault.Errorf(fault.KindNotFound, "account_not_found", "账号不存在")
 
 // Error codes of identity binding.
 const (
@@ -59,6 +61,9 @@ const (
 	CodeFaceRequired           = "face_verification_required"
 	CodeFaceUnsupportedDocKind = "face_unsupported_document"
 )
+
+// ErrIdentityRequired: the account has bound no identity (403).
+var ErrIdentityRequired = fault.Errorf(fault.KindForbidden, CodeIdentityRequired, "请先完成实名认证")
 
 // IdentityBound reports whether a person is bound to the account.
 func (a *Account) IdentityBound() bool { return a.PersonID != nil }

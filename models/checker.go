@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 // KindPolicy decides whether a genuine, unexpired code of one kind still
@@ -54,7 +55,7 @@ type LinkPolicy struct{ Store *Store }
 // Revoked returns "link_<status>" for a link that is not approved.
 func (p LinkPolicy) Revoked(ctx context.Context, c codetoken.Claims) (string, error) {
 	link, err := p.Store.LinkStatus(ctx, c.Link)
-	if err != nil && ErrorKind(err) != KindNotFound {
+	if err != nil && fault.KindOf(err) != fault.KindNotFound {
 		return "", err
 	}
 	if link == LinkApproved {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"healthcode/models/fault"
 )
 
 // maxImportRows bounds one imported file.
@@ -54,9 +56,9 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return Errorf(KindInvalid, CodeImportRejected, "文件第%d行不是有效的CSV，整个文件未导入", pe.Line)
+				return fault.Errorf(fault.KindInvalid, CodeImportRejected, "文件第%d行不是有效的CSV，整个文件未导入", pe.Line)
 			}
-			return Errorf(KindInvalid, CodeImportRejected, "文件无法读取，整个文件未导入").Wrap(err)
+			return fault.Errorf(fault.KindInvalid, CodeImportRejected, "文件无法读取，整个文件未导入").Wrap(err)
 		}
 		row, _ := cr.FieldPos(0)
 		if first && len(fields) > 0 {
@@ -66,7 +68,7 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 			}
 		}
 		if rows++; rows > maxImportRows {
-			return Errorf(KindInvalid, CodeImportRejected, "文件超过%d行，请拆分后导入", maxImportRows)
+			return fault.Errorf(fault.KindInvalid, CodeImportRejected, "文件超过%d行，请拆分后导入", maxImportRows)
 		}
 		for i := range fields {
 			fields[i] = strings.TrimSpace(fields[i])
@@ -84,24 +86,24 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 		if err != nil {
 			bad++
 			if len(problems) < maxListedProblems {
-				problems = append(problems, RowProblem{Row: row, Code: ErrorCode(err), Message: safeMessage(err)})
+				problems = append(problems, RowProblem{Row: row, Code: fault.CodeOf(err), Message: safeMessage(err)})
 			}
 		}
 	}
 	if bad > 0 {
-		e := Errorf(KindInvalid, CodeImportRejected, "文件第%s行有误（共%d行），整个文件未导入，原名单继续有效", rowList(problems), bad)
+		e := fault.Errorf(fault.KindInvalid, CodeImportRejected, "文件第%s行有误（共%d行），整个文件未导入，原名单继续有效", rowList(problems), bad)
 		e.Details = ImportProblems{BadRows: bad, Problems: problems}
 		return e
 	}
 	if rows == 0 {
-		return Errorf(KindInvalid, CodeImportRejected, "文件没有数据行")
+		return fault.Errorf(fault.KindInvalid, CodeImportRejected, "文件没有数据行")
 	}
 	return nil
 }
 
 // errNotUTF8Row is the problem of a row whose text is not UTF-8, typically
 // a file saved as GBK.
-var errNotUTF8Row = Errorf(KindInvalid, CodeInvalidEncoding, "该行不是UTF-8编码的文本，请将文件另存为UTF-8后重新导入")
+var errNotUTF8Row = fault.Errorf(fault.KindInvalid, CodeInvalidEncoding, "该行不是UTF-8编码的文本，请将文件另存为UTF-8后重新导入")
 
 // validFields reports whether every field is UTF-8.
 func validFields(fields []string) bool {
@@ -126,7 +128,7 @@ func isHeader(fields, header []string) bool {
 }
 
 func safeMessage(err error) string {
-	var e *Error
+	var e *fault.Error
 	if errors.As(err, &e) {
 		return e.Message
 	}
@@ -172,7 +174,7 @@ func ScanStatusCSV(r io.Reader, today time.Time, each func(StatusRow) error) err
 	var stop error
 	err := readCSV(r, statusHeader, func(row int, f []string) error {
 		if len(f) < 3 || len(f) > 4 {
-			return Errorf(KindInvalid, "columns", "应有3或4列：证件类型,证件号码,颜色,原因")
+			return fault.Errorf(fault.KindInvalid, "columns", "应有3或4列：证件类型,证件号码,颜色,原因")
 		}
 		doc, err := ParseDocument(f[0], f[1], today)
 		if err != nil {
@@ -180,7 +182,7 @@ func ScanStatusCSV(r io.Reader, today time.Time, each func(StatusRow) error) err
 		}
 		colour, ok := ParseColour(f[2])
 		if !ok {
-			return Errorf(KindInvalid, "colour", "颜色只能是 green、yellow 或 red")
+			return fault.Errorf(fault.KindInvalid, "colour", "颜色只能是 green、yellow 或 red")
 		}
 		reason := ""
 		if len(f) == 4 {

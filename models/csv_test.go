@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -42,7 +43,7 @@ func TestImportsRefuseTextThatIsNotUTF8(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.parse(tt.file)
-			var e *models.Error
+			var e *fault.Error
 			if !asError(err, &e) || e.Code != models.CodeImportRejected {
 				t.Fatalf("err = %v, want %s", err, models.CodeImportRejected)
 			}

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -80,8 +81,8 @@ func TestEveryStatementHasADeadline(t *testing.T) {
 				if name == "pool exec" {
 					continue // past GORM: the caller translates (RecordVerifications does)
 				}
-				if models.ErrorKind(err) != models.KindUnavailable || models.ErrorCode(err) != models.CodeUnavailable {
-					t.Errorf("%s: error %v is %s/%s, want unavailable", name, err, models.ErrorKind(err), models.ErrorCode(err))
+				if fault.KindOf(err) != fault.KindUnavailable || fault.CodeOf(err) != fault.CodeUnavailable {
+					t.Errorf("%s: error %v is %s/%s, want unavailable", name, err, fault.KindOf(err), fault.CodeOf(err))
 				}
 			}
 			// The pool is fine afterwards.
@@ -113,8 +114,8 @@ func TestTransactionsHaveADeadline(t *testing.T) {
 					return insert(tx, "later")
 				})
 			})
-			if models.ErrorKind(err) != models.KindUnavailable {
-				t.Errorf("transaction past its deadline: %v (%s), want unavailable", err, models.ErrorKind(err))
+			if fault.KindOf(err) != fault.KindUnavailable {
+				t.Errorf("transaction past its deadline: %v (%s), want unavailable", err, fault.KindOf(err))
 			}
 			var n int64
 			db.Table("data_versions").Where("name IN ?", []string{"late", "later"}).Count(&n)
@@ -130,8 +131,8 @@ func TestTransactionsHaveADeadline(t *testing.T) {
 					return tx.Exec(slowSelect(driver)).Error
 				})
 			})
-			if models.ErrorKind(err) != models.KindUnavailable {
-				t.Errorf("slow statement in a transaction: %v (%s), want unavailable", err, models.ErrorKind(err))
+			if fault.KindOf(err) != fault.KindUnavailable {
+				t.Errorf("slow statement in a transaction: %v (%s), want unavailable", err, fault.KindOf(err))
 			}
 
 			// A quick transaction commits.
@@ -178,10 +179,10 @@ func TestSQLiteWriteLockIsBusyNotAHang(t *testing.T) {
 		_, err := store.Login(ctx, models.PlatformSandbox, "locked-out", "", "")
 		return err
 	})
-	if models.ErrorKind(err) != models.KindBusy {
-		t.Errorf("write under a held lock: %v (%s), want busy", err, models.ErrorKind(err))
+	if fault.KindOf(err) != fault.KindBusy {
+		t.Errorf("write under a held lock: %v (%s), want busy", err, fault.KindOf(err))
 	}
-	var busy *models.Error
+	var busy *fault.Error
 	if !errors.As(err, &busy) || busy.Message == "" || busy.Err == nil {
 		t.Errorf("busy error %#v lacks its message or cause", busy)
 	}
@@ -219,8 +220,8 @@ func TestSQLiteWritersQueueForTheLock(t *testing.T) {
 		})
 	}()
 	<-holding
-	if err := write(context.Background(), "behind-a-long-one"); models.ErrorKind(err) != models.KindBusy {
-		t.Fatalf("write behind a held lock: %v (%s), want busy", err, models.ErrorKind(err))
+	if err := write(context.Background(), "behind-a-long-one"); fault.KindOf(err) != fault.KindBusy {
+		t.Fatalf("write behind a held lock: %v (%s), want busy", err, fault.KindOf(err))
 	}
 	// Writers that come while it is held get the lock once it is released.
 	results := make(chan error, 5)

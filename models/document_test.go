@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"healthcode/models/fault"
 )
 
 // today is the fixed date the tests validate against.
@@ -82,11 +84,11 @@ func TestParseDocument(t *testing.T) {
 				if err == nil {
 					t.Fatalf("ParseDocument(%q) = %+v, want an error", tt.number, doc)
 				}
-				if ErrorKind(err) != KindInvalid {
-					t.Errorf("kind = %s, want invalid", ErrorKind(err))
+				if fault.KindOf(err) != fault.KindInvalid {
+					t.Errorf("kind = %s, want invalid", fault.KindOf(err))
 				}
-				if tt.wantCode != "" && ErrorCode(err) != tt.wantCode {
-					t.Errorf("code = %s (%v), want %s", ErrorCode(err), err, tt.wantCode)
+				if tt.wantCode != "" && fault.CodeOf(err) != tt.wantCode {
+					t.Errorf("code = %s (%v), want %s", fault.CodeOf(err), err, tt.wantCode)
 				}
 				return
 			}
@@ -110,7 +112,7 @@ func TestParseDocument(t *testing.T) {
 func TestParseDocumentErrorsNeverEchoTheNumber(t *testing.T) {
 	n := "110105194912310021"
 	_, err := ParseDocument("resident_id", n, today)
-	var e *Error
+	var e *fault.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("want *Error, got %v", err)
 	}
@@ -141,8 +143,8 @@ func FuzzParseDocument(f *testing.F) {
 	f.Fuzz(func(t *testing.T, docType, number string) {
 		doc, err := ParseDocument(docType, number, today)
 		if err != nil {
-			if ErrorKind(err) != KindInvalid {
-				t.Fatalf("error of kind %s: %v", ErrorKind(err), err)
+			if fault.KindOf(err) != fault.KindInvalid {
+				t.Fatalf("error of kind %s: %v", fault.KindOf(err), err)
 			}
 			return
 		}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"healthcode/models/fault"
+
 	"gorm.io/gorm"
 )
 
@@ -51,7 +53,7 @@ func (s *Store) CreateFaceVerification(ctx context.Context, fv *FaceVerification
 	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		if err := tx.Create(fv).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
-				return Errorf(KindConflict, "face_duplicate", "该核验已存在")
+				return fault.Errorf(fault.KindConflict, "face_duplicate", "该核验已存在")
 			}
 			return fmt.Errorf("record face verification: %w", err)
 		}
@@ -70,7 +72,7 @@ func (s *Store) FaceVerificationFor(ctx context.Context, accountID, verifyID str
 		return nil, err
 	}
 	if fv.AccountID != accountID {
-		return nil, Errorf(KindForbidden, "face_not_yours", "该核验不属于当前账号")
+		return nil, fault.Errorf(fault.KindForbidden, "face_not_yours", "该核验不属于当前账号")
 	}
 	return fv, nil
 }

@@ -7,18 +7,20 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"healthcode/models/fault"
 )
 
 // ErrWriterBusy means the group-commit queue is full: the caller should
 // shed the request (503) rather than wait without bound.
-var ErrWriterBusy = ErrBusy
+var ErrWriterBusy = fault.ErrBusy
 
 // ErrWriterClosed means the writer has shut down and takes no more rows.
-var ErrWriterClosed = Errorf(KindBusy, "busy", "系统正在重启，请稍后再试")
+var ErrWriterClosed = fault.Errorf(fault.KindBusy, "busy", "系统正在重启，请稍后再试")
 
 // ErrWriterTimeout means the row's batch did not commit within the
 // writer's timeout (the database is down or too slow): 503.
-var ErrWriterTimeout = ErrUnavailable
+var ErrWriterTimeout = fault.ErrUnavailable
 
 // GroupCommitOptions bound a group-commit writer.
 type GroupCommitOptions struct {

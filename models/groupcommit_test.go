@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"healthcode/models/fault"
 )
 
 // recorder is a flush that remembers its batches.
@@ -220,7 +222,7 @@ func TestGroupCommitAnswersWithinItsTimeout(t *testing.T) {
 		flushDeadline <- time.Until(d)
 		// A server that never answers, reported as the store reports it.
 		<-ctx.Done()
-		return ErrUnavailable.Wrap(ctx.Err())
+		return fault.ErrUnavailable.Wrap(ctx.Err())
 	})
 	defer g.Close()
 	start := time.Now()
@@ -228,7 +230,7 @@ func TestGroupCommitAnswersWithinItsTimeout(t *testing.T) {
 	if took := time.Since(start); took > timeout+time.Second {
 		t.Errorf("Submit took %v with a timeout of %v", took, timeout)
 	}
-	if ErrorKind(err) != KindUnavailable {
+	if fault.KindOf(err) != fault.KindUnavailable {
 		t.Errorf("Submit = %v, want unavailable", err)
 	}
 	if d := <-flushDeadline; d <= 0 || d > timeout {

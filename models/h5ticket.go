@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"healthcode/models/fault"
+
 	"gorm.io/gorm"
 )
 
@@ -68,7 +70,7 @@ func (s *Store) IssueH5Ticket(accountID, purpose, relativeID string, ttl time.Du
 	return base64.RawURLEncoding.EncodeToString(s.vault.Seal(payload, purposeTicket))
 }
 
-var errTicketInvalid = &Error{Kind: KindUnauthorized, Code: CodeTicketInvalid, Message: "页面链接已失效，请在小程序中重新打开"}
+var errTicketInvalid = &fault.Error{Kind: fault.KindUnauthorized, Code: CodeTicketInvalid, Message: "页面链接已失效，请在小程序中重新打开"}
 
 // RedeemH5Ticket uses a ticket up: it returns it once, then never again. A
 // used, expired or forged ticket is an *Error of KindUnauthorized.

@@ -11,6 +11,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -25,7 +26,7 @@ func TestPageTicketsAreSealed(t *testing.T) {
 		other := models.NewStore(db, storetest.Vault(t), clock, shanghai)
 		invalid := func(what, ticket string) {
 			t.Helper()
-			if _, err := s.RedeemH5Ticket(ctx, ticket); models.ErrorKind(err) != models.KindUnauthorized {
+			if _, err := s.RedeemH5Ticket(ctx, ticket); fault.KindOf(err) != fault.KindUnauthorized {
 				t.Errorf("%s: %v, want a refused ticket", what, err)
 			}
 		}

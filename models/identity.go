@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"healthcode/models/fault"
 )
 
 // Purposes that sealed claim fields are bound to.
@@ -86,7 +88,7 @@ func (s *Store) ClaimIdentity(ctx context.Context, accountID, name string, doc D
 				return err
 			}
 			if !bytes.Equal(p.DocHash, hash) {
-				return Errorf(KindConflict, CodeIdentityAlreadyBound, "该账号已绑定其他身份，如需更换请联系客服")
+				return fault.Errorf(fault.KindConflict, CodeIdentityAlreadyBound, "该账号已绑定其他身份，如需更换请联系客服")
 			}
 			bound = &p
 			return nil
@@ -184,7 +186,7 @@ func (s *Store) UnbindIdentity(ctx context.Context, r *Revocations, accountID, a
 			return notFoundAs(err, errAccountNotFound)
 		}
 		if a.PersonID == nil && a.ClaimID == nil {
-			return Errorf(KindNotFound, "identity_not_bound", "该账号未绑定身份")
+			return fault.Errorf(fault.KindNotFound, "identity_not_bound", "该账号未绑定身份")
 		}
 		subject := accountID
 		if a.PersonID != nil {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"healthcode/models/fault"
 )
 
 // Importer runs this node's import jobs one at a time, from files spooled
@@ -57,7 +59,7 @@ func (im *Importer) Submit(job *ImportJob, path string) error {
 		im.queued[job.ID] = true
 		return nil
 	default:
-		return ErrBusy
+		return fault.ErrBusy
 	}
 }
 

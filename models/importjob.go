@@ -8,6 +8,8 @@ import (
 	"io"
 	"time"
 
+	"healthcode/models/fault"
+
 	"gorm.io/gorm/clause"
 )
 
@@ -106,7 +108,7 @@ func (s *Store) importBatch() int {
 // an import that empties it). An unknown source is KindInvalid.
 func (s *Store) NewStatusImport(ctx context.Context, source string, clear bool, actor, requestID string) (*ImportJob, error) {
 	if !ValidSource(source) {
-		return nil, Errorf(KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator")
+		return nil, fault.Errorf(fault.KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator")
 	}
 	var running int64
 	if err := s.db.WithContext(ctx).Model(&ImportJob{}).Where("source = ? AND state IN ?", source, unfinishedImports).Count(&running).Error; err != nil {
@@ -114,7 +116,7 @@ func (s *Store) NewStatusImport(ctx context.Context, source string, clear bool, 
 	}
 	if running > 0 {
 		// The later upload must not be overtaken by the earlier one.
-		return nil, Errorf(KindConflict, "import_in_progress", "该来源已有名单正在导入，请等待其完成后再上传")
+		return nil, fault.Errorf(fault.KindConflict, "import_in_progress", "该来源已有名单正在导入，请等待其完成后再上传")
 	}
 	now := s.clock.Now().UTC()
 	job := &ImportJob{ID: newID(), Source: source, State: ImportQueued, Clear: clear, Actor: actor, RequestID: requestID, CreatedAt: now, UpdatedAt: now}
@@ -217,7 +219,7 @@ func (s *Store) validateImport(ctx context.Context, job *ImportJob, report func(
 	}
 	report()
 	if err := validate(); err != nil {
-		var e *Error
+		var e *fault.Error
 		if !errors.As(err, &e) || e.Code != CodeImportRejected {
 			return false, err
 		}
@@ -351,8 +353,8 @@ func retryBusy(ctx context.Context, step func() error) error {
 // notNow reports whether err is the database refusing for now rather than
 // for good.
 func notNow(err error) bool {
-	switch ErrorKind(err) {
-	case KindBusy, KindUnavailable:
+	switch fault.KindOf(err) {
+	case fault.KindBusy, fault.KindUnavailable:
 		return true
 	}
 	return contended(err) || unreachable(err)
@@ -552,7 +554,7 @@ func (s *Store) FailImport(ctx context.Context, job *ImportJob, message string) 
 }
 
 // rejectJob records a refused file: nothing was written.
-func (s *Store) rejectJob(ctx context.Context, job *ImportJob, e *Error) error {
+func (s *Store) rejectJob(ctx context.Context, job *ImportJob, e *fault.Error) error {
 	now := s.clock.Now().UTC()
 	job.State, job.Message, job.FinishedAt = ImportRejected, e.Message, &now
 	if d, ok := e.Details.(ImportProblems); ok {

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -168,7 +169,7 @@ func TestAStalledRunStopsWhenItsJobWasTakenOver(t *testing.T) {
 		}
 		// One unfinished job per source: a second upload waits its turn.
 		busy, _ := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", "")
-		if _, err := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", ""); models.ErrorCode(err) != "import_in_progress" {
+		if _, err := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", ""); fault.CodeOf(err) != "import_in_progress" {
 			t.Errorf("a second import of a source under way: %v", err)
 		}
 		if _, err := s.NewStatusImport(ctx, models.SourceCommunity, false, "operator:test", ""); err != nil {
@@ -222,7 +223,7 @@ func TestDisabilityImportInterrupted(t *testing.T) {
 		if count(broken.ID) == 0 || count(first.ID) != 5000 {
 			t.Fatalf("after the break: %d rows of the broken run, %d of the register", count(broken.ID), count(first.ID))
 		}
-		if _, err := s.NewDisabilityImport(ctx, "operator:test", ""); models.ErrorCode(err) != "import_in_progress" {
+		if _, err := s.NewDisabilityImport(ctx, "operator:test", ""); fault.CodeOf(err) != "import_in_progress" {
 			t.Errorf("a second import while one runs: %v", err)
 		}
 		clock.Set(purgeNow.Add(3 * time.Minute))
@@ -252,7 +253,7 @@ func TestImportStagingRetriesWithoutDuplicates(t *testing.T) {
 		busy := func(tx *gorm.DB) {
 			if tx.Statement.Table == "status_entries" || strings.Contains(tx.Statement.SQL.String(), "`status_entries`") {
 				if refused++; refused == 1 {
-					tx.AddError(models.ErrBusy)
+					tx.AddError(fault.ErrBusy)
 				}
 			}
 		}
@@ -267,7 +268,7 @@ func TestImportStagingRetriesWithoutDuplicates(t *testing.T) {
 		err := db.Callback().Row().Before("gorm:row").Register("test:busy", func(tx *gorm.DB) {
 			if tx.Statement.TableExpr != nil && strings.Contains(tx.Statement.TableExpr.SQL, "idx_status_entries_import_doc") {
 				if walks++; walks == 1 {
-					tx.AddError(models.ErrBusy)
+					tx.AddError(fault.ErrBusy)
 				}
 			}
 		})
@@ -277,7 +278,7 @@ func TestImportStagingRetriesWithoutDuplicates(t *testing.T) {
 		lost := 0
 		models.AfterStaging(s, func() error {
 			if lost++; lost == 1 {
-				return models.ErrBusy // committed, but the answer did not come back
+				return fault.ErrBusy // committed, but the answer did not come back
 			}
 			return nil
 		})

@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"time"
 
+	"healthcode/models/fault"
+
 	"gorm.io/gorm"
 )
 
@@ -27,10 +29,10 @@ type Kiosk struct {
 func (Kiosk) TableName() string { return "kiosks" }
 
 var (
-	errKioskNotFound = Errorf(KindNotFound, "kiosk_not_found", "未找到该自助机")
+	errKioskNotFound = fault.Errorf(fault.KindNotFound, "kiosk_not_found", "未找到该自助机")
 	// ErrKioskRequired: no kiosk key, or one not registered (401).
-	ErrKioskRequired = Errorf(KindUnauthorized, "kiosk_required", "自助机未登记或密钥无效")
-	errKioskFields   = Errorf(KindInvalid, "invalid_kiosk", "请填写自助机名称（64 字以内）和地点（128 字以内）")
+	ErrKioskRequired = fault.Errorf(fault.KindUnauthorized, "kiosk_required", "自助机未登记或密钥无效")
+	errKioskFields   = fault.Errorf(fault.KindInvalid, "invalid_kiosk", "请填写自助机名称（64 字以内）和地点（128 字以内）")
 )
 
 func kioskKeyHash(key string) []byte { h := sha256.Sum256([]byte(key)); return h[:] }

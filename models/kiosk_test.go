@@ -8,6 +8,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -24,7 +25,7 @@ func TestKioskBookReachesEveryNode(t *testing.T) {
 		a := models.NewStore(db, vault, models.SystemClock{}, shanghai)
 		b := models.NewStore(db, vault, models.SystemClock{}, shanghai)
 		bookA, bookB := models.NewKioskBook(), models.NewKioskBook()
-		if _, err := bookB.ByKey("anything"); models.ErrorCode(err) != "kiosk_required" {
+		if _, err := bookB.ByKey("anything"); fault.CodeOf(err) != "kiosk_required" {
 			t.Fatalf("an unloaded book: %v", err)
 		}
 		if err := b.RefreshKiosks(ctx, bookB); err != nil {
@@ -42,7 +43,7 @@ func TestKioskBookReachesEveryNode(t *testing.T) {
 		if got, err := bookA.ByKey(key); err != nil || got.ID != k.ID || got.Name != "社区自助机" || got.Place != "徐汇区某街道" {
 			t.Fatalf("the registering node: %+v, %v", got, err)
 		}
-		if _, err := bookA.ByKey(key + "x"); models.ErrorCode(err) != "kiosk_required" {
+		if _, err := bookA.ByKey(key + "x"); fault.CodeOf(err) != "kiosk_required" {
 			t.Errorf("a wrong key: %v", err)
 		}
 		authenticates := func(want bool) {
@@ -54,7 +55,7 @@ func TestKioskBookReachesEveryNode(t *testing.T) {
 					t.Logf("authenticates %v on the second node after %v", want, time.Since(start).Round(time.Millisecond))
 					return
 				}
-				if !want && models.ErrorCode(err) != "kiosk_required" && err != nil {
+				if !want && fault.CodeOf(err) != "kiosk_required" && err != nil {
 					t.Fatalf("refused with %v, want kiosk_required", err)
 				}
 				if time.Since(start) > 5*time.Second {
@@ -70,11 +71,11 @@ func TestKioskBookReachesEveryNode(t *testing.T) {
 		if err := a.RefreshKiosks(ctx, bookA); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := bookA.ByKey(key); models.ErrorCode(err) != "kiosk_required" {
+		if _, err := bookA.ByKey(key); fault.CodeOf(err) != "kiosk_required" {
 			t.Errorf("the deleting node still admits the kiosk: %v", err)
 		}
 		authenticates(false)
-		if err := a.DeleteKiosk(ctx, k.ID, "test", ""); models.ErrorCode(err) != "kiosk_not_found" {
+		if err := a.DeleteKiosk(ctx, k.ID, "test", ""); fault.CodeOf(err) != "kiosk_not_found" {
 			t.Errorf("deleted twice: %v", err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 // offlineVersionName names the offline codes' version counter; its value
@@ -24,9 +25,9 @@ const (
 )
 
 var (
-	errNotEligible = Errorf(KindForbidden, CodeNotEligible,
+	errNotEligible = fault.Errorf(fault.KindForbidden, CodeNotEligible,
 		"离线码供 60 周岁及以上老人、未满 18 周岁的未成年人和登记在册的残疾人申领")
-	errNoOfflineCode = Errorf(KindNotFound, CodeNoOfflineCode, "没有有效的离线码")
+	errNoOfflineCode = fault.Errorf(fault.KindNotFound, CodeNoOfflineCode, "没有有效的离线码")
 )
 
 // RevokedFeedBatch is the most entries one page of the revocation feed holds.
@@ -81,7 +82,7 @@ func (o OfflineCode) CodeID() []byte { b, _ := hex.DecodeString(o.ID); return b 
 
 // ErrBirthDateInvalid is a birth date given for a document without one that
 // no living person has: not a date, in the future, or over 130 years ago.
-var ErrBirthDateInvalid = Errorf(KindInvalid, "invalid_birth_date", "出生日期无效，请核对证件后重新输入（格式 YYYY-MM-DD）")
+var ErrBirthDateInvalid = fault.Errorf(fault.KindInvalid, "invalid_birth_date", "出生日期无效，请核对证件后重新输入（格式 YYYY-MM-DD）")
 
 // CheckBirthDate checks a birth date given for a document that carries
 // none, on day now in loc.
@@ -485,7 +486,7 @@ func (p OfflinePolicy) Revoked(_ context.Context, c codetoken.Claims) (string, e
 
 // ErrBirthDateOnDocument refuses a birth date for a document that carries
 // its own (a resident ID card's is read from its number).
-var ErrBirthDateOnDocument = Errorf(KindConflict, "birth_date_on_document", "该证件已载明出生日期，无需补录")
+var ErrBirthDateOnDocument = fault.Errorf(fault.KindConflict, "birth_date_on_document", "该证件已载明出生日期，无需补录")
 
 // SetBirthDate records, for an operator, the birth date of the registered
 // holder of doc, a document that carries none (a passport, a permit): the

@@ -10,6 +10,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -51,7 +52,7 @@ func TestOfflineRevocationReachesEveryNode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := a.IssueOfflineCode(ctx, young.ID, "test", ""); models.ErrorCode(err) != models.CodeNotEligible {
+		if _, _, err := a.IssueOfflineCode(ctx, young.ID, "test", ""); fault.CodeOf(err) != models.CodeNotEligible {
 			t.Fatalf("a 30-year-old: %v", err)
 		}
 		bookB := models.NewOfflineBook()
@@ -328,7 +329,7 @@ func TestOfflineIssuesAtOnceLeaveOneLivePaper(t *testing.T) {
 		ctx := context.Background()
 		s := models.NewStore(db, storetest.Vault(t), models.SystemClock{}, shanghai)
 		doc := mustParse(t, "passport", "E98765432")
-		if _, _, err := s.IssueOfflineByDocument(ctx, "Ada Lovelace", doc, "1890-01-01", "kiosk:k1", ""); models.ErrorCode(err) != "invalid_birth_date" {
+		if _, _, err := s.IssueOfflineByDocument(ctx, "Ada Lovelace", doc, "1890-01-01", "kiosk:k1", ""); fault.CodeOf(err) != "invalid_birth_date" {
 			t.Fatalf("born 1890: %v, want invalid_birth_date", err)
 		}
 		// Registered (by a verification, say) with no code yet, so no
@@ -401,16 +402,16 @@ func TestOperatorBirthDate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.IssueOfflineCode(ctx, p.ID, "account:a1", ""); models.ErrorCode(err) != models.CodeNotEligible {
+		if _, _, err := s.IssueOfflineCode(ctx, p.ID, "account:a1", ""); fault.CodeOf(err) != models.CodeNotEligible {
 			t.Fatalf("without a birth date: %v", err)
 		}
-		if _, err := s.SetBirthDate(ctx, passport, "2999-01-01", "operator:x", ""); models.ErrorCode(err) != "invalid_birth_date" {
+		if _, err := s.SetBirthDate(ctx, passport, "2999-01-01", "operator:x", ""); fault.CodeOf(err) != "invalid_birth_date" {
 			t.Fatalf("a birth date in the future: %v", err)
 		}
-		if _, err := s.SetBirthDate(ctx, mustParse(t, "resident_id", "11010519491231002X"), "1950-01-01", "operator:x", ""); models.ErrorCode(err) != "birth_date_on_document" {
+		if _, err := s.SetBirthDate(ctx, mustParse(t, "resident_id", "11010519491231002X"), "1950-01-01", "operator:x", ""); fault.CodeOf(err) != "birth_date_on_document" {
 			t.Fatalf("over a resident ID's own date: %v", err)
 		}
-		if _, err := s.SetBirthDate(ctx, mustParse(t, "passport", "E00000001"), "1950-01-01", "operator:x", ""); models.ErrorKind(err) != models.KindNotFound {
+		if _, err := s.SetBirthDate(ctx, mustParse(t, "passport", "E00000001"), "1950-01-01", "operator:x", ""); fault.KindOf(err) != fault.KindNotFound {
 			t.Fatalf("an unregistered document: %v", err)
 		}
 		if _, err := s.SetBirthDate(ctx, passport, "1946-12-09", "operator:x", ""); err != nil {

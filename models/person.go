@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"healthcode/models/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -20,6 +22,10 @@ const (
 // CodeNameMismatch is the error code of a name that does not match the
 // document on record. Its message does not say which of the two is wrong.
 const CodeNameMismatch = "identity_mismatch"
+
+// ErrNameMismatch: the name does not match the document on record; it does
+// not say which of the two is wrong (400).
+var ErrNameMismatch = fault.Errorf(fault.KindInvalid, CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
 
 // Person is someone with an identity document. The name and number are
 // sealed; the keyed hash finds the person by document; the masked forms are

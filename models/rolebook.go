@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"healthcode/models/fault"
 )
 
 // roleBook holds the active holders of one role (verifiers, samplers) in
@@ -14,7 +16,7 @@ type roleBook struct {
 	// places maps account id → place or site.
 	places snapshotBook[map[string]string]
 	// denied is the error of an account without the role.
-	denied *Error
+	denied *fault.Error
 }
 
 // place returns the place of an active holder, or the book's denied error.
@@ -31,7 +33,7 @@ func (b *roleBook) place(accountID string) (string, error) {
 type role struct {
 	version  string
 	action   string // audit action prefix: "verifier", "sampler"
-	notFound *Error
+	notFound *fault.Error
 	// read returns the active holders and their places.
 	read func(tx *gormDB) (map[string]string, error)
 }

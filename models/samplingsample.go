@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"healthcode/models/fault"
 )
 
 // How a person was identified at the sampling point: the kind of code
@@ -41,10 +43,10 @@ func (Sample) TableName() string { return "samples" }
 
 var (
 	sampleIDFormat = regexp.MustCompile(`^[0-9A-Za-z-]{8,64}$`)
-	errBadSampleID = Errorf(KindInvalid, "invalid_sample_id", "采样记录编号应为8至64位字母、数字或“-”")
+	errBadSampleID = fault.Errorf(fault.KindInvalid, "invalid_sample_id", "采样记录编号应为8至64位字母、数字或“-”")
 	// errSampleIDTaken is a sample id another site used: ids are the
 	// devices' random UUIDs, so this is a fault, not a resend.
-	errSampleIDTaken = Errorf(KindConflict, "sample_id_taken", "采样记录编号已被使用，请重新登记")
+	errSampleIDTaken = fault.Errorf(fault.KindConflict, "sample_id_taken", "采样记录编号已被使用，请重新登记")
 )
 
 // CheckSampleID validates a client's sample id. Errors: KindInvalid.

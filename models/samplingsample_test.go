@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -62,7 +63,7 @@ func TestTwoNodesFillOneTube(t *testing.T) {
 		full := 0
 		records := map[string]models.Sample{}
 		for i, r := range regs {
-			var refusal *models.Error
+			var refusal *fault.Error
 			switch {
 			case errs[i] != nil:
 				t.Fatalf("registration %d: batch failed: %v", i, errs[i])

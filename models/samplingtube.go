@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"time"
 
+	"healthcode/models/fault"
+
 	"gorm.io/gorm/clause"
 )
 
@@ -48,13 +50,13 @@ const (
 
 var (
 	tubeBarcode    = regexp.MustCompile(`^[0-9A-Za-z-]{8,20}$`)
-	errBadTube     = Errorf(KindInvalid, "invalid_tube", "试管条码应为8至20位字母、数字或“-”")
-	errBadMode     = Errorf(KindInvalid, "invalid_mode", "采样模式只能是1、10或20")
-	errTubeExists  = Errorf(KindConflict, CodeTubeExists, "该试管已开管")
-	errTubeMissing = Errorf(KindNotFound, CodeTubeNotFound, "未找到该试管")
-	errTubeSealed  = Errorf(KindConflict, CodeTubeSealed, "该试管已封管")
-	errTubeFull    = Errorf(KindConflict, CodeTubeFull, "该试管已满")
-	errInTube      = Errorf(KindConflict, CodeAlreadyInTube, "此人已在该试管中")
+	errBadTube     = fault.Errorf(fault.KindInvalid, "invalid_tube", "试管条码应为8至20位字母、数字或“-”")
+	errBadMode     = fault.Errorf(fault.KindInvalid, "invalid_mode", "采样模式只能是1、10或20")
+	errTubeExists  = fault.Errorf(fault.KindConflict, CodeTubeExists, "该试管已开管")
+	errTubeMissing = fault.Errorf(fault.KindNotFound, CodeTubeNotFound, "未找到该试管")
+	errTubeSealed  = fault.Errorf(fault.KindConflict, CodeTubeSealed, "该试管已封管")
+	errTubeFull    = fault.Errorf(fault.KindConflict, CodeTubeFull, "该试管已满")
+	errInTube      = fault.Errorf(fault.KindConflict, CodeAlreadyInTube, "此人已在该试管中")
 )
 
 // CheckTube validates a tube barcode: 8–20 characters of [0-9A-Za-z-].

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"healthcode/models/fault"
 )
 
 // Session is what a login token carries: everything the hot paths need about
@@ -53,9 +55,9 @@ const (
 )
 
 var (
-	errNoSession      = Errorf(KindUnauthorized, CodeUnauthorized, "请先登录")
-	errBadSession     = Errorf(KindUnauthorized, CodeUnauthorized, "登录状态无效，请重新登录")
-	errExpiredSession = Errorf(KindUnauthorized, CodeSessionExpired, "登录已过期，请重新登录")
+	errNoSession      = fault.Errorf(fault.KindUnauthorized, CodeUnauthorized, "请先登录")
+	errBadSession     = fault.Errorf(fault.KindUnauthorized, CodeUnauthorized, "登录状态无效，请重新登录")
+	errExpiredSession = fault.Errorf(fault.KindUnauthorized, CodeSessionExpired, "登录已过期，请重新登录")
 )
 
 // tokenPrefix names the token format so it can change later.
@@ -182,7 +184,7 @@ func (s *Sessions) verify(token, scope string) (Session, error) {
 		return Session{}, errExpiredSession
 	}
 	if s.Revoked != nil && s.Revoked.IsRevoked(sess.AccountID, sess.Version) {
-		return Session{}, Errorf(KindUnauthorized, CodeSessionRevoked, "您已退出登录，请重新登录")
+		return Session{}, fault.Errorf(fault.KindUnauthorized, CodeSessionRevoked, "您已退出登录，请重新登录")
 	}
 	return sess, nil
 }

@@ -10,6 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -37,7 +38,7 @@ func TestParseStatusCSV(t *testing.T) {
 		"resident_id,11010519491231002X,purple,unknown colour\n" +
 		"resident_id\n"
 	_, err = models.ParseStatusCSV(strings.NewReader(bad), today)
-	var e *models.Error
+	var e *fault.Error
 	if !asError(err, &e) || e.Code != models.CodeImportRejected {
 		t.Fatalf("err = %v, want import_rejected", err)
 	}
@@ -49,7 +50,7 @@ func TestParseStatusCSV(t *testing.T) {
 	if !strings.Contains(e.Message, "2、3、4") || strings.Contains(e.Message+details.Problems[0].Message, "110105194912310021") {
 		t.Errorf("message %q should list the rows and never the number", e.Message)
 	}
-	if _, err := models.ParseStatusCSV(strings.NewReader("doc_type,doc_number,colour,reason\n"), today); models.ErrorCode(err) != models.CodeImportRejected {
+	if _, err := models.ParseStatusCSV(strings.NewReader("doc_type,doc_number,colour,reason\n"), today); fault.CodeOf(err) != models.CodeImportRejected {
 		t.Errorf("a file with only a header: %v", err)
 	}
 }
@@ -67,7 +68,7 @@ func importCSV(t *testing.T, s *models.Store, source, csv string) error {
 		return err
 	}
 	if job.State == models.ImportRejected {
-		return models.Errorf(models.KindInvalid, models.CodeImportRejected, "%s", job.Message)
+		return fault.Errorf(fault.KindInvalid, models.CodeImportRejected, "%s", job.Message)
 	}
 	return nil
 }
@@ -100,7 +101,7 @@ func TestStatusImportsAndTheBook(t *testing.T) {
 
 		// A bad file is refused whole and the lists in force stay.
 		err := importCSV(t, s, models.SourceCDC, "resident_id,11010519491231002X,green,\nresident_id,110105194912310021,green,\n")
-		if models.ErrorCode(err) != models.CodeImportRejected {
+		if fault.CodeOf(err) != models.CodeImportRejected {
 			t.Fatalf("bad file: %v", err)
 		}
 		s.RefreshStatus(ctx, book)
@@ -155,7 +156,7 @@ func TestStatusImportsAndTheBook(t *testing.T) {
 		if audit, _ := s.AuditEntries(ctx, "status.import", ""); len(audit) != 3 {
 			t.Errorf("%d import audit entries, want 3", len(audit))
 		}
-		if _, err := s.NewStatusImport(ctx, "rumours", false, "operator:test", ""); models.ErrorCode(err) != "invalid_source" {
+		if _, err := s.NewStatusImport(ctx, "rumours", false, "operator:test", ""); fault.CodeOf(err) != "invalid_source" {
 			t.Errorf("unknown source: %v", err)
 		}
 	})

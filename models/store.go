@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"healthcode/models/fault"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -89,7 +91,7 @@ var orderedEncoding = base32.NewEncoding("0123456789abcdefghijklmnopqrstuv").Wit
 
 // notFound turns gorm's record-not-found into a domain error naming what.
 func notFound(err error, code, message string) error {
-	return notFoundAs(err, &Error{Kind: KindNotFound, Code: code, Message: message})
+	return notFoundAs(err, &fault.Error{Kind: fault.KindNotFound, Code: code, Message: message})
 }
 
 // gormDB shortens transaction signatures.
@@ -110,7 +112,7 @@ func (s *Store) readCommitted() []*sql.TxOptions {
 var lockForUpdate = clause.Locking{Strength: "UPDATE"}
 
 // notFoundAs turns gorm's record-not-found into the given domain error.
-func notFoundAs(err error, as *Error) error {
+func notFoundAs(err error, as *fault.Error) error {
 	if errors.Is(err, gorm.ErrRecordNotFound) {
 		return as
 	}

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -93,7 +94,7 @@ func TestEnsurePersonFindsTheSameDocument(t *testing.T) {
 			t.Fatalf("second EnsurePerson = %v, %v; want person %s", again, err, first.ID)
 		}
 		_, err = s.EnsurePerson(ctx, "李四", mustParse(t, "resident_id", "11010519491231002X"))
-		if models.ErrorCode(err) != models.CodeNameMismatch || models.ErrorKind(err) != models.KindInvalid {
+		if fault.CodeOf(err) != models.CodeNameMismatch || fault.KindOf(err) != fault.KindInvalid {
 			t.Errorf("other name: err = %v, want %s", err, models.CodeNameMismatch)
 		}
 		byDoc, err := s.PersonByDocument(ctx, mustParse(t, "resident_id", "11010519491231002X"))
@@ -101,7 +102,7 @@ func TestEnsurePersonFindsTheSameDocument(t *testing.T) {
 			t.Errorf("PersonByDocument = %v, %v", byDoc, err)
 		}
 		_, err = s.PersonByDocument(ctx, mustParse(t, "passport", "E12345678"))
-		if models.ErrorKind(err) != models.KindNotFound {
+		if fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("unknown document: err = %v, want not found", err)
 		}
 	})
@@ -174,7 +175,7 @@ func TestUpsertAccountKeepsPlatformsApart(t *testing.T) {
 		if err != nil || got.Platform != models.PlatformWeChat || got.SessionVersion != 1 || got.PersonID != nil {
 			t.Errorf("AccountByID = %+v, %v", got, err)
 		}
-		if _, err := s.AccountByID(ctx, "nope"); models.ErrorKind(err) != models.KindNotFound {
+		if _, err := s.AccountByID(ctx, "nope"); fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("unknown account: %v", err)
 		}
 	})
@@ -235,7 +236,7 @@ func TestAuditLog(t *testing.T) {
 	})
 }
 
-func asError(err error, target **models.Error) bool { return errors.As(err, target) }
+func asError(err error, target **fault.Error) bool { return errors.As(err, target) }
 
 // A database that took a later migration first (branches landing in either
 // order) still gets the earlier one, and until then says it is at the

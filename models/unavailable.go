@@ -7,20 +7,14 @@ import (
 	"errors"
 	"net"
 
+	"healthcode/models/fault"
+
 	gosqlite "github.com/glebarez/go-sqlite"
 	"github.com/glebarez/sqlite"
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"gorm.io/driver/mysql"
 	sqlite3 "modernc.org/sqlite/lib"
 )
-
-// CodeUnavailable is the error code of a request the database could not
-// serve in time.
-const CodeUnavailable = "unavailable"
-
-// ErrUnavailable: the database is unreachable, refused the connection or did
-// not answer within its deadline; the client should retry later (503).
-var ErrUnavailable = Errorf(KindUnavailable, CodeUnavailable, "服务暂时不可用，请稍后再试")
 
 // databaseError puts a database error into the domain's vocabulary: one
 // that says the database is down, too slow or refusing work becomes
@@ -29,14 +23,14 @@ var ErrUnavailable = Errorf(KindUnavailable, CodeUnavailable, "服务暂时不�
 // passes through here (see translating dialectors below); the few calls made
 // past GORM pass theirs explicitly.
 func databaseError(err error) error {
-	var domain *Error
+	var domain *fault.Error
 	switch {
 	case err == nil || errors.As(err, &domain):
 		return err
 	case contended(err):
-		return ErrBusy.Wrap(err)
+		return fault.ErrBusy.Wrap(err)
 	case unreachable(err):
-		return ErrUnavailable.Wrap(err)
+		return fault.ErrUnavailable.Wrap(err)
 	}
 	return err
 }

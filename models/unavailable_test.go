@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 
+	"healthcode/models/fault"
+
 	mysqldriver "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 )
@@ -21,24 +23,24 @@ import (
 // passes unchanged.
 func TestDatabaseErrorsInTheVocabulary(t *testing.T) {
 	refused := &net.OpError{Op: "dial", Net: "tcp", Err: os.NewSyscallError("connect", syscall.ECONNREFUSED)}
-	domain := Errorf(KindNotFound, "account_not_found", "账号不存在")
+	domain := fault.Errorf(fault.KindNotFound, "account_not_found", "账号不存在")
 	for _, c := range []struct {
 		name string
 		err  error
-		kind Kind // "" means unchanged
+		kind fault.Kind // "" means unchanged
 	}{
-		{"connection refused", fmt.Errorf("read: %w", refused), KindUnavailable},
-		{"i/o timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, KindUnavailable},
-		{"statement deadline", fmt.Errorf("record: %w", context.DeadlineExceeded), KindUnavailable},
-		{"bad connection", driver.ErrBadConn, KindUnavailable},
-		{"mysql invalid connection", mysqldriver.ErrInvalidConn, KindUnavailable},
-		{"connection done", sql.ErrConnDone, KindUnavailable},
-		{"transaction rolled back at its deadline", sql.ErrTxDone, KindUnavailable},
-		{"too many connections", &mysqldriver.MySQLError{Number: 1040, Message: "Too many connections"}, KindUnavailable},
-		{"server shutting down", &mysqldriver.MySQLError{Number: 1053}, KindUnavailable},
-		{"read-only during failover", &mysqldriver.MySQLError{Number: 1290}, KindUnavailable},
-		{"lock wait timeout", &mysqldriver.MySQLError{Number: 1205}, KindBusy},
-		{"deadlock", &mysqldriver.MySQLError{Number: 1213}, KindBusy},
+		{"connection refused", fmt.Errorf("read: %w", refused), fault.KindUnavailable},
+		{"i/o timeout", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, fault.KindUnavailable},
+		{"statement deadline", fmt.Errorf("record: %w", context.DeadlineExceeded), fault.KindUnavailable},
+		{"bad connection", driver.ErrBadConn, fault.KindUnavailable},
+		{"mysql invalid connection", mysqldriver.ErrInvalidConn, fault.KindUnavailable},
+		{"connection done", sql.ErrConnDone, fault.KindUnavailable},
+		{"transaction rolled back at its deadline", sql.ErrTxDone, fault.KindUnavailable},
+		{"too many connections", &mysqldriver.MySQLError{Number: 1040, Message: "Too many connections"}, fault.KindUnavailable},
+		{"server shutting down", &mysqldriver.MySQLError{Number: 1053}, fault.KindUnavailable},
+		{"read-only during failover", &mysqldriver.MySQLError{Number: 1290}, fault.KindUnavailable},
+		{"lock wait timeout", &mysqldriver.MySQLError{Number: 1205}, fault.KindBusy},
+		{"deadlock", &mysqldriver.MySQLError{Number: 1213}, fault.KindBusy},
 		{"syntax error", &mysqldriver.MySQLError{Number: 1064}, ""},
 		{"duplicate key", gorm.ErrDuplicatedKey, ""},
 		{"not found", gorm.ErrRecordNotFound, ""},
@@ -54,11 +56,11 @@ func TestDatabaseErrorsInTheVocabulary(t *testing.T) {
 				}
 				return
 			}
-			var e *Error
+			var e *fault.Error
 			if !errors.As(got, &e) || e.Kind != c.kind || !errors.Is(got, c.err) {
 				t.Fatalf("%v became %#v, want kind %s wrapping it", c.err, got, c.kind)
 			}
-			if want := map[Kind]string{KindUnavailable: CodeUnavailable, KindBusy: "busy"}[c.kind]; e.Code != want || e.Message == "" {
+			if want := map[fault.Kind]string{fault.KindUnavailable: fault.CodeUnavailable, fault.KindBusy: "busy"}[c.kind]; e.Code != want || e.Message == "" {
 				t.Errorf("code %q message %q, want code %q and a message", e.Code, e.Message, want)
 			}
 		})

@@ -9,6 +9,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
@@ -75,7 +76,7 @@ func TestVenueRegistryFollowsChanges(t *testing.T) {
 		if err != nil || pilot.State != models.VenuePendingReview {
 			t.Fatalf("pilot = %+v %v", pilot, err)
 		}
-		if _, err := s.RegisterVenue(ctx, acct.ID, 7, app("坏代码", "913501"), "req"); models.ErrorCode(err) != "invalid_credit_code" {
+		if _, err := s.RegisterVenue(ctx, acct.ID, 7, app("坏代码", "913501"), "req"); fault.CodeOf(err) != "invalid_credit_code" {
 			t.Errorf("malformed credit code: %v", err)
 		}
 		policy := models.VenuePolicy{Venues: book}
@@ -125,10 +126,10 @@ func TestVenueRegistryFollowsChanges(t *testing.T) {
 		}
 		// A stranger cannot change or read it.
 		other, _ := s.UpsertAccount(ctx, "sandbox", "stranger", "")
-		if _, err := s.EndVenue(ctx, other.ID, shop.ID, "req"); models.ErrorKind(err) != models.KindNotFound {
+		if _, err := s.EndVenue(ctx, other.ID, shop.ID, "req"); fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("a stranger ends a venue: %v", err)
 		}
-		if _, err := s.CheckInsOf(ctx, other.ID, shop.ID, models.CheckInQuery{From: purgeNow.Add(-time.Hour), To: purgeNow}, "req"); models.ErrorKind(err) != models.KindNotFound {
+		if _, err := s.CheckInsOf(ctx, other.ID, shop.ID, models.CheckInQuery{From: purgeNow.Add(-time.Hour), To: purgeNow}, "req"); fault.KindOf(err) != fault.KindNotFound {
 			t.Errorf("a stranger reads the register: %v", err)
 		}
 	})

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"healthcode/models/fault"
 )
 
 // Verifier is an account allowed to verify codes (staff at a gate), at a
@@ -53,7 +55,7 @@ const CodeNotVerifier = "not_verifier"
 // KindNotFound for an unknown account.
 func (s *Store) GrantVerifier(ctx context.Context, accountID, place, actor, requestID string) (*Verifier, error) {
 	if place == "" || len([]rune(place)) > 100 {
-		return nil, Errorf(KindInvalid, "invalid_place", "请填写核验场所（不超过100字）")
+		return nil, fault.Errorf(fault.KindInvalid, "invalid_place", "请填写核验场所（不超过100字）")
 	}
 	now := s.clock.Now().UTC()
 	v := &Verifier{AccountID: accountID, Place: place, GrantedBy: actor, GrantedAt: now}

@@ -1,7 +1,8 @@
-// Package models is the domain of the health-code service: identity rules,
-// the entities stored through GORM, the store that reads and writes them,
-// and the error vocabulary every layer speaks.
-package models
+// Package fault is the error vocabulary every layer of the service speaks: a
+// kind (which the HTTP layer maps to one status), a stable code and a
+// message safe to show a citizen, with the cause kept apart for the log. It
+// imports nothing of the service, so every package can use it.
+package fault
 
 import (
 	"errors"
@@ -22,14 +23,12 @@ const (
 	KindUnavailable  Kind = "unavailable"  // a dependency is down
 	KindUpstream     Kind = "upstream"     // a platform (WeChat, Alipay) failed
 	KindInternal     Kind = "internal"     // a bug or an unexpected failure
-	// KindUnsupportedMedia: the request body is not of the media type the
-	// endpoint takes (for example a form posted to a JSON endpoint).
-	KindUnsupportedMedia Kind = "unsupported_media_type"
 )
 
 // Error is an error whose Message is safe to show a citizen. Code is a stable
-// machine-readable string (for example "id_check_digit"); Err, when set, is
-// the underlying cause, logged but never shown.
+// machine-readable string (one of the Code* constants, for example
+// CodeDocCheckDigit); Err, when set, is the underlying cause, logged but
+// never shown.
 type Error struct {
 	Kind    Kind
 	Code    string
@@ -63,20 +62,20 @@ func (e *Error) Wrap(err error) *Error {
 	return &c
 }
 
-// Errors several places report; one value each, so code and wording agree.
+// Errors of the service as a whole; one value each, so code and wording
+// agree wherever they are reported.
 var (
-	// ErrIdentityRequired: the account has bound no identity (403).
-	ErrIdentityRequired = Errorf(KindForbidden, CodeIdentityRequired, "请先完成实名认证")
-	// ErrNameMismatch: the name does not match the document on record; it
-	// does not say which of the two is wrong (400).
-	ErrNameMismatch = Errorf(KindInvalid, CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
 	// ErrBusy: the service sheds load; the client should retry shortly (503).
-	ErrBusy = Errorf(KindBusy, "busy", "系统繁忙，请稍后再试")
+	ErrBusy = Errorf(KindBusy, CodeBusy, "系统繁忙，请稍后再试")
+	// ErrUnavailable: a dependency (the database) is unreachable, refused
+	// the connection or did not answer within its deadline; the client
+	// should retry later (503).
+	ErrUnavailable = Errorf(KindUnavailable, CodeUnavailable, "服务暂时不可用，请稍后再试")
 )
 
-// ErrorKind returns the kind of the first *Error in err's chain, or
+// KindOf returns the kind of the first *Error in err's chain, or
 // KindInternal when there is none.
-func ErrorKind(err error) Kind {
+func KindOf(err error) Kind {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Kind
@@ -84,12 +83,12 @@ func ErrorKind(err error) Kind {
 	return KindInternal
 }
 
-// ErrorCode returns the code of the first *Error in err's chain, or
-// "internal" when there is none.
-func ErrorCode(err error) string {
+// CodeOf returns the code of the first *Error in err's chain, or
+// CodeInternal when there is none.
+func CodeOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
 	}
-	return string(KindInternal)
+	return CodeInternal
 }
