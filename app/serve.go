@@ -18,6 +18,7 @@ import (
 	"healthcode/config"
 	"healthcode/handlers"
 	"healthcode/models"
+	"healthcode/models/groupcommit"
 )
 
 // serve runs the HTTP service until ctx is cancelled, then stops accepting,
@@ -82,7 +83,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	if writers == 0 {
 		writers = map[string]int{config.DriverSQLite: 1, config.DriverMySQL: 4}[cfg.DB.Driver]
 	}
-	verifications := models.NewGroupCommitter(models.GroupCommitOptions{
+	verifications := groupcommit.New(groupcommit.Options{
 		MaxBatch: cfg.GroupCommit.MaxBatch, MaxWait: cfg.GroupCommit.MaxWait.D(), Queue: cfg.GroupCommit.Queue, Writers: writers,
 		Timeout: cfg.DB.QueryTimeout.D(),
 	}, d.store.RecordVerifications)
@@ -93,13 +94,13 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	// registrations always go to the same writer, so this node's batches
 	// never wait for each other's tube locks (another node's may: the
 	// database decides between them).
-	samples := models.NewPartitionedGroupCommitter(models.GroupCommitOptions{
+	samples := groupcommit.NewPartitioned(groupcommit.Options{
 		MaxBatch: cfg.GroupCommit.MaxBatch, MaxWait: cfg.GroupCommit.MaxWait.D(), Queue: cfg.GroupCommit.Queue, Writers: writers,
 		Timeout: cfg.DB.QueryTimeout.D(),
 	}, func(r *models.SampleRegistration) string { return r.Sample.Tube }, d.store.RecordSamples)
 	defer samples.Close()
 	// Venue check-ins too, each visit with its result page's ticket.
-	visits := models.NewGroupCommitter(models.GroupCommitOptions{
+	visits := groupcommit.New(groupcommit.Options{
 		MaxBatch: cfg.GroupCommit.MaxBatch, MaxWait: cfg.GroupCommit.MaxWait.D(), Queue: cfg.GroupCommit.Queue, Writers: writers,
 		Timeout: cfg.DB.QueryTimeout.D(),
 	}, d.store.RecordVisits)

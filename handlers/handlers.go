@@ -16,6 +16,7 @@ import (
 	"healthcode/models"
 	"healthcode/models/codetoken"
 	"healthcode/models/fault"
+	"healthcode/models/groupcommit"
 )
 
 // Deps is what the handlers need, built once by the composition root.
@@ -37,15 +38,15 @@ type Deps struct {
 	// Importer runs status imports as background jobs.
 	Importer *models.Importer
 	// Verifications records scans through group commit.
-	Verifications *models.GroupCommitter[*models.Verification]
+	Verifications *groupcommit.Writer[*models.Verification]
 	// Samplers holds the sampler roles in memory; Samples registers
 	// samples through group commit.
 	Samplers *models.SamplerBook
-	Samples  *models.GroupCommitter[*models.SampleRegistration]
+	Samples  *groupcommit.Writer[*models.SampleRegistration]
 	// Venues is the venue registry in memory; Visits records check-ins
 	// through group commit.
 	Venues *models.VenueBook
-	Visits *models.GroupCommitter[*models.Visit]
+	Visits *groupcommit.Writer[*models.Visit]
 	// OperatorKeys authorise operator requests (configured or generated).
 	OperatorKeys []string
 	Clock        models.Clock
@@ -68,13 +69,13 @@ type API struct {
 	kiosks    *models.KioskBook
 	importer  *models.Importer
 	// verifications is the group-commit writer of scan records.
-	verifications *models.GroupCommitter[*models.Verification]
+	verifications *groupcommit.Writer[*models.Verification]
 	samplers      *models.SamplerBook
 	// samples is the group-commit writer of sample registrations.
-	samples *models.GroupCommitter[*models.SampleRegistration]
+	samples *groupcommit.Writer[*models.SampleRegistration]
 	venues  *models.VenueBook
 	// visits is the group-commit writer of venue check-ins.
-	visits *models.GroupCommitter[*models.Visit]
+	visits *groupcommit.Writer[*models.Visit]
 	// checker judges scanned codes.
 	checker   *models.Checker
 	admission *admission

@@ -22,6 +22,7 @@ import (
 	"healthcode/models"
 	"healthcode/models/codetoken"
 	"healthcode/models/fault"
+	"healthcode/models/groupcommit"
 	"healthcode/models/storetest"
 )
 
@@ -152,19 +153,19 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	if err := store.RefreshKiosks(t.Context(), kiosks); err != nil {
 		t.Fatal(err)
 	}
-	verifications := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVerifications)
+	verifications := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVerifications)
 	t.Cleanup(verifications.Close)
 	samplers := models.NewSamplerBook()
 	if err := store.RefreshSamplers(t.Context(), samplers); err != nil {
 		t.Fatal(err)
 	}
-	samples := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordSamples)
+	samples := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordSamples)
 	t.Cleanup(samples.Close)
 	venues := models.NewVenueBook()
 	if err := store.RefreshVenues(t.Context(), venues); err != nil {
 		t.Fatal(err)
 	}
-	visits := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVisits)
+	visits := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVisits)
 	t.Cleanup(visits.Close)
 	importer := models.NewImporter(store, 4, log, func() { store.RefreshStatus(context.Background(), status) })
 	importCtx, stopImports := context.WithCancel(context.Background())

@@ -12,6 +12,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/fault"
+	"healthcode/models/groupcommit"
 )
 
 // routeUnmatched is the route label of a request no route matched (404, 405).
@@ -43,8 +44,8 @@ type metrics struct {
 // admission and group-commit figures are read when scraped; verifications,
 // samples and visits may be nil (no group-commit metrics for that writer
 // then).
-func newMetrics(a *admission, verifications *models.GroupCommitter[*models.Verification],
-	samples *models.GroupCommitter[*models.SampleRegistration], visits *models.GroupCommitter[*models.Visit], log *slog.Logger) *metrics {
+func newMetrics(a *admission, verifications *groupcommit.Writer[*models.Verification],
+	samples *groupcommit.Writer[*models.SampleRegistration], visits *groupcommit.Writer[*models.Visit], log *slog.Logger) *metrics {
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "healthcode_requests_total",
@@ -149,7 +150,7 @@ func statusClass(status int) string {
 // its queue, batches, rows, failed batches and commit time, labelled
 // writer (one of the service's writers: verifications, samples, checkins). what names
 // its records in the help text.
-func groupCommitMetrics[T any](writer, what string, g *models.GroupCommitter[T]) []prometheus.Collector {
+func groupCommitMetrics[T any](writer, what string, g *groupcommit.Writer[T]) []prometheus.Collector {
 	labels := prometheus.Labels{"writer": writer}
 	return []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{

@@ -24,6 +24,7 @@ import (
 	"healthcode/miniprogram/platformtest"
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/groupcommit"
 	"healthcode/models/storetest"
 )
 
@@ -219,7 +220,7 @@ func startShellBackend(t *testing.T, users shellUsers) *shellBackend {
 	if err := store.RefreshStatus(t.Context(), status); err != nil {
 		t.Fatal(err)
 	}
-	verifications := models.NewGroupCommitter(models.GroupCommitOptions{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024, Writers: 1},
+	verifications := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024, Writers: 1},
 		store.RecordVerifications)
 	service, err := handlers.New(handlers.Deps{
 		Config: cfg, Store: store, Sessions: models.NewSessions(storetest.RandomKey(), cfg.SessionTTL.D(), clock, loc, models.NewRevocations()),

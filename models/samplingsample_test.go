@@ -13,6 +13,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/fault"
+	"healthcode/models/groupcommit"
 	"healthcode/models/storetest"
 )
 
@@ -28,9 +29,9 @@ func TestTwoNodesFillOneTube(t *testing.T) {
 		if _, err := s.OpenTube(ctx, tube, 20, site, "sampler-1"); err != nil {
 			t.Fatal(err)
 		}
-		opts := models.GroupCommitOptions{MaxBatch: 4, MaxWait: time.Millisecond, Queue: 100, Writers: 2}
-		nodes := []*models.GroupCommitter[*models.SampleRegistration]{
-			models.NewGroupCommitter(opts, s.RecordSamples), models.NewGroupCommitter(opts, s.RecordSamples),
+		opts := groupcommit.Options{MaxBatch: 4, MaxWait: time.Millisecond, Queue: 100, Writers: 2}
+		nodes := []*groupcommit.Writer[*models.SampleRegistration]{
+			groupcommit.New(opts, s.RecordSamples), groupcommit.New(opts, s.RecordSamples),
 		}
 		defer func() {
 			for _, n := range nodes {

@@ -1,4 +1,4 @@
-package models
+package groupcommit
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func (r *recorder) all() (rows []int, batches int) {
 
 func TestGroupCommitBatchesAndKeepsOrder(t *testing.T) {
 	rec := &recorder{gate: make(chan struct{})}
-	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 4, MaxWait: 50 * time.Millisecond, Queue: 100}, rec.flush)
+	g := New(Options{MaxBatch: 4, MaxWait: 50 * time.Millisecond, Queue: 100}, rec.flush)
 	var wg sync.WaitGroup
 	// Submit 10 rows one after another while the first flush is held, so
 	// the rest queue in order behind it.
@@ -85,7 +85,7 @@ func TestGroupCommitBatchesAndKeepsOrder(t *testing.T) {
 
 func TestGroupCommitWaitIsBounded(t *testing.T) {
 	rec := &recorder{}
-	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 1000, MaxWait: 20 * time.Millisecond}, rec.flush)
+	g := New(Options{MaxBatch: 1000, MaxWait: 20 * time.Millisecond}, rec.flush)
 	defer g.Close()
 	start := time.Now()
 	if err := g.Submit(context.Background(), 1); err != nil {
@@ -99,7 +99,7 @@ func TestGroupCommitWaitIsBounded(t *testing.T) {
 func TestGroupCommitFailureReachesEveryWaiter(t *testing.T) {
 	boom := errors.New("disk full")
 	rec := &recorder{fail: boom, gate: make(chan struct{})}
-	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 8, MaxWait: 30 * time.Millisecond, Queue: 16}, rec.flush)
+	g := New(Options{MaxBatch: 8, MaxWait: 30 * time.Millisecond, Queue: 16}, rec.flush)
 	defer g.Close()
 	var wg sync.WaitGroup
 	var failed atomic.Int32
@@ -123,7 +123,7 @@ func TestGroupCommitFailureReachesEveryWaiter(t *testing.T) {
 
 func TestGroupCommitShedsWhenFull(t *testing.T) {
 	rec := &recorder{gate: make(chan struct{})}
-	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 1, MaxWait: time.Millisecond, Queue: 2}, rec.flush)
+	g := New(Options{MaxBatch: 1, MaxWait: time.Millisecond, Queue: 2}, rec.flush)
 	var wg sync.WaitGroup
 	results := make(chan error, 10)
 	// The first row goes into the held flush before the others arrive.
@@ -141,8 +141,8 @@ func TestGroupCommitShedsWhenFull(t *testing.T) {
 	for busy < 7 {
 		select {
 		case err := <-results:
-			if !errors.Is(err, ErrWriterBusy) {
-				t.Fatalf("got %v before the flush was released, want ErrWriterBusy", err)
+			if !errors.Is(err, ErrBusy) {
+				t.Fatalf("got %v before the flush was released, want ErrBusy", err)
 			}
 			busy++
 		case <-deadline:
@@ -165,7 +165,7 @@ func TestGroupCommitShedsWhenFull(t *testing.T) {
 
 func TestGroupCommitCloseDrains(t *testing.T) {
 	rec := &recorder{gate: make(chan struct{})}
-	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 2, MaxWait: time.Millisecond, Queue: 50}, rec.flush)
+	g := New(Options{MaxBatch: 2, MaxWait: time.Millisecond, Queue: 50}, rec.flush)
 	var wg sync.WaitGroup
 	var ok atomic.Int32
 	for i := range 20 {
@@ -181,7 +181,7 @@ func TestGroupCommitCloseDrains(t *testing.T) {
 	closed := make(chan struct{})
 	go func() { g.Close(); close(closed) }()
 	time.Sleep(10 * time.Millisecond)
-	if err := g.Submit(context.Background(), 99); !errors.Is(err, ErrWriterClosed) {
+	if err := g.Submit(context.Background(), 99); !errors.Is(err, ErrClosed) {
 		t.Errorf("Submit after Close = %v", err)
 	}
 	close(rec.gate)
@@ -195,7 +195,7 @@ func TestGroupCommitCloseDrains(t *testing.T) {
 
 func TestGroupCommitSurvivesAPanickingFlush(t *testing.T) {
 	calls := 0
-	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 1}, func(context.Context, []int) error {
+	g := New(Options{MaxBatch: 1}, func(context.Context, []int) error {
 		calls++
 		if calls == 1 {
 			panic("bug")
@@ -217,7 +217,7 @@ func TestGroupCommitSurvivesAPanickingFlush(t *testing.T) {
 func TestGroupCommitAnswersWithinItsTimeout(t *testing.T) {
 	const timeout = 200 * time.Millisecond
 	flushDeadline := make(chan time.Duration, 1)
-	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 8, Timeout: timeout}, func(ctx context.Context, _ []int) error {
+	g := New(Options{MaxBatch: 8, Timeout: timeout}, func(ctx context.Context, _ []int) error {
 		d, _ := ctx.Deadline()
 		flushDeadline <- time.Until(d)
 		// A server that never answers, reported as the store reports it.
@@ -243,7 +243,7 @@ func TestGroupCommitAnswersWithinItsTimeout(t *testing.T) {
 // the database returns, and the writer then commits new rows at once.
 func TestGroupCommitDropsRowsItCouldNotCommitInTime(t *testing.T) {
 	rec := &recorder{gate: make(chan struct{})}
-	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 1, Queue: 10, Timeout: 100 * time.Millisecond}, rec.flush)
+	g := New(Options{MaxBatch: 1, Queue: 10, Timeout: 100 * time.Millisecond}, rec.flush)
 	defer g.Close()
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -252,8 +252,8 @@ func TestGroupCommitDropsRowsItCouldNotCommitInTime(t *testing.T) {
 	}
 	wg.Wait() // all four gave up: one in the stuck flush, three queued
 	for i, err := range errs {
-		if !errors.Is(err, ErrWriterTimeout) {
-			t.Errorf("row %d: %v, want ErrWriterTimeout", i, err)
+		if !errors.Is(err, ErrTimeout) {
+			t.Errorf("row %d: %v, want ErrTimeout", i, err)
 		}
 	}
 	close(rec.gate) // the database returns
@@ -272,7 +272,7 @@ func TestGroupCommitDropsRowsItCouldNotCommitInTime(t *testing.T) {
 // with a flush that writes nothing: queueing, batching, waking the caller,
 // and the caller's wait deadline.
 func BenchmarkGroupCommitSubmit(b *testing.B) {
-	g := NewGroupCommitter(GroupCommitOptions{MaxBatch: 256, Queue: 8192, Writers: 4}, func(context.Context, []int) error { return nil })
+	g := New(Options{MaxBatch: 256, Queue: 8192, Writers: 4}, func(context.Context, []int) error { return nil })
 	defer g.Close()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -319,7 +319,7 @@ func TestPartitionedGroupCommitKeepsAKeyOnOneWriter(t *testing.T) {
 		mu.Unlock()
 		return nil
 	}
-	g := NewPartitionedGroupCommitter(GroupCommitOptions{MaxBatch: 4, Queue: 400, Writers: 4}, func(row int) string { return fmt.Sprint(row % keys) }, flush)
+	g := NewPartitioned(Options{MaxBatch: 4, Queue: 400, Writers: 4}, func(row int) string { return fmt.Sprint(row % keys) }, flush)
 	var wg sync.WaitGroup
 	for k := range keys {
 		wg.Go(func() {

@@ -1,4 +1,8 @@
-package models
+// Package groupcommit turns many small writes into few transactions: each
+// caller hands a row to a Writer and returns once the batch holding it has
+// committed, so throughput does not cost durability. It knows nothing of
+// the store; the caller's flush writes a batch.
+package groupcommit
 
 import (
 	"context"
@@ -11,43 +15,47 @@ import (
 	"healthcode/models/fault"
 )
 
-// ErrWriterBusy means the group-commit queue is full: the caller should
+// ErrBusy means the group-commit queue is full: the caller should
 // shed the request (503) rather than wait without bound.
-var ErrWriterBusy = fault.ErrBusy
+var ErrBusy = fault.ErrBusy
 
-// ErrWriterClosed means the writer has shut down and takes no more rows.
-var ErrWriterClosed = fault.Errorf(fault.KindBusy, "busy", "系统正在重启，请稍后再试")
+// ErrClosed means the writer has shut down and takes no more rows.
+var ErrClosed = fault.Errorf(fault.KindBusy, fault.CodeBusy, "系统正在重启，请稍后再试")
 
-// ErrWriterTimeout means the row's batch did not commit within the
+// ErrTimeout means the row's batch did not commit within the
 // writer's timeout (the database is down or too slow): 503.
-var ErrWriterTimeout = fault.ErrUnavailable
+var ErrTimeout = fault.ErrUnavailable
 
-// GroupCommitOptions bound a group-commit writer.
-type GroupCommitOptions struct {
+// DefaultTimeout is Options.Timeout when it is not set: the deadline of a
+// store statement (models.DefaultQueryTimeout).
+const DefaultTimeout = 3 * time.Second
+
+// Options bound a group-commit writer.
+type Options struct {
 	// MaxBatch is the most rows one transaction takes.
 	MaxBatch int
 	// MaxWait is how long a writer lingers for more rows after taking all
 	// that wait; 0 commits at once. Rows that arrive during a commit always
 	// join the next batch, so batches grow with load without lingering.
 	MaxWait time.Duration
-	// Queue is how many rows may wait; beyond it Submit answers ErrWriterBusy.
+	// Queue is how many rows may wait; beyond it Submit answers ErrBusy.
 	Queue int
 	// Writers is how many batches may commit at once (1 for SQLite).
 	Writers int
 	// Timeout bounds one commit, and how long Submit waits for its row's;
-	// 0 means DefaultQueryTimeout.
+	// 0 means DefaultTimeout.
 	Timeout time.Duration
 }
 
-// GroupCommitter turns many small writes into few transactions: callers hand
+// Writer turns many small writes into few transactions: callers hand
 // it a row and wait; a writer takes up to MaxBatch waiting rows (or what
 // came within MaxWait), commits them in one transaction, and tells every
 // caller of the batch how it went. A caller returns nil only after its row
 // is committed, so nothing answered as accepted is lost; a caller that
-// waited Timeout is answered ErrWriterTimeout, and its row, unless a commit
+// waited Timeout is answered ErrTimeout, and its row, unless a commit
 // has already taken it, is dropped unwritten. It is safe for concurrent use.
-type GroupCommitter[T any] struct {
-	opts  GroupCommitOptions
+type Writer[T any] struct {
+	opts  Options
 	flush func(ctx context.Context, batch []T) error
 	// queues are the rows waiting: one that every writer takes from, or,
 	// partitioned, one a writer, each row in the queue its key hashes to.
@@ -64,8 +72,8 @@ type GroupCommitter[T any] struct {
 	batches, rows, failed, commitMicros atomic.Int64
 }
 
-// GroupCommitStats counts what the writers have done since they started.
-type GroupCommitStats struct {
+// Stats counts what the writers have done since they started.
+type Stats struct {
 	Batches, Rows, FailedBatches int64
 	// CommitTime is the time spent in flush, summed over writers.
 	CommitTime time.Duration
@@ -79,26 +87,26 @@ type pending[T any] struct {
 	until time.Time
 }
 
-// NewGroupCommitter starts the writers. flush must write the whole batch in
+// New starts the writers. flush must write the whole batch in
 // one transaction: all rows or none.
-func NewGroupCommitter[T any](opts GroupCommitOptions, flush func(ctx context.Context, batch []T) error) *GroupCommitter[T] {
-	return NewPartitionedGroupCommitter(opts, nil, flush)
+func New[T any](opts Options, flush func(ctx context.Context, batch []T) error) *Writer[T] {
+	return NewPartitioned(opts, nil, flush)
 }
 
-// NewPartitionedGroupCommitter starts writers that each commit the rows of
+// NewPartitioned starts writers that each commit the rows of
 // their own keys: rows of the same key (a tube) always go to the same
 // writer, so two batches of this process never wait for each other's locks
 // on the rows a key names, and batches of one key commit in the order they
 // were submitted. Each writer's queue holds Queue/Writers rows (at least
 // MaxBatch). A nil key shares one queue among the writers.
-func NewPartitionedGroupCommitter[T any](opts GroupCommitOptions, key func(T) string, flush func(ctx context.Context, batch []T) error) *GroupCommitter[T] {
+func NewPartitioned[T any](opts Options, key func(T) string, flush func(ctx context.Context, batch []T) error) *Writer[T] {
 	opts.MaxBatch = max(opts.MaxBatch, 1)
 	opts.Queue = max(opts.Queue, opts.MaxBatch)
 	opts.Writers = max(opts.Writers, 1)
 	if opts.Timeout <= 0 {
-		opts.Timeout = DefaultQueryTimeout
+		opts.Timeout = DefaultTimeout
 	}
-	g := &GroupCommitter[T]{opts: opts, flush: flush, key: key, seed: maphash.MakeSeed()}
+	g := &Writer[T]{opts: opts, flush: flush, key: key, seed: maphash.MakeSeed()}
 	queues, size := 1, opts.Queue
 	if key != nil {
 		queues, size = opts.Writers, max(opts.Queue/opts.Writers, opts.MaxBatch)
@@ -114,12 +122,12 @@ func NewPartitionedGroupCommitter[T any](opts GroupCommitOptions, key func(T) st
 }
 
 // Submit hands row to the writer and waits until its batch has committed.
-// It returns ErrWriterBusy at once when the queue is full, ErrWriterClosed
-// after Close, the batch's error when the commit failed, ErrWriterTimeout
+// It returns ErrBusy at once when the queue is full, ErrClosed
+// after Close, the batch's error when the commit failed, ErrTimeout
 // when no commit took the row within Timeout, or ctx's error if the caller
-// gives up first. After ErrWriterTimeout or ctx's error the row may still
+// gives up first. After ErrTimeout or ctx's error the row may still
 // be committed, if a commit had taken it already.
-func (g *GroupCommitter[T]) Submit(ctx context.Context, row T) error {
+func (g *Writer[T]) Submit(ctx context.Context, row T) error {
 	wait, _ := g.timers.Get().(*time.Timer)
 	if wait == nil {
 		wait = time.NewTimer(g.opts.Timeout)
@@ -131,7 +139,7 @@ func (g *GroupCommitter[T]) Submit(ctx context.Context, row T) error {
 	g.mu.RLock()
 	if g.closed {
 		g.mu.RUnlock()
-		return ErrWriterClosed
+		return ErrClosed
 	}
 	queue := g.queues[0]
 	if g.key != nil {
@@ -142,13 +150,13 @@ func (g *GroupCommitter[T]) Submit(ctx context.Context, row T) error {
 		g.mu.RUnlock()
 	default:
 		g.mu.RUnlock()
-		return ErrWriterBusy
+		return ErrBusy
 	}
 	select {
 	case err := <-p.result:
 		return err
 	case <-wait.C:
-		return lateResult(p, ErrWriterTimeout)
+		return lateResult(p, ErrTimeout)
 	case <-ctx.Done():
 		return lateResult(p, ctx.Err())
 	}
@@ -168,7 +176,7 @@ func lateResult[T any](p pending[T], giveUp error) error {
 
 // Close stops taking rows, commits every row already queued, and returns
 // when the writers have finished.
-func (g *GroupCommitter[T]) Close() {
+func (g *Writer[T]) Close() {
 	g.mu.Lock()
 	if !g.closed {
 		g.closed = true
@@ -181,7 +189,7 @@ func (g *GroupCommitter[T]) Close() {
 }
 
 // QueueLength reports how many rows wait.
-func (g *GroupCommitter[T]) QueueLength() int {
+func (g *Writer[T]) QueueLength() int {
 	n := 0
 	for _, q := range g.queues {
 		n += len(q)
@@ -190,13 +198,13 @@ func (g *GroupCommitter[T]) QueueLength() int {
 }
 
 // Stats reports the batches committed so far, for metrics.
-func (g *GroupCommitter[T]) Stats() GroupCommitStats {
-	return GroupCommitStats{Batches: g.batches.Load(), Rows: g.rows.Load(), FailedBatches: g.failed.Load(),
+func (g *Writer[T]) Stats() Stats {
+	return Stats{Batches: g.batches.Load(), Rows: g.rows.Load(), FailedBatches: g.failed.Load(),
 		CommitTime: time.Duration(g.commitMicros.Load()) * time.Microsecond}
 }
 
 // write commits batches of the rows of queue until it is closed and empty.
-func (g *GroupCommitter[T]) write(queue chan pending[T]) {
+func (g *Writer[T]) write(queue chan pending[T]) {
 	defer g.done.Done()
 	batch := make([]pending[T], 0, g.opts.MaxBatch)
 	rows := make([]T, 0, g.opts.MaxBatch)
@@ -250,7 +258,7 @@ func (g *GroupCommitter[T]) write(queue chan pending[T]) {
 		live := batch[:0]
 		for _, p := range batch {
 			if now.After(p.until) {
-				p.result <- ErrWriterTimeout
+				p.result <- ErrTimeout
 				continue
 			}
 			live = append(live, p)
@@ -284,7 +292,7 @@ var errFlushPanicked = errors.New("group commit flush panicked")
 
 // commit runs flush for one batch, turning a panic into an error for its
 // callers instead of killing the writer.
-func (g *GroupCommitter[T]) commit(rows []T) (err error) {
+func (g *Writer[T]) commit(rows []T) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.opts.Timeout)
 	defer cancel()
 	defer func() {
