@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"healthcode/models"
 	"healthcode/models/fault"
 )
 
@@ -30,11 +29,11 @@ func TestImportCommandRefusesTextThatIsNotUTF8(t *testing.T) {
 	}
 	var stdout, stderr strings.Builder
 	err := run(context.Background(), []string{"import-status", "--source", "cdc", "--file", file}, getenv, &stdout, &stderr)
-	if fault.CodeOf(err) != models.CodeImportRejected {
-		t.Fatalf("err = %v, want %s", err, models.CodeImportRejected)
+	if fault.CodeOf(err) != fault.CodeImportRejected {
+		t.Fatalf("err = %v, want %s", err, fault.CodeImportRejected)
 	}
-	if !strings.Contains(stderr.String(), "row 2:") || !strings.Contains(stderr.String(), models.CodeInvalidEncoding) {
-		t.Errorf("stderr %q does not name row 2 as %s", stderr.String(), models.CodeInvalidEncoding)
+	if !strings.Contains(stderr.String(), "row 2:") || !strings.Contains(stderr.String(), fault.CodeInvalidEncoding) {
+		t.Errorf("stderr %q does not name row 2 as %s", stderr.String(), fault.CodeInvalidEncoding)
 	}
 	if strings.Contains(stdout.String(), "imported") {
 		t.Errorf("stdout %q", stdout.String())
@@ -62,7 +61,7 @@ func TestImportResultsCommand(t *testing.T) {
 	}
 	var stdout, stderr strings.Builder
 	err := run(context.Background(), []string{"import-results", "--file", file}, getenv, &stdout, &stderr)
-	if fault.CodeOf(err) != models.CodeImportRejected || !strings.Contains(stderr.String(), "row 2:") || !strings.Contains(stderr.String(), models.CodeTubeNotFound) {
+	if fault.CodeOf(err) != fault.CodeImportRejected || !strings.Contains(stderr.String(), "row 2:") || !strings.Contains(stderr.String(), fault.CodeTubeNotFound) {
 		t.Errorf("err = %v, stderr %q", err, stderr.String())
 	}
 	if err := run(context.Background(), []string{"import-results"}, getenv, io.Discard, io.Discard); err == nil {
@@ -89,7 +88,7 @@ func TestImportDisabilityCommand(t *testing.T) {
 	write("doc_type,doc_number\nresident_id,11010519491231002X\nresident_id,123\n")
 	var stdout, stderr strings.Builder
 	err := run(context.Background(), []string{"import-disability", "--file", file}, getenv, &stdout, &stderr)
-	if fault.CodeOf(err) != models.CodeImportRejected || !strings.Contains(stderr.String(), "row 3:") {
+	if fault.CodeOf(err) != fault.CodeImportRejected || !strings.Contains(stderr.String(), "row 3:") {
 		t.Errorf("err = %v, stderr %q", err, stderr.String())
 	}
 	write("doc_type,doc_number\nresident_id,11010519491231002X\n")

@@ -68,7 +68,7 @@ func importStatus(ctx context.Context, cfg config.Config, args []string, e env) 
 		for _, p := range job.RowProblems() {
 			fmt.Fprintf(e.stderr, "row %d: %s (%s)\n", p.Row, p.Message, p.Code)
 		}
-		return fault.Errorf(fault.KindInvalid, models.CodeImportRejected, "import %s rejected: %s", job.ID, job.Message)
+		return fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "import %s rejected: %s", job.ID, job.Message)
 	}
 	verb := fmt.Sprintf("imported %d rows into", job.RowsApplied)
 	if *clear {

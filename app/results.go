@@ -71,7 +71,7 @@ func importJobCommand(ctx context.Context, cfg config.Config, args []string, e e
 		for _, p := range job.RowProblems() {
 			fmt.Fprintf(e.stderr, "row %d: %s (%s)\n", p.Row, p.Message, p.Code)
 		}
-		return fault.Errorf(fault.KindInvalid, models.CodeImportRejected, "import %s rejected: %s", job.ID, job.Message)
+		return fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "import %s rejected: %s", job.ID, job.Message)
 	}
 	fmt.Fprintf(e.stdout, done, job.RowsApplied, job.ID)
 	return nil

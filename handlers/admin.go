@@ -59,7 +59,7 @@ func matchKey(keys []operatorKey, key string) string {
 // ctxPeer is the gin context key of a peer region's audit name.
 const ctxPeer = "peer"
 
-var errPeerRequired = fault.Errorf(fault.KindUnauthorized, "peer_required", "需要对端地区凭证")
+var errPeerRequired = fault.Errorf(fault.KindUnauthorized, codePeerRequired, "需要对端地区凭证")
 
 // requirePeerOrSession admits a peer region by `Authorization: Peer <key>`
 // and anyone else as requireSession does.
@@ -87,7 +87,7 @@ func peerOrAccountKey(c *gin.Context) string {
 	return accountKey(c)
 }
 
-var errOperatorRequired = fault.Errorf(fault.KindUnauthorized, "operator_required", "需要运营人员凭证")
+var errOperatorRequired = fault.Errorf(fault.KindUnauthorized, codeOperatorRequired, "需要运营人员凭证")
 
 // requireOperator admits requests with `Authorization: Operator <key>`. Keys
 // are compared in constant time and never logged.
@@ -138,7 +138,7 @@ func (api *API) statusImport(c *gin.Context) {
 		return
 	}
 	if !upload.clear && upload.path == "" {
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "file_required", "请在 file 字段上传CSV文件，或以 clear=true 清空该来源名单"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeFileRequired, "请在 file 字段上传CSV文件，或以 clear=true 清空该来源名单"))
 		return
 	}
 	job, err := api.store.NewStatusImport(c.Request.Context(), upload.source, upload.clear, c.GetString(ctxOperator), c.GetString(ctxRequestID))
@@ -243,12 +243,12 @@ func (api *API) unbindIdentity(c *gin.Context) {
 	}
 	note := strings.TrimSpace(req.Note)
 	if n := utf8.RuneCountInString(note); n < 2 || n > 500 {
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "note_required", "请填写2至500字的解除原因"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeNoteRequired, "请填写2至500字的解除原因"))
 		return
 	}
 	if models.HoldsIDNumber(note) {
 		// The note is kept in the audit log, where only masked data belongs.
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "note_has_document", "解除原因中请勿填写证件号码"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeNoteHasDocument, "解除原因中请勿填写证件号码"))
 		return
 	}
 	accountID := c.Param("account_id")

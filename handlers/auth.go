@@ -84,7 +84,7 @@ func (api *API) login(c *gin.Context, platform, code string) {
 		return
 	}
 	if code = strings.TrimSpace(code); code == "" || len(code) > 512 {
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "code_required", "缺少登录凭证"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeCodeRequired, "缺少登录凭证"))
 		return
 	}
 	login, err := p.Login(c.Request.Context(), code)

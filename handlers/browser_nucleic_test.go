@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
+	"healthcode/models/fault"
 
-	"healthcode/models"
+	"github.com/chromedp/chromedp"
 )
 
 // nucleicShown is true once the 核酸码 page shows a code.
@@ -109,7 +109,7 @@ func TestNucleicCodePage(t *testing.T) {
 	}
 	// Another account's relative cannot be named in a ticket.
 	bob, _ := e.verifiedUser(t, "bob", "王波", bobNumber)
-	wantError(t, e.json("POST", "/api/v1/h5/tickets", bob, map[string]string{"purpose": "nucleic", "relative_id": mother.ID}), 404, models.CodeRelativeNotFound)
+	wantError(t, e.json("POST", "/api/v1/h5/tickets", bob, map[string]string{"purpose": "nucleic", "relative_id": mother.ID}), 404, fault.CodeRelativeNotFound)
 }
 
 // sampleAlone registers qr alone in a new single tube, seals it and imports

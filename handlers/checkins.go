@@ -49,9 +49,9 @@ type checkInResponse struct {
 const checkInTicketTTL = 5 * time.Minute
 
 var (
-	errVenueCode      = fault.Errorf(fault.KindInvalid, "invalid_venue_code", "无法识别该场所码，请扫描场所张贴的场所码")
-	errTooManyPeople  = fault.Errorf(fault.KindInvalid, models.CodeCheckInPersonLimit, "一次最多为10名亲属登记")
-	errBadRelativeIDs = fault.Errorf(fault.KindInvalid, "invalid_relative_ids", "亲属编号无效")
+	errVenueCode      = fault.Errorf(fault.KindInvalid, codeInvalidVenueCode, "无法识别该场所码，请扫描场所张贴的场所码")
+	errTooManyPeople  = fault.Errorf(fault.KindInvalid, fault.CodeCheckInPersonLimit, "一次最多为10名亲属登记")
+	errBadRelativeIDs = fault.Errorf(fault.KindInvalid, codeInvalidRelativeIDs, "亲属编号无效")
 )
 
 // checkIn registers the caller (and relatives through approved links) at
@@ -139,7 +139,7 @@ type registerResponse struct {
 	ServerTime string                  `json:"server_time"`
 }
 
-var errBadPeriod = fault.Errorf(fault.KindInvalid, "invalid_period", "from、to 应为 RFC 3339 时间或 YYYY-MM-DD 日期，且 from 早于 to")
+var errBadPeriod = fault.Errorf(fault.KindInvalid, codeInvalidPeriod, "from、to 应为 RFC 3339 时间或 YYYY-MM-DD 日期，且 from 早于 to")
 
 // period reads ?from=&to= (RFC 3339 times or dates in the service's time
 // zone, to a date meaning the end of that day): by default everything kept.
@@ -205,7 +205,7 @@ func (api *API) venueCheckIns(c *gin.Context) {
 	limit := 50
 	if q := c.Query("limit"); q != "" {
 		if limit, err = strconv.Atoi(q); err != nil || limit < 1 || limit > models.MaxCheckInPage {
-			respondError(c, api.log, fault.Errorf(fault.KindInvalid, "invalid_limit", "limit 应为1至200"))
+			respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeInvalidLimit, "limit 应为1至200"))
 			return
 		}
 	}

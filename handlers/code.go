@@ -64,7 +64,7 @@ type verifyResponse struct {
 
 // Errors of the show-code path.
 var (
-	errFaceRequired = fault.Errorf(fault.KindForbidden, models.CodeFaceRequired, "请先完成今日人脸核验")
+	errFaceRequired = fault.Errorf(fault.KindForbidden, fault.CodeFaceRequired, "请先完成今日人脸核验")
 )
 
 // myCode shows the caller's dynamic code. It reads nothing from the

@@ -16,6 +16,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 // verifiedUser logs a sandbox user in, binds the identity and passes the
@@ -83,9 +84,9 @@ var staffNumber = func() string { n := "31011519800101123"; return n + string(mo
 func TestShowCode(t *testing.T) {
 	e := newTestEnv(t)
 	login := e.sandboxLogin(t, "alice")
-	wantError(t, e.json("GET", "/api/v1/me/code", login.Token, nil), 403, models.CodeIdentityRequired)
+	wantError(t, e.json("GET", "/api/v1/me/code", login.Token, nil), 403, fault.CodeIdentityRequired)
 	bound := e.bind(t, login.Token, aliceName, "resident_id", aliceNumber).Token
-	wantError(t, e.json("GET", "/api/v1/me/code", bound, nil), 403, models.CodeFaceRequired)
+	wantError(t, e.json("GET", "/api/v1/me/code", bound, nil), 403, fault.CodeFaceRequired)
 
 	token, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
 	got := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", token, nil), 200)
@@ -218,7 +219,7 @@ func testVerify(t *testing.T, driver func(*testSetup)) {
 	code := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", holder, nil), 200)
 
 	// Only verifiers may verify.
-	wantError(t, e.json("POST", "/api/v1/verify", holder, map[string]string{"qr": code.QR}), 403, models.CodeNotVerifier)
+	wantError(t, e.json("POST", "/api/v1/verify", holder, map[string]string{"qr": code.QR}), 403, fault.CodeNotVerifier)
 	staff := e.makeVerifier(t, "staff", "王小明", staffNumber)
 	staffSess, _ := e.sessions.Verify(staff)
 
@@ -288,7 +289,7 @@ func testVerify(t *testing.T, driver func(*testSetup)) {
 	if rec.Code != 200 {
 		t.Fatalf("revoke = %d %s", rec.Code, rec.Body)
 	}
-	wantError(t, e.json("POST", "/api/v1/verify", staff, map[string]string{"qr": code.QR}), 403, models.CodeNotVerifier)
+	wantError(t, e.json("POST", "/api/v1/verify", staff, map[string]string{"qr": code.QR}), 403, fault.CodeNotVerifier)
 	for _, action := range []string{"verifier.grant", "verifier.revoke"} {
 		if audit, _ := e.store.AuditEntries(t.Context(), action, staffSess.AccountID); len(audit) != 1 {
 			t.Errorf("%d %s audit entries", len(audit), action)
@@ -423,7 +424,7 @@ func TestCodesAndTokensWithoutAPersonNumberAreRefused(t *testing.T) {
 	body := "v1." + base64.RawURLEncoding.EncodeToString(payload)
 	m := hmac.New(sha256.New, e.sessKey)
 	m.Write([]byte(body))
-	wantError(t, e.json("GET", "/api/v1/me/code", body+"."+base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil), 401, models.CodeSessionExpired)
+	wantError(t, e.json("GET", "/api/v1/me/code", body+"."+base64.RawURLEncoding.EncodeToString(m.Sum(nil)), nil), 401, fault.CodeSessionExpired)
 
 	now := e.clock.Now()
 	unnumbered, _ := codetoken.Sign(e.keys.Active(), codetoken.Claims{Issuer: "310000", Subject: sess.PersonID, IssuedAt: now,

@@ -13,7 +13,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"healthcode/models"
 	"healthcode/models/fault"
 )
 
@@ -37,6 +36,48 @@ const (
 	// kindUnsupportedMedia: the request body is not of the media type the
 	// endpoint takes (for example a form posted to a JSON endpoint).
 	kindUnsupportedMedia fault.Kind = "unsupported_media_type"
+)
+
+// Error codes only the HTTP layer reports, for requests it cannot read or
+// that lack what an endpoint needs. The domain's codes are in package fault.
+const (
+	codeBadSince             = "bad_since"
+	codeCodeRequired         = "code_required"
+	codeDraining             = "draining"
+	codeExpired              = "expired"
+	codeFileRequired         = "file_required"
+	codeInvalidCode          = "invalid_code"
+	codeInvalidDate          = "invalid_date"
+	codeInvalidForm          = "invalid_form"
+	codeInvalidFormat        = "invalid_format"
+	codeInvalidJSON          = "invalid_json"
+	codeInvalidLayout        = "invalid_layout"
+	codeInvalidLimit         = "invalid_limit"
+	codeInvalidOutcome       = "invalid_outcome"
+	codeInvalidPeriod        = "invalid_period"
+	codeInvalidPurpose       = "invalid_purpose"
+	codeInvalidRelativeIDs   = "invalid_relative_ids"
+	codeInvalidSize          = "invalid_size"
+	codeInvalidStatus        = "invalid_status"
+	codeInvalidUpload        = "invalid_upload"
+	codeInvalidVenueCode     = "invalid_venue_code"
+	codeMethodNotAllowed     = "method_not_allowed"
+	codeNotFound             = "not_found"
+	codeNotReady             = "not_ready"
+	codeNoteHasDocument      = "note_has_document"
+	codeNoteRequired         = "note_required"
+	codeOperatorRequired     = "operator_required"
+	codePeerRequired         = "peer_required"
+	codePersonRequired       = "person_required"
+	codePlatformDisabled     = "platform_disabled"
+	codeRateLimited          = "rate_limited"
+	codeRevoked              = "revoked"
+	codeSandboxUserNotFound  = "sandbox_user_not_found"
+	codeSandboxUserUnbound   = "sandbox_user_unbound"
+	codeTooLarge             = "too_large"
+	codeTooManyRows          = "too_many_rows"
+	codeUnsupportedMediaType = "unsupported_media_type"
+	codeVerifyIDRequired     = "verify_id_required"
 )
 
 // statusOf maps an error kind to its HTTP status; this is the only place
@@ -87,9 +128,9 @@ func retryAfter(kind fault.Kind) string {
 
 // Errors of the HTTP layer itself.
 var (
-	errTooLarge = fault.Errorf(kindTooLarge, "too_large", "请求内容过大")
-	errInternal = fault.Errorf(fault.KindInternal, "internal", "系统内部错误，请稍后再试")
-	errNotFound = fault.Errorf(fault.KindNotFound, "not_found", "请求的地址不存在")
+	errTooLarge = fault.Errorf(kindTooLarge, codeTooLarge, "请求内容过大")
+	errInternal = fault.Errorf(fault.KindInternal, fault.CodeInternal, "系统内部错误，请稍后再试")
+	errNotFound = fault.Errorf(fault.KindNotFound, codeNotFound, "请求的地址不存在")
 )
 
 // outageLog samples the log lines of failures a dependency causes.
@@ -168,16 +209,16 @@ func bindJSON(c *gin.Context, dst any) error {
 		if errors.As(err, &tooLarge) {
 			return err
 		}
-		return fault.Errorf(fault.KindInvalid, "invalid_json", "请求内容不是有效的JSON").Wrap(err)
+		return fault.Errorf(fault.KindInvalid, codeInvalidJSON, "请求内容不是有效的JSON").Wrap(err)
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
-		return fault.Errorf(fault.KindInvalid, "invalid_json", "请求内容为空")
+		return fault.Errorf(fault.KindInvalid, codeInvalidJSON, "请求内容为空")
 	}
 	if !utf8.Valid(raw) {
-		return fault.Errorf(fault.KindInvalid, models.CodeInvalidEncoding, "请求内容不是UTF-8编码的文本")
+		return fault.Errorf(fault.KindInvalid, fault.CodeInvalidEncoding, "请求内容不是UTF-8编码的文本")
 	}
 	if err := json.Unmarshal(raw, dst); err != nil {
-		return fault.Errorf(fault.KindInvalid, "invalid_json", "请求内容不是有效的JSON").Wrap(err)
+		return fault.Errorf(fault.KindInvalid, codeInvalidJSON, "请求内容不是有效的JSON").Wrap(err)
 	}
 	return nil
 }

@@ -124,7 +124,7 @@ func (api *API) faceCallback(c *gin.Context) {
 	case req.VerifyResult != "":
 		fv, result, err = api.checkLegacyFace(c, a, req.VerifyResult)
 	default:
-		err = fault.Errorf(fault.KindInvalid, "verify_id_required", "缺少核验编号")
+		err = fault.Errorf(fault.KindInvalid, codeVerifyIDRequired, "缺少核验编号")
 	}
 	if err != nil {
 		respondError(c, api.log, err)
@@ -184,7 +184,7 @@ func (api *API) checkLegacyFace(c *gin.Context, a *models.Account, verifyResult 
 	}
 	legacy, ok := platform.(legacyFaceQuerier)
 	if !ok {
-		return nil, miniprogram.FaceResult{}, fault.Errorf(fault.KindInvalid, "verify_id_required", "缺少核验编号")
+		return nil, miniprogram.FaceResult{}, fault.Errorf(fault.KindInvalid, codeVerifyIDRequired, "缺少核验编号")
 	}
 	sum := sha256.Sum256([]byte(verifyResult))
 	verifyID := "wxr_" + hex.EncodeToString(sum[:20])
@@ -245,7 +245,7 @@ func (api *API) alipayNotify(c *gin.Context) {
 		return
 	}
 	if err := c.Request.ParseForm(); err != nil {
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "invalid_form", "通知内容无法解析").Wrap(err))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeInvalidForm, "通知内容无法解析").Wrap(err))
 		return
 	}
 	form := c.Request.PostForm
@@ -284,7 +284,7 @@ func (api *API) sandboxDecideFace(c *gin.Context) {
 		return
 	}
 	if req.Outcome != "pass" && req.Outcome != "fail" {
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "invalid_outcome", "outcome 只能是 pass 或 fail"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeInvalidOutcome, "outcome 只能是 pass 或 fail"))
 		return
 	}
 	decider, ok := api.platforms[models.PlatformSandbox].(sandboxDecider)
@@ -304,7 +304,7 @@ func (api *API) sandboxDecideFace(c *gin.Context) {
 func (api *API) platformOf(a *models.Account) (miniprogram.Platform, error) {
 	p, ok := api.platforms[a.Platform]
 	if !ok {
-		return nil, fault.Errorf(fault.KindUnavailable, "platform_disabled", "该平台暂未开通")
+		return nil, fault.Errorf(fault.KindUnavailable, codePlatformDisabled, "该平台暂未开通")
 	}
 	return p, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"healthcode/miniprogram/platformtest"
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 type faceStartBody struct {
@@ -41,7 +42,7 @@ func TestSandboxFaceFlow(t *testing.T) { onEveryDriver(t, testSandboxFaceFlow) }
 func testSandboxFaceFlow(t *testing.T, driver func(*testSetup)) {
 	e := newTestEnv(t, driver)
 	login := e.sandboxLogin(t, "alice")
-	wantError(t, e.json("POST", "/api/v1/face/start", login.Token, nil), 403, models.CodeIdentityRequired)
+	wantError(t, e.json("POST", "/api/v1/face/start", login.Token, nil), 403, fault.CodeIdentityRequired)
 	token := e.bind(t, login.Token, aliceName, "resident_id", aliceNumber).Token
 
 	start := e.startFace(t, token)
@@ -291,7 +292,7 @@ func TestFaceCheckCountsForTheDayItPassed(t *testing.T) {
 	if got.Status != "passed" || !got.Account.IdentityBound || got.Account.FaceVerifiedToday {
 		t.Fatalf("yesterday's pass reported today = %+v, want bound but not verified for today", got)
 	}
-	wantError(t, e.json("GET", "/api/v1/me/code", got.Token, nil), 403, models.CodeFaceRequired)
+	wantError(t, e.json("GET", "/api/v1/me/code", got.Token, nil), 403, fault.CodeFaceRequired)
 
 	second := e.startFace(t, got.Token)
 	e.json("POST", "/api/v1/sandbox/face/"+second.VerifyID, "", map[string]string{"outcome": "pass"})
@@ -316,7 +317,7 @@ func TestFaceResultAfterExpiryCountsForNothing(t *testing.T) {
 	if got.Status != models.FaceExpired || got.Account.IdentityBound || got.Account.FaceVerifiedToday {
 		t.Fatalf("a result three days late = %+v, want expired, nothing bound", got)
 	}
-	wantError(t, e.json("GET", "/api/v1/me/code", got.Token, nil), 403, models.CodeFaceRequired)
+	wantError(t, e.json("GET", "/api/v1/me/code", got.Token, nil), 403, fault.CodeFaceRequired)
 
 	bound := e.passFace(t, got.Token)
 	e.clock.Advance(24 * time.Hour)

@@ -85,7 +85,7 @@ func (api *API) createTicket(c *gin.Context) {
 		path = "/h5/venue"
 		req.RelativeID = ""
 	default:
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "invalid_purpose", "purpose 只能是 code、verify、sampler、nucleic、venue 或 offline_print"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeInvalidPurpose, "purpose 只能是 code、verify、sampler、nucleic、venue 或 offline_print"))
 		return
 	}
 	s, _ := sessionOf(c)
@@ -129,7 +129,7 @@ func (api *API) openWithTicket(c *gin.Context, ticket, purpose, then string) {
 	ctx := c.Request.Context()
 	t, err := api.store.RedeemH5Ticket(ctx, ticket)
 	if err == nil && t.Purpose != purpose {
-		err = fault.Errorf(fault.KindUnauthorized, models.CodeTicketInvalid, "页面链接已失效，请在小程序中重新打开")
+		err = fault.Errorf(fault.KindUnauthorized, fault.CodeTicketInvalid, "页面链接已失效，请在小程序中重新打开")
 	}
 	var a *models.Account
 	if err == nil {
@@ -164,7 +164,7 @@ func (api *API) requirePage(purpose string) gin.HandlerFunc {
 		cookie, _ := c.Cookie(pageCookie)
 		s, err := api.sessions.VerifyPage(cookie)
 		if err == nil && s.Purpose != purpose {
-			err = fault.Errorf(fault.KindUnauthorized, models.CodeUnauthorized, "页面已失效，请在小程序中重新打开")
+			err = fault.Errorf(fault.KindUnauthorized, fault.CodeUnauthorized, "页面已失效，请在小程序中重新打开")
 		}
 		if err != nil {
 			respondError(c, api.log, err)

@@ -174,7 +174,7 @@ func (api *API) router() (*gin.Engine, error) {
 		respondError(c, api.log, errNotFound)
 	})
 	r.NoMethod(func(c *gin.Context) {
-		respondError(c, api.log, fault.Errorf(kindMethod, "method_not_allowed", "不支持该请求方法"))
+		respondError(c, api.log, fault.Errorf(kindMethod, codeMethodNotAllowed, "不支持该请求方法"))
 	})
 	api.routes(r)
 	return r, nil

@@ -19,10 +19,10 @@ import (
 const readyFor = time.Second
 
 // errNotReady answers /readyz while the database fails its check.
-var errNotReady = fault.Errorf(fault.KindUnavailable, "not_ready", "服务暂未就绪，请稍后再试")
+var errNotReady = fault.Errorf(fault.KindUnavailable, codeNotReady, "服务暂未就绪，请稍后再试")
 
 // errDraining answers /readyz once the node is stopping.
-var errDraining = fault.Errorf(fault.KindUnavailable, "draining", "服务正在停止，请稍后再试")
+var errDraining = fault.Errorf(fault.KindUnavailable, codeDraining, "服务正在停止，请稍后再试")
 
 // errCheckFailed is the result kept when a check ends without returning.
 var errCheckFailed = errors.New("the readiness check did not finish")

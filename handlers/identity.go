@@ -108,7 +108,7 @@ func (api *API) bindPhone(c *gin.Context) {
 	}
 	reader, ok := api.platforms[a.Platform].(phoneReader)
 	if !ok || req.Code == "" || len(req.Code) > 4096 {
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "phone_failed", "缺少手机号授权信息"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, fault.CodePhoneFailed, "缺少手机号授权信息"))
 		return
 	}
 	phone, err := reader.Phone(c.Request.Context(), req.Code)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 const (
@@ -42,12 +43,12 @@ func testBindIdentity(t *testing.T, driver func(*testSetup)) {
 	for _, c := range []struct {
 		name, docType, number, code string
 	}{
-		{aliceName, "resident_id", "110105194912310021", models.CodeDocCheckDigit},
-		{aliceName, "resident_id", "110105194902300021", models.CodeDocBirthDate},
-		{aliceName, "resident_id", "1101051949123100", models.CodeDocLength},
-		{aliceName, "resident_id", "99010519491231002X", models.CodeDocRegion},
-		{aliceName, "driving_licence", "123456", models.CodeDocType},
-		{"欧阳3", "resident_id", aliceNumber, models.CodeNameInvalid},
+		{aliceName, "resident_id", "110105194912310021", fault.CodeDocCheckDigit},
+		{aliceName, "resident_id", "110105194902300021", fault.CodeDocBirthDate},
+		{aliceName, "resident_id", "1101051949123100", fault.CodeDocLength},
+		{aliceName, "resident_id", "99010519491231002X", fault.CodeDocRegion},
+		{aliceName, "driving_licence", "123456", fault.CodeDocType},
+		{"欧阳3", "resident_id", aliceNumber, fault.CodeNameInvalid},
 	} {
 		rec := e.json("POST", "/api/v1/identity", login.Token, map[string]string{"name": c.name, "doc_type": c.docType, "doc_number": c.number})
 		wantError(t, rec, 400, c.code)
@@ -65,7 +66,7 @@ func testBindIdentity(t *testing.T, driver func(*testSetup)) {
 	if me := decode[meResponse](t, e.json("GET", "/api/v1/me", got.Token, nil), 200); me.Identity == nil || *me.Identity != want {
 		t.Errorf("me.identity = %+v", me.Identity)
 	}
-	wantError(t, e.json("GET", "/api/v1/me/code", got.Token, nil), 403, models.CodeFaceRequired)
+	wantError(t, e.json("GET", "/api/v1/me/code", got.Token, nil), 403, fault.CodeFaceRequired)
 
 	token := e.passFace(t, got.Token)
 	want.Status = "bound"
@@ -81,7 +82,7 @@ func testBindIdentity(t *testing.T, driver func(*testSetup)) {
 	other := "110105200001010" + "01"
 	other += string(models.CheckDigit(other))
 	wantError(t, e.json("POST", "/api/v1/identity", token,
-		map[string]string{"name": "李四", "doc_type": "resident_id", "doc_number": other}), 409, models.CodeIdentityAlreadyBound)
+		map[string]string{"name": "李四", "doc_type": "resident_id", "doc_number": other}), 409, fault.CodeIdentityAlreadyBound)
 
 	claims, _ := e.store.AuditEntries(t.Context(), "identity.claim", "")
 	binds, _ := e.store.AuditEntries(t.Context(), "identity.bind", "")
@@ -135,7 +136,7 @@ func testClaimsCannotSquatAnIdentity(t *testing.T, driver func(*testSetup)) {
 		t.Fatalf("stranger's claim = %+v", claim)
 	}
 	e.failFace(t, claim.Token)
-	wantError(t, e.json("GET", "/api/v1/me/code", claim.Token, nil), 403, models.CodeFaceRequired)
+	wantError(t, e.json("GET", "/api/v1/me/code", claim.Token, nil), 403, fault.CodeFaceRequired)
 	code := decode[codeResponse](t, e.json("GET", "/api/v1/relatives/"+mother.ID+"/code", alice, nil), 200)
 	if code.MaskedName != "李*" {
 		t.Errorf("the elder's name on the relative's code became %q", code.MaskedName)
@@ -197,7 +198,7 @@ func testFacePassMovesABinding(t *testing.T, driver func(*testSetup)) {
 	if err := e.store.RefreshRevocations(t.Context(), e.sessions.Revoked, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	wantError(t, e.json("GET", "/api/v1/me/code", oldToken, nil), 401, models.CodeSessionRevoked)
+	wantError(t, e.json("GET", "/api/v1/me/code", oldToken, nil), 401, fault.CodeSessionRevoked)
 	relogin := e.sandboxLogin(t, "alice")
 	if relogin.Account.IdentityBound || relogin.Account.ID != oldSession.AccountID {
 		t.Errorf("the old account after the move = %+v", relogin.Account)
@@ -226,7 +227,7 @@ func TestOperatorUnbindsAnIdentity(t *testing.T) {
 	if rec := op("/api/v1/admin/identities/"+id, map[string]string{"note": "证件录入错误"}); rec.Code != 200 {
 		t.Fatalf("unbind = %d %s", rec.Code, rec.Body)
 	}
-	wantError(t, e.json("GET", "/api/v1/me/code", token, nil), 401, models.CodeSessionRevoked)
+	wantError(t, e.json("GET", "/api/v1/me/code", token, nil), 401, fault.CodeSessionRevoked)
 	if again := e.sandboxLogin(t, "alice"); again.Account.IdentityBound || again.Account.IdentityPending {
 		t.Errorf("after unbinding: %+v", again.Account)
 	}
@@ -250,7 +251,7 @@ func TestIdentityEndpointsAreRateLimitedPerAccount(t *testing.T) {
 		t.Error("429 without Retry-After")
 	}
 	// Another account from the same address is not held back.
-	wantError(t, e.json("POST", "/api/v1/identity", bob.Token, map[string]string{"name": ""}), 400, models.CodeNameInvalid)
+	wantError(t, e.json("POST", "/api/v1/identity", bob.Token, map[string]string{"name": ""}), 400, fault.CodeNameInvalid)
 }
 
 func TestBindPhone(t *testing.T) {

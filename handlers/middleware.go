@@ -163,7 +163,7 @@ var bodyTypes = map[string]string{
 	"/api/v1" + routeAlipayNotify:             "application/x-www-form-urlencoded",
 }
 
-var errUnsupportedMedia = fault.Errorf(kindUnsupportedMedia, "unsupported_media_type",
+var errUnsupportedMedia = fault.Errorf(kindUnsupportedMedia, codeUnsupportedMediaType,
 	"请求内容的类型不受支持，请以 Content-Type: application/json 发送JSON")
 
 // requireMediaType refuses (415) a POST, PUT, PATCH or DELETE body whose

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 func TestNucleicCodes(t *testing.T) { onEveryDriver(t, testNucleicCodes) }
@@ -14,7 +14,7 @@ func TestNucleicCodes(t *testing.T) { onEveryDriver(t, testNucleicCodes) }
 func testNucleicCodes(t *testing.T, driver func(*testSetup)) {
 	e, alice := familyEnv(t, driver)
 	login := e.sandboxLogin(t, "carol")
-	wantError(t, e.json("GET", "/api/v1/me/nucleic-code", login.Token, nil), 403, models.CodeIdentityRequired)
+	wantError(t, e.json("GET", "/api/v1/me/nucleic-code", login.Token, nil), 403, fault.CodeIdentityRequired)
 
 	got := decode[nucleicCodeResponse](t, e.json("GET", "/api/v1/me/nucleic-code", alice, nil), 200)
 	if got.Kind != "nucleic" || got.MaskedName != "欧阳**" || got.MaskedDoc != "11**************2X" {

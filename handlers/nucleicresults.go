@@ -21,7 +21,7 @@ func (api *API) nucleicResults(c *gin.Context) {
 		return
 	}
 	if upload.path == "" {
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "file_required", "请在 file 字段上传检测结果CSV文件"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeFileRequired, "请在 file 字段上传检测结果CSV文件"))
 		return
 	}
 	job, err := api.store.NewResultsImport(c.Request.Context(), c.GetString(ctxOperator), c.GetString(ctxRequestID))
@@ -44,7 +44,7 @@ func (api *API) disabilityRegister(c *gin.Context) {
 		return
 	}
 	if upload.path == "" {
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "file_required", "请在 file 字段上传残疾人名单CSV文件"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeFileRequired, "请在 file 字段上传残疾人名单CSV文件"))
 		return
 	}
 	job, err := api.store.NewDisabilityImport(c.Request.Context(), c.GetString(ctxOperator), c.GetString(ctxRequestID))

@@ -148,7 +148,7 @@ func (api *API) refreshOffline(ctx context.Context) {
 	}
 }
 
-var errBadSince = fault.Errorf(fault.KindInvalid, "bad_since", "since 须为非负整数")
+var errBadSince = fault.Errorf(fault.KindInvalid, codeBadSince, "since 须为非负整数")
 
 // offlineRevoked serves the revocation feed to verifiers and peer regions: GET
 // /offline-codes/revoked?since=<seq>.
@@ -280,8 +280,8 @@ type kioskIssueRequest struct {
 }
 
 var (
-	errKioskWho  = fault.Errorf(fault.KindInvalid, "person_required", "请读取身份证件，或出示本人或亲属的实时健康码")
-	errKioskCode = fault.Errorf(fault.KindInvalid, "invalid_code", "该码无效或已过期（截图无效），请出示实时健康码")
+	errKioskWho  = fault.Errorf(fault.KindInvalid, codePersonRequired, "请读取身份证件，或出示本人或亲属的实时健康码")
+	errKioskCode = fault.Errorf(fault.KindInvalid, codeInvalidCode, "该码无效或已过期（截图无效），请出示实时健康码")
 )
 
 // kioskSubject is who a kiosk request is about: a person by a live code

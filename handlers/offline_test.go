@@ -15,6 +15,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 type offlineVerifyBody struct {
@@ -37,8 +38,8 @@ func testOfflineCodes(t *testing.T, driver func(*testSetup)) {
 
 	// A 40-year-old may not hold one; nothing is issued.
 	bob, _ := e.verifiedUser(t, "bob", "张伟", bobNumber)
-	wantError(t, e.json("POST", "/api/v1/me/offline-code", bob, nil), 403, models.CodeNotEligible)
-	wantError(t, e.json("GET", "/api/v1/me/offline-code", bob, nil), 404, models.CodeNoOfflineCode)
+	wantError(t, e.json("POST", "/api/v1/me/offline-code", bob, nil), 403, fault.CodeNotEligible)
+	wantError(t, e.json("GET", "/api/v1/me/offline-code", bob, nil), 404, fault.CodeNoOfflineCode)
 
 	first := decode[offlineCodeResponse](t, e.json("POST", "/api/v1/me/offline-code", alice, nil), 201)
 	issued, _ := time.Parse(time.RFC3339, first.IssuedAt)
@@ -90,9 +91,9 @@ func testOfflineCodes(t *testing.T, driver func(*testSetup)) {
 	if v := verify(second.QR); v.Result != "revoked" || v.Reason != models.ReasonReportedLost {
 		t.Errorf("lost paper = %+v", v)
 	}
-	wantError(t, e.json("POST", "/api/v1/me/offline-code/loss", alice, nil), 404, models.CodeNoOfflineCode)
+	wantError(t, e.json("POST", "/api/v1/me/offline-code/loss", alice, nil), 404, fault.CodeNoOfflineCode)
 	wantError(t, e.sample(sampler, "T-00000001", map[string]string{"sample_id": "s-paper-0002", "qr": second.QR}), 400, "revoked")
-	wantError(t, e.json("GET", "/api/v1/me/offline-code", alice, nil), 404, models.CodeNoOfflineCode)
+	wantError(t, e.json("GET", "/api/v1/me/offline-code", alice, nil), 404, fault.CodeNoOfflineCode)
 
 	// For an elder relative (66), audited under the holder's account.
 	mother := decode[relativeView](t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 201)
@@ -113,7 +114,7 @@ func testOfflineCodes(t *testing.T, driver func(*testSetup)) {
 	}
 
 	// The revocation feed: verifiers only; both revoked codes, hashed.
-	wantError(t, e.json("GET", "/api/v1/offline-codes/revoked?since=0", bob, nil), 403, models.CodeNotVerifier)
+	wantError(t, e.json("GET", "/api/v1/offline-codes/revoked?since=0", bob, nil), 403, fault.CodeNotVerifier)
 	wantError(t, e.json("GET", "/api/v1/offline-codes/revoked?since=x", staff, nil), 400, "bad_since")
 	feed := decode[models.RevokedFeed](t, e.json("GET", "/api/v1/offline-codes/revoked?since=0", staff, nil), 200)
 	hash := func(id string) string {
@@ -220,7 +221,7 @@ func testKioskOfflineCodes(t *testing.T, driver func(*testSetup)) {
 	if pre := decode[models.OfflinePreview](t, kiosk("/api/v1/kiosk/offline-codes/preview", young, reg.Key), 200); pre.Eligible || !strings.Contains(pre.Reason, "60 周岁") {
 		t.Errorf("preview of a 30-year-old = %+v", pre)
 	}
-	wantError(t, kiosk("/api/v1/kiosk/offline-codes", young, reg.Key), 403, models.CodeNotEligible)
+	wantError(t, kiosk("/api/v1/kiosk/offline-codes", young, reg.Key), 403, fault.CodeNotEligible)
 	teen := map[string]string{"doc_type": "resident_id", "doc_number": idNumber("31010420100315004"), "name": "王小雨"}
 	decode[offlineCodeResponse](t, kiosk("/api/v1/kiosk/offline-codes", teen, reg.Key), 201)
 	// By a live code; an expired one is refused.
@@ -245,7 +246,7 @@ func testKioskOfflineCodes(t *testing.T, driver func(*testSetup)) {
 	// too (a refusal's transaction rolled back), by masked number only.
 	for action, want := range map[string][]string{
 		"offline_code.preview": {"eligible true", "eligible false"},
-		"offline_code.refused": {models.CodeNotEligible, "invalid_code"},
+		"offline_code.refused": {fault.CodeNotEligible, "invalid_code"},
 	} {
 		entries, _ := e.store.AuditEntries(t.Context(), action, "")
 		var got []string
@@ -265,7 +266,7 @@ func testKioskOfflineCodes(t *testing.T, driver func(*testSetup)) {
 	if pre := decode[models.OfflinePreview](t, kiosk("/api/v1/kiosk/offline-codes/preview", other, reg.Key), 200); pre.Eligible || pre.Reason != models.ErrNameMismatch.Message {
 		t.Errorf("preview under another name = %+v", pre)
 	}
-	wantError(t, kiosk("/api/v1/kiosk/offline-codes", other, reg.Key), 400, models.CodeNameMismatch)
+	wantError(t, kiosk("/api/v1/kiosk/offline-codes", other, reg.Key), 400, fault.CodeNameMismatch)
 	// A deleted kiosk's key stops at once.
 	if rec := op("DELETE", "/api/v1/admin/kiosks/"+reg.ID, nil); rec.Code != 204 {
 		t.Fatalf("delete = %d %s", rec.Code, rec.Body)

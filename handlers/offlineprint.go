@@ -20,7 +20,7 @@ const offlinePrintPath = "/h5/offline/print"
 // on an A4 sheet with cut marks.
 var printLayouts = map[string]bool{"a6": true, "a4": true}
 
-var errPrintLayout = fault.Errorf(fault.KindInvalid, "invalid_layout", "layout 只能是 a6 或 a4")
+var errPrintLayout = fault.Errorf(fault.KindInvalid, codeInvalidLayout, "layout 只能是 a6 或 a4")
 
 // offlinePrintTemplate is the print page, laid out in millimetres for
 // @page; it shows masked data only and no colour.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // awaitImport polls an upload's import job until it finishes.
@@ -59,7 +60,7 @@ func testDisabilityRegister(t *testing.T, driver func(*testSetup)) {
 		t.Helper()
 		return decode[models.OfflinePreview](t, e.kioskPost("/api/v1/kiosk/offline-codes/preview", key, card), 200)
 	}
-	wantError(t, e.json("POST", "/api/v1/me/offline-code", bob, nil), 403, models.CodeNotEligible)
+	wantError(t, e.json("POST", "/api/v1/me/offline-code", bob, nil), 403, fault.CodeNotEligible)
 	if p := preview(); p.Eligible {
 		t.Errorf("preview before the register = %+v", p)
 	}
@@ -69,7 +70,7 @@ func testDisabilityRegister(t *testing.T, driver func(*testSetup)) {
 	if bad.State != models.ImportRejected || bad.BadRows != 1 || len(bad.Errors) != 1 || bad.Errors[0].Row != 3 {
 		t.Errorf("bad register = %+v", bad)
 	}
-	wantError(t, e.json("POST", "/api/v1/me/offline-code", bob, nil), 403, models.CodeNotEligible)
+	wantError(t, e.json("POST", "/api/v1/me/offline-code", bob, nil), 403, fault.CodeNotEligible)
 
 	done := e.importDisability(t, "doc_type,doc_number\nresident_id,"+bobNumber+"\nresident_id,"+strings.ToLower(young)+"\n")
 	if done.State != models.ImportDone || done.RowsApplied != 2 || done.Source != models.ImportKindDisability {
@@ -89,8 +90,8 @@ func testDisabilityRegister(t *testing.T, driver func(*testSetup)) {
 	if again.State != models.ImportDone || again.RowsApplied != 1 {
 		t.Fatalf("second register = %+v", again)
 	}
-	wantError(t, e.json("POST", "/api/v1/me/offline-code", bob, nil), 403, models.CodeNotEligible)
-	wantError(t, e.kioskPost("/api/v1/kiosk/offline-codes", key, card), 403, models.CodeNotEligible)
+	wantError(t, e.json("POST", "/api/v1/me/offline-code", bob, nil), 403, fault.CodeNotEligible)
+	wantError(t, e.kioskPost("/api/v1/kiosk/offline-codes", key, card), 403, fault.CodeNotEligible)
 	if p := preview(); p.Eligible || !strings.Contains(p.Reason, "残疾人") {
 		t.Errorf("preview after removal = %+v", p)
 	}
@@ -168,7 +169,7 @@ func testOfflinePrintPage(t *testing.T, driver func(*testSetup)) {
 
 	// A ticket asked for separately, for an elder relative's paper.
 	mother := decode[relativeView](t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 201)
-	wantError(t, e.json("POST", "/api/v1/h5/tickets", alice, map[string]string{"purpose": "offline_print", "relative_id": "nope"}), 404, models.CodeRelativeNotFound)
+	wantError(t, e.json("POST", "/api/v1/h5/tickets", alice, map[string]string{"purpose": "offline_print", "relative_id": "nope"}), 404, fault.CodeRelativeNotFound)
 	relTicket := decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", alice, map[string]string{"purpose": "offline_print", "relative_id": mother.ID}), 201)
 	relCookie := pageCookie + "=" + e.do("GET", relTicket.URL, nil).Result().Cookies()[0].Value
 	// No paper yet: the page says so and prints nothing.
@@ -193,11 +194,11 @@ func testOfflinePrintPage(t *testing.T, driver func(*testSetup)) {
 		return e.do("GET", url, nil, "Authorization", "Kiosk "+key)
 	}
 	wantPage(kioskGet(got.PrintURL+"&layout=a6", key), "陈**", got.MaskedDoc, "1")
-	wantError(t, kioskGet(got.PrintURL, otherKey), 404, models.CodeNoOfflineCode)
+	wantError(t, kioskGet(got.PrintURL, otherKey), 404, fault.CodeNoOfflineCode)
 	wantError(t, kioskGet(got.PrintURL, "wrong-key"), 401, "kiosk_required")
-	wantError(t, kioskGet("/h5/offline/print?code="+rel.ID, key), 404, models.CodeNoOfflineCode)
+	wantError(t, kioskGet("/h5/offline/print?code="+rel.ID, key), 404, fault.CodeNoOfflineCode)
 	e.clock.Advance(models.KioskReprintWindow + time.Second)
-	wantError(t, kioskGet(got.PrintURL, key), 404, models.CodeNoOfflineCode)
+	wantError(t, kioskGet(got.PrintURL, key), 404, fault.CodeNoOfflineCode)
 
 	prints, _ := e.store.AuditEntries(t.Context(), "offline_code.print", "")
 	byKiosk, byAccount := 0, 0

@@ -10,6 +10,7 @@ import (
 	"healthcode/miniprogram"
 	"healthcode/miniprogram/platformtest"
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 const (
@@ -72,7 +73,7 @@ func TestPlatformThatDoesNotAnswerIs503(t *testing.T) {
 		if !ok {
 			continue
 		}
-		wantError(t, rec, 503, miniprogram.CodePlatformUnavailable)
+		wantError(t, rec, 503, fault.CodePlatformUnavailable)
 		if rec.Header().Get("Retry-After") == "" {
 			t.Errorf("%s: 503 without Retry-After", c.name)
 		}

@@ -40,8 +40,8 @@ const posterDPI = 300
 const posterSlogan = "请使用健康码扫码登记"
 
 var (
-	errPosterSize   = fault.Errorf(fault.KindInvalid, "invalid_size", "size 只能是 a4、a5、a6 或 sticker")
-	errPosterFormat = fault.Errorf(fault.KindInvalid, "invalid_format", "format 只能是 svg 或 png")
+	errPosterSize   = fault.Errorf(fault.KindInvalid, codeInvalidSize, "size 只能是 a4、a5、a6 或 sticker")
+	errPosterFormat = fault.Errorf(fault.KindInvalid, codeInvalidFormat, "format 只能是 svg 或 png")
 )
 
 // venuePoster answers a venue's poster, for its registrar or a deputy: an

@@ -83,7 +83,7 @@ func (l *rateLimiter) sweep(sh *limiterShard, now time.Time) {
 }
 
 // errRateLimited answers a caller over its limit.
-var errRateLimited = fault.Errorf(kindRateLimited, "rate_limited", "请求过于频繁，请稍后再试")
+var errRateLimited = fault.Errorf(kindRateLimited, codeRateLimited, "请求过于频繁，请稍后再试")
 
 // limitBy returns middleware that spends a token of the key keyOf derives
 // (an empty key is not limited) and answers 429 with Retry-After when none is

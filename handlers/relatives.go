@@ -209,7 +209,7 @@ func (api *API) listReviews(c *gin.Context) {
 	switch status {
 	case models.LinkPending, models.LinkApproved, models.LinkRejected:
 	default:
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "invalid_status", "status 只能是 pending、approved 或 rejected"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeInvalidStatus, "status 只能是 pending、approved 或 rejected"))
 		return
 	}
 	ctx := c.Request.Context()
@@ -296,7 +296,7 @@ func uploadedFile(c *gin.Context) (multipart.File, error) {
 		if errors.As(err, &tooLarge) {
 			return nil, err
 		}
-		return nil, fault.Errorf(fault.KindInvalid, "file_required", "请在 file 字段上传CSV文件")
+		return nil, fault.Errorf(fault.KindInvalid, codeFileRequired, "请在 file 字段上传CSV文件")
 	}
 	return fh.Open()
 }

@@ -10,6 +10,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 // idNumber makes a valid resident ID from its first 17 digits.
@@ -123,7 +124,7 @@ func testRelativesApprovedByReferenceData(t *testing.T, driver func(*testSetup))
 	}
 
 	// The name must match the person on record, without saying which part is wrong.
-	wantError(t, e.addRelative(alice, "王芳", "resident_id", motherNumber, "parent"), 400, models.CodeNameMismatch)
+	wantError(t, e.addRelative(alice, "王芳", "resident_id", motherNumber, "parent"), 400, fault.CodeNameMismatch)
 	wantError(t, e.addRelative(alice, aliceName, "resident_id", aliceNumber, "other"), 400, "relative_is_self")
 	wantError(t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "cousin"), 400, "invalid_relation")
 
@@ -150,8 +151,8 @@ func testRelativeManualReview(t *testing.T, driver func(*testSetup)) {
 	if !due.Equal(e.clock.Now().Add(24 * time.Hour)) {
 		t.Errorf("review due %s, want 24 h from now", *spouse.ReviewDueAt)
 	}
-	wantError(t, e.json("GET", "/api/v1/relatives/"+spouse.ID+"/code", alice, nil), 403, models.CodeRelativePending)
-	wantError(t, e.json("GET", "/api/v1/relatives/"+spouse.ID+"/status", alice, nil), 403, models.CodeRelativePending)
+	wantError(t, e.json("GET", "/api/v1/relatives/"+spouse.ID+"/code", alice, nil), 403, fault.CodeRelativePending)
+	wantError(t, e.json("GET", "/api/v1/relatives/"+spouse.ID+"/status", alice, nil), 403, fault.CodeRelativePending)
 
 	e.clock.Advance(time.Minute)
 	other := decode[relativeView](t, e.addRelative(alice, "赵六", "passport", "E99887766", "other"), 201)
@@ -186,7 +187,7 @@ func testRelativeManualReview(t *testing.T, driver func(*testSetup)) {
 		t.Errorf("rejected link = %+v", r)
 	}
 	decode[codeResponse](t, e.json("GET", "/api/v1/relatives/"+spouse.ID+"/code", alice, nil), 200)
-	wantError(t, e.json("GET", "/api/v1/relatives/"+other.ID+"/code", alice, nil), 403, models.CodeRelativeRejected)
+	wantError(t, e.json("GET", "/api/v1/relatives/"+other.ID+"/code", alice, nil), 403, fault.CodeRelativeRejected)
 	if got, _ := e.store.AuditEntries(t.Context(), "relative.review", ""); len(got) != 2 {
 		t.Errorf("%d review audit entries, want 2", len(got))
 	}
@@ -206,9 +207,9 @@ func TestRelativeAuthorizationMatrix(t *testing.T) {
 		{"GET", "/api/v1/relatives/" + mother.ID + "/code"},
 		{"DELETE", "/api/v1/relatives/" + mother.ID},
 	} {
-		wantError(t, e.json(c.method, c.path, bob, nil), 404, models.CodeRelativeNotFound)
+		wantError(t, e.json(c.method, c.path, bob, nil), 404, fault.CodeRelativeNotFound)
 	}
-	wantError(t, e.json("POST", "/api/v1/h5/tickets", bob, map[string]string{"relative_id": mother.ID}), 404, models.CodeRelativeNotFound)
+	wantError(t, e.json("POST", "/api/v1/h5/tickets", bob, map[string]string{"relative_id": mother.ID}), 404, fault.CodeRelativeNotFound)
 	if list := decode[struct{ Relatives []relativeView }](t, e.json("GET", "/api/v1/relatives", bob, nil), 200); len(list.Relatives) != 0 {
 		t.Errorf("bob sees %d relatives", len(list.Relatives))
 	}
@@ -217,7 +218,7 @@ func TestRelativeAuthorizationMatrix(t *testing.T) {
 	if claim.Status != "pending" || claim.Evidence != "manual" {
 		t.Errorf("an unproven claim = %+v, want pending review", claim)
 	}
-	wantError(t, e.json("GET", "/api/v1/relatives/"+claim.ID+"/code", bob, nil), 403, models.CodeRelativePending)
+	wantError(t, e.json("GET", "/api/v1/relatives/"+claim.ID+"/code", bob, nil), 403, fault.CodeRelativePending)
 	// Nothing changed for alice.
 	if rec := e.json("GET", "/api/v1/relatives/"+mother.ID+"/status", alice, nil); rec.Code != 200 {
 		t.Errorf("alice's lookup = %d", rec.Code)
@@ -228,8 +229,8 @@ func TestRelativeAuthorizationMatrix(t *testing.T) {
 
 	// A caller without today's face check cannot add or look up.
 	e.clock.Advance(24 * time.Hour)
-	wantError(t, e.json("GET", "/api/v1/relatives/"+mother.ID+"/status", alice, nil), 403, models.CodeFaceRequired)
-	wantError(t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 403, models.CodeFaceRequired)
+	wantError(t, e.json("GET", "/api/v1/relatives/"+mother.ID+"/status", alice, nil), 403, fault.CodeFaceRequired)
+	wantError(t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 403, fault.CodeFaceRequired)
 }
 
 func TestDeletedLinkRevokesItsCodes(t *testing.T) {
@@ -253,8 +254,8 @@ func testDeletedLinkRevokesItsCodes(t *testing.T, driver func(*testSetup)) {
 	if got.Result != "revoked" || got.MaskedName != "" || got.Colour != "" {
 		t.Errorf("after deletion: %+v, want revoked without holder data", got)
 	}
-	wantError(t, e.json("GET", "/api/v1/relatives/"+mother.ID+"/code", alice, nil), 403, models.CodeRelativeDeleted)
-	wantError(t, e.json("DELETE", "/api/v1/relatives/"+mother.ID, alice, nil), 403, models.CodeRelativeDeleted)
+	wantError(t, e.json("GET", "/api/v1/relatives/"+mother.ID+"/code", alice, nil), 403, fault.CodeRelativeDeleted)
+	wantError(t, e.json("DELETE", "/api/v1/relatives/"+mother.ID, alice, nil), 403, fault.CodeRelativeDeleted)
 	// Re-adding makes a new link; the old code stays revoked.
 	again := decode[relativeView](t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 201)
 	if again.ID == mother.ID || again.Status != "approved" {
@@ -302,8 +303,8 @@ func TestRelativeLimitAndCodePage(t *testing.T) {
 
 func TestReferenceImportsRejectBadRows(t *testing.T) {
 	e, _ := familyEnv(t)
-	wantError(t, e.upload("/api/v1/admin/households", "H-9,resident_id,"+aliceNumber+"\n,resident_id,"+motherNumber+"\n"), 400, models.CodeImportRejected)
-	wantError(t, e.upload("/api/v1/admin/birth-records", "12345,,,resident_id,"+aliceNumber+"\n"), 400, models.CodeImportRejected)
+	wantError(t, e.upload("/api/v1/admin/households", "H-9,resident_id,"+aliceNumber+"\n,resident_id,"+motherNumber+"\n"), 400, fault.CodeImportRejected)
+	wantError(t, e.upload("/api/v1/admin/birth-records", "12345,,,resident_id,"+aliceNumber+"\n"), 400, fault.CodeImportRejected)
 	// The registers in force are untouched: the household still proves the link.
 	alice, _ := e.verifiedUser(t, "alice", aliceName, aliceNumber)
 	if got := decode[relativeView](t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 201); got.Evidence != "household" {
@@ -338,7 +339,7 @@ func TestUnconfirmedNameYieldsToTheOwner(t *testing.T) {
 		t.Errorf("after the owner bound, the relative shows %q", got)
 	}
 	bob, _ := e.verifiedUser(t, "bob", "王强", bobNumber)
-	wantError(t, e.addRelative(bob, "李梅梅", "resident_id", motherNumber, "parent"), 400, models.CodeNameMismatch)
+	wantError(t, e.addRelative(bob, "李梅梅", "resident_id", motherNumber, "parent"), 400, fault.CodeNameMismatch)
 	var verified int64
 	e.db.Table("persons").Where("name_verified_at IS NOT NULL").Count(&verified)
 	if verified != 3 { // alice, mom and bob passed face verification

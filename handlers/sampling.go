@@ -189,7 +189,7 @@ type summaryResponse struct {
 	Samples int           `json:"samples"`
 }
 
-var errBadDate = fault.Errorf(fault.KindInvalid, "invalid_date", "日期格式应为 YYYY-MM-DD")
+var errBadDate = fault.Errorf(fault.KindInvalid, codeInvalidDate, "日期格式应为 YYYY-MM-DD")
 
 // samplingSummary lists the sampler's tubes and counts for a day (today by
 // default, in the configured time zone), for reconciliation at packing.
@@ -271,10 +271,10 @@ func (api *API) addSample(c *gin.Context) {
 
 // Refusals of a code at the sampling point.
 var (
-	errSampleCodeExpired = fault.Errorf(fault.KindInvalid, "expired", "该码已过期（截图无效），请出示实时健康码或核酸码")
-	errSampleCodeRevoked = fault.Errorf(fault.KindInvalid, "revoked", "该码已失效，请出示本人有效的码")
-	errSampleCodeInvalid = fault.Errorf(fault.KindInvalid, "invalid_code", "无法识别该码，请出示健康码或核酸码")
-	errSampleWho         = fault.Errorf(fault.KindInvalid, "person_required", "请扫码，或填写证件类型、证件号码和姓名")
+	errSampleCodeExpired = fault.Errorf(fault.KindInvalid, codeExpired, "该码已过期（截图无效），请出示实时健康码或核酸码")
+	errSampleCodeRevoked = fault.Errorf(fault.KindInvalid, codeRevoked, "该码已失效，请出示本人有效的码")
+	errSampleCodeInvalid = fault.Errorf(fault.KindInvalid, codeInvalidCode, "无法识别该码，请出示健康码或核酸码")
+	errSampleWho         = fault.Errorf(fault.KindInvalid, codePersonRequired, "请扫码，或填写证件类型、证件号码和姓名")
 )
 
 // registerSample identifies the person and hands the sample to the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // makeSampler makes a face-verified account a sampler at a site.
@@ -46,14 +47,14 @@ func testSamplingPoint(t *testing.T, driver func(*testSetup)) {
 	son := decode[relativeView](t, e.addRelative(alice, "欧阳小明", "resident_id", sonNumber, "child"), 201)
 
 	// Only samplers sample.
-	wantError(t, e.json("POST", "/api/v1/sampling/tubes", alice, map[string]any{"tube": "T-00000001", "mode": 10}), 403, models.CodeNotSampler)
+	wantError(t, e.json("POST", "/api/v1/sampling/tubes", alice, map[string]any{"tube": "T-00000001", "mode": 10}), 403, fault.CodeNotSampler)
 	staff := e.makeSampler(t, "sampler", "张采样", samplerNumber, "徐汇区康健街道采样点")
 
 	got := e.json("POST", "/api/v1/sampling/tubes", staff, map[string]any{"tube": "T-00000001", "mode": 10})
 	if got.Code != 201 || got.Body.String() != `{"tube":"T-00000001","mode":10,"site":"徐汇区康健街道采样点","count":0,"state":"open"}` {
 		t.Fatalf("open = %d %s", got.Code, got.Body)
 	}
-	wantError(t, e.json("POST", "/api/v1/sampling/tubes", staff, map[string]any{"tube": "T-00000001", "mode": 10}), 409, models.CodeTubeExists)
+	wantError(t, e.json("POST", "/api/v1/sampling/tubes", staff, map[string]any{"tube": "T-00000001", "mode": 10}), 409, fault.CodeTubeExists)
 	wantError(t, e.json("POST", "/api/v1/sampling/tubes", staff, map[string]any{"tube": "T-1", "mode": 10}), 400, "invalid_tube")
 	wantError(t, e.json("POST", "/api/v1/sampling/tubes", staff, map[string]any{"tube": "T-00000009", "mode": 5}), 400, "invalid_mode")
 
@@ -91,23 +92,23 @@ func testSamplingPoint(t *testing.T, driver func(*testSetup)) {
 	if again.Code != 200 || again.Body.String() != string(mustJSON(answers[0])) {
 		t.Errorf("resend = %d %s, want 200 %s", again.Code, again.Body, mustJSON(answers[0]))
 	}
-	wantError(t, e.sample(staff, "T-00000001", map[string]string{"sample_id": "s-hand-0099", "doc_type": "resident_id", "doc_number": walkInNumbers[5], "name": "钱多"}), 409, models.CodeTubeFull)
+	wantError(t, e.sample(staff, "T-00000001", map[string]string{"sample_id": "s-hand-0099", "doc_type": "resident_id", "doc_number": walkInNumbers[5], "name": "钱多"}), 409, fault.CodeTubeFull)
 	wantError(t, e.sample(staff, "T-00000001", map[string]string{"sample_id": "s-hand-0098"}), 400, "person_required")
 	wantError(t, e.sample(staff, "T-00000001", map[string]string{"sample_id": "s-bad-0001", "qr": "HC1JKM:not a code"}), 400, "invalid_code")
-	wantError(t, e.sample(staff, "T-NOPE0001", map[string]string{"sample_id": "s-bad-0002", "qr": codes[0]}), 404, models.CodeTubeNotFound)
+	wantError(t, e.sample(staff, "T-NOPE0001", map[string]string{"sample_id": "s-bad-0002", "qr": codes[0]}), 404, fault.CodeTubeNotFound)
 	wantError(t, e.sample(staff, "T-00000001", map[string]string{"sample_id": "x", "qr": codes[0]}), 400, "invalid_sample_id")
 
 	// A second, mixed tube: alice again (another open tube within the hour:
 	// allowed, flagged), twice (refused), then sealed short.
 	decode[openTubeResponse](t, e.json("POST", "/api/v1/sampling/tubes", staff, map[string]any{"tube": "T-00000002", "mode": 20}), 201)
 	decode[sampleResponse](t, e.sample(staff, "T-00000002", map[string]string{"sample_id": "s-two-0001", "qr": codes[0]}), 201)
-	wantError(t, e.sample(staff, "T-00000002", map[string]string{"sample_id": "s-two-0002", "qr": codes[0]}), 409, models.CodeAlreadyInTube)
+	wantError(t, e.sample(staff, "T-00000002", map[string]string{"sample_id": "s-two-0002", "qr": codes[0]}), 409, fault.CodeAlreadyInTube)
 	decode[sampleResponse](t, e.sample(staff, "T-00000002", map[string]string{"sample_id": "s-two-0003", "doc_type": "resident_id", "doc_number": walkInNumbers[5], "name": "钱多"}), 201)
 	seal := e.json("POST", "/api/v1/sampling/tubes/T-00000002/seal", staff, nil)
 	if seal.Code != 200 || seal.Body.String() != `{"tube":"T-00000002","count":2,"state":"sealed","short":true}` {
 		t.Errorf("seal = %d %s", seal.Code, seal.Body)
 	}
-	wantError(t, e.sample(staff, "T-00000002", map[string]string{"sample_id": "s-two-0004", "qr": codes[1]}), 409, models.CodeTubeSealed)
+	wantError(t, e.sample(staff, "T-00000002", map[string]string{"sample_id": "s-two-0004", "qr": codes[1]}), 409, fault.CodeTubeSealed)
 	// Sealing the full tube: not short.
 	if seal := decode[sealResponse](t, e.json("POST", "/api/v1/sampling/tubes/T-00000001/seal", staff, nil), 200); seal.Short || seal.Count != 10 {
 		t.Errorf("seal full = %+v", seal)
@@ -166,7 +167,7 @@ func testSamplingPoint(t *testing.T, driver func(*testSetup)) {
 	if rec := e.operator("DELETE", "/api/v1/admin/samplers/"+sess.AccountID, nil); rec.Code != 200 {
 		t.Fatalf("revoke = %d %s", rec.Code, rec.Body)
 	}
-	wantError(t, e.json("GET", "/api/v1/sampling/summary", staff, nil), 403, models.CodeNotSampler)
+	wantError(t, e.json("GET", "/api/v1/sampling/summary", staff, nil), 403, fault.CodeNotSampler)
 	for _, action := range []string{"sampler.grant", "sampler.revoke"} {
 		if audit, _ := e.store.AuditEntries(t.Context(), action, sess.AccountID); len(audit) != 1 {
 			t.Errorf("%d %s audit entries", len(audit), action)

@@ -84,11 +84,11 @@ func (api *API) sandboxStatusList(c *gin.Context) {
 		source = models.SourceCommunity
 	}
 	if !models.ValidSource(source) {
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, fault.CodeInvalidSource, "名单来源只能是 cdc、community、nucleic_acid 或 operator"))
 		return
 	}
 	if len(req.Rows) > maxSandboxStatusRows {
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "too_many_rows", "沙箱名单最多%d行", maxSandboxStatusRows))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeTooManyRows, "沙箱名单最多%d行", maxSandboxStatusRows))
 		return
 	}
 	ctx := c.Request.Context()
@@ -98,7 +98,7 @@ func (api *API) sandboxStatusList(c *gin.Context) {
 	for i, r := range req.Rows {
 		colour, ok := models.ParseColour(r.Colour)
 		if !ok {
-			respondError(c, api.log, fault.Errorf(fault.KindInvalid, "colour", "第%d行：颜色只能是 green、yellow 或 red", i+1))
+			respondError(c, api.log, fault.Errorf(fault.KindInvalid, fault.CodeColour, "第%d行：颜色只能是 green、yellow 或 red", i+1))
 			return
 		}
 		doc, err := api.sandboxDocument(ctx, strings.TrimSpace(r.User))
@@ -117,7 +117,7 @@ func (api *API) sandboxStatusList(c *gin.Context) {
 		}, nil)
 	}
 	if err == nil && job.State != models.ImportDone {
-		err = fault.Errorf(fault.KindInvalid, models.CodeImportRejected, "名单未导入：%s", job.Message)
+		err = fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "名单未导入：%s", job.Message)
 	}
 	if err == nil {
 		err = api.store.RefreshStatus(ctx, api.status)
@@ -135,13 +135,13 @@ func (api *API) sandboxStatusList(c *gin.Context) {
 func (api *API) sandboxDocument(ctx context.Context, user string) (models.Document, error) {
 	a, err := api.store.AccountByPlatformUser(ctx, models.PlatformSandbox, user)
 	if fault.KindOf(err) == fault.KindNotFound {
-		return models.Document{}, fault.Errorf(fault.KindNotFound, "sandbox_user_not_found", "沙箱用户“%s”不存在，请先用该用户名登录", user)
+		return models.Document{}, fault.Errorf(fault.KindNotFound, codeSandboxUserNotFound, "沙箱用户“%s”不存在，请先用该用户名登录", user)
 	}
 	if err != nil {
 		return models.Document{}, err
 	}
 	if !a.IdentityBound() {
-		return models.Document{}, fault.Errorf(fault.KindConflict, "sandbox_user_unbound", "沙箱用户“%s”尚未完成实名绑定（需通过人脸核验）", user)
+		return models.Document{}, fault.Errorf(fault.KindConflict, codeSandboxUserUnbound, "沙箱用户“%s”尚未完成实名绑定（需通过人脸核验）", user)
 	}
 	return api.boundDocument(ctx, a)
 }

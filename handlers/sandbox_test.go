@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // TestSandboxEndpointsWalkTheFlows uses the development-only endpoints as the
@@ -23,7 +24,7 @@ func testSandboxEndpointsWalkTheFlows(t *testing.T, driver func(*testSetup)) {
 	code := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", bob, nil), 200)
 
 	// Not yet a verifier; then one, at the default place or a chosen one.
-	wantError(t, e.json("POST", "/api/v1/verify", alice, map[string]string{"qr": code.QR}), 403, models.CodeNotVerifier)
+	wantError(t, e.json("POST", "/api/v1/verify", alice, map[string]string{"qr": code.QR}), 403, fault.CodeNotVerifier)
 	got := decode[verifierResponse](t, e.json("POST", "/api/v1/sandbox/verifier", alice, nil), 201)
 	if got.AccountID != aliceID || got.Place != "开发沙箱核验点" {
 		t.Errorf("sandbox verifier = %+v", got)
@@ -41,14 +42,14 @@ func testSandboxEndpointsWalkTheFlows(t *testing.T, driver func(*testSetup)) {
 	}
 
 	// A demo household approves a relative by household evidence.
-	wantError(t, e.json("POST", "/api/v1/sandbox/household", alice, map[string]string{"doc_type": "resident_id", "doc_number": "123"}), 400, models.CodeDocLength)
+	wantError(t, e.json("POST", "/api/v1/sandbox/household", alice, map[string]string{"doc_type": "resident_id", "doc_number": "123"}), 400, fault.CodeDocLength)
 	decode[sandboxHouseholdResponse](t, e.json("POST", "/api/v1/sandbox/household", alice, map[string]string{"doc_type": "resident_id", "doc_number": sonNumber}), 201)
 	son := decode[relativeView](t, e.addRelative(alice, "欧阳小明", "resident_id", sonNumber, "child"), 201)
 	if son.Status != models.LinkApproved || son.Evidence != models.EvidenceHousehold {
 		t.Errorf("relative after the demo household = %+v", son)
 	}
 	fresh := e.sandboxLogin(t, "carol").Token
-	wantError(t, e.json("POST", "/api/v1/sandbox/household", fresh, map[string]string{"doc_type": "resident_id", "doc_number": sonNumber}), 403, models.CodeIdentityRequired)
+	wantError(t, e.json("POST", "/api/v1/sandbox/household", fresh, map[string]string{"doc_type": "resident_id", "doc_number": sonNumber}), 403, fault.CodeIdentityRequired)
 
 	// A status list by sandbox user: bob turns red, then the list is emptied.
 	wantError(t, e.json("POST", "/api/v1/sandbox/status-list", alice, map[string]any{"rows": []map[string]string{{"user": "nobody", "colour": "red"}}}), 404, "sandbox_user_not_found")

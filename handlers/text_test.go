@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"healthcode/models"
+	"healthcode/models/fault"
 )
 
 // GBK bytes of Chinese text, as a spreadsheet on a Chinese Windows saves
@@ -130,8 +131,8 @@ func testUploadsMustBeUTF8(t *testing.T, driver func(*testSetup)) {
 		t.Fatalf("import = %+v", job)
 	}
 	job := e.importListDone(t, "cdc", "resident_id,"+aliceNumber+",green,ok\nresident_id,"+aliceNumber+",red,"+gbkMiJie+"\n")
-	if job.State != models.ImportRejected || job.BadRows != 1 || len(job.Errors) != 1 || job.Errors[0].Row != 2 || job.Errors[0].Code != models.CodeInvalidEncoding {
-		t.Errorf("job = %+v, want row 2 %s", job, models.CodeInvalidEncoding)
+	if job.State != models.ImportRejected || job.BadRows != 1 || len(job.Errors) != 1 || job.Errors[0].Row != 2 || job.Errors[0].Code != fault.CodeInvalidEncoding {
+		t.Errorf("job = %+v, want row 2 %s", job, fault.CodeInvalidEncoding)
 	}
 	var reasons []string
 	if err := e.db.Table("status_entries").Pluck("reason", &reasons).Error; err != nil || len(reasons) != 1 || reasons[0] != "密接" {
@@ -140,7 +141,7 @@ func testUploadsMustBeUTF8(t *testing.T, driver func(*testSetup)) {
 
 	household := gbkZhangSan + "," + "resident_id," + aliceNumber + "\n"
 	rec := e.upload("/api/v1/admin/households", household)
-	wantError(t, rec, 400, models.CodeImportRejected)
+	wantError(t, rec, 400, fault.CodeImportRejected)
 	if !strings.Contains(rec.Body.String(), `"row":1`) {
 		t.Errorf("the refused household file does not name row 1: %s", rec.Body)
 	}

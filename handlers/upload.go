@@ -47,7 +47,7 @@ func (api *API) spool(c *gin.Context, withSource bool) (spooledUpload, error) {
 	var u spooledUpload
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
-		return u, fault.Errorf(fault.KindInvalid, "file_required", "请以 multipart/form-data 上传 source 与 file").Wrap(err)
+		return u, fault.Errorf(fault.KindInvalid, codeFileRequired, "请以 multipart/form-data 上传 source 与 file").Wrap(err)
 	}
 	fail := func(err error) (spooledUpload, error) {
 		u.remove()
@@ -58,7 +58,7 @@ func (api *API) spool(c *gin.Context, withSource bool) (spooledUpload, error) {
 		if _, ok := err.(*fault.Error); ok {
 			return spooledUpload{}, err
 		}
-		return spooledUpload{}, fault.Errorf(fault.KindInvalid, "invalid_upload", "上传内容无法读取，请重新上传").Wrap(err)
+		return spooledUpload{}, fault.Errorf(fault.KindInvalid, codeInvalidUpload, "上传内容无法读取，请重新上传").Wrap(err)
 	}
 	for {
 		part, err := mr.NextPart()
@@ -81,7 +81,7 @@ func (api *API) spool(c *gin.Context, withSource bool) (spooledUpload, error) {
 			}
 		case "file":
 			if u.path != "" {
-				return fail(fault.Errorf(fault.KindInvalid, "invalid_upload", "一次只能上传一个文件"))
+				return fail(fault.Errorf(fault.KindInvalid, codeInvalidUpload, "一次只能上传一个文件"))
 			}
 			if err := os.MkdirAll(api.importDir(), 0o700); err != nil {
 				return fail(err)
@@ -105,10 +105,10 @@ func (api *API) spool(c *gin.Context, withSource bool) (spooledUpload, error) {
 		return u, nil
 	}
 	if !models.ValidSource(u.source) {
-		return fail(fault.Errorf(fault.KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator"))
+		return fail(fault.Errorf(fault.KindInvalid, fault.CodeInvalidSource, "名单来源只能是 cdc、community、nucleic_acid 或 operator"))
 	}
 	if u.clear && u.path != "" {
-		return fail(fault.Errorf(fault.KindInvalid, "invalid_upload", "清空名单时不能同时上传文件"))
+		return fail(fault.Errorf(fault.KindInvalid, codeInvalidUpload, "清空名单时不能同时上传文件"))
 	}
 	return u, nil
 }

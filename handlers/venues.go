@@ -177,7 +177,7 @@ func (api *API) listVenueReviews(c *gin.Context) {
 	switch state {
 	case models.VenuePendingReview, models.VenueActive, models.VenueRejected:
 	default:
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, "invalid_status", "status 只能是 pending_review、active 或 rejected"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeInvalidStatus, "status 只能是 pending_review、active 或 rejected"))
 		return
 	}
 	ctx := c.Request.Context()

@@ -11,6 +11,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/fault"
 )
 
 // Unified social credit codes of real organisations (their check digits
@@ -120,7 +121,7 @@ func testVenueCodes(t *testing.T, driver func(*testSetup)) {
 
 	// A yellow caller may not register.
 	e.importListDone(t, "community", "resident_id,"+bobNumber+",yellow,居家观察\n")
-	wantError(t, e.venue(bob, "王波水果店", creditExample), 409, models.CodeRegistrarNotGreen)
+	wantError(t, e.venue(bob, "王波水果店", creditExample), 409, fault.CodeRegistrarNotGreen)
 
 	// Check-ins: self and a child; a pending link is refused; nobody's
 	// colour changes.
@@ -134,8 +135,8 @@ func testVenueCodes(t *testing.T, driver func(*testSetup)) {
 		got.CheckIns[0].Nucleic == nil || got.CheckIns[0].ColourText != "未见异常" {
 		t.Errorf("check-in = %+v", got)
 	}
-	wantError(t, e.checkIn(alice, shop.QR, pending.ID), 403, models.CodeRelativePending)
-	wantError(t, e.checkIn(bob, shop.QR, son.ID), 404, models.CodeRelativeNotFound)
+	wantError(t, e.checkIn(alice, shop.QR, pending.ID), 403, fault.CodeRelativePending)
+	wantError(t, e.checkIn(bob, shop.QR, son.ID), 404, fault.CodeRelativeNotFound)
 	bobIn := decode[checkInResponse](t, e.checkIn(bob, shop.QR), 201)
 	if bobIn.CheckIns[0].Colour != "yellow" {
 		t.Errorf("bob checked in %+v", bobIn.CheckIns)
@@ -150,15 +151,15 @@ func testVenueCodes(t *testing.T, driver func(*testSetup)) {
 	personal := decode[codeResponse](t, e.json("GET", "/api/v1/me/code", carol, nil), 200).QR
 	wantError(t, e.checkIn(carol, personal), 400, "invalid_venue_code")
 	wantError(t, e.checkIn(carol, "HC1JKM:nonsense"), 400, "invalid_venue_code")
-	wantError(t, e.checkIn(carol, review.QR), 409, models.CodeVenueInactive)
+	wantError(t, e.checkIn(carol, review.QR), 409, fault.CodeVenueInactive)
 	// Without today's face check: refused.
 	unverified := e.bind(t, e.sandboxLogin(t, "dave").Token, "赵大", "resident_id", walkInNumbers[0]).Token
-	wantError(t, e.checkIn(unverified, shop.QR), 403, models.CodeFaceRequired)
-	wantError(t, e.venue(unverified, "赵大面馆", creditExample), 403, models.CodeFaceRequired)
+	wantError(t, e.checkIn(unverified, shop.QR), 403, fault.CodeFaceRequired)
+	wantError(t, e.venue(unverified, "赵大面馆", creditExample), 403, fault.CodeFaceRequired)
 
 	// The registrar turns yellow: the venue is suspended until he is green.
 	e.importListDone(t, "community", "resident_id,"+aliceNumber+",yellow,居家观察\n")
-	wantError(t, e.checkIn(carol, shop.QR), 409, models.CodeVenueSuspended)
+	wantError(t, e.checkIn(carol, shop.QR), 409, fault.CodeVenueSuspended)
 	e.importListDone(t, "community", "resident_id,"+bobNumber+",yellow,居家观察\n")
 	decode[checkInResponse](t, e.checkIn(carol, shop.QR), 201)
 
@@ -189,11 +190,11 @@ func testVenueCodes(t *testing.T, driver func(*testSetup)) {
 	}
 
 	// A stranger's 404; a deputy reads but does not rotate.
-	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins", bob, nil), 404, models.CodeVenueNotFound)
-	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins.csv", bob, nil), 404, models.CodeVenueNotFound)
-	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/poster", bob, nil), 404, models.CodeVenueNotFound)
-	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/rotate", bob, nil), 404, models.CodeVenueNotFound)
-	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/deputies", bob, map[string]string{"account_id": bobID}), 404, models.CodeVenueNotFound)
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins", bob, nil), 404, fault.CodeVenueNotFound)
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins.csv", bob, nil), 404, fault.CodeVenueNotFound)
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/poster", bob, nil), 404, fault.CodeVenueNotFound)
+	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/rotate", bob, nil), 404, fault.CodeVenueNotFound)
+	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/deputies", bob, map[string]string{"account_id": bobID}), 404, fault.CodeVenueNotFound)
 	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/deputies", alice, map[string]string{"account_id": "nosuchaccount"}), 404, "account_not_found")
 	if rec := e.json("POST", "/api/v1/venues/"+shop.ID+"/deputies", alice, map[string]string{"account_id": bobID}); rec.Code != 201 {
 		t.Fatalf("add deputy = %d %s", rec.Code, rec.Body)
@@ -201,8 +202,8 @@ func testVenueCodes(t *testing.T, driver func(*testSetup)) {
 	if page := decode[registerBody](t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins", bob, nil), 200); len(page.CheckIns) != 4 {
 		t.Errorf("the deputy's register = %+v", page)
 	}
-	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/rotate", bob, nil), 403, models.CodeVenueNotRegistrar)
-	wantError(t, e.json("DELETE", "/api/v1/venues/"+shop.ID+"/checkins", bob, nil), 403, models.CodeVenueNotRegistrar)
+	wantError(t, e.json("POST", "/api/v1/venues/"+shop.ID+"/rotate", bob, nil), 403, fault.CodeVenueNotRegistrar)
+	wantError(t, e.json("DELETE", "/api/v1/venues/"+shop.ID+"/checkins", bob, nil), 403, fault.CodeVenueNotRegistrar)
 	if list := decode[struct{ Venues []venueView }](t, e.json("GET", "/api/v1/venues", bob, nil), 200); len(list.Venues) != 1 || list.Venues[0].ID != shop.ID {
 		t.Errorf("bob's venues = %+v", list)
 	}
@@ -237,7 +238,7 @@ func testVenueCodes(t *testing.T, driver func(*testSetup)) {
 	if got := verify(shop.QR); got.Result != "revoked" || got.Reason != models.ReasonVenueRotated {
 		t.Errorf("verify a rotated poster = %+v", got)
 	}
-	wantError(t, e.checkIn(carol, shop.QR), 409, models.CodeVenueInactive)
+	wantError(t, e.checkIn(carol, shop.QR), 409, fault.CodeVenueInactive)
 	decode[checkInResponse](t, e.checkIn(carol, rotated.QR), 201)
 
 	// Review: the operator approves the pilot code, which then works.
@@ -248,7 +249,7 @@ func testVenueCodes(t *testing.T, driver func(*testSetup)) {
 	if rec := e.operator("POST", "/api/v1/admin/venue-reviews/"+review.ID, map[string]string{"decision": "approve", "note": "试点地区代码"}); rec.Code != 200 {
 		t.Fatalf("approve = %d %s", rec.Code, rec.Body)
 	}
-	wantError(t, e.operator("POST", "/api/v1/admin/venue-reviews/"+review.ID, map[string]string{"decision": "reject"}), 409, models.CodeVenueReviewClosed)
+	wantError(t, e.operator("POST", "/api/v1/admin/venue-reviews/"+review.ID, map[string]string{"decision": "reject"}), 409, fault.CodeVenueReviewClosed)
 	decode[checkInResponse](t, e.checkIn(carol, review.QR), 201)
 
 	// Ending a venue: its code is revoked from then on.
@@ -258,8 +259,8 @@ func testVenueCodes(t *testing.T, driver func(*testSetup)) {
 	if got := verify(second.QR); got.Result != "revoked" || got.Reason != models.ReasonVenueEnded {
 		t.Errorf("verify an ended venue = %+v", got)
 	}
-	wantError(t, e.checkIn(carol, second.QR), 409, models.CodeVenueInactive)
-	wantError(t, e.json("DELETE", "/api/v1/venues/"+second.ID, alice, nil), 409, models.CodeVenueInactive)
+	wantError(t, e.checkIn(carol, second.QR), 409, fault.CodeVenueInactive)
+	wantError(t, e.json("DELETE", "/api/v1/venues/"+second.ID, alice, nil), 409, fault.CodeVenueInactive)
 
 	// Deleting the register.
 	if del := decode[struct{ Deleted int64 }](t, e.json("DELETE", "/api/v1/venues/"+shop.ID+"/checkins", alice, nil), 200); del.Deleted != 5 {

@@ -174,10 +174,10 @@ func (a *Alipay) QueryFace(ctx context.Context, q FaceQuery) (FaceResult, error)
 func (a *Alipay) Phone(ctx context.Context, payload string) (string, error) {
 	var fields map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(payload), &fields); err != nil {
-		return "", fault.Errorf(fault.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(fmt.Errorf("phone payload: %w", err))
+		return "", fault.Errorf(fault.KindInvalid, fault.CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(fmt.Errorf("phone payload: %w", err))
 	}
 	if _, ok := fields[certSNField]; ok {
-		return "", fault.Errorf(fault.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(errors.New("phone payload names a certificate; this app uses public-key mode"))
+		return "", fault.Errorf(fault.KindInvalid, fault.CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(errors.New("phone payload names a certificate; this app uses public-key mode"))
 	}
 	ctx, cancel := withDeadline(ctx, a.timeout)
 	defer cancel()
@@ -186,7 +186,7 @@ func (a *Alipay) Phone(ctx context.Context, payload string) (string, error) {
 		if err == nil {
 			err = fmt.Errorf("phone payload: %s %s", res.Code, res.Msg)
 		}
-		return "", fault.Errorf(fault.KindInvalid, CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(scrub(err))
+		return "", fault.Errorf(fault.KindInvalid, fault.CodePhoneFailed, "手机号授权无效，请重新授权").Wrap(scrub(err))
 	}
 	return res.Mobile, nil
 }
@@ -199,16 +199,16 @@ func (a *Alipay) Phone(ctx context.Context, payload string) (string, error) {
 // call; the check itself never calls out.
 func (a *Alipay) VerifyNotification(form url.Values) error {
 	if form.Get("sign") == "" {
-		return fault.Errorf(fault.KindInvalid, "bad_signature", "通知缺少签名")
+		return fault.Errorf(fault.KindInvalid, fault.CodeBadSignature, "通知缺少签名")
 	}
 	if _, ok := form[certSNField]; ok {
-		return fault.Errorf(fault.KindInvalid, "bad_signature", "通知签名方式不受支持")
+		return fault.Errorf(fault.KindInvalid, fault.CodeBadSignature, "通知签名方式不受支持")
 	}
 	if err := a.client.VerifySign(form); err != nil {
-		return fault.Errorf(fault.KindInvalid, "bad_signature", "通知签名无效").Wrap(scrub(err))
+		return fault.Errorf(fault.KindInvalid, fault.CodeBadSignature, "通知签名无效").Wrap(scrub(err))
 	}
 	if appID := form.Get("app_id"); appID != "" && appID != a.appID {
-		return fault.Errorf(fault.KindInvalid, "bad_signature", "通知不属于本应用")
+		return fault.Errorf(fault.KindInvalid, fault.CodeBadSignature, "通知不属于本应用")
 	}
 	return nil
 }

@@ -40,7 +40,7 @@ func TestAlipayLogin(t *testing.T) {
 
 	// code 40002 inside a signed answer: the SDK returns a nil error.
 	_, err := a.Login(ctx, "expired-code")
-	if fault.KindOf(err) != fault.KindUnauthorized || fault.CodeOf(err) != miniprogram.CodeLoginFailed {
+	if fault.KindOf(err) != fault.KindUnauthorized || fault.CodeOf(err) != fault.CodeLoginFailed {
 		t.Errorf("business failure: err = %v, want unauthorized", err)
 	}
 }

@@ -101,16 +101,8 @@ type FaceResult struct {
 // DefaultTimeout bounds a platform call when the adapter is given no timeout.
 const DefaultTimeout = 5 * time.Second
 
-// Error codes the adapters return.
-const (
-	CodeLoginFailed         = "login_failed"
-	CodePlatformUnavailable = "platform_unavailable"
-	CodeFaceUnsupported     = "face_unsupported_document"
-	CodePhoneFailed         = "phone_failed"
-)
-
 func loginRefused(cause error) error {
-	return fault.Errorf(fault.KindUnauthorized, CodeLoginFailed, "登录凭证无效或已过期，请重新进入小程序").Wrap(scrub(cause))
+	return fault.Errorf(fault.KindUnauthorized, fault.CodeLoginFailed, "登录凭证无效或已过期，请重新进入小程序").Wrap(scrub(cause))
 }
 
 // unavailable reports a platform failure: KindUnavailable when the platform
@@ -118,9 +110,9 @@ func loginRefused(cause error) error {
 // retry later), KindUpstream for any other failure.
 func unavailable(platform string, cause error) error {
 	if timedOut(cause) {
-		return fault.Errorf(fault.KindUnavailable, CodePlatformUnavailable, "%s服务响应超时，请稍后再试", platform).Wrap(scrub(cause))
+		return fault.Errorf(fault.KindUnavailable, fault.CodePlatformUnavailable, "%s服务响应超时，请稍后再试", platform).Wrap(scrub(cause))
 	}
-	return fault.Errorf(fault.KindUpstream, CodePlatformUnavailable, "%s服务暂时不可用，请稍后再试", platform).Wrap(scrub(cause))
+	return fault.Errorf(fault.KindUpstream, fault.CodePlatformUnavailable, "%s服务暂时不可用，请稍后再试", platform).Wrap(scrub(cause))
 }
 
 // timedOut reports whether err is a deadline that passed: the call's
@@ -143,7 +135,7 @@ func orDefault(timeout time.Duration) time.Duration {
 }
 
 func faceUnsupported() error {
-	return fault.Errorf(fault.KindInvalid, CodeFaceUnsupported, "该证件类型暂不支持线上人脸核验，请携带证件到服务点办理")
+	return fault.Errorf(fault.KindInvalid, fault.CodeFaceUnsupportedDocument, "该证件类型暂不支持线上人脸核验，请携带证件到服务点办理")
 }
 
 // secretParam matches credentials that SDK errors may quote inside URLs.

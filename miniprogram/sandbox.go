@@ -50,7 +50,7 @@ func (s *Sandbox) Name() string { return models.PlatformSandbox }
 func (s *Sandbox) Login(_ context.Context, user string) (Login, error) {
 	user = strings.TrimSpace(user)
 	if user == "" || utf8.RuneCountInString(user) > 64 {
-		return Login{}, fault.Errorf(fault.KindInvalid, "invalid_user", "请填写1至64个字符的沙箱用户名")
+		return Login{}, fault.Errorf(fault.KindInvalid, fault.CodeInvalidUser, "请填写1至64个字符的沙箱用户名")
 	}
 	return Login{UserID: user}, nil
 }
@@ -93,7 +93,7 @@ func (s *Sandbox) Decide(verifyID string, passed bool) error {
 	defer s.mu.Unlock()
 	f, ok := s.outcomes[verifyID]
 	if !ok {
-		return fault.Errorf(fault.KindNotFound, "face_not_found", "未找到该人脸核验")
+		return fault.Errorf(fault.KindNotFound, fault.CodeFaceNotFound, "未找到该人脸核验")
 	}
 	f.decided, f.passed, f.decidedAt = true, passed, s.clock.Now()
 	return nil
@@ -122,7 +122,7 @@ func (s *Sandbox) QueryFace(_ context.Context, q FaceQuery) (FaceResult, error) 
 func (s *Sandbox) Phone(_ context.Context, payload string) (string, error) {
 	p := strings.TrimSpace(payload)
 	if len(p) != 11 || p[0] != '1' || strings.Trim(p, "0123456789") != "" {
-		return "", fault.Errorf(fault.KindInvalid, CodePhoneFailed, "请填写11位手机号码")
+		return "", fault.Errorf(fault.KindInvalid, fault.CodePhoneFailed, "请填写11位手机号码")
 	}
 	return p, nil
 }

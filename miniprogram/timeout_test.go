@@ -32,8 +32,8 @@ const (
 // as a 503-kind error whose text keeps no secret.
 func wantTimedOut(t *testing.T, took time.Duration, err error, secrets ...string) {
 	t.Helper()
-	if fault.KindOf(err) != fault.KindUnavailable || fault.CodeOf(err) != miniprogram.CodePlatformUnavailable {
-		t.Errorf("err = %v, want unavailable %s", err, miniprogram.CodePlatformUnavailable)
+	if fault.KindOf(err) != fault.KindUnavailable || fault.CodeOf(err) != fault.CodePlatformUnavailable {
+		t.Errorf("err = %v, want unavailable %s", err, fault.CodePlatformUnavailable)
 	}
 	if took < callTimeout {
 		t.Errorf("returned after %v, before the %v deadline: the fake did not hang", took, callTimeout)
@@ -226,8 +226,8 @@ func TestAlipayPhonePayloadNamingACertificateIsRefused(t *testing.T) {
 	payload["alipay_cert_sn"] = "x"
 	raw, _ := json.Marshal(payload)
 	if _, ok := platformtest.Within(t, slack, "phone payload naming a certificate", func() { _, err = a.Phone(context.Background(), string(raw)) }); ok &&
-		(fault.KindOf(err) != fault.KindInvalid || fault.CodeOf(err) != miniprogram.CodePhoneFailed) {
-		t.Errorf("err = %v, want invalid %s", err, miniprogram.CodePhoneFailed)
+		(fault.KindOf(err) != fault.KindInvalid || fault.CodeOf(err) != fault.CodePhoneFailed) {
+		t.Errorf("err = %v, want invalid %s", err, fault.CodePhoneFailed)
 	}
 	var phone string
 	if _, ok := platformtest.Within(t, slack, "good phone payload after it", func() { phone, err = a.Phone(context.Background(), fake.PhonePayload("13912345678")) }); ok &&

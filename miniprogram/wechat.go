@@ -233,7 +233,7 @@ func (w *WeChat) Phone(ctx context.Context, code string) (string, error) {
 	var common *util.CommonError
 	switch {
 	case errors.As(err, &common):
-		return "", fault.Errorf(fault.KindInvalid, CodePhoneFailed, "手机号授权无效或已过期，请重新授权").Wrap(scrub(err))
+		return "", fault.Errorf(fault.KindInvalid, fault.CodePhoneFailed, "手机号授权无效或已过期，请重新授权").Wrap(scrub(err))
 	case err != nil:
 		return "", unavailable("微信", err)
 	}

@@ -38,7 +38,7 @@ func TestWeChatLogin(t *testing.T) {
 	}
 
 	_, err = wc.Login(context.Background(), "bad-code")
-	if fault.KindOf(err) != fault.KindUnauthorized || fault.CodeOf(err) != miniprogram.CodeLoginFailed {
+	if fault.KindOf(err) != fault.KindUnauthorized || fault.CodeOf(err) != fault.CodeLoginFailed {
 		t.Fatalf("errcode 40029: err = %v, want unauthorized login_failed", err)
 	}
 	if !strings.Contains(err.Error(), "40029") {
@@ -104,7 +104,7 @@ func TestWeChatFaceVerification(t *testing.T) {
 
 	passport := faceRequest("order_0002", "openid-1")
 	passport.DocType = models.DocPassport
-	if _, err := wc.StartFace(ctx, passport); fault.CodeOf(err) != miniprogram.CodeFaceUnsupported {
+	if _, err := wc.StartFace(ctx, passport); fault.CodeOf(err) != fault.CodeFaceUnsupportedDocument {
 		t.Errorf("passport: err = %v", err)
 	}
 }

@@ -52,18 +52,10 @@ const (
 )
 
 // errAccountNotFound: no such account (404).
-var errAccountNotFound = fault.Errorf(fault.KindNotFound, "account_not_found", "账号不存在")
-
-// Error codes of identity binding.
-const (
-	CodeIdentityRequired       = "identity_required"
-	CodeIdentityAlreadyBound   = "identity_already_bound"
-	CodeFaceRequired           = "face_verification_required"
-	CodeFaceUnsupportedDocKind = "face_unsupported_document"
-)
+var errAccountNotFound = fault.Errorf(fault.KindNotFound, fault.CodeAccountNotFound, "账号不存在")
 
 // ErrIdentityRequired: the account has bound no identity (403).
-var ErrIdentityRequired = fault.Errorf(fault.KindForbidden, CodeIdentityRequired, "请先完成实名认证")
+var ErrIdentityRequired = fault.Errorf(fault.KindForbidden, fault.CodeIdentityRequired, "请先完成实名认证")
 
 // IdentityBound reports whether a person is bound to the account.
 func (a *Account) IdentityBound() bool { return a.PersonID != nil }
@@ -131,7 +123,7 @@ func (s *Store) AccountByID(ctx context.Context, id string) (*Account, error) {
 func (s *Store) AccountByPlatformUser(ctx context.Context, platform, platformUserID string) (*Account, error) {
 	var a Account
 	if err := s.db.WithContext(ctx).Take(&a, "platform = ? AND platform_user_id = ?", platform, platformUserID).Error; err != nil {
-		return nil, notFound(err, "account_not_found", "账号不存在")
+		return nil, notFound(err, fault.CodeAccountNotFound, "账号不存在")
 	}
 	return &a, nil
 }

@@ -150,13 +150,13 @@ func (ch *Checker) Identify(ctx context.Context, qr string) (Verdict, error) {
 
 // CheckVenue judges qr at the checker's clock as a venue's posted code (a
 // visitor's scan): a genuine code of another kind is invalid with
-// CodeNotVenueCode as its reason. A code seen before is not verified again
-// while its key stands (its times and the venue registry are checked each
-// time). Verdicts and errors are Check's; a valid verdict has no Status.
+// fault.CodeNotVenueCode as its reason. A code seen before is not verified
+// again while its key stands (its times and the venue registry are checked
+// each time). Verdicts and errors are Check's; a valid verdict has no Status.
 func (ch *Checker) CheckVenue(ctx context.Context, qr string) (Verdict, error) {
 	v, err := ch.judge(ctx, qr, ch.venueCodes.Parse)
 	if err == nil && v.Genuine && v.Claims.Kind != codetoken.KindVenue {
-		return Verdict{Result: ResultInvalid, Reason: CodeNotVenueCode, Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
+		return Verdict{Result: ResultInvalid, Reason: fault.CodeNotVenueCode, Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
 	}
 	return v, err
 }

@@ -104,7 +104,7 @@ func (s *Store) VisitOf(ctx context.Context, accountID, visitID string) (*VisitV
 			return err
 		}
 		if len(out.CheckIns) == 0 {
-			return fault.Errorf(fault.KindNotFound, "checkin_not_found", "登记记录不存在")
+			return fault.Errorf(fault.KindNotFound, fault.CodeCheckInNotFound, "登记记录不存在")
 		}
 		var v Venue
 		if err := tx.Select("name", "address").Take(&v, "id = ?", out.CheckIns[0].VenueID).Error; err != nil {
@@ -141,7 +141,7 @@ type CheckInPage struct {
 	Counts     map[Colour]int64
 }
 
-var errBadCursor = fault.Errorf(fault.KindInvalid, "invalid_cursor", "cursor 无效")
+var errBadCursor = fault.Errorf(fault.KindInvalid, fault.CodeInvalidCursor, "cursor 无效")
 
 // cursor is the position after a check-in, newest first: its time and id.
 func encodeCursor(c CheckIn) string {

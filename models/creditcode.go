@@ -27,7 +27,7 @@ const (
 )
 
 // errCreditCode is the refusal of a malformed credit code.
-var errCreditCode = fault.Errorf(fault.KindInvalid, "invalid_credit_code", "统一社会信用代码应为18位数字或大写字母（不含I、O、S、V、Z）")
+var errCreditCode = fault.Errorf(fault.KindInvalid, fault.CodeInvalidCreditCode, "统一社会信用代码应为18位数字或大写字母（不含I、O、S、V、Z）")
 
 // CheckCreditCode normalises a unified social credit code (trimmed, upper
 // case) and says whether it is valid, of the right shape with a failing

@@ -18,9 +18,6 @@ const maxImportRows = 2_000_000
 // maxListedProblems bounds the row problems an answer lists.
 const maxListedProblems = 100
 
-// CodeImportRejected is the error code of a file refused for bad rows.
-const CodeImportRejected = "import_rejected"
-
 // RowProblem says what is wrong with one row of an imported file. It never
 // repeats the row's content.
 type RowProblem struct {
@@ -56,9 +53,9 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				return fault.Errorf(fault.KindInvalid, CodeImportRejected, "文件第%d行不是有效的CSV，整个文件未导入", pe.Line)
+				return fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "文件第%d行不是有效的CSV，整个文件未导入", pe.Line)
 			}
-			return fault.Errorf(fault.KindInvalid, CodeImportRejected, "文件无法读取，整个文件未导入").Wrap(err)
+			return fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "文件无法读取，整个文件未导入").Wrap(err)
 		}
 		row, _ := cr.FieldPos(0)
 		if first && len(fields) > 0 {
@@ -68,7 +65,7 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 			}
 		}
 		if rows++; rows > maxImportRows {
-			return fault.Errorf(fault.KindInvalid, CodeImportRejected, "文件超过%d行，请拆分后导入", maxImportRows)
+			return fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "文件超过%d行，请拆分后导入", maxImportRows)
 		}
 		for i := range fields {
 			fields[i] = strings.TrimSpace(fields[i])
@@ -91,19 +88,19 @@ func readCSV(r io.Reader, header []string, each func(row int, fields []string) e
 		}
 	}
 	if bad > 0 {
-		e := fault.Errorf(fault.KindInvalid, CodeImportRejected, "文件第%s行有误（共%d行），整个文件未导入，原名单继续有效", rowList(problems), bad)
+		e := fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "文件第%s行有误（共%d行），整个文件未导入，原名单继续有效", rowList(problems), bad)
 		e.Details = ImportProblems{BadRows: bad, Problems: problems}
 		return e
 	}
 	if rows == 0 {
-		return fault.Errorf(fault.KindInvalid, CodeImportRejected, "文件没有数据行")
+		return fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "文件没有数据行")
 	}
 	return nil
 }
 
 // errNotUTF8Row is the problem of a row whose text is not UTF-8, typically
 // a file saved as GBK.
-var errNotUTF8Row = fault.Errorf(fault.KindInvalid, CodeInvalidEncoding, "该行不是UTF-8编码的文本，请将文件另存为UTF-8后重新导入")
+var errNotUTF8Row = fault.Errorf(fault.KindInvalid, fault.CodeInvalidEncoding, "该行不是UTF-8编码的文本，请将文件另存为UTF-8后重新导入")
 
 // validFields reports whether every field is UTF-8.
 func validFields(fields []string) bool {
@@ -174,7 +171,7 @@ func ScanStatusCSV(r io.Reader, today time.Time, each func(StatusRow) error) err
 	var stop error
 	err := readCSV(r, statusHeader, func(row int, f []string) error {
 		if len(f) < 3 || len(f) > 4 {
-			return fault.Errorf(fault.KindInvalid, "columns", "应有3或4列：证件类型,证件号码,颜色,原因")
+			return fault.Errorf(fault.KindInvalid, fault.CodeColumns, "应有3或4列：证件类型,证件号码,颜色,原因")
 		}
 		doc, err := ParseDocument(f[0], f[1], today)
 		if err != nil {
@@ -182,7 +179,7 @@ func ScanStatusCSV(r io.Reader, today time.Time, each func(StatusRow) error) err
 		}
 		colour, ok := ParseColour(f[2])
 		if !ok {
-			return fault.Errorf(fault.KindInvalid, "colour", "颜色只能是 green、yellow 或 red")
+			return fault.Errorf(fault.KindInvalid, fault.CodeColour, "颜色只能是 green、yellow 或 red")
 		}
 		reason := ""
 		if len(f) == 4 {

@@ -44,8 +44,8 @@ func TestImportsRefuseTextThatIsNotUTF8(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.parse(tt.file)
 			var e *fault.Error
-			if !asError(err, &e) || e.Code != models.CodeImportRejected {
-				t.Fatalf("err = %v, want %s", err, models.CodeImportRejected)
+			if !asError(err, &e) || e.Code != fault.CodeImportRejected {
+				t.Fatalf("err = %v, want %s", err, fault.CodeImportRejected)
 			}
 			details, _ := e.Details.(models.ImportProblems)
 			if details.BadRows != len(tt.rows) {
@@ -53,8 +53,8 @@ func TestImportsRefuseTextThatIsNotUTF8(t *testing.T) {
 			}
 			for i, row := range tt.rows {
 				p := details.Problems[i]
-				if p.Row != row || p.Code != models.CodeInvalidEncoding || !strings.Contains(p.Message, "UTF-8") {
-					t.Errorf("problem %d = %+v, want row %d %s", i, p, row, models.CodeInvalidEncoding)
+				if p.Row != row || p.Code != fault.CodeInvalidEncoding || !strings.Contains(p.Message, "UTF-8") {
+					t.Errorf("problem %d = %+v, want row %d %s", i, p, row, fault.CodeInvalidEncoding)
 				}
 			}
 			if !utf8.ValidString(e.Message) || strings.Contains(e.Message, gbkZhangSan) {

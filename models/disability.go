@@ -41,7 +41,7 @@ var disabilityHeader = []string{"doc_type", "doc_number"}
 func ScanDisabilityCSV(r io.Reader, today time.Time, each func(Document) error) error {
 	return scanRows(r, disabilityHeader, each, func(f []string) (Document, error) {
 		if len(f) != 2 {
-			return Document{}, fault.Errorf(fault.KindInvalid, "columns", "应有2列：证件类型,证件号码")
+			return Document{}, fault.Errorf(fault.KindInvalid, fault.CodeColumns, "应有2列：证件类型,证件号码")
 		}
 		return ParseDocument(f[0], f[1], today)
 	})
@@ -56,7 +56,7 @@ func (s *Store) NewDisabilityImport(ctx context.Context, actor, requestID string
 		return nil, fmt.Errorf("read imports: %w", err)
 	}
 	if running > 0 {
-		return nil, fault.Errorf(fault.KindConflict, "import_in_progress", "残疾人名单正在导入，请等待其完成后再上传")
+		return nil, fault.Errorf(fault.KindConflict, fault.CodeImportInProgress, "残疾人名单正在导入，请等待其完成后再上传")
 	}
 	now := s.clock.Now().UTC()
 	job := &ImportJob{ID: newID(), Kind: ImportKindDisability, Source: ImportKindDisability, State: ImportQueued,

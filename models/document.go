@@ -39,18 +39,6 @@ type Document struct {
 	BirthDate time.Time
 }
 
-// Error codes of document validation, one per kind of failure.
-const (
-	CodeDocType       = "doc_type_unknown"
-	CodeDocEmpty      = "doc_empty"
-	CodeDocLength     = "id_length"
-	CodeDocCharacters = "id_characters"
-	CodeDocCheckDigit = "id_check_digit"
-	CodeDocBirthDate  = "id_birth_date"
-	CodeDocRegion     = "id_region"
-	CodeDocFormat     = "doc_format"
-)
-
 // earliestBirth is the earliest birth date a document may carry.
 var earliestBirth = time.Date(1890, 1, 1, 0, 0, 0, 0, time.UTC)
 
@@ -96,7 +84,7 @@ func ParseDocument(docType, number string, today time.Time) (Document, error) {
 	t := DocType(strings.TrimSpace(docType))
 	n := NormalizeDocNumber(number)
 	if n == "" {
-		return Document{}, fault.Errorf(fault.KindInvalid, CodeDocEmpty, "请填写证件号码")
+		return Document{}, fault.Errorf(fault.KindInvalid, fault.CodeDocEmpty, "请填写证件号码")
 	}
 	doc := Document{Type: t, Number: n}
 	var err error
@@ -116,7 +104,7 @@ func ParseDocument(docType, number string, today time.Time) (Document, error) {
 	case DocBirthCertificate:
 		err = matchFormat(n, birthCertPattern, "出生医学证明编号应为1位字母加9位数字")
 	default:
-		return Document{}, fault.Errorf(fault.KindInvalid, CodeDocType, "不支持的证件类型")
+		return Document{}, fault.Errorf(fault.KindInvalid, fault.CodeDocType, "不支持的证件类型")
 	}
 	if err != nil {
 		return Document{}, err
@@ -148,7 +136,7 @@ func NormalizeDocNumber(s string) string {
 
 func matchFormat(n string, p *regexp.Regexp, message string) error {
 	if !p.MatchString(n) {
-		return fault.Errorf(fault.KindInvalid, CodeDocFormat, "%s", message)
+		return fault.Errorf(fault.KindInvalid, fault.CodeDocFormat, "%s", message)
 	}
 	return nil
 }
@@ -158,7 +146,7 @@ func parseResidentID(n string, today time.Time) (time.Time, error) {
 		return time.Time{}, err
 	}
 	if !mainlandProvinces[n[:2]] {
-		return time.Time{}, fault.Errorf(fault.KindInvalid, CodeDocRegion, "身份证号码的地区码不正确，请核对前两位")
+		return time.Time{}, fault.Errorf(fault.KindInvalid, fault.CodeDocRegion, "身份证号码的地区码不正确，请核对前两位")
 	}
 	birth, err := birthDate(n[6:14], "20060102", today)
 	if err != nil {
@@ -172,7 +160,7 @@ func parseResidencePermit(n string, today time.Time) (time.Time, error) {
 		return time.Time{}, err
 	}
 	if !residencePermitPrefixes[n[:6]] {
-		return time.Time{}, fault.Errorf(fault.KindInvalid, CodeDocRegion, "港澳台居民居住证号码应以810000、820000或830000开头")
+		return time.Time{}, fault.Errorf(fault.KindInvalid, fault.CodeDocRegion, "港澳台居民居住证号码应以810000、820000或830000开头")
 	}
 	birth, err := birthDate(n[6:14], "20060102", today)
 	if err != nil {
@@ -189,7 +177,7 @@ func parseForeignPermanentID(n string, today time.Time) (time.Time, error) {
 	switch len(n) {
 	case 15:
 		if !foreignOldPattern.MatchString(n) {
-			return time.Time{}, fault.Errorf(fault.KindInvalid, CodeDocCharacters, "旧版永久居留身份证号码应为3位字母加12位数字")
+			return time.Time{}, fault.Errorf(fault.KindInvalid, fault.CodeDocCharacters, "旧版永久居留身份证号码应为3位字母加12位数字")
 		}
 		// The card carries a two-digit year: take the latest century that
 		// does not put the birth date in the future.
@@ -202,7 +190,7 @@ func parseForeignPermanentID(n string, today time.Time) (time.Time, error) {
 			return time.Time{}, err
 		}
 		if n[0] != '9' || !mainlandProvinces[n[1:3]] {
-			return time.Time{}, fault.Errorf(fault.KindInvalid, CodeDocRegion, "新版永久居留身份证号码应以9和受理地省份代码开头")
+			return time.Time{}, fault.Errorf(fault.KindInvalid, fault.CodeDocRegion, "新版永久居留身份证号码应以9和受理地省份代码开头")
 		}
 		birth, err := birthDate(n[6:14], "20060102", today)
 		if err != nil {
@@ -210,16 +198,16 @@ func parseForeignPermanentID(n string, today time.Time) (time.Time, error) {
 		}
 		return birth, checkDigit(n, "永久居留身份证号码")
 	default:
-		return time.Time{}, fault.Errorf(fault.KindInvalid, CodeDocLength, "永久居留身份证号码应为15位或18位")
+		return time.Time{}, fault.Errorf(fault.KindInvalid, fault.CodeDocLength, "永久居留身份证号码应为15位或18位")
 	}
 }
 
 func checkEighteen(n, what string) error {
 	if len(n) != 18 {
-		return fault.Errorf(fault.KindInvalid, CodeDocLength, "%s应为18位", what)
+		return fault.Errorf(fault.KindInvalid, fault.CodeDocLength, "%s应为18位", what)
 	}
 	if !eighteenCharPattern.MatchString(n) {
-		return fault.Errorf(fault.KindInvalid, CodeDocCharacters, "%s前17位应为数字，最后一位为数字或X", what)
+		return fault.Errorf(fault.KindInvalid, fault.CodeDocCharacters, "%s前17位应为数字，最后一位为数字或X", what)
 	}
 	return nil
 }
@@ -227,11 +215,11 @@ func checkEighteen(n, what string) error {
 func birthDate(s, layout string, today time.Time) (time.Time, error) {
 	d, err := time.Parse(layout, s)
 	if err != nil || d.Format(layout) != s {
-		return time.Time{}, fault.Errorf(fault.KindInvalid, CodeDocBirthDate, "证件号码中的出生日期不是有效日期")
+		return time.Time{}, fault.Errorf(fault.KindInvalid, fault.CodeDocBirthDate, "证件号码中的出生日期不是有效日期")
 	}
 	y, m, day := today.Date()
 	if d.After(time.Date(y, m, day, 0, 0, 0, 0, time.UTC)) || d.Before(earliestBirth) {
-		return time.Time{}, fault.Errorf(fault.KindInvalid, CodeDocBirthDate, "证件号码中的出生日期不在合理范围内")
+		return time.Time{}, fault.Errorf(fault.KindInvalid, fault.CodeDocBirthDate, "证件号码中的出生日期不在合理范围内")
 	}
 	return d, nil
 }
@@ -251,7 +239,7 @@ func CheckDigit(n string) byte {
 
 func checkDigit(n, what string) error {
 	if CheckDigit(n) != n[17] {
-		return fault.Errorf(fault.KindInvalid, CodeDocCheckDigit, "%s校验位不正确，请核对后重新输入", what)
+		return fault.Errorf(fault.KindInvalid, fault.CodeDocCheckDigit, "%s校验位不正确，请核对后重新输入", what)
 	}
 	return nil
 }

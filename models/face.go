@@ -53,7 +53,7 @@ func (s *Store) CreateFaceVerification(ctx context.Context, fv *FaceVerification
 	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		if err := tx.Create(fv).Error; err != nil {
 			if errors.Is(err, gorm.ErrDuplicatedKey) {
-				return fault.Errorf(fault.KindConflict, "face_duplicate", "该核验已存在")
+				return fault.Errorf(fault.KindConflict, fault.CodeFaceDuplicate, "该核验已存在")
 			}
 			return fmt.Errorf("record face verification: %w", err)
 		}
@@ -72,7 +72,7 @@ func (s *Store) FaceVerificationFor(ctx context.Context, accountID, verifyID str
 		return nil, err
 	}
 	if fv.AccountID != accountID {
-		return nil, fault.Errorf(fault.KindForbidden, "face_not_yours", "该核验不属于当前账号")
+		return nil, fault.Errorf(fault.KindForbidden, fault.CodeFaceNotYours, "该核验不属于当前账号")
 	}
 	return fv, nil
 }
@@ -82,7 +82,7 @@ func (s *Store) FaceVerificationFor(ctx context.Context, accountID, verifyID str
 func (s *Store) FaceVerificationByVerifyID(ctx context.Context, verifyID string) (*FaceVerification, error) {
 	var fv FaceVerification
 	if err := s.db.WithContext(ctx).Take(&fv, "verify_id = ?", verifyID).Error; err != nil {
-		return nil, notFound(err, "face_not_found", "未找到该人脸核验记录")
+		return nil, notFound(err, fault.CodeFaceNotFound, "未找到该人脸核验记录")
 	}
 	return &fv, nil
 }

@@ -53,9 +53,6 @@ type H5Ticket struct {
 // TableName names the table.
 func (H5Ticket) TableName() string { return "h5_tickets" }
 
-// CodeTicketInvalid is the error code of a used, expired or unknown ticket.
-const CodeTicketInvalid = "ticket_invalid"
-
 // purposeTicket binds a sealed ticket to its use.
 const purposeTicket = "h5.ticket"
 
@@ -70,7 +67,7 @@ func (s *Store) IssueH5Ticket(accountID, purpose, relativeID string, ttl time.Du
 	return base64.RawURLEncoding.EncodeToString(s.vault.Seal(payload, purposeTicket))
 }
 
-var errTicketInvalid = &fault.Error{Kind: fault.KindUnauthorized, Code: CodeTicketInvalid, Message: "页面链接已失效，请在小程序中重新打开"}
+var errTicketInvalid = &fault.Error{Kind: fault.KindUnauthorized, Code: fault.CodeTicketInvalid, Message: "页面链接已失效，请在小程序中重新打开"}
 
 // RedeemH5Ticket uses a ticket up: it returns it once, then never again. A
 // used, expired or forged ticket is an *Error of KindUnauthorized.

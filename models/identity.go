@@ -88,7 +88,7 @@ func (s *Store) ClaimIdentity(ctx context.Context, accountID, name string, doc D
 				return err
 			}
 			if !bytes.Equal(p.DocHash, hash) {
-				return fault.Errorf(fault.KindConflict, CodeIdentityAlreadyBound, "该账号已绑定其他身份，如需更换请联系客服")
+				return fault.Errorf(fault.KindConflict, fault.CodeIdentityAlreadyBound, "该账号已绑定其他身份，如需更换请联系客服")
 			}
 			bound = &p
 			return nil
@@ -143,7 +143,7 @@ func (s *Store) FaceIdentity(ctx context.Context, fv *FaceVerification) (*Identi
 	}
 	var c IdentityClaim
 	if err := s.db.WithContext(ctx).Take(&c, "id = ?", fv.ClaimID).Error; err != nil {
-		return nil, notFound(err, "face_not_found", "未找到该人脸核验记录")
+		return nil, notFound(err, fault.CodeFaceNotFound, "未找到该人脸核验记录")
 	}
 	return claimIdentity(&c), nil
 }
@@ -186,7 +186,7 @@ func (s *Store) UnbindIdentity(ctx context.Context, r *Revocations, accountID, a
 			return notFoundAs(err, errAccountNotFound)
 		}
 		if a.PersonID == nil && a.ClaimID == nil {
-			return fault.Errorf(fault.KindNotFound, "identity_not_bound", "该账号未绑定身份")
+			return fault.Errorf(fault.KindNotFound, fault.CodeIdentityNotBound, "该账号未绑定身份")
 		}
 		subject := accountID
 		if a.PersonID != nil {

@@ -108,7 +108,7 @@ func (s *Store) importBatch() int {
 // an import that empties it). An unknown source is KindInvalid.
 func (s *Store) NewStatusImport(ctx context.Context, source string, clear bool, actor, requestID string) (*ImportJob, error) {
 	if !ValidSource(source) {
-		return nil, fault.Errorf(fault.KindInvalid, "invalid_source", "名单来源只能是 cdc、community、nucleic_acid 或 operator")
+		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidSource, "名单来源只能是 cdc、community、nucleic_acid 或 operator")
 	}
 	var running int64
 	if err := s.db.WithContext(ctx).Model(&ImportJob{}).Where("source = ? AND state IN ?", source, unfinishedImports).Count(&running).Error; err != nil {
@@ -116,7 +116,7 @@ func (s *Store) NewStatusImport(ctx context.Context, source string, clear bool, 
 	}
 	if running > 0 {
 		// The later upload must not be overtaken by the earlier one.
-		return nil, fault.Errorf(fault.KindConflict, "import_in_progress", "该来源已有名单正在导入，请等待其完成后再上传")
+		return nil, fault.Errorf(fault.KindConflict, fault.CodeImportInProgress, "该来源已有名单正在导入，请等待其完成后再上传")
 	}
 	now := s.clock.Now().UTC()
 	job := &ImportJob{ID: newID(), Source: source, State: ImportQueued, Clear: clear, Actor: actor, RequestID: requestID, CreatedAt: now, UpdatedAt: now}
@@ -136,7 +136,7 @@ var errLostLease = errors.New("import taken over by another run")
 func (s *Store) ImportJobByID(ctx context.Context, id string) (*ImportJob, error) {
 	var j ImportJob
 	if err := s.db.WithContext(ctx).Take(&j, "id = ?", id).Error; err != nil {
-		return nil, notFound(err, "import_not_found", "未找到该导入任务")
+		return nil, notFound(err, fault.CodeImportNotFound, "未找到该导入任务")
 	}
 	return &j, nil
 }
@@ -220,7 +220,7 @@ func (s *Store) validateImport(ctx context.Context, job *ImportJob, report func(
 	report()
 	if err := validate(); err != nil {
 		var e *fault.Error
-		if !errors.As(err, &e) || e.Code != CodeImportRejected {
+		if !errors.As(err, &e) || e.Code != fault.CodeImportRejected {
 			return false, err
 		}
 		return true, s.rejectJob(ctx, job, e)

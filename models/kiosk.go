@@ -29,10 +29,10 @@ type Kiosk struct {
 func (Kiosk) TableName() string { return "kiosks" }
 
 var (
-	errKioskNotFound = fault.Errorf(fault.KindNotFound, "kiosk_not_found", "未找到该自助机")
+	errKioskNotFound = fault.Errorf(fault.KindNotFound, fault.CodeKioskNotFound, "未找到该自助机")
 	// ErrKioskRequired: no kiosk key, or one not registered (401).
-	ErrKioskRequired = fault.Errorf(fault.KindUnauthorized, "kiosk_required", "自助机未登记或密钥无效")
-	errKioskFields   = fault.Errorf(fault.KindInvalid, "invalid_kiosk", "请填写自助机名称（64 字以内）和地点（128 字以内）")
+	ErrKioskRequired = fault.Errorf(fault.KindUnauthorized, fault.CodeKioskRequired, "自助机未登记或密钥无效")
+	errKioskFields   = fault.Errorf(fault.KindInvalid, fault.CodeInvalidKiosk, "请填写自助机名称（64 字以内）和地点（128 字以内）")
 )
 
 func kioskKeyHash(key string) []byte { h := sha256.Sum256([]byte(key)); return h[:] }

@@ -8,9 +8,6 @@ import (
 	"healthcode/models/fault"
 )
 
-// CodeNameInvalid is the error code of a name that cannot be a person's name.
-const CodeNameInvalid = "name_invalid"
-
 // maxNameRunes bounds a name's length.
 const maxNameRunes = 60
 
@@ -46,10 +43,10 @@ func isDotVariant(r rune) bool {
 func NormalizeName(name string) (string, error) {
 	name = strings.Join(strings.Fields(strings.ReplaceAll(name, "\u3000", " ")), " ")
 	if name == "" {
-		return "", fault.Errorf(fault.KindInvalid, CodeNameInvalid, "请填写姓名")
+		return "", fault.Errorf(fault.KindInvalid, fault.CodeNameInvalid, "请填写姓名")
 	}
 	if !utf8.ValidString(name) || utf8.RuneCountInString(name) > maxNameRunes {
-		return "", fault.Errorf(fault.KindInvalid, CodeNameInvalid, "姓名过长或包含无法识别的字符")
+		return "", fault.Errorf(fault.KindInvalid, fault.CodeNameInvalid, "姓名过长或包含无法识别的字符")
 	}
 	han := false
 	for _, r := range name {
@@ -66,7 +63,7 @@ func NormalizeName(name string) (string, error) {
 		case unicode.IsLetter(r), r == ' ', r == '-', r == '\'', isDotVariant(r), unicode.Is(unicode.Mn, r):
 			b.WriteRune(r)
 		default:
-			return "", fault.Errorf(fault.KindInvalid, CodeNameInvalid, "姓名只能包含文字、空格和间隔号")
+			return "", fault.Errorf(fault.KindInvalid, fault.CodeNameInvalid, "姓名只能包含文字、空格和间隔号")
 		}
 	}
 	out := b.String()
@@ -75,10 +72,10 @@ func NormalizeName(name string) (string, error) {
 		out = strings.ToUpper(out)
 	}
 	if han && (utf8.RuneCountInString(out) < 2 || strings.HasPrefix(out, string(nameDot)) || strings.HasSuffix(out, string(nameDot))) {
-		return "", fault.Errorf(fault.KindInvalid, CodeNameInvalid, "请填写证件上的完整姓名")
+		return "", fault.Errorf(fault.KindInvalid, fault.CodeNameInvalid, "请填写证件上的完整姓名")
 	}
 	if first, _ := utf8.DecodeRuneInString(out); !unicode.IsLetter(first) {
-		return "", fault.Errorf(fault.KindInvalid, CodeNameInvalid, "姓名应以文字开头")
+		return "", fault.Errorf(fault.KindInvalid, fault.CodeNameInvalid, "姓名应以文字开头")
 	}
 	return out, nil
 }

@@ -91,8 +91,8 @@ func TestNormalizeName(t *testing.T) {
 		}
 	}
 	for _, bad := range []string{"", "   ", "张", "张3", "<script>", "·张三", "张三·", "\x00张三", strings.Repeat("张", 61), "-abc"} {
-		if _, err := NormalizeName(bad); fault.CodeOf(err) != CodeNameInvalid {
-			t.Errorf("NormalizeName(%q) error = %v, want %s", bad, err, CodeNameInvalid)
+		if _, err := NormalizeName(bad); fault.CodeOf(err) != fault.CodeNameInvalid {
+			t.Errorf("NormalizeName(%q) error = %v, want %s", bad, err, fault.CodeNameInvalid)
 		}
 	}
 }

@@ -85,21 +85,21 @@ func scanResultsCSV(r io.Reader, now time.Time, loc *time.Location, lookup func(
 	var stop error
 	err := readCSV(r, resultsHeader, func(row int, f []string) error {
 		if len(f) != 3 {
-			return fault.Errorf(fault.KindInvalid, "columns", "应有3列：试管条码,结果,检测时间")
+			return fault.Errorf(fault.KindInvalid, fault.CodeColumns, "应有3列：试管条码,结果,检测时间")
 		}
 		if err := CheckTube(f[0]); err != nil {
 			return err
 		}
 		result := strings.ToLower(f[1])
 		if result != NucleicNegative && result != NucleicPositive {
-			return fault.Errorf(fault.KindInvalid, "result", "结果只能是 negative 或 positive")
+			return fault.Errorf(fault.KindInvalid, fault.CodeResult, "结果只能是 negative 或 positive")
 		}
 		tested, ok := parseTestedAt(f[2], loc)
 		if !ok {
-			return fault.Errorf(fault.KindInvalid, "tested_at", "检测时间格式应为 2006-01-02T15:04:05+08:00 或 2006-01-02 15:04")
+			return fault.Errorf(fault.KindInvalid, fault.CodeTestedAt, "检测时间格式应为 2006-01-02T15:04:05+08:00 或 2006-01-02 15:04")
 		}
 		if tested.After(now.Add(5 * time.Minute)) {
-			return fault.Errorf(fault.KindInvalid, "tested_at", "检测时间晚于当前时间")
+			return fault.Errorf(fault.KindInvalid, fault.CodeTestedAt, "检测时间晚于当前时间")
 		}
 		t, err := lookup(f[0])
 		if err != nil {
@@ -108,9 +108,9 @@ func scanResultsCSV(r io.Reader, now time.Time, loc *time.Location, lookup func(
 		}
 		switch {
 		case t == nil:
-			return fault.Errorf(fault.KindInvalid, CodeTubeNotFound, "未找到该试管")
+			return fault.Errorf(fault.KindInvalid, fault.CodeTubeNotFound, "未找到该试管")
 		case t.State != TubeSealed:
-			return fault.Errorf(fault.KindInvalid, "tube_open", "该试管尚未封管")
+			return fault.Errorf(fault.KindInvalid, fault.CodeTubeOpen, "该试管尚未封管")
 		}
 		if err := each(ResultRow{Line: row, Tube: f[0], Result: result, TestedAt: tested.UTC()}); err != nil {
 			stop = err

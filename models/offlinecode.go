@@ -18,16 +18,10 @@ import (
 // is also the sequence number of the latest revocation.
 const offlineVersionName = "offline_codes"
 
-// Error codes of offline codes.
-const (
-	CodeNotEligible   = "not_eligible"
-	CodeNoOfflineCode = "no_offline_code"
-)
-
 var (
-	errNotEligible = fault.Errorf(fault.KindForbidden, CodeNotEligible,
+	errNotEligible = fault.Errorf(fault.KindForbidden, fault.CodeNotEligible,
 		"离线码供 60 周岁及以上老人、未满 18 周岁的未成年人和登记在册的残疾人申领")
-	errNoOfflineCode = fault.Errorf(fault.KindNotFound, CodeNoOfflineCode, "没有有效的离线码")
+	errNoOfflineCode = fault.Errorf(fault.KindNotFound, fault.CodeNoOfflineCode, "没有有效的离线码")
 )
 
 // RevokedFeedBatch is the most entries one page of the revocation feed holds.
@@ -82,7 +76,7 @@ func (o OfflineCode) CodeID() []byte { b, _ := hex.DecodeString(o.ID); return b 
 
 // ErrBirthDateInvalid is a birth date given for a document without one that
 // no living person has: not a date, in the future, or over 130 years ago.
-var ErrBirthDateInvalid = fault.Errorf(fault.KindInvalid, "invalid_birth_date", "出生日期无效，请核对证件后重新输入（格式 YYYY-MM-DD）")
+var ErrBirthDateInvalid = fault.Errorf(fault.KindInvalid, fault.CodeInvalidBirthDate, "出生日期无效，请核对证件后重新输入（格式 YYYY-MM-DD）")
 
 // CheckBirthDate checks a birth date given for a document that carries
 // none, on day now in loc.
@@ -119,7 +113,7 @@ func (s *Store) IssueOfflineCode(ctx context.Context, personID, actor, requestID
 	var person Person
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		if err := tx.Take(&person, "id = ?", personID).Error; err != nil {
-			return notFound(err, "person_not_found", "未找到该人员")
+			return notFound(err, fault.CodePersonNotFound, "未找到该人员")
 		}
 		var err error
 		code, err = s.issueOffline(tx, &person, person.BirthDate, actor, requestID, now)
@@ -285,7 +279,7 @@ func (s *Store) liveOfflineCode(ctx context.Context, actor, requestID, where str
 			return notFoundAs(err, errNoOfflineCode)
 		}
 		if err := tx.Take(&person, "id = ?", code.PersonID).Error; err != nil {
-			return notFound(err, "person_not_found", "未找到该人员")
+			return notFound(err, fault.CodePersonNotFound, "未找到该人员")
 		}
 		if actor == "" {
 			return nil
@@ -486,7 +480,7 @@ func (p OfflinePolicy) Revoked(_ context.Context, c codetoken.Claims) (string, e
 
 // ErrBirthDateOnDocument refuses a birth date for a document that carries
 // its own (a resident ID card's is read from its number).
-var ErrBirthDateOnDocument = fault.Errorf(fault.KindConflict, "birth_date_on_document", "该证件已载明出生日期，无需补录")
+var ErrBirthDateOnDocument = fault.Errorf(fault.KindConflict, fault.CodeBirthDateOnDocument, "该证件已载明出生日期，无需补录")
 
 // SetBirthDate records, for an operator, the birth date of the registered
 // holder of doc, a document that carries none (a passport, a permit): the

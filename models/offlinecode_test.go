@@ -52,7 +52,7 @@ func TestOfflineRevocationReachesEveryNode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := a.IssueOfflineCode(ctx, young.ID, "test", ""); fault.CodeOf(err) != models.CodeNotEligible {
+		if _, _, err := a.IssueOfflineCode(ctx, young.ID, "test", ""); fault.CodeOf(err) != fault.CodeNotEligible {
 			t.Fatalf("a 30-year-old: %v", err)
 		}
 		bookB := models.NewOfflineBook()
@@ -402,7 +402,7 @@ func TestOperatorBirthDate(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, _, err := s.IssueOfflineCode(ctx, p.ID, "account:a1", ""); fault.CodeOf(err) != models.CodeNotEligible {
+		if _, _, err := s.IssueOfflineCode(ctx, p.ID, "account:a1", ""); fault.CodeOf(err) != fault.CodeNotEligible {
 			t.Fatalf("without a birth date: %v", err)
 		}
 		if _, err := s.SetBirthDate(ctx, passport, "2999-01-01", "operator:x", ""); fault.CodeOf(err) != "invalid_birth_date" {

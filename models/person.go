@@ -19,13 +19,9 @@ const (
 	purposePersonDoc  = "person.doc"
 )
 
-// CodeNameMismatch is the error code of a name that does not match the
-// document on record. Its message does not say which of the two is wrong.
-const CodeNameMismatch = "identity_mismatch"
-
 // ErrNameMismatch: the name does not match the document on record; it does
 // not say which of the two is wrong (400).
-var ErrNameMismatch = fault.Errorf(fault.KindInvalid, CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
+var ErrNameMismatch = fault.Errorf(fault.KindInvalid, fault.CodeNameMismatch, "姓名与证件信息不一致，请核对后重新输入")
 
 // Person is someone with an identity document. The name and number are
 // sealed; the keyed hash finds the person by document; the masked forms are
@@ -151,7 +147,7 @@ func (personNumber) TableName() string { return "person_numbers" }
 func (s *Store) PersonByID(ctx context.Context, id string) (*Person, error) {
 	var p Person
 	if err := s.db.WithContext(ctx).Take(&p, "id = ?", id).Error; err != nil {
-		return nil, notFound(err, "person_not_found", "未找到该人员")
+		return nil, notFound(err, fault.CodePersonNotFound, "未找到该人员")
 	}
 	return &p, nil
 }
@@ -161,7 +157,7 @@ func (s *Store) PersonByID(ctx context.Context, id string) (*Person, error) {
 func (s *Store) PersonByDocument(ctx context.Context, doc Document) (*Person, error) {
 	p, err := s.personByHash(ctx, s.vault.DocumentHash(doc))
 	if err != nil {
-		return nil, notFound(err, "person_not_found", "未找到该证件的登记信息")
+		return nil, notFound(err, fault.CodePersonNotFound, "未找到该证件的登记信息")
 	}
 	return p, nil
 }

@@ -82,10 +82,10 @@ func ParseHouseholdCSV(r io.Reader, today time.Time) ([]HouseholdRow, error) {
 func ScanHouseholdCSV(r io.Reader, today time.Time, each func(HouseholdRow) error) error {
 	return scanRows(r, householdHeader, each, func(f []string) (HouseholdRow, error) {
 		if len(f) != 3 {
-			return HouseholdRow{}, fault.Errorf(fault.KindInvalid, "columns", "应有3列：户号,证件类型,证件号码")
+			return HouseholdRow{}, fault.Errorf(fault.KindInvalid, fault.CodeColumns, "应有3列：户号,证件类型,证件号码")
 		}
 		if f[0] == "" || len(f[0]) > 64 {
-			return HouseholdRow{}, fault.Errorf(fault.KindInvalid, "household_id", "户号不能为空且不超过64个字符")
+			return HouseholdRow{}, fault.Errorf(fault.KindInvalid, fault.CodeHouseholdID, "户号不能为空且不超过64个字符")
 		}
 		doc, err := ParseDocument(f[1], f[2], today)
 		if err != nil {
@@ -108,7 +108,7 @@ func ParseBirthCSV(r io.Reader, today time.Time) ([]BirthRow, error) {
 func ScanBirthCSV(r io.Reader, today time.Time, each func(BirthRow) error) error {
 	return scanRows(r, birthHeader, each, func(f []string) (BirthRow, error) {
 		if len(f) != 5 {
-			return BirthRow{}, fault.Errorf(fault.KindInvalid, "columns", "应有5列：出生医学证明编号,子女证件类型,子女证件号码,父母证件类型,父母证件号码")
+			return BirthRow{}, fault.Errorf(fault.KindInvalid, fault.CodeColumns, "应有5列：出生医学证明编号,子女证件类型,子女证件号码,父母证件类型,父母证件号码")
 		}
 		cert, err := ParseDocument(string(DocBirthCertificate), f[0], today)
 		if err != nil {

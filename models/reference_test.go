@@ -62,7 +62,7 @@ func TestRegistersAreReplacedByGenerations(t *testing.T) {
 			t.Errorf("after a failed import: %d rows, a~c %v, b~c %v", got, same(a, c), same(b, c))
 		}
 		// A bad row refuses the whole file before anything is written.
-		if _, err := s.ImportHouseholdsCSV(ctx, file("H4,resident_id,"+b+"\nH4,resident_id,110105194912310021\n"), "operator:test", ""); fault.CodeOf(err) != models.CodeImportRejected {
+		if _, err := s.ImportHouseholdsCSV(ctx, file("H4,resident_id,"+b+"\nH4,resident_id,110105194912310021\n"), "operator:test", ""); fault.CodeOf(err) != fault.CodeImportRejected {
 			t.Errorf("bad file: %v", err)
 		}
 		if got := rows(); got != 2 {

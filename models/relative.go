@@ -63,17 +63,9 @@ type Relative struct {
 // TableName names the table.
 func (Relative) TableName() string { return "relatives" }
 
-// Error codes of relative links.
-const (
-	CodeRelativeNotFound = "relative_not_found"
-	CodeRelativePending  = "relative_pending"
-	CodeRelativeRejected = "relative_rejected"
-	CodeRelativeDeleted  = "relative_deleted"
-)
-
 var (
-	errRelativeNotFound = fault.Errorf(fault.KindNotFound, CodeRelativeNotFound, "未找到该亲属")
-	errRelativeDeleted  = fault.Errorf(fault.KindForbidden, CodeRelativeDeleted, "该亲属关系已解除")
+	errRelativeNotFound = fault.Errorf(fault.KindNotFound, fault.CodeRelativeNotFound, "未找到该亲属")
+	errRelativeDeleted  = fault.Errorf(fault.KindForbidden, fault.CodeRelativeDeleted, "该亲属关系已解除")
 )
 
 // RelativeView is a link with the relative's masked identity.
@@ -94,7 +86,7 @@ type RelativeView struct {
 // same person or more than MaxRelatives live links (409).
 func (s *Store) AddRelative(ctx context.Context, accountID, name string, doc Document, relation, requestID string) (*RelativeView, error) {
 	if !ValidRelation(relation) {
-		return nil, fault.Errorf(fault.KindInvalid, "invalid_relation", "关系只能是 child、parent、spouse、grandparent、grandchild 或 other")
+		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidRelation, "关系只能是 child、parent、spouse、grandparent、grandchild 或 other")
 	}
 	acc, err := s.AccountByID(ctx, accountID)
 	if err != nil {
@@ -122,7 +114,7 @@ func (s *Store) AddRelative(ctx context.Context, accountID, name string, doc Doc
 			return err
 		}
 		if p.ID == holder.ID {
-			return fault.Errorf(fault.KindInvalid, "relative_is_self", "不能把本人添加为亲属")
+			return fault.Errorf(fault.KindInvalid, fault.CodeRelativeIsSelf, "不能把本人添加为亲属")
 		}
 		link.PersonID = p.ID
 		var live []Relative
@@ -131,11 +123,11 @@ func (s *Store) AddRelative(ctx context.Context, accountID, name string, doc Doc
 		}
 		for _, l := range live {
 			if l.PersonID == p.ID {
-				return fault.Errorf(fault.KindConflict, "relative_exists", "该亲属已添加")
+				return fault.Errorf(fault.KindConflict, fault.CodeRelativeExists, "该亲属已添加")
 			}
 		}
 		if len(live) >= MaxRelatives {
-			return fault.Errorf(fault.KindConflict, "relative_limit", "每个账号最多添加%d位亲属", MaxRelatives)
+			return fault.Errorf(fault.KindConflict, fault.CodeRelativeLimit, "每个账号最多添加%d位亲属", MaxRelatives)
 		}
 		evidence, err := s.linkEvidence(tx, holder.DocHash, p.DocHash, relation)
 		if err != nil {
@@ -212,9 +204,9 @@ func (s *Store) RelativeOf(ctx context.Context, accountID, id string) (*Relative
 	}
 	switch v.Status {
 	case LinkPending:
-		return &v, fault.Errorf(fault.KindForbidden, CodeRelativePending, "该亲属关系正在审核，请耐心等待")
+		return &v, fault.Errorf(fault.KindForbidden, fault.CodeRelativePending, "该亲属关系正在审核，请耐心等待")
 	case LinkRejected:
-		return &v, fault.Errorf(fault.KindForbidden, CodeRelativeRejected, "该亲属关系未通过审核")
+		return &v, fault.Errorf(fault.KindForbidden, fault.CodeRelativeRejected, "该亲属关系未通过审核")
 	case LinkDeleted:
 		return &v, errRelativeDeleted
 	}
@@ -285,10 +277,10 @@ func (s *Store) Reviews(ctx context.Context, status string) ([]ReviewItem, error
 func (s *Store) DecideReview(ctx context.Context, id, decision, note, actor, requestID string) (*Relative, error) {
 	status := map[string]string{"approve": LinkApproved, "reject": LinkRejected}[decision]
 	if status == "" {
-		return nil, fault.Errorf(fault.KindInvalid, "invalid_decision", "decision 只能是 approve 或 reject")
+		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidDecision, "decision 只能是 approve 或 reject")
 	}
 	if len([]rune(note)) > 500 {
-		return nil, fault.Errorf(fault.KindInvalid, "invalid_note", "备注不超过500字")
+		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidNote, "备注不超过500字")
 	}
 	now := s.clock.Now().UTC()
 	var r Relative
@@ -297,7 +289,7 @@ func (s *Store) DecideReview(ctx context.Context, id, decision, note, actor, req
 			return notFoundAs(err, errRelativeNotFound)
 		}
 		if r.Status != LinkPending {
-			return fault.Errorf(fault.KindConflict, "review_closed", "该申请已处理")
+			return fault.Errorf(fault.KindConflict, fault.CodeReviewClosed, "该申请已处理")
 		}
 		r.Status, r.DecidedAt, r.DecidedBy, r.Note = status, &now, actor, note
 		if err := tx.Model(&r).Select("status", "decided_at", "decided_by", "note", "updated_at").Updates(&r).Error; err != nil {

@@ -20,13 +20,10 @@ type Sampler struct {
 // TableName names the table.
 func (Sampler) TableName() string { return "samplers" }
 
-// CodeNotSampler is the error code of a caller who is not a sampler.
-const CodeNotSampler = "not_sampler"
-
 // samplerRole is where the sampler role is kept.
 var samplerRole = role{
 	version: "samplers", action: "sampler",
-	notFound: fault.Errorf(fault.KindNotFound, "sampler_not_found", "该账号不是采样人员"),
+	notFound: fault.Errorf(fault.KindNotFound, fault.CodeSamplerNotFound, "该账号不是采样人员"),
 	read: func(tx *gormDB) (map[string]string, error) {
 		var rows []Sampler
 		if err := tx.Where("revoked_at IS NULL").Find(&rows).Error; err != nil {
@@ -47,7 +44,7 @@ type SamplerBook struct{ book roleBook }
 
 // NewSamplerBook returns an empty book; load it with Store.RefreshSamplers.
 func NewSamplerBook() *SamplerBook {
-	return &SamplerBook{book: roleBook{denied: fault.Errorf(fault.KindForbidden, CodeNotSampler, "您没有采样权限")}}
+	return &SamplerBook{book: roleBook{denied: fault.Errorf(fault.KindForbidden, fault.CodeNotSampler, "您没有采样权限")}}
 }
 
 // Site returns the site of an active sampler, or an *Error of
@@ -65,7 +62,7 @@ func (s *Store) RefreshSamplers(ctx context.Context, b *SamplerBook) error {
 // KindNotFound for an unknown account.
 func (s *Store) GrantSampler(ctx context.Context, accountID, site, actor, requestID string) (*Sampler, error) {
 	if site == "" || len([]rune(site)) > 100 {
-		return nil, fault.Errorf(fault.KindInvalid, "invalid_site", "请填写采样点（不超过100字）")
+		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidSite, "请填写采样点（不超过100字）")
 	}
 	now := s.clock.Now().UTC()
 	v := &Sampler{AccountID: accountID, Site: site, GrantedBy: actor, GrantedAt: now}

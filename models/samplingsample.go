@@ -43,10 +43,10 @@ func (Sample) TableName() string { return "samples" }
 
 var (
 	sampleIDFormat = regexp.MustCompile(`^[0-9A-Za-z-]{8,64}$`)
-	errBadSampleID = fault.Errorf(fault.KindInvalid, "invalid_sample_id", "采样记录编号应为8至64位字母、数字或“-”")
+	errBadSampleID = fault.Errorf(fault.KindInvalid, fault.CodeInvalidSampleID, "采样记录编号应为8至64位字母、数字或“-”")
 	// errSampleIDTaken is a sample id another site used: ids are the
 	// devices' random UUIDs, so this is a fault, not a resend.
-	errSampleIDTaken = fault.Errorf(fault.KindConflict, "sample_id_taken", "采样记录编号已被使用，请重新登记")
+	errSampleIDTaken = fault.Errorf(fault.KindConflict, fault.CodeSampleIDTaken, "采样记录编号已被使用，请重新登记")
 )
 
 // CheckSampleID validates a client's sample id. Errors: KindInvalid.
@@ -260,7 +260,7 @@ func (s *Store) resampled(ctx context.Context, asked [][2]string, since time.Tim
 func (s *Store) SampleByID(ctx context.Context, id string) (*Sample, error) {
 	var sm Sample
 	if err := s.db.WithContext(ctx).Take(&sm, "sample_id = ?", id).Error; err != nil {
-		return nil, notFound(err, "sample_not_found", "未找到该采样记录")
+		return nil, notFound(err, fault.CodeSampleNotFound, "未找到该采样记录")
 	}
 	return &sm, nil
 }

@@ -68,7 +68,7 @@ func TestTwoNodesFillOneTube(t *testing.T) {
 			switch {
 			case errs[i] != nil:
 				t.Fatalf("registration %d: batch failed: %v", i, errs[i])
-			case errors.As(r.Err, &refusal) && refusal.Code == models.CodeTubeFull:
+			case errors.As(r.Err, &refusal) && refusal.Code == fault.CodeTubeFull:
 				full++
 			case r.Err != nil:
 				t.Errorf("registration %d refused: %v", i, r.Err)

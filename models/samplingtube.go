@@ -39,24 +39,15 @@ type Tube struct {
 // TableName names the table.
 func (Tube) TableName() string { return "sampling_tubes" }
 
-// Error codes of the sampling point.
-const (
-	CodeTubeExists    = "tube_exists"
-	CodeTubeFull      = "tube_full"
-	CodeTubeSealed    = "tube_sealed"
-	CodeAlreadyInTube = "already_in_tube"
-	CodeTubeNotFound  = "tube_not_found"
-)
-
 var (
 	tubeBarcode    = regexp.MustCompile(`^[0-9A-Za-z-]{8,20}$`)
-	errBadTube     = fault.Errorf(fault.KindInvalid, "invalid_tube", "试管条码应为8至20位字母、数字或“-”")
-	errBadMode     = fault.Errorf(fault.KindInvalid, "invalid_mode", "采样模式只能是1、10或20")
-	errTubeExists  = fault.Errorf(fault.KindConflict, CodeTubeExists, "该试管已开管")
-	errTubeMissing = fault.Errorf(fault.KindNotFound, CodeTubeNotFound, "未找到该试管")
-	errTubeSealed  = fault.Errorf(fault.KindConflict, CodeTubeSealed, "该试管已封管")
-	errTubeFull    = fault.Errorf(fault.KindConflict, CodeTubeFull, "该试管已满")
-	errInTube      = fault.Errorf(fault.KindConflict, CodeAlreadyInTube, "此人已在该试管中")
+	errBadTube     = fault.Errorf(fault.KindInvalid, fault.CodeInvalidTube, "试管条码应为8至20位字母、数字或“-”")
+	errBadMode     = fault.Errorf(fault.KindInvalid, fault.CodeInvalidMode, "采样模式只能是1、10或20")
+	errTubeExists  = fault.Errorf(fault.KindConflict, fault.CodeTubeExists, "该试管已开管")
+	errTubeMissing = fault.Errorf(fault.KindNotFound, fault.CodeTubeNotFound, "未找到该试管")
+	errTubeSealed  = fault.Errorf(fault.KindConflict, fault.CodeTubeSealed, "该试管已封管")
+	errTubeFull    = fault.Errorf(fault.KindConflict, fault.CodeTubeFull, "该试管已满")
+	errInTube      = fault.Errorf(fault.KindConflict, fault.CodeAlreadyInTube, "此人已在该试管中")
 )
 
 // CheckTube validates a tube barcode: 8–20 characters of [0-9A-Za-z-].

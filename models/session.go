@@ -47,17 +47,10 @@ type Session struct {
 // mini-program's bearer token.
 const ScopePage = "page"
 
-// Error codes of session checks.
-const (
-	CodeUnauthorized   = "unauthorized"
-	CodeSessionExpired = "session_expired"
-	CodeSessionRevoked = "session_revoked"
-)
-
 var (
-	errNoSession      = fault.Errorf(fault.KindUnauthorized, CodeUnauthorized, "请先登录")
-	errBadSession     = fault.Errorf(fault.KindUnauthorized, CodeUnauthorized, "登录状态无效，请重新登录")
-	errExpiredSession = fault.Errorf(fault.KindUnauthorized, CodeSessionExpired, "登录已过期，请重新登录")
+	errNoSession      = fault.Errorf(fault.KindUnauthorized, fault.CodeUnauthorized, "请先登录")
+	errBadSession     = fault.Errorf(fault.KindUnauthorized, fault.CodeUnauthorized, "登录状态无效，请重新登录")
+	errExpiredSession = fault.Errorf(fault.KindUnauthorized, fault.CodeSessionExpired, "登录已过期，请重新登录")
 )
 
 // tokenPrefix names the token format so it can change later.
@@ -184,7 +177,7 @@ func (s *Sessions) verify(token, scope string) (Session, error) {
 		return Session{}, errExpiredSession
 	}
 	if s.Revoked != nil && s.Revoked.IsRevoked(sess.AccountID, sess.Version) {
-		return Session{}, fault.Errorf(fault.KindUnauthorized, CodeSessionRevoked, "您已退出登录，请重新登录")
+		return Session{}, fault.Errorf(fault.KindUnauthorized, fault.CodeSessionRevoked, "您已退出登录，请重新登录")
 	}
 	return sess, nil
 }

@@ -30,27 +30,27 @@ func TestSessionsIssueAndVerify(t *testing.T) {
 		}
 	}
 	// Scope is checked even for a cached token: a bearer token is no page cookie.
-	if _, err := s.VerifyPage(token); fault.CodeOf(err) != CodeUnauthorized {
+	if _, err := s.VerifyPage(token); fault.CodeOf(err) != fault.CodeUnauthorized {
 		t.Errorf("bearer token as a page cookie: %v", err)
 	}
 	page, _ := s.IssuePage(a, p, TicketCode, "", time.Minute)
-	if _, err := s.Verify(page); fault.CodeOf(err) != CodeUnauthorized {
+	if _, err := s.Verify(page); fault.CodeOf(err) != fault.CodeUnauthorized {
 		t.Errorf("page cookie as a bearer token: %v", err)
 	}
 	tampered := token[:len(token)-2] + "AA"
-	if _, err := s.Verify(tampered); fault.CodeOf(err) != CodeUnauthorized {
+	if _, err := s.Verify(tampered); fault.CodeOf(err) != fault.CodeUnauthorized {
 		t.Errorf("tampered: %v", err)
 	}
 	// Revocation and expiry are checked on every request, cached or not.
 	revoked.update([]SessionRevocation{{AccountID: "acct-1", Version: 4, CreatedAt: clock.t}}, false, time.Time{})
-	if _, err := s.Verify(token); fault.CodeOf(err) != CodeSessionRevoked {
+	if _, err := s.Verify(token); fault.CodeOf(err) != fault.CodeSessionRevoked {
 		t.Errorf("after logout: %v", err)
 	}
 	a.SessionVersion = 4
 	fresh, _ := s.Issue(a, p)
 	s.Verify(fresh)
 	clock.t = clock.t.Add(time.Hour)
-	if _, err := s.Verify(fresh); fault.CodeOf(err) != CodeSessionExpired {
+	if _, err := s.Verify(fresh); fault.CodeOf(err) != fault.CodeSessionExpired {
 		t.Errorf("expired: %v", err)
 	}
 	// Midnight in Shanghai ends the day's face check.

@@ -39,18 +39,18 @@ func TestParseStatusCSV(t *testing.T) {
 		"resident_id\n"
 	_, err = models.ParseStatusCSV(strings.NewReader(bad), today)
 	var e *fault.Error
-	if !asError(err, &e) || e.Code != models.CodeImportRejected {
+	if !asError(err, &e) || e.Code != fault.CodeImportRejected {
 		t.Fatalf("err = %v, want import_rejected", err)
 	}
 	details := e.Details.(models.ImportProblems)
-	if details.BadRows != 3 || details.Problems[0].Row != 2 || details.Problems[0].Code != models.CodeDocCheckDigit ||
+	if details.BadRows != 3 || details.Problems[0].Row != 2 || details.Problems[0].Code != fault.CodeDocCheckDigit ||
 		details.Problems[1].Row != 3 || details.Problems[2].Row != 4 {
 		t.Errorf("problems = %+v", details)
 	}
 	if !strings.Contains(e.Message, "2、3、4") || strings.Contains(e.Message+details.Problems[0].Message, "110105194912310021") {
 		t.Errorf("message %q should list the rows and never the number", e.Message)
 	}
-	if _, err := models.ParseStatusCSV(strings.NewReader("doc_type,doc_number,colour,reason\n"), today); fault.CodeOf(err) != models.CodeImportRejected {
+	if _, err := models.ParseStatusCSV(strings.NewReader("doc_type,doc_number,colour,reason\n"), today); fault.CodeOf(err) != fault.CodeImportRejected {
 		t.Errorf("a file with only a header: %v", err)
 	}
 }
@@ -68,7 +68,7 @@ func importCSV(t *testing.T, s *models.Store, source, csv string) error {
 		return err
 	}
 	if job.State == models.ImportRejected {
-		return fault.Errorf(fault.KindInvalid, models.CodeImportRejected, "%s", job.Message)
+		return fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "%s", job.Message)
 	}
 	return nil
 }
@@ -101,7 +101,7 @@ func TestStatusImportsAndTheBook(t *testing.T) {
 
 		// A bad file is refused whole and the lists in force stay.
 		err := importCSV(t, s, models.SourceCDC, "resident_id,11010519491231002X,green,\nresident_id,110105194912310021,green,\n")
-		if fault.CodeOf(err) != models.CodeImportRejected {
+		if fault.CodeOf(err) != fault.CodeImportRejected {
 			t.Fatalf("bad file: %v", err)
 		}
 		s.RefreshStatus(ctx, book)

@@ -94,8 +94,8 @@ func TestEnsurePersonFindsTheSameDocument(t *testing.T) {
 			t.Fatalf("second EnsurePerson = %v, %v; want person %s", again, err, first.ID)
 		}
 		_, err = s.EnsurePerson(ctx, "李四", mustParse(t, "resident_id", "11010519491231002X"))
-		if fault.CodeOf(err) != models.CodeNameMismatch || fault.KindOf(err) != fault.KindInvalid {
-			t.Errorf("other name: err = %v, want %s", err, models.CodeNameMismatch)
+		if fault.CodeOf(err) != fault.CodeNameMismatch || fault.KindOf(err) != fault.KindInvalid {
+			t.Errorf("other name: err = %v, want %s", err, fault.CodeNameMismatch)
 		}
 		byDoc, err := s.PersonByDocument(ctx, mustParse(t, "resident_id", "11010519491231002X"))
 		if err != nil || byDoc.ID != first.ID {

@@ -5,9 +5,6 @@ import (
 	"unicode/utf8"
 )
 
-// CodeInvalidEncoding is the error code of text that is not UTF-8.
-const CodeInvalidEncoding = "invalid_encoding"
-
 // truncate returns s cut to at most n characters, always on a character
 // boundary, so the result fits a column of n characters on every database
 // (MySQL and MariaDB count VARCHAR lengths in characters). Bytes that are

@@ -77,33 +77,20 @@ type VenueDeputy struct {
 // TableName names the table.
 func (VenueDeputy) TableName() string { return "venue_deputies" }
 
-// Error codes of venues.
-const (
-	CodeVenueNotFound      = "venue_not_found"
-	CodeVenueInactive      = "venue_inactive"
-	CodeVenueSuspended     = "venue_suspended"
-	CodeRegistrarNotGreen  = "registrar_not_green"
-	CodeNotVenueCode       = "not_a_venue_code"
-	CodeVenueReviewClosed  = "venue_review_closed"
-	CodeVenueDeputyLimit   = "venue_deputy_limit"
-	CodeVenueNotRegistrar  = "venue_not_registrar"
-	CodeCheckInPersonLimit = "checkin_person_limit"
-)
-
 var (
-	errVenueNotFound = fault.Errorf(fault.KindNotFound, CodeVenueNotFound, "场所不存在")
+	errVenueNotFound = fault.Errorf(fault.KindNotFound, fault.CodeVenueNotFound, "场所不存在")
 	// ErrVenueInactive: the venue ended, its code was rotated or it is not
 	// (yet) approved (409).
-	ErrVenueInactive = fault.Errorf(fault.KindConflict, CodeVenueInactive, "该场所码已失效，请扫描场所张贴的最新场所码")
+	ErrVenueInactive = fault.Errorf(fault.KindConflict, fault.CodeVenueInactive, "该场所码已失效，请扫描场所张贴的最新场所码")
 	// ErrVenueSuspended: the venue's registrar is not green (409).
-	ErrVenueSuspended = fault.Errorf(fault.KindConflict, CodeVenueSuspended, "该场所码暂停使用")
+	ErrVenueSuspended = fault.Errorf(fault.KindConflict, fault.CodeVenueSuspended, "该场所码暂停使用")
 	// ErrRegistrarNotGreen: only a green caller registers a venue (409).
-	ErrRegistrarNotGreen = fault.Errorf(fault.KindConflict, CodeRegistrarNotGreen, "您的健康码不是绿码，暂不能申请场所码")
-	errVenueName         = fault.Errorf(fault.KindInvalid, "invalid_venue_name", "场所名称应为2至100个字")
-	errVenueAddress      = fault.Errorf(fault.KindInvalid, "invalid_venue_address", "场所地址应为2至100个字")
-	errVenueDistrict     = fault.Errorf(fault.KindInvalid, "invalid_district", "行政区划代码应为6位数字")
-	errVenueKind         = fault.Errorf(fault.KindInvalid, "invalid_venue_kind", "场所类型不正确")
-	errNotRegistrar      = fault.Errorf(fault.KindForbidden, CodeVenueNotRegistrar, "只有场所登记人可以进行此操作")
+	ErrRegistrarNotGreen = fault.Errorf(fault.KindConflict, fault.CodeRegistrarNotGreen, "您的健康码不是绿码，暂不能申请场所码")
+	errVenueName         = fault.Errorf(fault.KindInvalid, fault.CodeInvalidVenueName, "场所名称应为2至100个字")
+	errVenueAddress      = fault.Errorf(fault.KindInvalid, fault.CodeInvalidVenueAddress, "场所地址应为2至100个字")
+	errVenueDistrict     = fault.Errorf(fault.KindInvalid, fault.CodeInvalidDistrict, "行政区划代码应为6位数字")
+	errVenueKind         = fault.Errorf(fault.KindInvalid, fault.CodeInvalidVenueKind, "场所类型不正确")
+	errNotRegistrar      = fault.Errorf(fault.KindForbidden, fault.CodeVenueNotRegistrar, "只有场所登记人可以进行此操作")
 )
 
 var districtFormat = regexp.MustCompile(`^[1-9][0-9]{5}$`)
@@ -293,14 +280,14 @@ func (s *Store) AddVenueDeputy(ctx context.Context, accountID, id, deputyID, req
 			return notFoundAs(err, errAccountNotFound)
 		}
 		if deputyID == accountID {
-			return fault.Errorf(fault.KindInvalid, "invalid_deputy", "登记人本人无需添加为协管人")
+			return fault.Errorf(fault.KindInvalid, fault.CodeInvalidDeputy, "登记人本人无需添加为协管人")
 		}
 		var n int64
 		if err := tx.Model(&VenueDeputy{}).Where("venue_id = ?", id).Count(&n).Error; err != nil {
 			return err
 		}
 		if n >= MaxVenueDeputies {
-			return fault.Errorf(fault.KindConflict, CodeVenueDeputyLimit, "每个场所最多%d名协管人", MaxVenueDeputies)
+			return fault.Errorf(fault.KindConflict, fault.CodeVenueDeputyLimit, "每个场所最多%d名协管人", MaxVenueDeputies)
 		}
 		d := VenueDeputy{VenueID: id, AccountID: deputyID, AddedBy: accountID, AddedAt: now}
 		return tx.Where(VenueDeputy{VenueID: id, AccountID: deputyID}).FirstOrCreate(&d).Error
@@ -324,10 +311,10 @@ func (s *Store) VenueReviews(ctx context.Context, state string) ([]Venue, error)
 func (s *Store) DecideVenueReview(ctx context.Context, id, decision, note, actor, requestID string) (*Venue, error) {
 	state := map[string]string{"approve": VenueActive, "reject": VenueRejected}[decision]
 	if state == "" {
-		return nil, fault.Errorf(fault.KindInvalid, "invalid_decision", "decision 只能是 approve 或 reject")
+		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidDecision, "decision 只能是 approve 或 reject")
 	}
 	if len([]rune(note)) > 500 {
-		return nil, fault.Errorf(fault.KindInvalid, "invalid_note", "备注不超过500字")
+		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidNote, "备注不超过500字")
 	}
 	now := s.clock.Now().UTC()
 	var v Venue
@@ -336,7 +323,7 @@ func (s *Store) DecideVenueReview(ctx context.Context, id, decision, note, actor
 			return notFoundAs(err, errVenueNotFound)
 		}
 		if v.State != VenuePendingReview {
-			return fault.Errorf(fault.KindConflict, CodeVenueReviewClosed, "该申请已处理")
+			return fault.Errorf(fault.KindConflict, fault.CodeVenueReviewClosed, "该申请已处理")
 		}
 		v.State, v.DecidedAt, v.DecidedBy, v.ReviewNote = state, &now, actor, note
 		if err := tx.Model(&v).Select("state", "decided_at", "decided_by", "review_note").Updates(&v).Error; err != nil {

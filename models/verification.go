@@ -47,15 +47,12 @@ type Verification struct {
 // TableName names the table.
 func (Verification) TableName() string { return "verifications" }
 
-// CodeNotVerifier is the error code of a caller who is not a verifier.
-const CodeNotVerifier = "not_verifier"
-
 // GrantVerifier makes an account a verifier at place (or moves it there),
 // audited. Errors: KindInvalid for a place that is empty or too long,
 // KindNotFound for an unknown account.
 func (s *Store) GrantVerifier(ctx context.Context, accountID, place, actor, requestID string) (*Verifier, error) {
 	if place == "" || len([]rune(place)) > 100 {
-		return nil, fault.Errorf(fault.KindInvalid, "invalid_place", "请填写核验场所（不超过100字）")
+		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidPlace, "请填写核验场所（不超过100字）")
 	}
 	now := s.clock.Now().UTC()
 	v := &Verifier{AccountID: accountID, Place: place, GrantedBy: actor, GrantedAt: now}

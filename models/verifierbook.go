@@ -12,7 +12,7 @@ const verifiersVersionName = "verifiers"
 // verifierRole is where the verifier role is kept.
 var verifierRole = role{
 	version: verifiersVersionName, action: "verifier",
-	notFound: fault.Errorf(fault.KindNotFound, "verifier_not_found", "该账号不是核验人员"),
+	notFound: fault.Errorf(fault.KindNotFound, fault.CodeVerifierNotFound, "该账号不是核验人员"),
 	read: func(tx *gormDB) (map[string]string, error) {
 		var rows []Verifier
 		if err := tx.Where("revoked_at IS NULL").Find(&rows).Error; err != nil {
@@ -33,7 +33,7 @@ type VerifierBook struct{ book roleBook }
 
 // NewVerifierBook returns an empty book; load it with Store.RefreshVerifiers.
 func NewVerifierBook() *VerifierBook {
-	return &VerifierBook{book: roleBook{denied: fault.Errorf(fault.KindForbidden, CodeNotVerifier, "您没有核验权限")}}
+	return &VerifierBook{book: roleBook{denied: fault.Errorf(fault.KindForbidden, fault.CodeNotVerifier, "您没有核验权限")}}
 }
 
 // Place returns the place of an active verifier, or an *Error of
