@@ -178,7 +178,7 @@ func (ch *Checker) judge(ctx context.Context, qr string, parse func(string, code
 	v := Verdict{Result: ResultInvalid, Claims: claims, CheckedAt: now}
 	switch {
 	case errors.Is(err, codetoken.ErrExpired):
-		v.Result, v.Reason, v.Genuine = ResultExpired, "expired", true
+		v.Result, v.Reason, v.Genuine = ResultExpired, ReasonExpired, true
 		return v, nil
 	case err != nil:
 		v.Reason, v.Claims = reasonOf(err), codetoken.Claims{}
@@ -190,12 +190,12 @@ func (ch *Checker) judge(ctx context.Context, qr string, parse func(string, code
 	// place's code names no person.
 	place := ch.isPlace(claims.Kind)
 	if claims.Issuer != ch.region || (claims.PersonNo == 0) != place {
-		v.Reason, v.Genuine, v.Claims = "malformed", false, codetoken.Claims{}
+		v.Reason, v.Genuine, v.Claims = ReasonMalformed, false, codetoken.Claims{}
 		return v, nil
 	}
 	policy, ok := ch.policies[claims.Kind]
 	if !ok {
-		v.Reason = "unsupported_kind"
+		v.Reason = ReasonUnsupportedKind
 		return v, nil
 	}
 	reason, err := policy.Revoked(ctx, claims)
@@ -230,18 +230,18 @@ func (v Verdict) Record(verifierID, place string) *Verification {
 func reasonOf(err error) string {
 	switch {
 	case errors.Is(err, codetoken.ErrUnknownKey):
-		return "unknown_key"
+		return ReasonUnknownKey
 	case errors.Is(err, codetoken.ErrBadSignature):
-		return "bad_signature"
+		return ReasonBadSignature
 	case errors.Is(err, codetoken.ErrWrongIssuer):
-		return "wrong_issuer"
+		return ReasonWrongIssuer
 	case errors.Is(err, codetoken.ErrNotYetValid):
-		return "not_yet_valid"
+		return ReasonNotYetValid
 	case errors.Is(err, codetoken.ErrLifetime):
-		return "lifetime"
+		return ReasonLifetime
 	case errors.Is(err, codetoken.ErrRetiredKey):
-		return "retired_key"
+		return ReasonRetiredKey
 	default:
-		return "malformed"
+		return ReasonMalformed
 	}
 }
