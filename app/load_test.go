@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/storetest"
 )
 
@@ -154,7 +155,7 @@ func citizen(t *testing.T, base, user, name, number string) (token, accountID st
 }
 
 // idNumber completes 17 digits with their GB 11643 check digit.
-func idNumber(first17 string) string { return first17 + string(models.CheckDigit(first17)) }
+func idNumber(first17 string) string { return first17 + string(document.CheckDigit(first17)) }
 
 // hammer sends verify requests from n clients until stop closes and
 // counts the answers by status; it reports 503s without Retry-After or the

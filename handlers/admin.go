@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -246,7 +247,7 @@ func (api *API) unbindIdentity(c *gin.Context) {
 		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeNoteRequired, "请填写2至500字的解除原因"))
 		return
 	}
-	if models.HoldsIDNumber(note) {
+	if document.HoldsIDNumber(note) {
 		// The note is kept in the audit log, where only masked data belongs.
 		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeNoteHasDocument, "解除原因中请勿填写证件号码"))
 		return

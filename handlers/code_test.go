@@ -16,6 +16,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -79,7 +80,7 @@ func (e *testEnv) makeVerifier(t testing.TB, user, name, number string) string {
 	return token
 }
 
-var staffNumber = func() string { n := "31011519800101123"; return n + string(models.CheckDigit(n)) }()
+var staffNumber = func() string { n := "31011519800101123"; return n + string(document.CheckDigit(n)) }()
 
 func TestShowCode(t *testing.T) {
 	e := newTestEnv(t)

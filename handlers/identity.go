@@ -6,14 +6,15 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
 // identityView is a bound (or pending) identity, masked.
 type identityView struct {
-	DocType    models.DocType `json:"doc_type"`
-	MaskedName string         `json:"masked_name"`
-	MaskedDoc  string         `json:"masked_doc"`
+	DocType    document.Type `json:"doc_type"`
+	MaskedName string        `json:"masked_name"`
+	MaskedDoc  string        `json:"masked_doc"`
 	// Status is "bound", or "pending_face_verification" for a claim that a
 	// face verification has not yet proven.
 	Status string `json:"status"`
@@ -70,7 +71,7 @@ func (api *API) claimIdentity(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	name, doc, err := models.ParseIdentity(req.Name, req.DocType, req.DocNumber, api.store.Today())
+	name, doc, err := document.ParseIdentity(req.Name, req.DocType, req.DocNumber, api.store.Today())
 	if err != nil {
 		respondError(c, api.log, err)
 		return

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -80,7 +80,7 @@ func testBindIdentity(t *testing.T, driver func(*testSetup)) {
 		t.Errorf("claiming the bound identity again = %+v", again.Identity)
 	}
 	other := "110105200001010" + "01"
-	other += string(models.CheckDigit(other))
+	other += string(document.CheckDigit(other))
 	wantError(t, e.json("POST", "/api/v1/identity", token,
 		map[string]string{"name": "李四", "doc_type": "resident_id", "doc_number": other}), 409, fault.CodeIdentityAlreadyBound)
 
@@ -157,7 +157,7 @@ func testClaimsCannotSquatAnIdentity(t *testing.T, driver func(*testSetup)) {
 	// No oracle: a claim is answered alike whether the document is bound
 	// (with the right name or a wrong one) or never seen.
 	unknown := "110105200001010" + "02"
-	unknown += string(models.CheckDigit(unknown))
+	unknown += string(document.CheckDigit(unknown))
 	probe := e.sandboxLogin(t, "probe")
 	shape := func(name, number string) string {
 		rec := e.json("POST", "/api/v1/identity", probe.Token, map[string]string{"name": name, "doc_type": "resident_id", "doc_number": number})

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/document"
 )
 
 // importResults uploads a lab's results and waits for the job; this node's
@@ -145,9 +146,9 @@ func testNucleicResultsChangeColours(t *testing.T, driver func(*testSetup)) {
 	}
 }
 
-func mustDoc(t testing.TB, number string) models.Document {
+func mustDoc(t testing.TB, number string) document.Document {
 	t.Helper()
-	d, err := models.ParseDocument("resident_id", number, shanghaiNoon)
+	d, err := document.Parse("resident_id", number, shanghaiNoon)
 	if err != nil {
 		t.Fatal(err)
 	}

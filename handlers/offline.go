@@ -12,6 +12,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -242,7 +243,7 @@ func (api *API) setBirthDate(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	doc, err := models.ParseDocument(req.DocType, req.DocNumber, api.store.Today())
+	doc, err := document.Parse(req.DocType, req.DocNumber, api.store.Today())
 	if err != nil {
 		respondError(c, api.log, err)
 		return
@@ -288,7 +289,7 @@ var (
 // (holder), or a document read (doc set, person possibly not registered).
 type kioskSubject struct {
 	person    *models.Person
-	doc       models.Document
+	doc       document.Document
 	name      string
 	birthDate string
 }
@@ -316,11 +317,11 @@ func (api *API) kioskSubjectOf(c *gin.Context) (kioskSubject, error) {
 	if req.DocType == "" || req.DocNumber == "" || req.Name == "" {
 		return kioskSubject{}, errKioskWho
 	}
-	doc, err := models.ParseDocument(req.DocType, req.DocNumber, api.clock.Now())
+	doc, err := document.Parse(req.DocType, req.DocNumber, api.clock.Now())
 	if err != nil {
 		return kioskSubject{}, err
 	}
-	name, err := models.NormalizeName(req.Name)
+	name, err := document.NormalizeName(req.Name)
 	if err != nil {
 		return kioskSubject{}, err
 	}
@@ -357,7 +358,7 @@ func (api *API) auditKiosk(c *gin.Context, action string, sub kioskSubject, deta
 	case sub.person != nil:
 		subject = sub.person.ID
 	case sub.doc.Number != "":
-		subject = "doc:" + models.MaskDocument(sub.doc.Number)
+		subject = "doc:" + document.MaskNumber(sub.doc.Number)
 	}
 	return api.store.Audit(c.Request.Context(), models.AuditEntry{Actor: "kiosk:" + k.ID, Action: action, Subject: subject,
 		Detail: detail, RequestID: c.GetString(ctxRequestID)})
@@ -371,7 +372,7 @@ func (api *API) kioskPreview(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	name, doc := models.MaskName(sub.name), models.MaskDocument(sub.doc.Number)
+	name, doc := document.MaskName(sub.name), document.MaskNumber(sub.doc.Number)
 	var docHash []byte
 	if sub.person != nil {
 		name, doc, docHash = sub.person.MaskedName, sub.person.MaskedDoc, sub.person.DocHash

@@ -12,6 +12,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -24,13 +25,13 @@ type relativeRequest struct {
 
 // relativeView is a link as its holder sees it.
 type relativeView struct {
-	ID         string         `json:"id"`
-	Status     string         `json:"status"`
-	Evidence   string         `json:"evidence"`
-	Relation   string         `json:"relation"`
-	DocType    models.DocType `json:"doc_type"`
-	MaskedName string         `json:"masked_name"`
-	MaskedDoc  string         `json:"masked_doc"`
+	ID         string        `json:"id"`
+	Status     string        `json:"status"`
+	Evidence   string        `json:"evidence"`
+	Relation   string        `json:"relation"`
+	DocType    document.Type `json:"doc_type"`
+	MaskedName string        `json:"masked_name"`
+	MaskedDoc  string        `json:"masked_doc"`
 	// ReviewDueAt is when a pending link's review is due; null otherwise.
 	ReviewDueAt *string `json:"review_due_at"`
 	DecidedAt   string  `json:"decided_at,omitempty"`
@@ -66,7 +67,7 @@ func (api *API) addRelative(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	name, doc, err := models.ParseIdentity(req.Name, req.DocType, req.DocNumber, api.store.Today())
+	name, doc, err := document.ParseIdentity(req.Name, req.DocType, req.DocNumber, api.store.Today())
 	if err != nil {
 		respondError(c, api.log, err)
 		return
@@ -182,19 +183,19 @@ func (api *API) relativeViewOf(v models.RelativeView) relativeView {
 
 // reviewView is a pending link as an operator sees it.
 type reviewView struct {
-	ID               string         `json:"id"`
-	Status           string         `json:"status"`
-	Relation         string         `json:"relation"`
-	Overdue          bool           `json:"overdue"`
-	ReviewDueAt      string         `json:"review_due_at,omitempty"`
-	CreatedAt        string         `json:"created_at"`
-	HolderAccountID  string         `json:"holder_account_id"`
-	HolderMaskedName string         `json:"holder_masked_name"`
-	HolderMaskedDoc  string         `json:"holder_masked_doc"`
-	DocType          models.DocType `json:"doc_type"`
-	MaskedName       string         `json:"masked_name"`
-	MaskedDoc        string         `json:"masked_doc"`
-	Note             string         `json:"note,omitempty"`
+	ID               string        `json:"id"`
+	Status           string        `json:"status"`
+	Relation         string        `json:"relation"`
+	Overdue          bool          `json:"overdue"`
+	ReviewDueAt      string        `json:"review_due_at,omitempty"`
+	CreatedAt        string        `json:"created_at"`
+	HolderAccountID  string        `json:"holder_account_id"`
+	HolderMaskedName string        `json:"holder_masked_name"`
+	HolderMaskedDoc  string        `json:"holder_masked_doc"`
+	DocType          document.Type `json:"doc_type"`
+	MaskedName       string        `json:"masked_name"`
+	MaskedDoc        string        `json:"masked_doc"`
+	Note             string        `json:"note,omitempty"`
 }
 
 type reviewDecision struct {

@@ -10,11 +10,12 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
 // idNumber makes a valid resident ID from its first 17 digits.
-func idNumber(first17 string) string { return first17 + string(models.CheckDigit(first17)) }
+func idNumber(first17 string) string { return first17 + string(document.CheckDigit(first17)) }
 
 var (
 	motherNumber = idNumber("11010519600101024")

@@ -9,6 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -326,7 +327,7 @@ func (api *API) identify(ctx context.Context, sm *models.Sample, req sampleReque
 	if req.DocType == "" && req.DocNumber == "" && req.Name == "" {
 		return errSampleWho
 	}
-	name, doc, err := models.ParseIdentity(req.Name, req.DocType, req.DocNumber, api.store.Today())
+	name, doc, err := document.ParseIdentity(req.Name, req.DocType, req.DocNumber, api.store.Today())
 	if err != nil {
 		return err
 	}

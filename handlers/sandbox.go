@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -132,32 +133,32 @@ func (api *API) sandboxStatusList(c *gin.Context) {
 // sandboxDocument returns the document bound to a sandbox user's account.
 // Errors: 404 sandbox_user_not_found when the user never logged in, 409
 // sandbox_user_unbound when no face check bound an identity yet.
-func (api *API) sandboxDocument(ctx context.Context, user string) (models.Document, error) {
+func (api *API) sandboxDocument(ctx context.Context, user string) (document.Document, error) {
 	a, err := api.store.AccountByPlatformUser(ctx, models.PlatformSandbox, user)
 	if fault.KindOf(err) == fault.KindNotFound {
-		return models.Document{}, fault.Errorf(fault.KindNotFound, codeSandboxUserNotFound, "沙箱用户“%s”不存在，请先用该用户名登录", user)
+		return document.Document{}, fault.Errorf(fault.KindNotFound, codeSandboxUserNotFound, "沙箱用户“%s”不存在，请先用该用户名登录", user)
 	}
 	if err != nil {
-		return models.Document{}, err
+		return document.Document{}, err
 	}
 	if !a.IdentityBound() {
-		return models.Document{}, fault.Errorf(fault.KindConflict, codeSandboxUserUnbound, "沙箱用户“%s”尚未完成实名绑定（需通过人脸核验）", user)
+		return document.Document{}, fault.Errorf(fault.KindConflict, codeSandboxUserUnbound, "沙箱用户“%s”尚未完成实名绑定（需通过人脸核验）", user)
 	}
 	return api.boundDocument(ctx, a)
 }
 
 // boundDocument unseals the document bound to an account. It never leaves
 // the server.
-func (api *API) boundDocument(ctx context.Context, a *models.Account) (models.Document, error) {
+func (api *API) boundDocument(ctx context.Context, a *models.Account) (document.Document, error) {
 	id, err := api.store.AccountIdentity(ctx, a)
 	if err != nil {
-		return models.Document{}, err
+		return document.Document{}, err
 	}
 	_, number, err := api.store.UnsealIdentity(id)
 	if err != nil {
-		return models.Document{}, err
+		return document.Document{}, err
 	}
-	return models.ParseDocument(string(id.DocType), number, api.store.Today())
+	return document.Parse(string(id.DocType), number, api.store.Today())
 }
 
 type sandboxHouseholdRequest struct {
@@ -178,7 +179,7 @@ func (api *API) sandboxHousehold(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	relative, err := models.ParseDocument(req.DocType, req.DocNumber, api.store.Today())
+	relative, err := document.Parse(req.DocType, req.DocNumber, api.store.Today())
 	if err != nil {
 		respondError(c, api.log, err)
 		return
@@ -189,13 +190,13 @@ func (api *API) sandboxHousehold(c *gin.Context) {
 	if err == nil && !a.IdentityBound() {
 		err = models.ErrIdentityRequired
 	}
-	var holder models.Document
+	var holder document.Document
 	if err == nil {
 		holder, err = api.boundDocument(ctx, a)
 	}
 	var n int
 	if err == nil {
-		n, err = api.store.AddHousehold(ctx, "sandbox:"+s.AccountID, []models.Document{holder, relative}, sandboxActor(s), c.GetString(ctxRequestID))
+		n, err = api.store.AddHousehold(ctx, "sandbox:"+s.AccountID, []document.Document{holder, relative}, sandboxActor(s), c.GetString(ctxRequestID))
 	}
 	if err != nil {
 		respondError(c, api.log, err)

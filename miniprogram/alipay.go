@@ -12,6 +12,7 @@ import (
 	"github.com/smartwalle/alipay/v3"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -123,7 +124,7 @@ func (a *Alipay) Login(ctx context.Context, authCode string) (Login, error) {
 // than a resident ID card is KindInvalid; no answer within the timeout is
 // KindUnavailable, other failures KindUpstream.
 func (a *Alipay) StartFace(ctx context.Context, req FaceRequest) (FaceTicket, error) {
-	if req.DocType != models.DocResidentID {
+	if req.DocType != document.ResidentID {
 		return FaceTicket{}, faceUnsupported()
 	}
 	ctx, cancel := withDeadline(ctx, a.timeout)

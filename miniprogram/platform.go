@@ -18,7 +18,7 @@ import (
 	"regexp"
 	"time"
 
-	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -65,7 +65,7 @@ type FaceRequest struct {
 	OrderNo   string // our unique order number (out_seq_no, outer_order_no)
 	UserID    string // the platform user id of the account
 	Name      string
-	DocType   models.DocType
+	DocType   document.Type
 	DocNumber string
 }
 
@@ -82,7 +82,7 @@ type FaceQuery struct {
 	OrderNo   string
 	UserID    string
 	Name      string
-	DocType   models.DocType
+	DocType   document.Type
 	DocNumber string
 }
 

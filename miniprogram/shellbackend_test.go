@@ -24,6 +24,7 @@ import (
 	"healthcode/miniprogram/platformtest"
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/document"
 	"healthcode/models/groupcommit"
 	"healthcode/models/storetest"
 )
@@ -138,19 +139,19 @@ func startShellBackend(t *testing.T, users shellUsers) *shellBackend {
 
 	var households []models.HouseholdRow
 	serial := 0
-	person := func(key, name string, birth time.Time, wantX bool) models.Document {
+	person := func(key, name string, birth time.Time, wantX bool) document.Document {
 		serial++
 		for seq := 0; seq < 1000; seq++ {
 			first17 := fmt.Sprintf("310101%s%03d", birth.Format("20060102"), (serial*7+seq)%1000)
-			n := first17 + string(models.CheckDigit(first17))
+			n := first17 + string(document.CheckDigit(first17))
 			if wantX != strings.HasSuffix(n, "X") {
 				continue
 			}
-			fx.People[key] = shellPerson{Name: name, DocType: string(models.DocResidentID), DocNumber: n}
-			return models.Document{Type: models.DocResidentID, Number: n}
+			fx.People[key] = shellPerson{Name: name, DocType: string(document.ResidentID), DocNumber: n}
+			return document.Document{Type: document.ResidentID, Number: n}
 		}
 		t.Fatalf("no resident ID for %s", key)
-		return models.Document{}
+		return document.Document{}
 	}
 	people := func(platform, user string, i int) {
 		key := user

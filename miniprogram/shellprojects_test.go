@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"healthcode/models"
+	"healthcode/models/document"
 )
 
 // shellProject describes one mini-program shell as its vendor's tool
@@ -165,7 +166,7 @@ func TestShellSharedModulesAreTheSame(t *testing.T) {
 }
 
 // TestShellCatalogIsTheServers holds the shells' document types to the
-// server's list (models.DocTypes, in order) and their relations to the
+// server's list (document.Types, in order) and their relations to the
 // ones the server accepts.
 func TestShellCatalogIsTheServers(t *testing.T) {
 	src, err := os.ReadFile(filepath.Join("wechat-app", "lib", "catalog.js"))
@@ -184,7 +185,7 @@ func TestShellCatalogIsTheServers(t *testing.T) {
 		return out
 	}
 	var server []string
-	for _, d := range models.DocTypes {
+	for _, d := range document.Types {
 		server = append(server, string(d))
 	}
 	if got := list("docTypes"); !slices.Equal(got, server) {

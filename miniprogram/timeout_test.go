@@ -16,6 +16,7 @@ import (
 	"healthcode/miniprogram"
 	"healthcode/miniprogram/platformtest"
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -50,7 +51,7 @@ func wantTimedOut(t *testing.T, took time.Duration, err error, secrets ...string
 // client's timeout.
 func TestWeChatCallsEndAtTheTimeout(t *testing.T) {
 	ctx := context.Background()
-	q := miniprogram.FaceQuery{VerifyID: "wx-verify-1", OrderNo: "order_t1", UserID: "openid-1", Name: testName, DocType: models.DocResidentID, DocNumber: testNumber}
+	q := miniprogram.FaceQuery{VerifyID: "wx-verify-1", OrderNo: "order_t1", UserID: "openid-1", Name: testName, DocType: document.ResidentID, DocNumber: testNumber}
 	calls := []struct {
 		name, path string
 		call       func(*miniprogram.WeChat) error

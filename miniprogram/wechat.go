@@ -19,6 +19,7 @@ import (
 	"github.com/silenceper/wechat/v2/util"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -112,7 +113,7 @@ func (w *WeChat) Login(ctx context.Context, code string) (Login, error) {
 // resident ID cards can be verified this way (others are KindInvalid); no
 // answer within the timeout is KindUnavailable, other failures KindUpstream.
 func (w *WeChat) StartFace(ctx context.Context, req FaceRequest) (FaceTicket, error) {
-	if req.DocType != models.DocResidentID {
+	if req.DocType != document.ResidentID {
 		return FaceTicket{}, faceUnsupported()
 	}
 	ctx, cancel := withDeadline(ctx, w.timeout)

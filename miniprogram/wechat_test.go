@@ -11,6 +11,7 @@ import (
 	"healthcode/miniprogram"
 	"healthcode/miniprogram/platformtest"
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -20,11 +21,11 @@ const (
 )
 
 func faceRequest(orderNo, openID string) miniprogram.FaceRequest {
-	return miniprogram.FaceRequest{OrderNo: orderNo, UserID: openID, Name: testName, DocType: models.DocResidentID, DocNumber: testNumber}
+	return miniprogram.FaceRequest{OrderNo: orderNo, UserID: openID, Name: testName, DocType: document.ResidentID, DocNumber: testNumber}
 }
 
 func faceQuery(ticket miniprogram.FaceTicket, orderNo, openID string) miniprogram.FaceQuery {
-	return miniprogram.FaceQuery{VerifyID: ticket.VerifyID, OrderNo: orderNo, UserID: openID, Name: testName, DocType: models.DocResidentID, DocNumber: testNumber}
+	return miniprogram.FaceQuery{VerifyID: ticket.VerifyID, OrderNo: orderNo, UserID: openID, Name: testName, DocType: document.ResidentID, DocNumber: testNumber}
 }
 
 func TestWeChatLogin(t *testing.T) {
@@ -103,7 +104,7 @@ func TestWeChatFaceVerification(t *testing.T) {
 	}
 
 	passport := faceRequest("order_0002", "openid-1")
-	passport.DocType = models.DocPassport
+	passport.DocType = document.Passport
 	if _, err := wc.StartFace(ctx, passport); fault.CodeOf(err) != fault.CodeFaceUnsupportedDocument {
 		t.Errorf("passport: err = %v", err)
 	}
@@ -122,7 +123,7 @@ func TestWeChatLegacyFaceResult(t *testing.T) {
 	failed.IdentifyRet = 90005
 	fake.Legacy["vr-failed"] = failed
 
-	q := miniprogram.FaceQuery{UserID: "openid-1", Name: testName, DocType: models.DocResidentID, DocNumber: strings.ToLower(testNumber)}
+	q := miniprogram.FaceQuery{UserID: "openid-1", Name: testName, DocType: document.ResidentID, DocNumber: strings.ToLower(testNumber)}
 	for vr, want := range map[string]bool{"vr-good": true, "vr-other-person": false, "vr-failed": false, "vr-unknown": false} {
 		res, err := wc.QueryLegacyFace(context.Background(), vr, q)
 		if err != nil || res.Passed != want {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"healthcode/models/document"
 	"healthcode/models/fault"
 
 	"gorm.io/gorm/clause"
@@ -132,7 +133,7 @@ func (s *Store) AccountByPlatformUser(ctx context.Context, platform, platformUse
 // masked form.
 func (s *Store) SetPhone(ctx context.Context, a *Account, phone, requestID string) error {
 	a.PhoneSealed = s.vault.Seal(phone, purposePhone)
-	a.MaskedPhone = MaskPhone(phone)
+	a.MaskedPhone = document.MaskPhone(phone)
 	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		if err := tx.Model(a).Select("phone_sealed", "masked_phone").Updates(a).Error; err != nil {
 			return fmt.Errorf("keep phone: %w", err)

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -173,7 +174,7 @@ func ScanStatusCSV(r io.Reader, today time.Time, each func(StatusRow) error) err
 		if len(f) < 3 || len(f) > 4 {
 			return fault.Errorf(fault.KindInvalid, fault.CodeColumns, "应有3或4列：证件类型,证件号码,颜色,原因")
 		}
-		doc, err := ParseDocument(f[0], f[1], today)
+		doc, err := document.Parse(f[0], f[1], today)
 		if err != nil {
 			return err
 		}

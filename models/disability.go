@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -38,12 +39,12 @@ var disabilityHeader = []string{"doc_type", "doc_number"}
 // whole file, after it was read through (an *Error with CodeImportRejected
 // listing the rows, never their content); an error each returns stops the
 // scan and comes back as it is.
-func ScanDisabilityCSV(r io.Reader, today time.Time, each func(Document) error) error {
-	return scanRows(r, disabilityHeader, each, func(f []string) (Document, error) {
+func ScanDisabilityCSV(r io.Reader, today time.Time, each func(document.Document) error) error {
+	return scanRows(r, disabilityHeader, each, func(f []string) (document.Document, error) {
 		if len(f) != 2 {
-			return Document{}, fault.Errorf(fault.KindInvalid, fault.CodeColumns, "应有2列：证件类型,证件号码")
+			return document.Document{}, fault.Errorf(fault.KindInvalid, fault.CodeColumns, "应有2列：证件类型,证件号码")
 		}
-		return ParseDocument(f[0], f[1], today)
+		return document.Parse(f[0], f[1], today)
 	})
 }
 
@@ -85,7 +86,7 @@ func (s *Store) RunDisabilityImport(ctx context.Context, job *ImportJob, open fu
 	if rejected, err := s.validateImport(ctx, job, report, func() error { return s.scanDisability(ctx, job, open, nil, report) }); rejected || err != nil {
 		return err
 	}
-	write := func(docs []Document) error {
+	write := func(docs []document.Document) error {
 		rows := make([]DisabilityEntry, len(docs))
 		for i, d := range docs {
 			rows[i] = DisabilityEntry{DocHash: s.vault.DocumentHash(d), Generation: job.ID}
@@ -127,9 +128,9 @@ func (s *Store) RunDisabilityImport(ctx context.Context, job *ImportJob, open fu
 
 // scanDisability reads the file through, counting rows; with write set it
 // hands each batch of documents to write.
-func (s *Store) scanDisability(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), write func([]Document) error, report func()) error {
+func (s *Store) scanDisability(ctx context.Context, job *ImportJob, open func() (io.ReadCloser, error), write func([]document.Document) error, report func()) error {
 	today := s.Today()
-	return scanJobFile(ctx, s, job, open, s.importBatch(), func(r io.Reader, each func(Document) error) error { return ScanDisabilityCSV(r, today, each) }, write, report)
+	return scanJobFile(ctx, s, job, open, s.importBatch(), func(r io.Reader, each func(document.Document) error) error { return ScanDisabilityCSV(r, today, each) }, write, report)
 }
 
 // deleteOtherGenerations removes the disability register's rows of every

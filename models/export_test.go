@@ -3,6 +3,8 @@ package models
 import (
 	"time"
 
+	"healthcode/models/document"
+
 	"gorm.io/gorm"
 )
 
@@ -43,11 +45,11 @@ func ForgetMigration(db *gorm.DB, version int) error {
 // SameHousehold exposes sameHousehold to the external tests, by document
 // numbers of resident IDs.
 func SameHousehold(db *gormDB, s *Store, a, b string) (bool, error) {
-	da, err := ParseDocument("resident_id", a, s.Today())
+	da, err := document.Parse("resident_id", a, s.Today())
 	if err != nil {
 		return false, err
 	}
-	db2, err := ParseDocument("resident_id", b, s.Today())
+	db2, err := document.Parse("resident_id", b, s.Today())
 	if err != nil {
 		return false, err
 	}

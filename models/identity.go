@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -23,7 +24,7 @@ const (
 type IdentityClaim struct {
 	ID         string `gorm:"primaryKey;size:32"`
 	AccountID  string
-	DocType    DocType
+	DocType    document.Type
 	DocHash    []byte
 	NameSealed []byte
 	DocSealed  []byte
@@ -45,7 +46,7 @@ type Identity struct {
 	PersonID string
 	// ClaimID is the claim's id; empty for a bound identity.
 	ClaimID    string
-	DocType    DocType
+	DocType    document.Type
 	MaskedName string
 	MaskedDoc  string
 	nameSealed []byte
@@ -65,13 +66,13 @@ func (id *Identity) Bound() bool { return id.PersonID != "" }
 // another name, so a claim reveals nothing. An account already bound to doc
 // gets its bound identity back; one bound to another document gets an
 // *Error with CodeIdentityAlreadyBound (409).
-func (s *Store) ClaimIdentity(ctx context.Context, accountID, name string, doc Document, requestID string) (*Identity, error) {
+func (s *Store) ClaimIdentity(ctx context.Context, accountID, name string, doc document.Document, requestID string) (*Identity, error) {
 	hash := s.vault.DocumentHash(doc)
 	now := s.clock.Now().UTC()
 	claim := &IdentityClaim{
 		ID: newID(), AccountID: accountID, DocType: doc.Type, DocHash: hash,
 		NameSealed: s.vault.Seal(name, purposeClaimName), DocSealed: s.vault.Seal(doc.Number, purposeClaimDoc),
-		MaskedName: MaskName(name), MaskedDoc: MaskDocument(doc.Number), CreatedAt: now,
+		MaskedName: document.MaskName(name), MaskedDoc: document.MaskNumber(doc.Number), CreatedAt: now,
 	}
 	if !doc.BirthDate.IsZero() {
 		claim.BirthDate = doc.BirthDate.Format(time.DateOnly)

@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
@@ -190,7 +191,7 @@ func TestDisabilityImportInterrupted(t *testing.T) {
 		var file strings.Builder
 		for i := range 5000 {
 			n := fmt.Sprintf("31011519800101%03d", i%1000)
-			fmt.Fprintf(&file, "resident_id,%s%c\n", n, models.CheckDigit(n))
+			fmt.Fprintf(&file, "resident_id,%s%c\n", n, document.CheckDigit(n))
 		}
 		run := func(open func() (io.ReadCloser, error)) (*models.ImportJob, error) {
 			job, err := s.NewDisabilityImport(ctx, "operator:test", "")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"time"
 
+	"healthcode/models/document"
 	"healthcode/models/fault"
 
 	"gorm.io/gorm"
@@ -130,7 +131,7 @@ func (s *Store) RefreshKiosks(ctx context.Context, b *KioskBook) error {
 // IssueOfflineByDocument issues an offline code from an ID card's chip read
 // at a kiosk (a trusted reader): the person is registered if new; birthDate
 // stands in for a document that carries none. Audited as actor's.
-func (s *Store) IssueOfflineByDocument(ctx context.Context, name string, doc Document, birthDate, actor, requestID string) (*OfflineCode, *Person, error) {
+func (s *Store) IssueOfflineByDocument(ctx context.Context, name string, doc document.Document, birthDate, actor, requestID string) (*OfflineCode, *Person, error) {
 	now := s.clock.Now().UTC()
 	var code *OfflineCode
 	var person *Person
@@ -202,4 +203,4 @@ func (s *Store) PreviewOffline(ctx context.Context, name, maskedName, maskedDoc,
 
 // DocumentHash returns the keyed hash a document is found by (the hash a
 // person's record, the lists and the registers hold).
-func (s *Store) DocumentHash(d Document) []byte { return s.vault.DocumentHash(d) }
+func (s *Store) DocumentHash(d document.Document) []byte { return s.vault.DocumentHash(d) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"healthcode/models/codetoken"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -486,7 +487,7 @@ var ErrBirthDateOnDocument = fault.Errorf(fault.KindConflict, fault.CodeBirthDat
 // holder of doc, a document that carries none (a passport, a permit): the
 // offline codes' age rule then applies to them. Audited as actor's, by
 // handle only.
-func (s *Store) SetBirthDate(ctx context.Context, doc Document, birthDate, actor, requestID string) (*Person, error) {
+func (s *Store) SetBirthDate(ctx context.Context, doc document.Document, birthDate, actor, requestID string) (*Person, error) {
 	if !doc.BirthDate.IsZero() {
 		return nil, ErrBirthDateOnDocument
 	}

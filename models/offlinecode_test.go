@@ -10,6 +10,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
@@ -48,7 +49,7 @@ func TestOfflineRevocationReachesEveryNode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		young, err := a.EnsurePerson(ctx, "张伟", mustParse(t, "resident_id", "31011519960707041"+string(models.CheckDigit("31011519960707041"))))
+		young, err := a.EnsurePerson(ctx, "张伟", mustParse(t, "resident_id", "31011519960707041"+string(document.CheckDigit("31011519960707041"))))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -206,7 +207,7 @@ func TestOfflineBookAppliesChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		other, err := s.EnsurePerson(ctx, "李梅", mustParse(t, "resident_id", "11010519600101024"+string(models.CheckDigit("11010519600101024"))))
+		other, err := s.EnsurePerson(ctx, "李梅", mustParse(t, "resident_id", "11010519600101024"+string(document.CheckDigit("11010519600101024"))))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"healthcode/models/document"
 	"healthcode/models/fault"
 
 	"gorm.io/gorm"
@@ -31,7 +32,7 @@ type Person struct {
 	// No is the person's dense number, which sessions and codes carry so
 	// the status book is an array, not a map.
 	No         uint32
-	DocType    DocType
+	DocType    document.Type
 	DocHash    []byte
 	NameSealed []byte
 	DocSealed  []byte
@@ -53,7 +54,7 @@ func (Person) TableName() string { return "persons" }
 // EnsurePerson returns the person holding doc, creating the record on first
 // sight. name must already be normalised. When the document is on record
 // under another name it returns an *Error with CodeNameMismatch.
-func (s *Store) EnsurePerson(ctx context.Context, name string, doc Document) (*Person, error) {
+func (s *Store) EnsurePerson(ctx context.Context, name string, doc document.Document) (*Person, error) {
 	var p *Person
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		var err error
@@ -69,7 +70,7 @@ func (s *Store) EnsurePerson(ctx context.Context, name string, doc Document) (*P
 // personInTx is EnsurePerson inside tx (which must read committed data, see
 // createPerson): a person registered by someone else a moment ago is found,
 // not duplicated.
-func (s *Store) personInTx(tx *gormDB, name string, doc Document, now time.Time) (*Person, error) {
+func (s *Store) personInTx(tx *gormDB, name string, doc document.Document, now time.Time) (*Person, error) {
 	hash := s.vault.DocumentHash(doc)
 	var p Person
 	err := tx.Take(&p, "doc_hash = ?", hash).Error
@@ -77,7 +78,7 @@ func (s *Store) personInTx(tx *gormDB, name string, doc Document, now time.Time)
 		p = Person{
 			ID: newID(), DocType: doc.Type, DocHash: hash,
 			NameSealed: s.vault.Seal(name, purposePersonName), DocSealed: s.vault.Seal(doc.Number, purposePersonDoc),
-			MaskedName: MaskName(name), MaskedDoc: MaskDocument(doc.Number),
+			MaskedName: document.MaskName(name), MaskedDoc: document.MaskNumber(doc.Number),
 		}
 		if !doc.BirthDate.IsZero() {
 			p.BirthDate = doc.BirthDate.Format(time.DateOnly)
@@ -154,7 +155,7 @@ func (s *Store) PersonByID(ctx context.Context, id string) (*Person, error) {
 
 // PersonByDocument returns the person holding doc, or an *Error of
 // KindNotFound.
-func (s *Store) PersonByDocument(ctx context.Context, doc Document) (*Person, error) {
+func (s *Store) PersonByDocument(ctx context.Context, doc document.Document) (*Person, error) {
 	p, err := s.personByHash(ctx, s.vault.DocumentHash(doc))
 	if err != nil {
 		return nil, notFound(err, fault.CodePersonNotFound, "未找到该证件的登记信息")

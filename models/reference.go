@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -54,14 +55,14 @@ func (BirthRecord) TableName() string { return "birth_records" }
 // HouseholdRow is one validated row of a household register file.
 type HouseholdRow struct {
 	HouseholdID string
-	Doc         Document
+	Doc         document.Document
 }
 
 // BirthRow is one validated row of a birth-record file.
 type BirthRow struct {
-	Certificate Document // type birth_certificate
-	Child       *Document
-	Parent      Document
+	Certificate document.Document // type birth_certificate
+	Child       *document.Document
+	Parent      document.Document
 }
 
 var (
@@ -87,7 +88,7 @@ func ScanHouseholdCSV(r io.Reader, today time.Time, each func(HouseholdRow) erro
 		if f[0] == "" || len(f[0]) > 64 {
 			return HouseholdRow{}, fault.Errorf(fault.KindInvalid, fault.CodeHouseholdID, "户号不能为空且不超过64个字符")
 		}
-		doc, err := ParseDocument(f[1], f[2], today)
+		doc, err := document.Parse(f[1], f[2], today)
 		if err != nil {
 			return HouseholdRow{}, err
 		}
@@ -110,19 +111,19 @@ func ScanBirthCSV(r io.Reader, today time.Time, each func(BirthRow) error) error
 		if len(f) != 5 {
 			return BirthRow{}, fault.Errorf(fault.KindInvalid, fault.CodeColumns, "应有5列：出生医学证明编号,子女证件类型,子女证件号码,父母证件类型,父母证件号码")
 		}
-		cert, err := ParseDocument(string(DocBirthCertificate), f[0], today)
+		cert, err := document.Parse(string(document.BirthCertificate), f[0], today)
 		if err != nil {
 			return BirthRow{}, err
 		}
 		row := BirthRow{Certificate: cert}
 		if f[1] != "" || f[2] != "" {
-			child, err := ParseDocument(f[1], f[2], today)
+			child, err := document.Parse(f[1], f[2], today)
 			if err != nil {
 				return BirthRow{}, err
 			}
 			row.Child = &child
 		}
-		if row.Parent, err = ParseDocument(f[3], f[4], today); err != nil {
+		if row.Parent, err = document.Parse(f[3], f[4], today); err != nil {
 			return BirthRow{}, err
 		}
 		return row, nil
@@ -183,7 +184,7 @@ func (s *Store) ImportHouseholdsCSV(ctx context.Context, open func() (io.ReadClo
 // household. It holds the register's generation row while it writes, so an
 // import switching generations waits for it. Audited as
 // reference.household_add. Errors are the database's.
-func (s *Store) AddHousehold(ctx context.Context, householdID string, docs []Document, actor, requestID string) (int, error) {
+func (s *Store) AddHousehold(ctx context.Context, householdID string, docs []document.Document, actor, requestID string) (int, error) {
 	now := s.clock.Now().UTC()
 	members := make([]HouseholdMember, 0, len(docs))
 	for _, d := range docs {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -73,7 +74,7 @@ type RelativeView struct {
 	Relative
 	// PersonNo is the relative's dense number, for the status book.
 	PersonNo   uint32
-	DocType    DocType
+	DocType    document.Type
 	MaskedName string
 	MaskedDoc  string
 }
@@ -84,7 +85,7 @@ type RelativeView struct {
 // parent or the relative as the holder's), otherwise it waits for manual
 // review. Errors: CodeNameMismatch (400), self (400), a live link to the
 // same person or more than MaxRelatives live links (409).
-func (s *Store) AddRelative(ctx context.Context, accountID, name string, doc Document, relation, requestID string) (*RelativeView, error) {
+func (s *Store) AddRelative(ctx context.Context, accountID, name string, doc document.Document, relation, requestID string) (*RelativeView, error) {
 	if !ValidRelation(relation) {
 		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidRelation, "关系只能是 child、parent、spouse、grandparent、grandchild 或 other")
 	}
@@ -249,7 +250,7 @@ type ReviewItem struct {
 	HolderMaskedDoc  string
 	MaskedName       string
 	MaskedDoc        string
-	DocType          DocType
+	DocType          document.Type
 }
 
 // Reviews lists links of a status (pending by default), oldest first, with

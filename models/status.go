@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"healthcode/models/document"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -172,7 +174,7 @@ func (s *Store) loadStatus(ctx context.Context, b *StatusBook) error {
 // StatusRow is one validated row of a list.
 type StatusRow struct {
 	Line   int
-	Doc    Document
+	Doc    document.Document
 	Colour Colour
 	Reason string
 }

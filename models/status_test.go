@@ -10,11 +10,12 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
 
-func withCheck(first17 string) string { return first17 + string(models.CheckDigit(first17)) }
+func withCheck(first17 string) string { return first17 + string(document.CheckDigit(first17)) }
 
 func TestParseStatusCSV(t *testing.T) {
 	today := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)

@@ -37,7 +37,7 @@ func NewStore(db *gorm.DB, vault *Vault, clock Clock, loc *time.Location) *Store
 }
 
 // Today returns the current date in the service's time zone, as a time at
-// midnight UTC of that date (the form ParseDocument expects).
+// midnight UTC of that date (the form document.Parse expects).
 func (s *Store) Today() time.Time {
 	y, m, d := s.clock.Now().In(s.loc).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 	"healthcode/models/storetest"
 )
@@ -24,9 +25,9 @@ func newStore(t *testing.T, db *gorm.DB) *models.Store {
 	return models.NewStore(db, storetest.Vault(t), models.SystemClock{}, shanghai)
 }
 
-func mustParse(t testing.TB, docType, number string) models.Document {
+func mustParse(t testing.TB, docType, number string) document.Document {
 	t.Helper()
-	doc, err := models.ParseDocument(docType, number, time.Now())
+	doc, err := document.Parse(docType, number, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+
+	"healthcode/models/document"
 )
 
 // sealVersion is the first byte of every sealed value, so the format or the
@@ -71,7 +73,7 @@ func (v *Vault) Open(sealed []byte, purpose string) (string, error) {
 
 // DocumentHash returns the keyed hash that identifies a document: the same
 // type and normalised number always give the same 32 bytes.
-func (v *Vault) DocumentHash(d Document) []byte {
+func (v *Vault) DocumentHash(d document.Document) []byte {
 	return v.hash("doc", string(d.Type), d.Number)
 }
 

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"testing"
+
+	"healthcode/models/document"
 )
 
 func testVault(t *testing.T) *Vault {
@@ -58,14 +60,14 @@ func TestVaultRefuses(t *testing.T) {
 
 func TestDocumentHash(t *testing.T) {
 	v := testVault(t)
-	a := v.DocumentHash(Document{Type: DocResidentID, Number: "11010519491231002X"})
-	if !bytes.Equal(a, v.DocumentHash(Document{Type: DocResidentID, Number: "11010519491231002X"})) {
+	a := v.DocumentHash(document.Document{Type: document.ResidentID, Number: "11010519491231002X"})
+	if !bytes.Equal(a, v.DocumentHash(document.Document{Type: document.ResidentID, Number: "11010519491231002X"})) {
 		t.Error("hash is not stable")
 	}
-	if bytes.Equal(a, v.DocumentHash(Document{Type: DocPassport, Number: "11010519491231002X"})) {
+	if bytes.Equal(a, v.DocumentHash(document.Document{Type: document.Passport, Number: "11010519491231002X"})) {
 		t.Error("hash ignores the document type")
 	}
-	if bytes.Equal(a, testVault(t).DocumentHash(Document{Type: DocResidentID, Number: "11010519491231002X"})) {
+	if bytes.Equal(a, testVault(t).DocumentHash(document.Document{Type: document.ResidentID, Number: "11010519491231002X"})) {
 		t.Error("hash ignores the key")
 	}
 	if len(a) != 32 {

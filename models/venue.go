@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode"
 
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -64,7 +65,7 @@ func (Venue) TableName() string { return "venues" }
 
 // CreditCodeMasked is the credit code as responses show it: its first and
 // last two characters.
-func (v *Venue) CreditCodeMasked() string { return MaskDocument(v.CreditCode) }
+func (v *Venue) CreditCodeMasked() string { return document.MaskNumber(v.CreditCode) }
 
 // VenueDeputy is an account a registrar lets view a venue's records.
 type VenueDeputy struct {
@@ -134,16 +135,19 @@ func (a *VenueApplication) Validate() (string, error) {
 	if venueKinds[a.Kind] == "" {
 		return "", errVenueKind
 	}
-	code, check := CheckCreditCode(a.CreditCode)
+	code, check := document.CheckCreditCode(a.CreditCode)
 	a.CreditCode = code
 	switch check {
-	case CreditCodeValid:
+	case document.CreditCodeValid:
 		return VenueActive, nil
-	case CreditCodeCheckDigit:
+	case document.CreditCodeCheckDigit:
 		return VenuePendingReview, nil
 	}
 	return "", errCreditCode
 }
+
+// errCreditCode is the refusal of a malformed credit code in a venue registration.
+var errCreditCode = fault.Errorf(fault.KindInvalid, fault.CodeInvalidCreditCode, "统一社会信用代码应为18位数字或大写字母（不含I、O、S、V、Z）")
 
 // venuesVersionName names the venues' version counter.
 const venuesVersionName = "venues"

@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/document"
 )
 
 // Purposes the store seals person fields for (models' purposePersonName and
@@ -137,12 +138,12 @@ func (g *generator) writeBatch(ctx context.Context, conn *sql.Conn, first, last 
 	var entries []any
 	for no := first; no <= last; no++ {
 		number, name := registeredDoc(no), personName(no)
-		doc := models.Document{Type: models.DocResidentID, Number: number}
+		doc := document.Document{Type: document.ResidentID, Number: number}
 		hash := g.vault.DocumentHash(doc)
 		birth := number[6:10] + "-" + number[10:12] + "-" + number[12:14]
 		numbers = append(numbers, no)
-		persons = append(persons, personID(no), no, string(models.DocResidentID), hash,
-			g.vault.Seal(name, purposeName), g.vault.Seal(number, purposeDoc), models.MaskName(name), models.MaskDocument(number),
+		persons = append(persons, personID(no), no, string(document.ResidentID), hash,
+			g.vault.Seal(name, purposeName), g.vault.Seal(number, purposeDoc), document.MaskName(name), document.MaskNumber(number),
 			birth, g.now, g.now)
 		colour, source, reason := models.Green, "", ""
 		if no%100 == 0 {
@@ -223,7 +224,7 @@ func (g *generator) seedLists(ctx context.Context, registered uint32) error {
 	for start := uint64(0); start < unregistered; start += uint64(g.batch) {
 		var args []any
 		for j := start; j < min(unregistered, start+uint64(g.batch)); j++ {
-			hash := g.vault.DocumentHash(models.Document{Type: models.DocResidentID, Number: unregisteredDoc(j)})
+			hash := g.vault.DocumentHash(document.Document{Type: document.ResidentID, Number: unregisteredDoc(j)})
 			args = append(args, models.SourceCDC, hash, string(models.Red), cdcReasons[j%uint64(len(cdcReasons))], baseImport)
 		}
 		if err := insertRows(ctx, sqlDB, "status_entries", []string{"source", "doc_hash", "colour", "reason", "import_id"}, args); err != nil {

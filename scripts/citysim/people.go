@@ -4,7 +4,7 @@ import (
 	"strconv"
 	"time"
 
-	"healthcode/models"
+	"healthcode/models/document"
 )
 
 // The city's people are numbered: registered person no (1 … N) holds the
@@ -57,7 +57,7 @@ func residentID(i uint64) string {
 		b = append(b, '0')
 	}
 	b = strconv.AppendUint(b, seq, 10)
-	return string(append(b, models.CheckDigit(string(b))))
+	return string(append(b, document.CheckDigit(string(b))))
 }
 
 // registeredDoc is the document of registered person no (≥ 1).

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/storetest"
 )
 
@@ -39,11 +40,11 @@ func TestResidentIDsAreValidAndDistinct(t *testing.T) {
 			t.Fatalf("indexes %d and %d both give %s", prev, i, id)
 		}
 		seen[id] = i
-		doc, err := models.ParseDocument("resident_id", id, today)
+		doc, err := document.Parse("resident_id", id, today)
 		if err != nil {
 			t.Fatalf("index %d: %s does not parse: %v", i, id, err)
 		}
-		if doc.Number != id || id[17] != models.CheckDigit(id) {
+		if doc.Number != id || id[17] != document.CheckDigit(id) {
 			t.Fatalf("index %d: %s normalised to %s", i, id, doc.Number)
 		}
 		if i < 1000 {
@@ -123,12 +124,12 @@ func TestGeneratedPeopleAreTheStoresOwn(t *testing.T) {
 	}
 	store := models.NewStore(db, vault, models.SystemClock{}, time.UTC)
 	for _, no := range []uint32{1, 7, 200, 201, n} {
-		doc, err := models.ParseDocument("resident_id", registeredDoc(no), today)
+		doc, err := document.Parse("resident_id", registeredDoc(no), today)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p, err := store.EnsurePerson(ctx, personName(no), doc)
-		if err != nil || p.No != no || p.MaskedDoc != models.MaskDocument(doc.Number) {
+		if err != nil || p.No != no || p.MaskedDoc != document.MaskNumber(doc.Number) {
 			t.Fatalf("person %d: %+v, %v", no, p, err)
 		}
 	}
@@ -153,7 +154,7 @@ func TestGeneratedPeopleAreTheStoresOwn(t *testing.T) {
 	if book.Seq() != 0 {
 		t.Errorf("syncing 60 generated people logged %d changes, want none", book.Seq())
 	}
-	doc, _ := models.ParseDocument("resident_id", unregisteredDoc(0), today)
+	doc, _ := document.Parse("resident_id", unregisteredDoc(0), today)
 	newcomer, err := store.EnsurePerson(ctx, "新人", doc)
 	if err != nil || newcomer.No != n+1 {
 		t.Fatalf("a registration after the generated city: %+v, %v; want number %d", newcomer, err, n+1)

@@ -8,7 +8,7 @@ import (
 	"net/http"
 	"sync"
 
-	"healthcode/models"
+	"healthcode/models/document"
 )
 
 // seeded holds real tokens and codes of seeded people and a verifier.
@@ -73,7 +73,7 @@ func seedOne(ctx context.Context, c *http.Client, base string, i int) (token, co
 		return "", "", err
 	}
 	first17 := fmt.Sprintf("110105198%01d%02d%02d%03d", i%10, 1+i/28%12, 1+i%28, i%1000)
-	number := first17 + string(models.CheckDigit(first17))
+	number := first17 + string(document.CheckDigit(first17))
 	var bound struct {
 		Token string `json:"token"`
 	}

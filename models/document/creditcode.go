@@ -1,9 +1,7 @@
-package models
+package document
 
 import (
 	"strings"
-
-	"healthcode/models/fault"
 )
 
 // creditAlphabet is the characters of a unified social credit code (GB
@@ -25,9 +23,6 @@ const (
 	// CreditCodeMalformed: not a credit code at all.
 	CreditCodeMalformed
 )
-
-// errCreditCode is the refusal of a malformed credit code.
-var errCreditCode = fault.Errorf(fault.KindInvalid, fault.CodeInvalidCreditCode, "统一社会信用代码应为18位数字或大写字母（不含I、O、S、V、Z）")
 
 // CheckCreditCode normalises a unified social credit code (trimmed, upper
 // case) and says whether it is valid, of the right shape with a failing

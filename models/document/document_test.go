@@ -1,4 +1,4 @@
-package models
+package document
 
 import (
 	"errors"
@@ -79,10 +79,10 @@ func TestParseDocument(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			doc, err := ParseDocument(tt.docType, tt.number, today)
+			doc, err := Parse(tt.docType, tt.number, today)
 			if tt.want == "" {
 				if err == nil {
-					t.Fatalf("ParseDocument(%q) = %+v, want an error", tt.number, doc)
+					t.Fatalf("Parse(%q) = %+v, want an error", tt.number, doc)
 				}
 				if fault.KindOf(err) != fault.KindInvalid {
 					t.Errorf("kind = %s, want invalid", fault.KindOf(err))
@@ -93,7 +93,7 @@ func TestParseDocument(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParseDocument(%q): %v", tt.number, err)
+				t.Fatalf("Parse(%q): %v", tt.number, err)
 			}
 			if doc.Number != tt.want || string(doc.Type) != tt.docType {
 				t.Errorf("got %s %s, want %s %s", doc.Type, doc.Number, tt.docType, tt.want)
@@ -111,7 +111,7 @@ func TestParseDocument(t *testing.T) {
 
 func TestParseDocumentErrorsNeverEchoTheNumber(t *testing.T) {
 	n := "110105194912310021"
-	_, err := ParseDocument("resident_id", n, today)
+	_, err := Parse("resident_id", n, today)
 	var e *fault.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("want *Error, got %v", err)
@@ -141,24 +141,24 @@ func FuzzParseDocument(f *testing.F) {
 		f.Add(seed.t, seed.n)
 	}
 	f.Fuzz(func(t *testing.T, docType, number string) {
-		doc, err := ParseDocument(docType, number, today)
+		doc, err := Parse(docType, number, today)
 		if err != nil {
 			if fault.KindOf(err) != fault.KindInvalid {
 				t.Fatalf("error of kind %s: %v", fault.KindOf(err), err)
 			}
 			return
 		}
-		again, err := ParseDocument(string(doc.Type), doc.Number, today)
+		again, err := Parse(string(doc.Type), doc.Number, today)
 		if err != nil || again != doc {
 			t.Fatalf("normalised %q does not parse to itself: %+v, %v", doc.Number, again, err)
 		}
-		if doc.Number != NormalizeDocNumber(doc.Number) {
+		if doc.Number != NormalizeNumber(doc.Number) {
 			t.Fatalf("%q is not normalised", doc.Number)
 		}
-		if doc.Type == DocResidentID && CheckDigit(doc.Number) != doc.Number[17] {
+		if doc.Type == ResidentID && CheckDigit(doc.Number) != doc.Number[17] {
 			t.Fatalf("accepted %q with a wrong check digit", doc.Number)
 		}
-		if masked := MaskDocument(doc.Number); len([]rune(masked)) != len([]rune(doc.Number)) {
+		if masked := MaskNumber(doc.Number); len([]rune(masked)) != len([]rune(doc.Number)) {
 			t.Fatalf("mask changed the length: %q", masked)
 		}
 	})

@@ -1,4 +1,4 @@
-package models
+package document
 
 import (
 	"strings"
@@ -112,13 +112,13 @@ func MaskName(name string) string {
 	return string(out)
 }
 
-// MaskDocument hides a document number behind one "*" a character, the
+// MaskNumber hides a document number behind one "*" a character, the
 // length preserved. An 18-character number (a resident ID) or a longer one
 // keeps its first and last two characters: "11**************2X". A shorter
 // one keeps at most a third of its characters and at most four, the first
 // half (rounded up) at the start and the rest at the end: "H1******8",
 // "1******8", "A****"; two characters or fewer are masked whole.
-func MaskDocument(number string) string {
+func MaskNumber(number string) string {
 	runes := []rune(number)
 	visible := min(4, len(runes)/3)
 	head, tail := (visible+1)/2, visible/2

@@ -1,4 +1,10 @@
-package models
+// Package document holds the rules of identity documents and the personal
+// data on them: parsing and normalising document numbers of every accepted
+// type (GB 11643 resident IDs with their check digit, passports, permits,
+// birth certificates) and organisations' credit codes (GB 32100), and the
+// masked forms names, numbers and phones are shown in. Its errors are
+// *fault.Error of KindInvalid that never echo the number.
+package document
 
 import (
 	"regexp"
@@ -9,30 +15,30 @@ import (
 	"healthcode/models/fault"
 )
 
-// DocType names a kind of identity document.
-type DocType string
+// Type names a kind of identity document.
+type Type string
 
 // The document types the service accepts.
 const (
-	DocResidentID         DocType = "resident_id"          // 居民身份证
-	DocPassport           DocType = "passport"             // 护照
-	DocHKMacaoPermit      DocType = "hk_macao_permit"      // 港澳居民来往内地通行证
-	DocTaiwanPermit       DocType = "taiwan_permit"        // 台湾居民来往大陆通行证
-	DocResidencePermit    DocType = "residence_permit"     // 港澳台居民居住证
-	DocForeignPermanentID DocType = "foreign_permanent_id" // 外国人永久居留身份证
-	DocBirthCertificate   DocType = "birth_certificate"    // 出生医学证明
+	ResidentID         Type = "resident_id"          // 居民身份证
+	Passport           Type = "passport"             // 护照
+	HKMacaoPermit      Type = "hk_macao_permit"      // 港澳居民来往内地通行证
+	TaiwanPermit       Type = "taiwan_permit"        // 台湾居民来往大陆通行证
+	ResidencePermit    Type = "residence_permit"     // 港澳台居民居住证
+	ForeignPermanentID Type = "foreign_permanent_id" // 外国人永久居留身份证
+	BirthCertificate   Type = "birth_certificate"    // 出生医学证明
 )
 
-// DocTypes lists every accepted document type.
-var DocTypes = []DocType{
-	DocResidentID, DocPassport, DocHKMacaoPermit, DocTaiwanPermit,
-	DocResidencePermit, DocForeignPermanentID, DocBirthCertificate,
+// Types lists every accepted document type.
+var Types = []Type{
+	ResidentID, Passport, HKMacaoPermit, TaiwanPermit,
+	ResidencePermit, ForeignPermanentID, BirthCertificate,
 }
 
 // Document is a validated identity document with its number normalised
 // (upper case, half-width, no spaces).
 type Document struct {
-	Type   DocType
+	Type   Type
 	Number string
 	// BirthDate is the holder's birth date when the number carries one, else
 	// the zero time.
@@ -76,32 +82,32 @@ var idNumberInText = regexp.MustCompile(`[0-9]{15,17}[0-9Xx]`)
 // data is expected.
 func HoldsIDNumber(text string) bool { return idNumberInText.MatchString(text) }
 
-// ParseDocument validates a document number of the given type and returns it
+// Parse validates a document number of the given type and returns it
 // normalised. today is the current date in the service's time zone; a birth
-// date after it is refused. Errors are *Error of KindInvalid with one of the
-// Code* codes above and a message a citizen can act on.
-func ParseDocument(docType, number string, today time.Time) (Document, error) {
-	t := DocType(strings.TrimSpace(docType))
-	n := NormalizeDocNumber(number)
+// date after it is refused. Errors are *fault.Error of KindInvalid with one
+// of the fault.CodeDoc* codes and a message a citizen can act on.
+func Parse(docType, number string, today time.Time) (Document, error) {
+	t := Type(strings.TrimSpace(docType))
+	n := NormalizeNumber(number)
 	if n == "" {
 		return Document{}, fault.Errorf(fault.KindInvalid, fault.CodeDocEmpty, "请填写证件号码")
 	}
 	doc := Document{Type: t, Number: n}
 	var err error
 	switch t {
-	case DocResidentID:
+	case ResidentID:
 		doc.BirthDate, err = parseResidentID(n, today)
-	case DocResidencePermit:
+	case ResidencePermit:
 		doc.BirthDate, err = parseResidencePermit(n, today)
-	case DocForeignPermanentID:
+	case ForeignPermanentID:
 		doc.BirthDate, err = parseForeignPermanentID(n, today)
-	case DocPassport:
+	case Passport:
 		err = matchFormat(n, passportPattern, "护照号码应为5至17位字母或数字")
-	case DocHKMacaoPermit:
+	case HKMacaoPermit:
 		err = matchFormat(n, hkMacaoPattern, "港澳居民来往内地通行证号码应为H或M加8位数字")
-	case DocTaiwanPermit:
+	case TaiwanPermit:
 		err = matchFormat(n, taiwanPattern, "台湾居民来往大陆通行证号码应为8位数字")
-	case DocBirthCertificate:
+	case BirthCertificate:
 		err = matchFormat(n, birthCertPattern, "出生医学证明编号应为1位字母加9位数字")
 	default:
 		return Document{}, fault.Errorf(fault.KindInvalid, fault.CodeDocType, "不支持的证件类型")
@@ -112,11 +118,11 @@ func ParseDocument(docType, number string, today time.Time) (Document, error) {
 	return doc, nil
 }
 
-// NormalizeDocNumber turns full-width characters into half-width ones, drops
+// NormalizeNumber turns full-width characters into half-width ones, drops
 // spaces and upper-cases letters, so a number typed with a lower-case x, in
 // full-width digits or in groups separated by spaces reads the same as the
 // printed one.
-func NormalizeDocNumber(s string) string {
+func NormalizeNumber(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
@@ -246,13 +252,13 @@ func checkDigit(n, what string) error {
 
 // ParseIdentity validates a name and a document together, as every form
 // that names a person asks for both. Errors are those of NormalizeName and
-// ParseDocument.
+// Parse.
 func ParseIdentity(name, docType, number string, today time.Time) (string, Document, error) {
 	n, err := NormalizeName(name)
 	if err != nil {
 		return "", Document{}, err
 	}
-	doc, err := ParseDocument(docType, number, today)
+	doc, err := Parse(docType, number, today)
 	if err != nil {
 		return "", Document{}, err
 	}

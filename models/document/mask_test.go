@@ -1,4 +1,4 @@
-package models
+package document
 
 import (
 	"strings"
@@ -31,7 +31,7 @@ func TestMaskName(t *testing.T) {
 	}
 }
 
-func TestMaskDocument(t *testing.T) {
+func TestMaskNumber(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"11010519491231002X", "11**************2X"},
 		{"810000199001010019", "81**************19"},
@@ -50,14 +50,14 @@ func TestMaskDocument(t *testing.T) {
 		{"", ""},
 	}
 	for _, tt := range tests {
-		got := MaskDocument(tt.in)
+		got := MaskNumber(tt.in)
 		if got != tt.want {
-			t.Errorf("MaskDocument(%q) = %q, want %q", tt.in, got, tt.want)
+			t.Errorf("MaskNumber(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 		n := utf8.RuneCountInString(tt.in)
 		shown := n - strings.Count(got, "*")
 		if utf8.RuneCountInString(got) != n || shown > 4 || (n < 18 && shown > n/3) {
-			t.Errorf("MaskDocument(%q) = %q shows %d of %d characters", tt.in, got, shown, n)
+			t.Errorf("MaskNumber(%q) = %q shows %d of %d characters", tt.in, got, shown, n)
 		}
 	}
 }
