@@ -45,30 +45,11 @@ func importStatus(ctx context.Context, cfg config.Config, args []string, e env) 
 		}
 		return os.Open(*file)
 	}
-	if f, err := open(); err != nil {
-		return err
-	} else {
-		f.Close()
-	}
-	d, err := openForCommand(ctx, cfg, commandQueryTimeout)
+	job, err := runImportJob(ctx, cfg, e, open, func(s *models.Store) (*models.ImportJob, error) {
+		return s.NewStatusImport(ctx, *source, *clear, "cli:import-status", "")
+	})
 	if err != nil {
 		return err
-	}
-	defer models.CloseDB(d.db)
-	job, err := d.store.NewStatusImport(ctx, *source, *clear, "cli:import-status", "")
-	if err != nil {
-		return err
-	}
-	bar := newProgress(e.stderr)
-	if err := d.store.RunStatusImport(ctx, job, open, bar.show); err != nil {
-		return err
-	}
-	bar.end()
-	if job.State == models.ImportRejected {
-		for _, p := range job.RowProblems() {
-			fmt.Fprintf(e.stderr, "row %d: %s (%s)\n", p.Row, p.Message, p.Code)
-		}
-		return fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "import %s rejected: %s", job.ID, job.Message)
 	}
 	verb := fmt.Sprintf("imported %d rows into", job.RowsApplied)
 	if *clear {
@@ -76,6 +57,41 @@ func importStatus(ctx context.Context, cfg config.Config, args []string, e env) 
 	}
 	fmt.Fprintf(e.stdout, "%s the %s list (import %s); running servers pick it up within seconds\n", verb, job.Source, job.ID)
 	return nil
+}
+
+// runImportJob runs an import job in the foreground by the pipeline the
+// HTTP uploads take (Store.RunImport): the file open returns is checked to
+// open, newJob records the job, its progress goes to standard error (a bar
+// on a terminal), and a rejected file prints its row problems and fails
+// with CodeImportRejected.
+func runImportJob(ctx context.Context, cfg config.Config, e env, open func() (io.ReadCloser, error),
+	newJob func(*models.Store) (*models.ImportJob, error)) (*models.ImportJob, error) {
+	f, err := open()
+	if err != nil {
+		return nil, err
+	}
+	f.Close()
+	d, err := openForCommand(ctx, cfg, commandQueryTimeout)
+	if err != nil {
+		return nil, err
+	}
+	defer models.CloseDB(d.db)
+	job, err := newJob(d.store)
+	if err != nil {
+		return nil, err
+	}
+	bar := newProgress(e.stderr)
+	if err := d.store.RunImport(ctx, job, open, bar.show); err != nil {
+		return nil, err
+	}
+	bar.end()
+	if job.State == models.ImportRejected {
+		for _, p := range job.RowProblems() {
+			fmt.Fprintf(e.stderr, "row %d: %s (%s)\n", p.Row, p.Message, p.Code)
+		}
+		return nil, fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "import %s rejected: %s", job.ID, job.Message)
+	}
+	return job, nil
 }
 
 // progress shows an import's progress: one rewritten line on a terminal,

@@ -9,7 +9,6 @@ import (
 
 	"healthcode/config"
 	"healthcode/models"
-	"healthcode/models/fault"
 )
 
 // importResults applies a lab's nucleic-acid results, by the same job
@@ -36,9 +35,8 @@ func importDisability(ctx context.Context, cfg config.Config, args []string, e e
 }
 
 // importJobCommand runs the import job newJob records over the file named
-// by --file (columns as its usage says), in the foreground, with progress
-// on standard error; a rejected file prints its row problems and fails.
-// done reports the rows applied and the job's id.
+// by --file (columns as its usage says) through runImportJob; done reports
+// the rows applied and the job's id.
 func importJobCommand(ctx context.Context, cfg config.Config, args []string, e env, name, columns string,
 	newJob func(*models.Store) (*models.ImportJob, error), done string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
@@ -47,31 +45,9 @@ func importJobCommand(ctx context.Context, cfg config.Config, args []string, e e
 	if err := fs.Parse(args); err != nil || *file == "" {
 		return usageError{"usage: app " + name + " --file file.csv (" + columns + ")"}
 	}
-	open := func() (io.ReadCloser, error) { return os.Open(*file) }
-	f, err := open()
+	job, err := runImportJob(ctx, cfg, e, func() (io.ReadCloser, error) { return os.Open(*file) }, newJob)
 	if err != nil {
 		return err
-	}
-	f.Close()
-	d, err := openForCommand(ctx, cfg, commandQueryTimeout)
-	if err != nil {
-		return err
-	}
-	defer models.CloseDB(d.db)
-	job, err := newJob(d.store)
-	if err != nil {
-		return err
-	}
-	bar := newProgress(e.stderr)
-	if err := d.store.RunImport(ctx, job, open, bar.show); err != nil {
-		return err
-	}
-	bar.end()
-	if job.State == models.ImportRejected {
-		for _, p := range job.RowProblems() {
-			fmt.Fprintf(e.stderr, "row %d: %s (%s)\n", p.Row, p.Message, p.Code)
-		}
-		return fault.Errorf(fault.KindInvalid, fault.CodeImportRejected, "import %s rejected: %s", job.ID, job.Message)
 	}
 	fmt.Fprintf(e.stdout, done, job.RowsApplied, job.ID)
 	return nil
