@@ -73,8 +73,11 @@ var errTicketInvalid = &fault.Error{Kind: fault.KindUnauthorized, Code: fault.Co
 // used, expired or forged ticket is an *Error of KindUnauthorized.
 func (s *Store) RedeemH5Ticket(ctx context.Context, ticket string) (*H5Ticket, error) {
 	now := s.clock.Now().UTC()
+	if len(ticket) > maxTicketLength {
+		return nil, errTicketInvalid
+	}
 	sealed, err := base64.RawURLEncoding.DecodeString(ticket)
-	if err != nil || len(ticket) > maxTicketLength {
+	if err != nil {
 		return nil, errTicketInvalid
 	}
 	payload, err := s.vault.Open(sealed, purposeTicket)
