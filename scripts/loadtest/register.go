@@ -18,7 +18,7 @@ const registerTube = 20
 // prepares: each is a new sample (201, a durable row). A run that answers
 // more starts over, and its repeats answer 200 without a write; the
 // statuses show it.
-const registerRequests = 120000
+const registerRequests = 400000
 
 // registerRuns numbers the register runs so each opens tubes of its own.
 var registerRuns atomic.Int64
