@@ -853,7 +853,36 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{23, "cover the re-sampling check with the sample's tube, and index tubes by when they were opened, so a tube and its samples are purged", func(tx *gorm.DB) error {
+		// Whether a person was sampled at another open tube within the hour
+		// reads their recent samples' tubes: in the index, not the rows.
+		samples := tx.Table("samples").Migrator()
+		if err := samples.CreateIndex(&m23Sample{}, "idx_samples_person_sampled_tube"); err != nil {
+			return fmt.Errorf("create idx_samples_person_sampled_tube: %w", err)
+		}
+		if samples.HasIndex(&m13Sample{}, "idx_samples_person_sampled") {
+			if err := samples.DropIndex(&m13Sample{}, "idx_samples_person_sampled"); err != nil {
+				return fmt.Errorf("drop idx_samples_person_sampled: %w", err)
+			}
+		}
+		if err := tx.Table("sampling_tubes").Migrator().CreateIndex(&m23Tube{}, "idx_sampling_tubes_opened"); err != nil {
+			return fmt.Errorf("create idx_sampling_tubes_opened: %w", err)
+		}
+		return nil
+	}},
 }
+
+// Frozen table shapes of migration 23.
+type (
+	m23Sample struct {
+		PersonID  string    `gorm:"size:32;not null;index:idx_samples_person_sampled_tube,priority:1"`
+		SampledAt time.Time `gorm:"index:idx_samples_person_sampled_tube,priority:2"`
+		Tube      string    `gorm:"size:20;not null;index:idx_samples_person_sampled_tube,priority:3"`
+	}
+	m23Tube struct {
+		OpenedAt time.Time `gorm:"index:idx_sampling_tubes_opened"`
+	}
+)
 
 // rekeyCheckIns gives the check-ins written before migration 22 (random
 // ids of 26 characters) ids of the new form, visit by visit, each visit in

@@ -104,3 +104,66 @@ func TestTwoNodesFillOneTube(t *testing.T) {
 		}
 	})
 }
+
+// A person sampled at another tube within the hour is flagged while that
+// tube is open: not for a sealed one, not for one sampled longer ago, not
+// for the same tube; two tubes of one batch flag the second.
+func TestResampledFlag(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		const site = "静安区采样点"
+		for _, tube := range []string{"T-OPEN-0001", "T-SEAL-0001", "T-LATE-0001", "T-NEXT-0001", "T-NEXT-0002"} {
+			if _, err := s.OpenTube(ctx, tube, 20, site, "sampler-1"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		now := time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)
+		sample := func(id, tube, person string, at time.Time) *models.SampleRegistration {
+			return &models.SampleRegistration{Sample: models.Sample{SampleID: id, Tube: tube, Site: site, PersonID: person,
+				PersonNo: 1, MaskedName: "张*", MaskedDoc: "11**2X", SamplerAccountID: "sampler-1", Method: "nucleic", SampledAt: at}}
+		}
+		record := func(regs ...*models.SampleRegistration) {
+			t.Helper()
+			if err := s.RecordSamples(ctx, regs); err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range regs {
+				if r.Err != nil {
+					t.Fatalf("%s: %v", r.Sample.SampleID, r.Err)
+				}
+			}
+		}
+		// Earlier samples: in an open tube 30 minutes ago, in a tube sealed
+		// since, and in an open tube two hours ago.
+		record(sample("early-open-1", "T-OPEN-0001", "p-open", now.Add(-30*time.Minute)),
+			sample("early-seal-1", "T-SEAL-0001", "p-sealed", now.Add(-30*time.Minute)),
+			sample("early-late-1", "T-LATE-0001", "p-late", now.Add(-2*time.Hour)))
+		if _, err := s.SealTube(ctx, "T-SEAL-0001", site); err != nil {
+			t.Fatal(err)
+		}
+		regs := []*models.SampleRegistration{
+			sample("next-open-1", "T-NEXT-0001", "p-open", now),
+			sample("next-seal-1", "T-NEXT-0001", "p-sealed", now),
+			sample("next-late-1", "T-NEXT-0001", "p-late", now),
+			sample("next-new1-1", "T-NEXT-0001", "p-new", now),
+			sample("next-new2-1", "T-NEXT-0002", "p-new", now),
+		}
+		record(regs...)
+		want := []bool{true, false, false, false, true}
+		for i, r := range regs {
+			if r.Sample.Resampled != want[i] {
+				t.Errorf("%s resampled = %v, want %v", r.Sample.SampleID, r.Sample.Resampled, want[i])
+			}
+		}
+		// One person alone in a batch (a question of one row), in the tube
+		// they are in already: not another tube.
+		alone := sample("open-again", "T-OPEN-0001", "p-other", now)
+		record(alone)
+		again := sample("open-again2", "T-NEXT-0002", "p-other", now.Add(time.Minute))
+		record(again)
+		if alone.Sample.Resampled || !again.Sample.Resampled {
+			t.Errorf("alone = %v, again = %v; want false, true", alone.Sample.Resampled, again.Sample.Resampled)
+		}
+	})
+}
