@@ -15,7 +15,8 @@ import (
 // writes pass between its batches.
 func retentionPolicy(cfg config.Config) models.RetentionPolicy {
 	return models.RetentionPolicy{
-		Scans: cfg.Retention.Scans.D(), Tickets: cfg.Retention.Tickets.D(), CheckIns: cfg.Retention.CheckIns.D(), Audit: cfg.Retention.Audit.D(),
+		Scans: cfg.Retention.Scans.D(), Tickets: cfg.Retention.Tickets.D(), CheckIns: cfg.Retention.CheckIns.D(),
+		Samples: cfg.Retention.Samples.D(), Audit: cfg.Retention.Audit.D(),
 		SessionTTL: cfg.SessionTTL.D(),
 		BatchSize:  models.DefaultPurgeBatch, Pause: models.DefaultPurgePause, Deadline: models.DefaultPurgeDeadline,
 	}

@@ -99,6 +99,9 @@ type Retention struct {
 	Tickets Duration `json:"tickets" env:"HEALTHCODE_RETENTION_TICKETS"`
 	// CheckIns is how long venue check-ins are kept after the scan.
 	CheckIns Duration `json:"checkins" env:"HEALTHCODE_RETENTION_CHECKINS"`
+	// Samples is how long a sampling tube and its registrations are kept
+	// after the tube was opened.
+	Samples Duration `json:"samples" env:"HEALTHCODE_RETENTION_SAMPLES"`
 	// Audit is how long audit rows are kept: at least MinAuditRetention.
 	Audit Duration `json:"audit" env:"HEALTHCODE_RETENTION_AUDIT"`
 	// Interval is roughly how often serve purges (each wait is jittered).
@@ -252,7 +255,8 @@ func Default() Config {
 		// Scans four weeks, page tickets a day after they expired, audit
 		// rows 180 days.
 		Retention: Retention{Scans: Duration(28 * 24 * time.Hour), Tickets: Duration(24 * time.Hour), CheckIns: Duration(28 * 24 * time.Hour),
-			Audit: Duration(MinAuditRetention), Interval: Duration(time.Hour)},
+			Samples: Duration(28 * 24 * time.Hour),
+			Audit:   Duration(MinAuditRetention), Interval: Duration(time.Hour)},
 	}
 }
 
@@ -298,6 +302,9 @@ func (c Config) validateRetention(bad func(string, ...any)) {
 	}
 	if c.Retention.CheckIns.D() < least {
 		bad("HEALTHCODE_RETENTION_CHECKINS must be at least %v in %s mode, not %v", least, mode, c.Retention.CheckIns)
+	}
+	if c.Retention.Samples.D() < least {
+		bad("HEALTHCODE_RETENTION_SAMPLES must be at least %v in %s mode, not %v", least, mode, c.Retention.Samples)
 	}
 	if c.Retention.Tickets.D() < least {
 		bad("HEALTHCODE_RETENTION_TICKETS must be at least %v in %s mode, not %v", least, mode, c.Retention.Tickets)

@@ -37,6 +37,8 @@ func TestValidateRetention(t *testing.T) {
 		{"production, scans an hour", true, map[string]string{"HEALTHCODE_RETENTION_SCANS": "1h", "HEALTHCODE_RETENTION_TICKETS": "1h"}, ""},
 		{"production, scans a second", true, map[string]string{"HEALTHCODE_RETENTION_SCANS": "1s"}, "HEALTHCODE_RETENTION_SCANS must be at least 1h0m0s in production"},
 		{"production, tickets 59m", true, map[string]string{"HEALTHCODE_RETENTION_TICKETS": "59m"}, "HEALTHCODE_RETENTION_TICKETS must be at least 1h0m0s in production"},
+		{"production, samples 59m", true, map[string]string{"HEALTHCODE_RETENTION_SAMPLES": "59m"}, "HEALTHCODE_RETENTION_SAMPLES must be at least 1h0m0s in production"},
+		{"development, samples a second", false, map[string]string{"HEALTHCODE_RETENTION_SAMPLES": "1s"}, ""},
 		{"development, audit a second", false, map[string]string{"HEALTHCODE_RETENTION_AUDIT": "1s"}, "HEALTHCODE_RETENTION_AUDIT must be at least 4320h"},
 		{"development, audit a day short", false, map[string]string{"HEALTHCODE_RETENTION_AUDIT": "4296h"}, "HEALTHCODE_RETENTION_AUDIT must be at least 4320h"},
 		{"production, audit a day short", true, map[string]string{"HEALTHCODE_RETENTION_AUDIT": "4296h"}, "HEALTHCODE_RETENTION_AUDIT must be at least 4320h"},

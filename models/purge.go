@@ -47,6 +47,10 @@ type RetentionPolicy struct {
 	Tickets time.Duration
 	// CheckIns is how long venue check-ins are kept after the scan.
 	CheckIns time.Duration
+	// Samples is how long a sampling tube and the registrations in it are
+	// kept after the tube was opened (the lab's result reaches the people
+	// in it long before; their latest result stays with their status).
+	Samples time.Duration
 	// Audit is how long audit rows are kept; never less than
 	// MinAuditRetention.
 	Audit time.Duration
@@ -124,6 +128,12 @@ type purgeTarget struct {
 	textID bool
 	// idColumn names the primary key when it is not "id".
 	idColumn string
+	// children is a table whose rows belong to one row of this one (by
+	// childKey, the row's key) and go with it, deleted first; perParent
+	// is the most a row has, so a batch of parents removes at most about
+	// BatchSize rows of children.
+	children, childKey string
+	perParent          int
 }
 
 // key is the table's primary key column.
@@ -157,6 +167,10 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 			also: "NOT EXISTS (SELECT 1 FROM accounts WHERE accounts.claim_id = identity_claims.id)", textID: true},
 		// Check-ins are keyed by time (NewVisit): by id, as scans.
 		{table: "check_ins", column: "checked_in_at", rule: "checked in", before: now.Add(-p.CheckIns), byID: true, textID: true},
+		// A sampling tube goes with the registrations in it, counted from
+		// when it was opened (its samples were taken since).
+		{table: "sampling_tubes", column: "opened_at", rule: "opened", before: now.Add(-p.Samples), textID: true, idColumn: "tube",
+			children: "samples", childKey: "tube", perParent: MaxTubeMode},
 		// Offline codes: a paper past its 180 days fails as expired, and its
 		// revocation tells an offline scanner nothing it would not see. A
 		// person's serial row goes once it was last written (an issue, a
@@ -173,7 +187,8 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 
 // Purge deletes the records that have outlived their retention under p, as
 // of the store's clock: scans, page tickets, face verifications, session
-// revocations, venue check-ins and audit rows. It deletes in batches of p.BatchSize rows by
+// revocations, venue check-ins, sampling tubes with their registrations and
+// audit rows. It deletes in batches of p.BatchSize rows by
 // primary key, each batch one short statement of its own, pausing p.Pause
 // between them, so the hot paths' writes never wait behind it for long.
 // Every statement has p.Deadline.
@@ -192,7 +207,7 @@ func (s *Store) Purge(ctx context.Context, p RetentionPolicy) (PurgeReport, erro
 	if p.Audit < MinAuditRetention {
 		return PurgeReport{}, fmt.Errorf("purge: audit rows are kept at least %v, not %v", MinAuditRetention, p.Audit)
 	}
-	if p.Scans <= 0 || p.Tickets <= 0 || p.SessionTTL <= 0 || p.CheckIns <= 0 {
+	if p.Scans <= 0 || p.Tickets <= 0 || p.SessionTTL <= 0 || p.CheckIns <= 0 || p.Samples <= 0 {
 		return PurgeReport{}, errors.New("purge: every retention must be positive")
 	}
 	if p.BatchSize <= 0 {
@@ -260,9 +275,16 @@ func releasePurgeLock(conn *gorm.DB, deadline time.Duration) {
 // purgeAll runs every target in turn, adding each to report as it goes.
 func (s *Store) purgeAll(ctx context.Context, conn *gorm.DB, p RetentionPolicy, now time.Time, report *PurgeReport) error {
 	for _, t := range purgeTargets(p, now) {
+		// A table's children are reported first, as they are deleted.
+		if t.children != "" {
+			report.Tables = append(report.Tables, PurgedTable{Table: t.children, Before: t.before, Rule: "in a " + t.rule + " " + t.table + " row"})
+		}
 		report.Tables = append(report.Tables, PurgedTable{Table: t.table, Before: t.before, Rule: t.rule})
-		removed := &report.Tables[len(report.Tables)-1].Removed
-		if err := purgeTable(ctx, conn, t, p, removed); err != nil {
+		removed, children := &report.Tables[len(report.Tables)-1].Removed, (*int64)(nil)
+		if t.children != "" {
+			children = &report.Tables[len(report.Tables)-2].Removed
+		}
+		if err := purgeTable(ctx, conn, t, p, removed, children); err != nil {
 			return fmt.Errorf("purge %s: %w", t.table, err)
 		}
 	}
@@ -270,18 +292,35 @@ func (s *Store) purgeAll(ctx context.Context, conn *gorm.DB, p RetentionPolicy, 
 }
 
 // purgeTable deletes t's expired rows batch by batch until none is left,
-// counting them into removed as each batch commits.
-func purgeTable(ctx context.Context, conn *gorm.DB, t purgeTarget, p RetentionPolicy, removed *int64) error {
+// counting them into removed (and their children into children) as each
+// batch commits.
+func purgeTable(ctx context.Context, conn *gorm.DB, t purgeTarget, p RetentionPolicy, removed, children *int64) error {
 	var from purgeCursor
+	batch := p.BatchSize
+	if t.perParent > 1 {
+		batch = max(1, batch/t.perParent)
+	}
 	for {
 		var ids []any
 		var more bool
 		err := withDeadline(ctx, p.Deadline, func(ctx context.Context) (err error) {
-			ids, from, more, err = nextBatch(ctx, conn, t, from, p.BatchSize)
+			ids, from, more, err = nextBatch(ctx, conn, t, from, batch)
 			return err
 		})
 		if err != nil {
 			return err
+		}
+		if len(ids) > 0 && t.children != "" {
+			// The children first: a run stopped in between finds the
+			// parents still due and removes them next time.
+			err = withDeadline(ctx, p.Deadline, func(ctx context.Context) error {
+				res := conn.WithContext(ctx).Exec("DELETE FROM "+t.children+" WHERE "+t.childKey+" IN ?", ids)
+				*children += res.RowsAffected
+				return res.Error
+			})
+			if err != nil {
+				return err
+			}
 		}
 		if len(ids) > 0 {
 			err = withDeadline(ctx, p.Deadline, func(ctx context.Context) error {

@@ -25,6 +25,7 @@ func TestPurgeSelectsReadAnIndexRange(t *testing.T) {
 		{"INSERT INTO face_verifications (id, verify_id, provider, account_id, person_id, status, detail, expires_at, created_at) SELECT CONCAT('f', seq), CONCAT('v', seq), 'sandbox', 'a', 'p', 'passed', '', ?, ? FROM seq_1_to_%d", 2},
 		{"INSERT INTO session_revocations (account_id, version, created_at) SELECT 'a', seq, ? FROM seq_1_to_%d", 1},
 		{"INSERT INTO check_ins (id, visit_id, venue_id, account_id, person_id, person_no, masked_name, masked_doc, colour, checked_in_at) SELECT LPAD(seq, 28, '0'), LPAD(seq, 26, '0'), 'v', 'a', 'p', seq, '张*', '11**2X', 'green', ? FROM seq_1_to_%d", 1},
+		{"INSERT INTO sampling_tubes (tube, mode, site, sampler_account_id, count, state, short, opened_at, result) SELECT CONCAT('T-', LPAD(seq, 8, '0')), 20, 's', 'a', 0, 'open', 0, ?, '' FROM seq_1_to_%d", 1},
 		{"INSERT INTO audit_log (at, actor, action, subject, detail, request_id) SELECT ?, 'system', 'x', '', '', '' FROM seq_1_to_%d", 1},
 	}
 	for _, f := range fill {
@@ -38,7 +39,7 @@ func TestPurgeSelectsReadAnIndexRange(t *testing.T) {
 	}
 	want := map[string]string{"verifications": "PRIMARY", "h5_tickets": "idx_h5_tickets_expires_at",
 		"face_verifications": "idx_face_verifications_created_at", "session_revocations": "idx_session_revocations_created_at",
-		"audit_log": "idx_audit_log_at", "check_ins": "PRIMARY"}
+		"audit_log": "idx_audit_log_at", "check_ins": "PRIMARY", "sampling_tubes": "idx_sampling_tubes_opened"}
 	selects := models.PurgeSelects(db, defaultPolicy(), purgeNow, models.DefaultPurgeBatch)
 	for table, key := range want {
 		db.Exec("ANALYZE TABLE " + table)

@@ -40,7 +40,7 @@ var purgeNow = time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
 const day = 24 * time.Hour
 
 func defaultPolicy() models.RetentionPolicy {
-	return models.RetentionPolicy{Scans: 28 * day, Tickets: day, CheckIns: 28 * day, Audit: 180 * day, SessionTTL: 7 * day}
+	return models.RetentionPolicy{Scans: 28 * day, Tickets: day, CheckIns: 28 * day, Samples: 28 * day, Audit: 180 * day, SessionTTL: 7 * day}
 }
 
 // addScans records one scan per age, oldest first as the group commit
@@ -163,11 +163,41 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 			}
 		}
 
+		// Sampling tubes: 28 days after they were opened, their samples
+		// with them (two people in each old tube, one in the kept ones).
+		for i, ago := range []time.Duration{29 * day, 28*day + time.Minute, 27 * day, 26 * day} {
+			clock.Set(purgeNow.Add(-ago))
+			tube := fmt.Sprintf("T-PURGE-%04d", i)
+			if _, err := s.OpenTube(ctx, tube, 10, "徐汇区采样点", "sampler-1"); err != nil {
+				t.Fatal(err)
+			}
+			var regs []*models.SampleRegistration
+			for j := range 2 - min(i/2, 1) {
+				regs = append(regs, &models.SampleRegistration{Sample: models.Sample{SampleID: fmt.Sprintf("purge-%d-%d-xx", i, j), Tube: tube, Site: "徐汇区采样点",
+					PersonID: fmt.Sprintf("p%d", j), PersonNo: uint32(j + 1), MaskedName: "张*", MaskedDoc: "11**2X", SamplerAccountID: "sampler-1",
+					Method: models.IdentifiedByHand, SampledAt: purgeNow.Add(-ago + time.Hour)}})
+			}
+			if i == 1 {
+				regs = regs[:1] // 29 days: 2, 28 days and a minute: 1
+			}
+			if err := s.RecordSamples(ctx, regs); err != nil || regs[0].Err != nil {
+				t.Fatal(err, regs[0].Err)
+			}
+		}
+		clock.Set(purgeNow)
+
 		report, err := s.Purge(ctx, defaultPolicy())
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int64{"verifications": 2, "h5_tickets": 2, "face_verifications": 1, "session_revocations": 1, "status_changes": 1, "identity_claims": 2, "check_ins": 2, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 1}
+		var tubesLeft []string
+		db.Table("sampling_tubes").Order("tube").Pluck("tube", &tubesLeft)
+		var samplesLeft []string
+		db.Table("samples").Order("sample_id").Pluck("sample_id", &samplesLeft)
+		if fmt.Sprint(tubesLeft) != "[T-PURGE-0002 T-PURGE-0003]" || fmt.Sprint(samplesLeft) != "[purge-2-0-xx purge-3-0-xx]" {
+			t.Errorf("tubes left %v, samples left %v", tubesLeft, samplesLeft)
+		}
+		want := map[string]int64{"verifications": 2, "h5_tickets": 2, "face_verifications": 1, "session_revocations": 1, "status_changes": 1, "identity_claims": 2, "check_ins": 2, "samples": 3, "sampling_tubes": 2, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) || report.Skipped {
 			t.Errorf("removed %v (skipped %v), want %v", got, report.Skipped, want)
 		}
@@ -205,7 +235,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 
 		runs, _ := s.AuditEntries(ctx, "retention.purge", "")
 		if len(runs) != 1 || runs[0].Actor != "system:purge" || !runs[0].At.Equal(purgeNow) ||
-			runs[0].Detail != "verifications=2 h5_tickets=2 face_verifications=1 session_revocations=1 status_changes=1 identity_claims=2 check_ins=2 offline_serials=0 offline_codes=0 offline_revocations=0 audit_log=1" {
+			runs[0].Detail != "verifications=2 h5_tickets=2 face_verifications=1 session_revocations=1 status_changes=1 identity_claims=2 check_ins=2 samples=3 sampling_tubes=2 offline_serials=0 offline_codes=0 offline_revocations=0 audit_log=1" {
 			t.Errorf("purge audit rows %+v", runs)
 		}
 
@@ -225,7 +255,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "status_changes": 1, "identity_claims": 0, "check_ins": 1, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 1}
+		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "status_changes": 1, "identity_claims": 0, "check_ins": 1, "samples": 1, "sampling_tubes": 1, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("two days on, removed %v, want %v", got, want)
 		}
@@ -264,7 +294,7 @@ func TestPurgeWorksInBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "status_changes": 0, "identity_claims": 0, "check_ins": 0, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 12}
+		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "status_changes": 0, "identity_claims": 0, "check_ins": 0, "samples": 0, "sampling_tubes": 0, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 12}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("removed %v in batches of 5, want %v", got, want)
 		}

@@ -59,6 +59,9 @@ func CheckTube(tube string) error {
 	return nil
 }
 
+// MaxTubeMode is the most people a tube takes: a 20-in-1 mixed tube.
+const MaxTubeMode = 20
+
 // OpenTube opens a new tube of mode (1, 10 or 20) for a sampler at site.
 // Errors: KindInvalid for a bad barcode or mode, KindConflict with
 // CodeTubeExists for a tube opened before (anywhere).
@@ -66,7 +69,7 @@ func (s *Store) OpenTube(ctx context.Context, tube string, mode int, site, sampl
 	if err := CheckTube(tube); err != nil {
 		return nil, err
 	}
-	if mode != 1 && mode != 10 && mode != 20 {
+	if mode != 1 && mode != 10 && mode != MaxTubeMode {
 		return nil, errBadMode
 	}
 	t := &Tube{Tube: tube, Mode: mode, Site: site, SamplerAccountID: samplerID, State: TubeOpen, OpenedAt: s.clock.Now().UTC()}
