@@ -167,3 +167,68 @@ func TestResampledFlag(t *testing.T) {
 		}
 	})
 }
+
+// A batch that holds resends (of an earlier batch's sample and within
+// itself) and a person scanned twice besides new people writes the new
+// people at the next positions, answers each resend with its first record
+// and refuses the second scan; a retry of the same batch (a commit whose
+// answer was lost) finds its own samples and answers them as resends.
+func TestBatchWithResendAndSecondScan(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		const tube, site = "T-RESEND-01", "长宁区采样点"
+		if _, err := s.OpenTube(ctx, tube, 10, site, "sampler-1"); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now().UTC()
+		sample := func(id, person string) *models.SampleRegistration {
+			return &models.SampleRegistration{Sample: models.Sample{SampleID: id, Tube: tube, Site: site, PersonID: person, PersonNo: 1,
+				MaskedName: "张*", MaskedDoc: "11**2X", SamplerAccountID: "sampler-1", Method: "nucleic", SampledAt: now}}
+		}
+		first := []*models.SampleRegistration{sample("first-0001", "p1"), sample("first-0002", "p2")}
+		if err := s.RecordSamples(ctx, first); err != nil || first[0].Err != nil || first[1].Err != nil {
+			t.Fatal(err, first[0].Err, first[1].Err)
+		}
+		batch := []*models.SampleRegistration{
+			sample("second-001", "p3"),
+			sample("first-0002", "p2"), // the device resent it
+			sample("second-002", "p1"), // p1 scanned again
+			sample("second-003", "p4"),
+			sample("second-003", "p4"), // resent within the batch
+		}
+		decided := func() string {
+			got := make([]string, len(batch))
+			for i, r := range batch {
+				code := ""
+				var fe *fault.Error
+				if errors.As(r.Err, &fe) {
+					code = fe.Code
+				}
+				got[i] = fmt.Sprintf("%s:%d:%v:%s", r.Sample.SampleID, r.Sample.Position, r.Replayed, code)
+			}
+			return fmt.Sprint(got)
+		}
+		if err := s.RecordSamples(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		want := "[second-001:3:false: first-0002:2:true: second-002:0:false:" + fault.CodeAlreadyInTube + " second-003:4:false: second-003:4:true:]"
+		if got := decided(); got != want {
+			t.Errorf("decided %s, want %s", got, want)
+		}
+		// The same batch again (a retry after a commit whose answer was
+		// lost): its new samples are resends now, the second scan still
+		// refused.
+		if err := s.RecordSamples(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		want = "[second-001:3:true: first-0002:2:true: second-002:0:false:" + fault.CodeAlreadyInTube + " second-003:4:true: second-003:4:true:]"
+		if got := decided(); got != want {
+			t.Errorf("again, decided %s, want %s", got, want)
+		}
+		tb, samples, err := s.TubeOf(ctx, tube, site)
+		if err != nil || tb.Count != 4 || len(samples) != 4 {
+			t.Fatalf("tube %+v, %d samples, %v", tb, len(samples), err)
+		}
+	})
+}
