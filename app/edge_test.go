@@ -431,9 +431,14 @@ func TestClusterNodeKilledUnderLoad(t *testing.T) {
 	// The requests the node held when it died: 502 from the proxy, or the
 	// client's connection closed (the proxy does so when a reused node
 	// connection dies, so that the client may retry); their outcome is
-	// unknown, so rows may exceed the answers by them.
-	if failedBy > 16 {
-		t.Errorf("%d requests failed (%v, transport %d), more than the 16 in flight at the kill", failedBy, load.byStatus, load.transport)
+	// unknown, so rows may exceed the answers by them. Each of the 16
+	// clients had one in flight at the kill, and may send one more before
+	// the proxy takes the node out that meets an idle connection to it the
+	// proxy kept (retry-on conn-failure retries a new connection only, not
+	// a request already sent): at most two each, all within the health
+	// checks' window (above).
+	if failedBy > 2*16 {
+		t.Errorf("%d requests failed (%v, transport %d), more than two for each of the 16 clients", failedBy, load.byStatus, load.transport)
 	}
 	rows := c.verificationRows(t)
 	if answered := int64(load.count(200)) + 3; rows < answered {
