@@ -89,6 +89,10 @@ type Config struct {
 // days (models.MinAuditRetention holds the store to the same).
 const MinAuditRetention = 4320 * time.Hour
 
+// MinSampleRetention is the shortest sampling retention production
+// accepts: a week, well beyond a tube's filling and its lab result.
+const MinSampleRetention = 168 * time.Hour
+
 // Retention says how long records are kept before the purge removes them,
 // and how often it runs.
 type Retention struct {
@@ -303,8 +307,15 @@ func (c Config) validateRetention(bad func(string, ...any)) {
 	if c.Retention.CheckIns.D() < least {
 		bad("HEALTHCODE_RETENTION_CHECKINS must be at least %v in %s mode, not %v", least, mode, c.Retention.CheckIns)
 	}
-	if c.Retention.Samples.D() < least {
-		bad("HEALTHCODE_RETENTION_SAMPLES must be at least %v in %s mode, not %v", least, mode, c.Retention.Samples)
+	// A tube is purged counted from when it was opened, whatever its state:
+	// in production it must outlive its filling and the lab (a results
+	// file naming a purged tube is refused whole).
+	leastSamples := least
+	if c.Production() {
+		leastSamples = MinSampleRetention
+	}
+	if c.Retention.Samples.D() < leastSamples {
+		bad("HEALTHCODE_RETENTION_SAMPLES must be at least %v in %s mode, not %v", leastSamples, mode, c.Retention.Samples)
 	}
 	if c.Retention.Tickets.D() < least {
 		bad("HEALTHCODE_RETENTION_TICKETS must be at least %v in %s mode, not %v", least, mode, c.Retention.Tickets)

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"context"
 	"time"
 
 	"healthcode/models/document"
@@ -74,3 +75,11 @@ func ImportWalkStatement(s *Store, importID string, cursorDoc []byte, cursor uin
 // AfterStaging runs f after each staging transaction of s commits; an error
 // from f stands for a commit whose answer was lost.
 func AfterStaging(s *Store, f func() error) { s.staged = f }
+
+// Resampled is resampled, for its tests.
+func (s *Store) Resampled(ctx context.Context, asked [][2]string, since time.Time) ([]bool, error) {
+	return s.resampled(ctx, asked, since)
+}
+
+// ErrTubeMissingForTest is the refusal of a sample for a tube not found.
+var ErrTubeMissingForTest = errTubeMissing

@@ -856,17 +856,22 @@ var migrations = []migration{
 	{23, "cover the re-sampling check with the sample's tube, and index tubes by when they were opened, so a tube and its samples are purged", func(tx *gorm.DB) error {
 		// Whether a person was sampled at another open tube within the hour
 		// reads their recent samples' tubes: in the index, not the rows.
+		// Each step can run again, should a run stop half-way.
 		samples := tx.Table("samples").Migrator()
-		if err := samples.CreateIndex(&m23Sample{}, "idx_samples_person_sampled_tube"); err != nil {
-			return fmt.Errorf("create idx_samples_person_sampled_tube: %w", err)
+		if !samples.HasIndex(&m23Sample{}, "idx_samples_person_sampled_tube") {
+			if err := samples.CreateIndex(&m23Sample{}, "idx_samples_person_sampled_tube"); err != nil {
+				return fmt.Errorf("create idx_samples_person_sampled_tube: %w", err)
+			}
 		}
 		if samples.HasIndex(&m13Sample{}, "idx_samples_person_sampled") {
 			if err := samples.DropIndex(&m13Sample{}, "idx_samples_person_sampled"); err != nil {
 				return fmt.Errorf("drop idx_samples_person_sampled: %w", err)
 			}
 		}
-		if err := tx.Table("sampling_tubes").Migrator().CreateIndex(&m23Tube{}, "idx_sampling_tubes_opened"); err != nil {
-			return fmt.Errorf("create idx_sampling_tubes_opened: %w", err)
+		if tubes := tx.Table("sampling_tubes").Migrator(); !tubes.HasIndex(&m23Tube{}, "idx_sampling_tubes_opened") {
+			if err := tubes.CreateIndex(&m23Tube{}, "idx_sampling_tubes_opened"); err != nil {
+				return fmt.Errorf("create idx_sampling_tubes_opened: %w", err)
+			}
 		}
 		return nil
 	}},

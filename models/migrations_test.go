@@ -290,3 +290,54 @@ func TestMigration22RekeysCheckInsByTime(t *testing.T) {
 		})
 	}
 }
+
+// Migration 23 applies on a database with samples and tubes, and runs
+// again after a run that stopped between its steps (the tubes' index not
+// yet made, the version not recorded).
+func TestMigration23RunsAgain(t *testing.T) {
+	for _, driver := range []string{"sqlite", "mysql"} {
+		t.Run(driver, func(t *testing.T) {
+			db := emptyDB(t, driver)
+			if err := models.MigrateTo(db, 22); err != nil {
+				t.Fatal(err)
+			}
+			at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+			for i := range 50 {
+				if err := db.Exec("INSERT INTO sampling_tubes (tube, mode, site, sampler_account_id, count, state, short, opened_at, result) VALUES (?, 20, 's', 'a', 1, 'open', 0, ?, '')",
+					fmt.Sprintf("T-MIG-%05d", i), at).Error; err != nil {
+					t.Fatal(err)
+				}
+				if err := db.Exec("INSERT INTO samples (sample_id, tube, position, person_id, person_no, masked_name, masked_doc, site, sampler_account_id, method, resampled, sampled_at) VALUES (?, ?, 1, ?, 1, 'x', 'x', 's', 'a', 'manual', 0, ?)",
+					fmt.Sprintf("sample-%05d", i), fmt.Sprintf("T-MIG-%05d", i), fmt.Sprintf("p%d", i%7), at).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := models.MigrateTo(db, 23); err != nil {
+				t.Fatal(err)
+			}
+			indexes := func() string {
+				m := db.Table("samples").Migrator()
+				return fmt.Sprint(m.HasIndex("samples", "idx_samples_person_sampled_tube"), m.HasIndex("samples", "idx_samples_person_sampled"),
+					db.Table("sampling_tubes").Migrator().HasIndex("sampling_tubes", "idx_sampling_tubes_opened"))
+			}
+			if got := indexes(); got != "true false true" {
+				t.Errorf("after 23: new, old, tubes' index = %s, want true false true", got)
+			}
+			// A run that stopped before its last step: the tubes' index missing, not recorded.
+			if err := db.Exec("DROP INDEX idx_sampling_tubes_opened ON sampling_tubes").Error; err != nil {
+				if err := db.Exec("DROP INDEX idx_sampling_tubes_opened").Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := models.ForgetMigration(db, 23); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := models.Migrate(context.Background(), db, models.SystemClock{}); err != nil {
+				t.Errorf("re-run after a partial migration 23: %v", err)
+			}
+			if got := indexes(); got != "true false true" {
+				t.Errorf("after the re-run: new, old, tubes' index = %s, want true false true", got)
+			}
+		})
+	}
+}

@@ -134,6 +134,8 @@ type purgeTarget struct {
 	// BatchSize rows of children.
 	children, childKey string
 	perParent          int
+	// childRule is the children's rule in the report.
+	childRule string
 }
 
 // key is the table's primary key column.
@@ -170,7 +172,7 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 		// A sampling tube goes with the registrations in it, counted from
 		// when it was opened (its samples were taken since).
 		{table: "sampling_tubes", column: "opened_at", rule: "opened", before: now.Add(-p.Samples), textID: true, idColumn: "tube",
-			children: "samples", childKey: "tube", perParent: MaxTubeMode},
+			children: "samples", childKey: "tube", perParent: MaxTubeMode, childRule: "in a tube opened"},
 		// Offline codes: a paper past its 180 days fails as expired, and its
 		// revocation tells an offline scanner nothing it would not see. A
 		// person's serial row goes once it was last written (an issue, a
@@ -277,7 +279,7 @@ func (s *Store) purgeAll(ctx context.Context, conn *gorm.DB, p RetentionPolicy, 
 	for _, t := range purgeTargets(p, now) {
 		// A table's children are reported first, as they are deleted.
 		if t.children != "" {
-			report.Tables = append(report.Tables, PurgedTable{Table: t.children, Before: t.before, Rule: "in a " + t.rule + " " + t.table + " row"})
+			report.Tables = append(report.Tables, PurgedTable{Table: t.children, Before: t.before, Rule: t.childRule})
 		}
 		report.Tables = append(report.Tables, PurgedTable{Table: t.table, Before: t.before, Rule: t.rule})
 		removed, children := &report.Tables[len(report.Tables)-1].Removed, (*int64)(nil)
@@ -310,20 +312,11 @@ func purgeTable(ctx context.Context, conn *gorm.DB, t purgeTarget, p RetentionPo
 		if err != nil {
 			return err
 		}
-		if len(ids) > 0 && t.children != "" {
-			// The children first: a run stopped in between finds the
-			// parents still due and removes them next time.
-			err = withDeadline(ctx, p.Deadline, func(ctx context.Context) error {
-				res := conn.WithContext(ctx).Exec("DELETE FROM "+t.children+" WHERE "+t.childKey+" IN ?", ids)
-				*children += res.RowsAffected
-				return res.Error
-			})
-			if err != nil {
-				return err
-			}
-		}
 		if len(ids) > 0 {
 			err = withDeadline(ctx, p.Deadline, func(ctx context.Context) error {
+				if t.children != "" {
+					return deleteWithChildren(ctx, conn, t, ids, removed, children)
+				}
 				// Exact ids lock only their own rows; the cut-off again, so
 				// no row newer than it is ever deleted.
 				res := conn.WithContext(ctx).Exec("DELETE FROM "+t.table+" WHERE "+t.key()+" IN ? AND "+t.column+" < ?", ids, t.before)
@@ -341,6 +334,34 @@ func purgeTable(ctx context.Context, conn *gorm.DB, t purgeTarget, p RetentionPo
 			return err
 		}
 	}
+}
+
+// deleteWithChildren deletes the rows of ids still due and their children
+// in one transaction, the rows locked first (a registration locks its tube
+// too): no child lands in a row between the two deletes, and a run stopped
+// between them leaves both. The counts are added once it committed.
+func deleteWithChildren(ctx context.Context, conn *gorm.DB, t purgeTarget, ids []any, removed, children *int64) error {
+	var n, c int64
+	err := conn.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var due []string
+		if err := tx.Clauses(lockForUpdate).Table(t.table).Where(t.key()+" IN ? AND "+t.column+" < ?", ids, t.before).
+			Pluck(t.key(), &due).Error; err != nil || len(due) == 0 {
+			return err
+		}
+		res := tx.Exec("DELETE FROM "+t.children+" WHERE "+t.childKey+" IN ?", due)
+		if res.Error != nil {
+			return res.Error
+		}
+		c = res.RowsAffected
+		res = tx.Exec("DELETE FROM "+t.table+" WHERE "+t.key()+" IN ?", due)
+		n = res.RowsAffected
+		return res.Error
+	})
+	if err == nil {
+		*children += c
+		*removed += n
+	}
+	return err
 }
 
 // purgeCursor is where the next batch of a table starts, so no batch reads

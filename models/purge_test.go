@@ -540,3 +540,60 @@ func BenchmarkPurgeBatch(b *testing.B) {
 		})
 	}
 }
+
+// A registration into a due, still open tube while the purge deletes it
+// waits for the purge and finds no tube: no sample outlives its tube (an
+// orphan no later purge would find, since the purge walks the tubes).
+func TestPurgeLeavesNoSampleWithoutItsTube(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		clock := &setClock{now: purgeNow.Add(-29 * day)}
+		s := models.NewStore(db, storetest.Vault(t), clock, shanghai)
+		const tube, site = "T-OLD-OPEN1", "徐汇区采样点"
+		if _, err := s.OpenTube(ctx, tube, 20, site, "sampler-1"); err != nil {
+			t.Fatal(err)
+		}
+		reg := func(id, person string) *models.SampleRegistration {
+			return &models.SampleRegistration{Sample: models.Sample{SampleID: id, Tube: tube, Site: site, PersonID: person, PersonNo: 1,
+				MaskedName: "张*", MaskedDoc: "11**2X", SamplerAccountID: "sampler-1", Method: models.IdentifiedByHand, SampledAt: clock.Now()}}
+		}
+		if r := reg("early-0001", "p1"); s.RecordSamples(ctx, []*models.SampleRegistration{r}) != nil || r.Err != nil {
+			t.Fatal(r.Err)
+		}
+		clock.Set(purgeNow)
+		injected := false
+		late := make(chan struct{})
+		err := db.Callback().Raw().After("gorm:raw").Register("test:late", func(tx *gorm.DB) {
+			if injected || !strings.HasPrefix(tx.Statement.SQL.String(), "DELETE FROM samples") {
+				return
+			}
+			injected = true
+			go func() {
+				r := reg("late-00001", "p2")
+				err := s.RecordSamples(context.Background(), []*models.SampleRegistration{r})
+				if err != nil || !errors.Is(r.Err, models.ErrTubeMissingForTest) {
+					t.Errorf("late sample: %v %v, want the tube missing", err, r.Err)
+				}
+				close(late)
+			}()
+			time.Sleep(200 * time.Millisecond)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		report, err := s.Purge(ctx, defaultPolicy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-late
+		db.Callback().Raw().Remove("test:late")
+		var orphans []string
+		db.Table("samples").Where("NOT EXISTS (SELECT 1 FROM sampling_tubes WHERE sampling_tubes.tube = samples.tube)").Pluck("sample_id", &orphans)
+		report2, _ := s.Purge(ctx, defaultPolicy())
+		var after []string
+		db.Table("samples").Pluck("sample_id", &after)
+		if len(orphans) > 0 {
+			t.Errorf("orphaned samples %v (report %v); after a second purge (%v) still %v", orphans, report, report2, after)
+		}
+	})
+}

@@ -235,11 +235,19 @@ const resampledPerStatement = 200
 // database parses and plans far faster than as many SELECTs.
 func (s *Store) resampled(ctx context.Context, asked [][2]string, since time.Time) ([]bool, error) {
 	out := make([]bool, 0, len(asked))
+	// On MySQL the literals would carry the connection's collation
+	// (utf8mb4_general_ci), and MariaDB's subquery cache, keyed by them,
+	// would answer "T-abc" with the answer to "T-ABC": compare them as the
+	// columns do, byte for byte.
+	collate := ""
+	if s.db.Dialector.Name() == "mysql" {
+		collate = " COLLATE utf8mb4_bin"
+	}
 	for chunk := range slices.Chunk(asked, resampledPerStatement) {
 		var q strings.Builder
 		q.WriteString("SELECT EXISTS (SELECT 1 FROM samples JOIN sampling_tubes ON sampling_tubes.tube = samples.tube " +
 			"WHERE samples.person_id = asked.person_id AND samples.tube <> asked.tube AND samples.sampled_at >= ? " +
-			"AND sampling_tubes.state = ?) AS other FROM (SELECT ? AS n, ? AS person_id, ? AS tube")
+			"AND sampling_tubes.state = ?) AS other FROM (SELECT ? AS n, ?" + collate + " AS person_id, ?" + collate + " AS tube")
 		args := []any{since, TubeOpen, 0, chunk[0][0], chunk[0][1]}
 		for i, a := range chunk[1:] {
 			if i == 0 {
