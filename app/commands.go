@@ -12,6 +12,7 @@ import (
 	"healthcode/models"
 	"healthcode/models/codetoken"
 	"healthcode/models/fault"
+	"healthcode/models/store"
 )
 
 // importHouseholds replaces the household registers:
@@ -65,7 +66,7 @@ func importFile(ctx context.Context, cfg config.Config, file string, e env, load
 	if err != nil {
 		return err
 	}
-	defer models.CloseDB(d.db)
+	defer store.CloseDB(d.db)
 	msg, err := load(d, open)
 	if err != nil {
 		printImportProblems(e.stderr, err)

@@ -20,6 +20,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/fault"
+	"healthcode/models/store"
 	"healthcode/models/storetest"
 )
 
@@ -296,7 +297,7 @@ func TestDatabaseDownOrHung(t *testing.T) {
 
 	// No accepted write was lost: every verification answered 200 is a row
 	// (a row answered 503 may be one too, if its commit was under way).
-	if rows := verificationRows(t, models.DBOptions{Driver: "mysql", DSN: dsn}); rows < int64(verified) {
+	if rows := verificationRows(t, store.DBOptions{Driver: "mysql", DSN: dsn}); rows < int64(verified) {
 		t.Errorf("%d verifications accepted, %d rows in the database", verified, rows)
 	}
 
@@ -327,12 +328,12 @@ func TestDatabaseDownOrHung(t *testing.T) {
 	})
 	var me struct{ Account struct{ ID string } }
 	jsonCall(t, "GET", s.base+"/api/v1/me", "Bearer "+holder, nil, &me, 200)
-	db, err := models.OpenDB(context.Background(), models.DBOptions{Driver: "mysql", DSN: dsn})
+	db, err := store.OpenDB(context.Background(), store.DBOptions{Driver: "mysql", DSN: dsn})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer models.CloseDB(db)
-	elsewhere := models.NewStore(db, storetest.Vault(t), models.SystemClock{}, time.UTC)
+	defer store.CloseDB(db)
+	elsewhere := store.NewStore(db, storetest.Vault(t), models.SystemClock{}, time.UTC)
 	if err := elsewhere.Logout(context.Background(), models.NewRevocations(), me.Account.ID); err != nil {
 		t.Fatal(err)
 	}

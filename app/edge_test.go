@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"healthcode/models"
+	"healthcode/models/store"
 	"healthcode/models/storetest"
 )
 
@@ -363,7 +363,7 @@ func TestClusterBehindHAProxy(t *testing.T) {
 // verificationRows counts the cluster's verification rows.
 func (c *cluster) verificationRows(t *testing.T) int64 {
 	t.Helper()
-	return verificationRows(t, models.DBOptions{Driver: "mysql", DSN: c.dsn, MaxOpenConns: 1})
+	return verificationRows(t, store.DBOptions{Driver: "mysql", DSN: c.dsn, MaxOpenConns: 1})
 }
 
 // knowVerifier waits until both nodes know the verifier granted on A

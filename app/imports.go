@@ -13,6 +13,7 @@ import (
 	"healthcode/config"
 	"healthcode/models"
 	"healthcode/models/fault"
+	"healthcode/models/store"
 )
 
 // removeSpooledUploads deletes uploads a previous run left behind (their
@@ -45,7 +46,7 @@ func importStatus(ctx context.Context, cfg config.Config, args []string, e env) 
 		}
 		return os.Open(*file)
 	}
-	job, err := runImportJob(ctx, cfg, e, open, func(s *models.Store) (*models.ImportJob, error) {
+	job, err := runImportJob(ctx, cfg, e, open, func(s *store.Store) (*models.ImportJob, error) {
 		return s.NewStatusImport(ctx, *source, *clear, "cli:import-status", "")
 	})
 	if err != nil {
@@ -65,7 +66,7 @@ func importStatus(ctx context.Context, cfg config.Config, args []string, e env) 
 // on a terminal), and a rejected file prints its row problems and fails
 // with CodeImportRejected.
 func runImportJob(ctx context.Context, cfg config.Config, e env, open func() (io.ReadCloser, error),
-	newJob func(*models.Store) (*models.ImportJob, error)) (*models.ImportJob, error) {
+	newJob func(*store.Store) (*models.ImportJob, error)) (*models.ImportJob, error) {
 	f, err := open()
 	if err != nil {
 		return nil, err
@@ -75,7 +76,7 @@ func runImportJob(ctx context.Context, cfg config.Config, e env, open func() (io
 	if err != nil {
 		return nil, err
 	}
-	defer models.CloseDB(d.db)
+	defer store.CloseDB(d.db)
 	job, err := newJob(d.store)
 	if err != nil {
 		return nil, err

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"healthcode/models"
 	"healthcode/models/document"
+	"healthcode/models/store"
 	"healthcode/models/storetest"
 )
 
@@ -81,9 +81,9 @@ func upload(t *testing.T, client *http.Client, url, csv string, fields ...string
 // startOn starts the built server on driver's database — its own SQLite
 // file, or a fresh MariaDB database (skipped without one, as storetest
 // says) — and returns it with the options that open that database.
-func startOn(t *testing.T, driver string, env ...string) (*server, models.DBOptions) {
+func startOn(t *testing.T, driver string, env ...string) (*server, store.DBOptions) {
 	t.Helper()
-	dbOpts := models.DBOptions{Driver: driver, MaxOpenConns: 1}
+	dbOpts := store.DBOptions{Driver: driver, MaxOpenConns: 1}
 	if driver == "mysql" {
 		dbOpts.DSN = storetest.MySQLDSN(t)
 		env = append(env, "HEALTHCODE_DB_DRIVER=mysql", "HEALTHCODE_DB_DSN="+dbOpts.DSN)
@@ -96,20 +96,20 @@ func startOn(t *testing.T, driver string, env ...string) (*server, models.DBOpti
 }
 
 // verificationRows counts the verification rows of a database.
-func verificationRows(t *testing.T, opts models.DBOptions) int64 {
+func verificationRows(t *testing.T, opts store.DBOptions) int64 {
 	t.Helper()
 	return countRows(t, opts, "verifications", "1 = 1")
 }
 
 // countRows counts the rows of a table of the server's database that match
 // where.
-func countRows(t *testing.T, opts models.DBOptions, table, where string, args ...any) int64 {
+func countRows(t *testing.T, opts store.DBOptions, table, where string, args ...any) int64 {
 	t.Helper()
-	db, err := models.OpenDB(context.Background(), opts)
+	db, err := store.OpenDB(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer models.CloseDB(db)
+	defer store.CloseDB(db)
 	var rows int64
 	if err := db.Table(table).Where(where, args...).Count(&rows).Error; err != nil {
 		t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"healthcode/config"
 	"healthcode/models"
+	"healthcode/models/store"
 )
 
 // migrate applies pending migrations and prints what it applied.
@@ -19,7 +20,7 @@ func migrate(ctx context.Context, cfg config.Config, e env) error {
 		return err
 	}
 	if len(applied) == 0 {
-		fmt.Fprintf(e.stdout, "schema is current (version %d)\n", models.LatestSchemaVersion())
+		fmt.Fprintf(e.stdout, "schema is current (version %d)\n", store.LatestSchemaVersion())
 	}
 	return nil
 }
@@ -31,8 +32,8 @@ func runMigrations(ctx context.Context, cfg config.Config, clock models.Clock) (
 	if err != nil {
 		return nil, err
 	}
-	defer models.CloseDB(db)
-	return models.Migrate(ctx, db, clock)
+	defer store.CloseDB(db)
+	return store.Migrate(ctx, db, clock)
 }
 
 // openForCommand builds what an operator command needs, its statements held
@@ -45,7 +46,7 @@ func openForCommand(ctx context.Context, cfg config.Config, queryTimeout time.Du
 	}
 	if cfg.DB.AutoMigrate {
 		if _, err := runMigrations(ctx, cfg, d.clock); err != nil {
-			models.CloseDB(d.db)
+			store.CloseDB(d.db)
 			return nil, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/store"
 )
 
 // TestNucleicFlowOnTheRealServer drives the whole 核酸码 flow of issue 14
@@ -47,7 +48,7 @@ type flowCode struct {
 	Nucleic nucleicAnswer
 }
 
-func testNucleicFlow(t *testing.T, base string, dbOpts models.DBOptions) {
+func testNucleicFlow(t *testing.T, base string, dbOpts store.DBOptions) {
 	bearer := func(token string) string { return "Bearer " + token }
 	alice, _ := citizen(t, base, "flow-alice", "张三", "11010519491231002X")
 	bob, _ := citizen(t, base, "flow-bob", "王小明", idNumber("31011519800101123"))

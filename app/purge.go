@@ -8,17 +8,17 @@ import (
 	"time"
 
 	"healthcode/config"
-	"healthcode/models"
+	"healthcode/models/store"
 )
 
 // retentionPolicy is the purge's policy under cfg, paced so the hot paths'
 // writes pass between its batches.
-func retentionPolicy(cfg config.Config) models.RetentionPolicy {
-	return models.RetentionPolicy{
+func retentionPolicy(cfg config.Config) store.RetentionPolicy {
+	return store.RetentionPolicy{
 		Scans: cfg.Retention.Scans.D(), Tickets: cfg.Retention.Tickets.D(), CheckIns: cfg.Retention.CheckIns.D(),
 		Samples: cfg.Retention.Samples.D(), Audit: cfg.Retention.Audit.D(),
 		SessionTTL: cfg.SessionTTL.D(),
-		BatchSize:  models.DefaultPurgeBatch, Pause: models.DefaultPurgePause, Deadline: models.DefaultPurgeDeadline,
+		BatchSize:  store.DefaultPurgeBatch, Pause: store.DefaultPurgePause, Deadline: store.DefaultPurgeDeadline,
 	}
 }
 
@@ -29,7 +29,7 @@ func purge(ctx context.Context, cfg config.Config, e env) error {
 	if err != nil {
 		return err
 	}
-	defer models.CloseDB(d.db)
+	defer store.CloseDB(d.db)
 	report, err := d.store.Purge(ctx, retentionPolicy(cfg))
 	if report.Skipped {
 		fmt.Fprintln(e.stdout, "another node is purging now; nothing removed")
@@ -45,7 +45,7 @@ func purge(ctx context.Context, cfg config.Config, e env) error {
 // together do not all reach for the lock at once, until ctx ends. Each run
 // logs one line with its counts; a run skipped for another node's lock
 // logs at debug level.
-func purgeLoop(ctx context.Context, interval time.Duration, log *slog.Logger, store *models.Store, policy models.RetentionPolicy) {
+func purgeLoop(ctx context.Context, interval time.Duration, log *slog.Logger, st *store.Store, policy store.RetentionPolicy) {
 	for {
 		t := time.NewTimer(jitter(interval))
 		select {
@@ -54,7 +54,7 @@ func purgeLoop(ctx context.Context, interval time.Duration, log *slog.Logger, st
 			return
 		case <-t.C:
 		}
-		report, err := store.Purge(ctx, policy)
+		report, err := st.Purge(ctx, policy)
 		switch {
 		case ctx.Err() != nil:
 			return

@@ -11,17 +11,17 @@ import (
 
 	"gorm.io/gorm"
 
-	"healthcode/models"
+	"healthcode/models/store"
 )
 
 // openDataDB opens the SQLite database a command or server keeps under dir.
 func openDataDB(t *testing.T, dir string) *gorm.DB {
 	t.Helper()
-	db, err := models.OpenDB(context.Background(), models.DBOptions{Driver: "sqlite", DSN: filepath.Join(dir, "healthcode.db")})
+	db, err := store.OpenDB(context.Background(), store.DBOptions{Driver: "sqlite", DSN: filepath.Join(dir, "healthcode.db")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { models.CloseDB(db) })
+	t.Cleanup(func() { store.CloseDB(db) })
 	return db
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"healthcode/config"
 	"healthcode/models"
+	"healthcode/models/store"
 )
 
 // importResults applies a lab's nucleic-acid results, by the same job
@@ -17,7 +18,7 @@ import (
 // Progress goes to standard error.
 func importResults(ctx context.Context, cfg config.Config, args []string, e env) error {
 	return importJobCommand(ctx, cfg, args, e, "import-results", "tube,result,tested_at",
-		func(s *models.Store) (*models.ImportJob, error) {
+		func(s *store.Store) (*models.ImportJob, error) {
 			return s.NewResultsImport(ctx, "cli:import-results", "")
 		},
 		"applied %d tube results (import %s); running servers pick them up within seconds\n")
@@ -28,7 +29,7 @@ func importResults(ctx context.Context, cfg config.Config, args []string, e env)
 // `app import-disability --file register.csv` (doc_type,doc_number).
 func importDisability(ctx context.Context, cfg config.Config, args []string, e env) error {
 	return importJobCommand(ctx, cfg, args, e, "import-disability", "doc_type,doc_number",
-		func(s *models.Store) (*models.ImportJob, error) {
+		func(s *store.Store) (*models.ImportJob, error) {
 			return s.NewDisabilityImport(ctx, "cli:import-disability", "")
 		},
 		"the disability register now holds %d documents (import %s)\n")
@@ -38,7 +39,7 @@ func importDisability(ctx context.Context, cfg config.Config, args []string, e e
 // by --file (columns as its usage says) through runImportJob; done reports
 // the rows applied and the job's id.
 func importJobCommand(ctx context.Context, cfg config.Config, args []string, e env, name, columns string,
-	newJob func(*models.Store) (*models.ImportJob, error), done string) error {
+	newJob func(*store.Store) (*models.ImportJob, error), done string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	file := fs.String("file", "", "CSV file: "+columns)

@@ -19,6 +19,7 @@ import (
 	"healthcode/handlers"
 	"healthcode/models"
 	"healthcode/models/groupcommit"
+	"healthcode/models/store"
 )
 
 // serve runs the HTTP service until ctx is cancelled, then stops accepting,
@@ -30,7 +31,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	if err != nil {
 		return err
 	}
-	defer models.CloseDB(d.db)
+	defer store.CloseDB(d.db)
 
 	if cfg.DB.AutoMigrate {
 		// Not on the serving pool: a migration may run far longer than a
@@ -117,7 +118,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, e env) erro
 	// Imports run as jobs in the background, one at a time on this node;
 	// a finished one reaches this node's book at once, the others' within
 	// their poll. Leftover uploads of a previous run are removed first.
-	importer := models.NewImporter(d.store, 4, log, func() {
+	importer := store.NewImporter(d.store, 4, log, func() {
 		if err := d.store.RefreshStatus(context.Background(), d.status); err != nil {
 			log.Error("refresh status lists after an import", "err", err)
 		}

@@ -9,6 +9,7 @@ import (
 	"healthcode/handlers"
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/store"
 )
 
 // verifyCode judges a code as a verifier's scan would, with the same
@@ -26,7 +27,7 @@ func verifyCode(ctx context.Context, cfg config.Config, args []string, e env) er
 	if err != nil {
 		return err
 	}
-	defer models.CloseDB(d.db)
+	defer store.CloseDB(d.db)
 	keys, err := loadSigningKeys(cfg, d.clock.Now())
 	if err != nil {
 		return err

@@ -10,12 +10,13 @@ import (
 	"healthcode/config"
 	"healthcode/models"
 	"healthcode/models/codetoken"
+	"healthcode/models/store"
 )
 
 // deps are the long-lived parts every command builds the same way.
 type deps struct {
 	db       *gorm.DB
-	store    *models.Store
+	store    *store.Store
 	clock    models.Clock
 	keys     config.KeyMaterial
 	sessions *models.Sessions
@@ -100,7 +101,7 @@ func openDB(ctx context.Context, cfg config.Config, clock models.Clock, queryTim
 	if cfg.DB.Driver == config.DriverSQLite && dsn == "" {
 		dsn = cfg.SQLitePath()
 	}
-	return models.OpenDB(ctx, models.DBOptions{
+	return store.OpenDB(ctx, store.DBOptions{
 		Driver: cfg.DB.Driver, DSN: dsn, MaxOpenConns: cfg.DB.MaxOpenConns, QueryTimeout: queryTimeout, Clock: clock,
 	})
 }
@@ -126,7 +127,7 @@ func build(ctx context.Context, cfg config.Config, queryTimeout time.Duration) (
 	}
 	return &deps{
 		db:       db,
-		store:    models.NewStore(db, vault, clock, cfg.Location()),
+		store:    store.NewStore(db, vault, clock, cfg.Location()),
 		clock:    clock,
 		keys:     keys,
 		sessions: models.NewSessions(keys.Session, cfg.SessionTTL.D(), clock, cfg.Location(), models.NewRevocations()),

@@ -10,7 +10,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/config"
-	"healthcode/models"
+	"healthcode/models/store"
 )
 
 // TestReadinessIsCachedForASecond: /readyz answers from a check at most a
@@ -65,7 +65,7 @@ func TestReadinessIsCachedForASecond(t *testing.T) {
 
 	// The database goes away: the cached answer holds for the rest of
 	// the second, then the next check says not ready.
-	models.CloseDB(e.db)
+	store.CloseDB(e.db)
 	ready()
 	e.clock.Advance(time.Second)
 	rec := e.do("GET", "/readyz", nil)

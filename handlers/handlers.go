@@ -17,12 +17,13 @@ import (
 	"healthcode/models/codetoken"
 	"healthcode/models/fault"
 	"healthcode/models/groupcommit"
+	"healthcode/models/store"
 )
 
 // Deps is what the handlers need, built once by the composition root.
 type Deps struct {
 	Config   config.Config
-	Store    *models.Store
+	Store    *store.Store
 	Sessions *models.Sessions
 	// Platforms are the enabled mini-program platforms by name.
 	Platforms map[string]miniprogram.Platform
@@ -36,7 +37,7 @@ type Deps struct {
 	// Kiosks holds the registered kiosks in memory (nil: none is known).
 	Kiosks *models.KioskBook
 	// Importer runs status imports as background jobs.
-	Importer *models.Importer
+	Importer *store.Importer
 	// Verifications records scans through group commit.
 	Verifications *groupcommit.Writer[*models.Verification]
 	// Samplers holds the sampler roles in memory; Samples registers
@@ -56,7 +57,7 @@ type Deps struct {
 // API holds the dependencies every handler method uses.
 type API struct {
 	cfg       config.Config
-	store     *models.Store
+	store     *store.Store
 	sessions  *models.Sessions
 	platforms map[string]miniprogram.Platform
 	keys      *codetoken.Keyring
@@ -67,7 +68,7 @@ type API struct {
 	verifiers *models.VerifierBook
 	offline   *models.OfflineBook
 	kiosks    *models.KioskBook
-	importer  *models.Importer
+	importer  *store.Importer
 	// verifications is the group-commit writer of scan records.
 	verifications *groupcommit.Writer[*models.Verification]
 	samplers      *models.SamplerBook

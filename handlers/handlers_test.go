@@ -23,6 +23,7 @@ import (
 	"healthcode/models/codetoken"
 	"healthcode/models/fault"
 	"healthcode/models/groupcommit"
+	"healthcode/models/store"
 	"healthcode/models/storetest"
 )
 
@@ -93,7 +94,7 @@ type testEnv struct {
 	handler   http.Handler
 	router    *gin.Engine
 	api       *API
-	store     *models.Store
+	store     *store.Store
 	db        *gorm.DB
 	clock     *testClock
 	logs      *lockedBuffer
@@ -131,48 +132,48 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	cfg := setup.cfg
 	db := storetest.OpenWithQueryTimeout(t, setup.driver, cfg.DB.QueryTimeout.D())
 	loc := cfg.Location()
-	store := models.NewStore(db, storetest.Vault(t), clock, loc)
+	st := store.NewStore(db, storetest.Vault(t), clock, loc)
 	key := storetest.RandomKey()
 	sessions := models.NewSessions(key, cfg.SessionTTL.D(), clock, loc, models.NewRevocations())
 	logs := &lockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	keys, _ := codetoken.NewKeyring(codetoken.GenerateKey(clock.Now()))
 	status := models.NewStatusBook()
-	if err := store.RefreshStatus(t.Context(), status); err != nil {
+	if err := st.RefreshStatus(t.Context(), status); err != nil {
 		t.Fatal(err)
 	}
 	verifiers := models.NewVerifierBook()
-	if err := store.RefreshVerifiers(t.Context(), verifiers); err != nil {
+	if err := st.RefreshVerifiers(t.Context(), verifiers); err != nil {
 		t.Fatal(err)
 	}
 	offline := models.NewOfflineBook()
-	if err := store.RefreshOffline(t.Context(), offline); err != nil {
+	if err := st.RefreshOffline(t.Context(), offline); err != nil {
 		t.Fatal(err)
 	}
 	kiosks := models.NewKioskBook()
-	if err := store.RefreshKiosks(t.Context(), kiosks); err != nil {
+	if err := st.RefreshKiosks(t.Context(), kiosks); err != nil {
 		t.Fatal(err)
 	}
-	verifications := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVerifications)
+	verifications := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, st.RecordVerifications)
 	t.Cleanup(verifications.Close)
 	samplers := models.NewSamplerBook()
-	if err := store.RefreshSamplers(t.Context(), samplers); err != nil {
+	if err := st.RefreshSamplers(t.Context(), samplers); err != nil {
 		t.Fatal(err)
 	}
-	samples := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordSamples)
+	samples := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, st.RecordSamples)
 	t.Cleanup(samples.Close)
 	venues := models.NewVenueBook()
-	if err := store.RefreshVenues(t.Context(), venues); err != nil {
+	if err := st.RefreshVenues(t.Context(), venues); err != nil {
 		t.Fatal(err)
 	}
-	visits := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, store.RecordVisits)
+	visits := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024}, st.RecordVisits)
 	t.Cleanup(visits.Close)
-	importer := models.NewImporter(store, 4, log, func() { store.RefreshStatus(context.Background(), status) })
+	importer := store.NewImporter(st, 4, log, func() { st.RefreshStatus(context.Background(), status) })
 	importCtx, stopImports := context.WithCancel(context.Background())
 	imported := make(chan struct{})
 	go func() { defer close(imported); importer.Run(importCtx) }()
 	t.Cleanup(func() { stopImports(); <-imported })
-	deps := Deps{Config: cfg, Store: store, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
+	deps := Deps{Config: cfg, Store: st, Sessions: sessions, Platforms: setup.platforms, Keys: keys, Status: status,
 		Verifiers: verifiers, Offline: offline, Kiosks: kiosks, Verifications: verifications, Importer: importer,
 		Samplers: samplers, Samples: samples, Venues: venues, Visits: visits, OperatorKeys: []string{testOperatorKey}, Clock: clock, Logger: log}
 	api := newAPI(deps)
@@ -181,7 +182,7 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 		t.Fatal(err)
 	}
 	return &testEnv{
-		handler: &front{api: api, router: h}, router: h, store: store, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
+		handler: &front{api: api, router: h}, router: h, store: st, db: db, clock: clock, logs: logs, sessions: sessions, sessKey: key,
 		platforms: setup.platforms, keys: keys, status: status, venues: venues, offline: offline,
 		api: api,
 	}
@@ -257,7 +258,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("healthz = %d %s", rec.Code, rec.Body)
 	}
 	rec = e.do("GET", "/readyz", nil)
-	if rec.Code != 200 || !strings.Contains(rec.Body.String(), fmt.Sprintf(`"schema_version":%d`, models.LatestSchemaVersion())) {
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), fmt.Sprintf(`"schema_version":%d`, store.LatestSchemaVersion())) {
 		t.Errorf("readyz = %d %s", rec.Code, rec.Body)
 	}
 }
@@ -265,8 +266,8 @@ func TestHealthAndReadiness(t *testing.T) {
 func TestReadinessFailsWithoutTheDatabase(t *testing.T) {
 	e := newTestEnv(t)
 	db := storetest.Open(t, "sqlite")
-	models.CloseDB(db)
-	e.api.store = models.NewStore(db, storetest.Vault(t), models.SystemClock{}, time.UTC)
+	store.CloseDB(db)
+	e.api.store = store.NewStore(db, storetest.Vault(t), models.SystemClock{}, time.UTC)
 	r := gin.New()
 	r.Use(requestID())
 	r.GET("/readyz", e.api.readyz)

@@ -12,6 +12,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/fault"
+	"healthcode/models/store"
 )
 
 // readyFor is how long a readiness check's result answers /readyz: however
@@ -43,7 +44,7 @@ func (api *API) readyz(c *gin.Context) {
 	}
 	version, err := api.ready.result(api.clock, func() (int, error) {
 		// The prober leaving must not cut short a check others will read.
-		timeout := cmp.Or(api.cfg.DB.QueryTimeout.D(), models.DefaultQueryTimeout)
+		timeout := cmp.Or(api.cfg.DB.QueryTimeout.D(), store.DefaultQueryTimeout)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), timeout)
 		defer cancel()
 		return api.store.Ready(ctx)

@@ -5,9 +5,9 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"healthcode/models"
 	"healthcode/models/document"
 	"healthcode/models/fault"
+	"healthcode/models/store"
 )
 
 // identityView is a bound (or pending) identity, masked.
@@ -124,7 +124,7 @@ func (api *API) bindPhone(c *gin.Context) {
 	c.JSON(http.StatusOK, gin.H{"masked_phone": a.MaskedPhone})
 }
 
-func identityOf(id *models.Identity) identityView {
+func identityOf(id *store.Identity) identityView {
 	v := identityView{DocType: id.DocType, MaskedName: id.MaskedName, MaskedDoc: id.MaskedDoc, Status: "bound"}
 	if !id.Bound() {
 		v.Status = "pending_face_verification"

@@ -26,6 +26,7 @@ import (
 	"healthcode/models/codetoken"
 	"healthcode/models/document"
 	"healthcode/models/groupcommit"
+	"healthcode/models/store"
 	"healthcode/models/storetest"
 )
 
@@ -135,7 +136,7 @@ func startShellBackend(t *testing.T, users shellUsers) *shellBackend {
 		CodePerMinuteUser: 600, VerifyPerMinuteUser: 600, TicketPerMinuteUser: 60}
 	loc := cfg.Location()
 	db := storetest.Open(t, "sqlite")
-	store := models.NewStore(db, storetest.Vault(t), clock, loc)
+	st := store.NewStore(db, storetest.Vault(t), clock, loc)
 
 	var households []models.HouseholdRow
 	serial := 0
@@ -199,7 +200,7 @@ func startShellBackend(t *testing.T, users shellUsers) *shellBackend {
 		people(models.PlatformAlipay, u, len(users.WeChat)+i)
 	}
 	alipayFake.Mu.Unlock()
-	if _, err := store.ImportHouseholds(t.Context(), households, "operator:test", "shell-test"); err != nil {
+	if _, err := st.ImportHouseholds(t.Context(), households, "operator:test", "shell-test"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -218,13 +219,13 @@ func startShellBackend(t *testing.T, users shellUsers) *shellBackend {
 		t.Fatal(err)
 	}
 	status, verifiers := models.NewStatusBook(), models.NewVerifierBook()
-	if err := store.RefreshStatus(t.Context(), status); err != nil {
+	if err := st.RefreshStatus(t.Context(), status); err != nil {
 		t.Fatal(err)
 	}
 	verifications := groupcommit.New(groupcommit.Options{MaxBatch: 64, MaxWait: time.Millisecond, Queue: 1024, Writers: 1},
-		store.RecordVerifications)
+		st.RecordVerifications)
 	service, err := handlers.New(handlers.Deps{
-		Config: cfg, Store: store, Sessions: models.NewSessions(storetest.RandomKey(), cfg.SessionTTL.D(), clock, loc, models.NewRevocations()),
+		Config: cfg, Store: st, Sessions: models.NewSessions(storetest.RandomKey(), cfg.SessionTTL.D(), clock, loc, models.NewRevocations()),
 		Platforms: platforms, Keys: keys, Status: status, Verifiers: verifiers, Verifications: verifications,
 		OperatorKeys: []string{shellOperatorKey}, Clock: clock, Logger: log,
 	})

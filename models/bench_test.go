@@ -9,8 +9,8 @@ import (
 // red with a reason, as a cold load would.
 func fillBook(n int) *StatusBook {
 	book := NewStatusBook()
-	w := book.writer(true)
-	defer w.close()
+	w := book.Writer(true)
+	defer w.Close()
 	batch := make([]PersonStatus, 0, 10000)
 	for i := 1; i <= n; i++ {
 		ps := PersonStatus{PersonNo: uint32(i), Colour: Green}
@@ -22,12 +22,12 @@ func fillBook(n int) *StatusBook {
 		}
 		batch = append(batch, ps)
 		if len(batch) == cap(batch) {
-			w.set(batch)
+			w.Set(batch)
 			batch = batch[:0]
 		}
 	}
-	w.set(batch)
-	w.publish(1)
+	w.Set(batch)
+	w.Publish(1)
 	return book
 }
 
@@ -58,7 +58,7 @@ func BenchmarkStatusApply(b *testing.B) {
 		for j := range changes {
 			changes[j].Seq = uint64(i + 2)
 		}
-		book.update(changes, uint64(i+2))
+		book.Update(changes, uint64(i+2))
 	}
 }
 

@@ -48,9 +48,15 @@ type notHealthCoder interface{ NotHealthCode() string }
 // they carry no person number and no colour, and never identify anyone.
 type placeCoder interface{ IdentifiesPlace() bool }
 
+// LinkStatuser answers a relative link's status (Link* constants): the
+// store does. An unknown link is an *Error of KindNotFound.
+type LinkStatuser interface {
+	LinkStatus(ctx context.Context, id string) (string, error)
+}
+
 // LinkPolicy lets a relative code stand only while its link is approved:
 // deleting the link revokes every code issued for it at once.
-type LinkPolicy struct{ Store *Store }
+type LinkPolicy struct{ Store LinkStatuser }
 
 // Revoked returns "link_<status>" for a link that is not approved.
 func (p LinkPolicy) Revoked(ctx context.Context, c codetoken.Claims) (string, error) {
@@ -99,7 +105,7 @@ const maxVerifiedVenueCodes = 10000
 // NewChecker returns the checker of region's codes signed with keys under
 // rules, with the policy of every kind of code this service verifies;
 // status gives holders' live colours, venues the venue registry.
-func NewChecker(store *Store, region string, keys codetoken.KeyLookup, rules codetoken.Rules, status *StatusBook, venues *VenueBook, clock Clock) *Checker {
+func NewChecker(store LinkStatuser, region string, keys codetoken.KeyLookup, rules codetoken.Rules, status *StatusBook, venues *VenueBook, clock Clock) *Checker {
 	return &Checker{region: region, keys: keys, rules: rules, status: status, clock: clock, venueCodes: codetoken.NewVerifiedCodes(codetoken.KindVenue, maxVerifiedVenueCodes), policies: map[string]KindPolicy{
 		codetoken.KindPersonal: Stands{},
 		codetoken.KindRelative: LinkPolicy{Store: store},

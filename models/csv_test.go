@@ -1,16 +1,15 @@
 package models_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
-	"healthcode/models/storetest"
 )
 
 // GBK bytes of 密接 and 张三, as a spreadsheet on a Chinese Windows saves
@@ -64,24 +63,46 @@ func TestImportsRefuseTextThatIsNotUTF8(t *testing.T) {
 	}
 }
 
-// A reason longer than its column is cut on a character, so a cut in the
-// middle of a Chinese character never makes MariaDB refuse the whole list.
-func TestLongReasonsAreCutOnACharacter(t *testing.T) {
-	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
-		s := newStore(t, db)
-		long := strings.Repeat("a", 255) + "密接" // byte 256 is inside 密
-		cjk := strings.Repeat("密", 300)
-		csv := "resident_id,11010519491231002X,red," + long + "\nresident_id," + withCheck("31011519800101123") + ",yellow," + cjk + "\n"
-		if err := importCSV(t, s, "cdc", csv); err != nil {
-			t.Fatalf("import: %v", err)
-		}
-		var reasons []string
-		if err := db.Table("status_entries").Order("id").Pluck("reason", &reasons).Error; err != nil {
-			t.Fatal(err)
-		}
-		want := []string{strings.Repeat("a", 255) + "密", strings.Repeat("密", 256)}
-		if len(reasons) != 2 || reasons[0] != want[0] || reasons[1] != want[1] {
-			t.Errorf("stored reasons = %q, want %q", reasons, want)
-		}
-	})
+func TestParseStatusCSV(t *testing.T) {
+	today := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	good := "\ufeffdoc_type,doc_number,colour,reason\n" +
+		"resident_id,11010519491231002x,red,密接\n" +
+		"passport,E12345678,黄码,\n" +
+		"resident_id," + withCheck("31011519800101123") + ",green\n"
+	rows, err := models.ParseStatusCSV(strings.NewReader(good), today)
+	if err != nil || len(rows) != 3 {
+		t.Fatalf("rows = %+v, %v", rows, err)
+	}
+	if rows[0].Doc.Number != "11010519491231002X" || rows[0].Colour != models.Red || rows[0].Reason != "密接" || rows[0].Line != 2 {
+		t.Errorf("row 1 = %+v", rows[0])
+	}
+	if rows[1].Colour != models.Yellow || rows[2].Colour != models.Green {
+		t.Errorf("colours = %s %s", rows[1].Colour, rows[2].Colour)
+	}
+
+	bad := "resident_id,11010519491231002X,red,ok\n" +
+		"resident_id,110105194912310021,red,bad check digit\n" +
+		"resident_id,11010519491231002X,purple,unknown colour\n" +
+		"resident_id\n"
+	_, err = models.ParseStatusCSV(strings.NewReader(bad), today)
+	var e *fault.Error
+	if !asError(err, &e) || e.Code != fault.CodeImportRejected {
+		t.Fatalf("err = %v, want import_rejected", err)
+	}
+	details := e.Details.(models.ImportProblems)
+	if details.BadRows != 3 || details.Problems[0].Row != 2 || details.Problems[0].Code != fault.CodeDocCheckDigit ||
+		details.Problems[1].Row != 3 || details.Problems[2].Row != 4 {
+		t.Errorf("problems = %+v", details)
+	}
+	if !strings.Contains(e.Message, "2、3、4") || strings.Contains(e.Message+details.Problems[0].Message, "110105194912310021") {
+		t.Errorf("message %q should list the rows and never the number", e.Message)
+	}
+	if _, err := models.ParseStatusCSV(strings.NewReader("doc_type,doc_number,colour,reason\n"), today); fault.CodeOf(err) != fault.CodeImportRejected {
+		t.Errorf("a file with only a header: %v", err)
+	}
 }
+
+// withCheck appends the GB 11643 check digit to 17 digits.
+func withCheck(first17 string) string { return first17 + string(document.CheckDigit(first17)) }
+
+func asError(err error, target **fault.Error) bool { return errors.As(err, target) }

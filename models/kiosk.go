@@ -1,18 +1,10 @@
 package models
 
 import (
-	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
-	"errors"
-	"fmt"
 	"time"
 
-	"healthcode/models/document"
 	"healthcode/models/fault"
-
-	"gorm.io/gorm"
 )
 
 // Kiosk is a registered self-service kiosk that prints offline codes. Its
@@ -30,72 +22,20 @@ type Kiosk struct {
 func (Kiosk) TableName() string { return "kiosks" }
 
 var (
-	errKioskNotFound = fault.Errorf(fault.KindNotFound, fault.CodeKioskNotFound, "未找到该自助机")
 	// ErrKioskRequired: no kiosk key, or one not registered (401).
 	ErrKioskRequired = fault.Errorf(fault.KindUnauthorized, fault.CodeKioskRequired, "自助机未登记或密钥无效")
-	errKioskFields   = fault.Errorf(fault.KindInvalid, fault.CodeInvalidKiosk, "请填写自助机名称（64 字以内）和地点（128 字以内）")
 )
-
-func kioskKeyHash(key string) []byte { h := sha256.Sum256([]byte(key)); return h[:] }
-
-// kiosksVersionName names the kiosks' version counter, bumped by every
-// registration and deletion.
-const kiosksVersionName = "kiosks"
-
-// RegisterKiosk registers a kiosk and returns it with its key (shown once),
-// audited as actor's.
-func (s *Store) RegisterKiosk(ctx context.Context, name, place, actor, requestID string) (*Kiosk, string, error) {
-	if name == "" || place == "" || len([]rune(name)) > 64 || len([]rune(place)) > 128 {
-		return nil, "", errKioskFields
-	}
-	b := make([]byte, 32)
-	rand.Read(b)
-	key := base64.RawURLEncoding.EncodeToString(b)
-	now := s.clock.Now().UTC()
-	k := &Kiosk{ID: newID(), Name: name, Place: place, KeyHash: kioskKeyHash(key), CreatedAt: now}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if err := tx.Create(k).Error; err != nil {
-			return err
-		}
-		if err := bumpVersion(tx, kiosksVersionName, now); err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "kiosk.register", Subject: k.ID, RequestID: requestID}).Error
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	return k, key, nil
-}
-
-// DeleteKiosk ends a kiosk's key, audited.
-func (s *Store) DeleteKiosk(ctx context.Context, id, actor, requestID string) error {
-	now := s.clock.Now().UTC()
-	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		res := tx.Model(&Kiosk{}).Where("id = ? AND deleted_at IS NULL", id).Update("deleted_at", now)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return errKioskNotFound
-		}
-		if err := bumpVersion(tx, kiosksVersionName, now); err != nil {
-			return err
-		}
-		return tx.Create(&AuditEntry{At: now, Actor: actor, Action: "kiosk.delete", Subject: id, RequestID: requestID}).Error
-	})
-}
 
 // KioskBook holds the registered kiosks in memory by the hash of their
 // key, so a kiosk's request is authenticated without a database read: an
 // immutable snapshot, swapped whole when a kiosk is registered or deleted
-// (on any node: Store.RefreshKiosks polls the counter as the role books
+// (on any node: store.Store.RefreshKiosks polls the counter as the role books
 // do). It is safe for concurrent use.
 type KioskBook struct {
 	snapshotBook[map[[sha256.Size]byte]Kiosk]
 }
 
-// NewKioskBook returns an empty book; load it with Store.RefreshKiosks.
+// NewKioskBook returns an empty book; load it with store.Store.RefreshKiosks.
 func NewKioskBook() *KioskBook { return &KioskBook{} }
 
 // ByKey returns the registered kiosk holding key, or ErrKioskRequired.
@@ -108,56 +48,11 @@ func (b *KioskBook) ByKey(key string) (*Kiosk, error) {
 	return &k, nil
 }
 
-// RefreshKiosks swaps in a new snapshot of the registered kiosks when they
-// changed since the book's (or always, the first time). Errors are the
-// database's.
-func (s *Store) RefreshKiosks(ctx context.Context, b *KioskBook) error {
-	return refreshSnapshot(ctx, s, &b.snapshotBook, kiosksVersionName, func(tx *gormDB) (map[[sha256.Size]byte]Kiosk, error) {
-		var rows []Kiosk
-		if err := tx.Where("deleted_at IS NULL").Find(&rows).Error; err != nil {
-			return nil, fmt.Errorf("read kiosks: %w", err)
-		}
-		kiosks := make(map[[sha256.Size]byte]Kiosk, len(rows))
-		for _, k := range rows {
-			if len(k.KeyHash) != sha256.Size {
-				continue
-			}
-			kiosks[[sha256.Size]byte(k.KeyHash)] = k
-		}
-		return kiosks, nil
-	})
-}
-
-// IssueOfflineByDocument issues an offline code from an ID card's chip read
-// at a kiosk (a trusted reader): the person is registered if new; birthDate
-// stands in for a document that carries none. Audited as actor's.
-func (s *Store) IssueOfflineByDocument(ctx context.Context, name string, doc document.Document, birthDate, actor, requestID string) (*OfflineCode, *Person, error) {
-	now := s.clock.Now().UTC()
-	var code *OfflineCode
-	var person *Person
-	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		var err error
-		if person, err = s.personInTx(tx, name, doc, now); err != nil {
-			return err
-		}
-		if person.BirthDate == "" && birthDate != "" {
-			// Kept, so the next issue (online, by a relative, by a live
-			// code) judges the same age.
-			if err := CheckBirthDate(birthDate, now, s.loc); err != nil {
-				return err
-			}
-			if err := tx.Model(&Person{}).Where("id = ?", person.ID).Update("birth_date", birthDate).Error; err != nil {
-				return err
-			}
-			person.BirthDate = birthDate
-		}
-		code, err = s.issueOffline(tx, person, person.BirthDate, actor, requestID, now)
-		return err
-	}, s.readCommitted()...)
-	if err != nil {
-		return nil, nil, err
-	}
-	return code, person, nil
+// Refresh swaps in a new snapshot of the registered kiosks when read says
+// they changed since the book's (or always, the first time). Errors are
+// read's.
+func (b *KioskBook) Refresh(read SnapshotRead[map[[sha256.Size]byte]Kiosk]) error {
+	return b.refresh(read)
 }
 
 // OfflinePreview is what a kiosk shows before printing.
@@ -167,40 +62,3 @@ type OfflinePreview struct {
 	Eligible   bool   `json:"eligible"`
 	Reason     string `json:"reason"`
 }
-
-// PreviewOffline says whether the holder of the document with keyed hash
-// docHash, named name on the card (empty: known by a live code), born on
-// birthDate, may be issued an offline code now, with the refusal's words
-// when not — as the issue would judge: a registered holder's name must
-// match the record, and a birth date on record stands. Errors are the
-// database's.
-func (s *Store) PreviewOffline(ctx context.Context, name, maskedName, maskedDoc, birthDate string, docHash []byte) (OfflinePreview, error) {
-	if p, err := s.personByHash(ctx, docHash); err == nil {
-		if name != "" {
-			if err := s.checkName(p, name); err != nil {
-				if !errors.Is(err, ErrNameMismatch) {
-					return OfflinePreview{}, err
-				}
-				return OfflinePreview{MaskedName: maskedName, MaskedDoc: maskedDoc, Reason: ErrNameMismatch.Message}, nil
-			}
-		}
-		if p.BirthDate != "" {
-			birthDate = p.BirthDate
-		}
-	} else if !errors.Is(err, gorm.ErrRecordNotFound) {
-		return OfflinePreview{}, fmt.Errorf("read person: %w", err)
-	}
-	ok, err := s.offlineEligible(s.db.WithContext(ctx), birthDate, docHash, s.clock.Now())
-	if err != nil {
-		return OfflinePreview{}, err
-	}
-	p := OfflinePreview{MaskedName: maskedName, MaskedDoc: maskedDoc, Eligible: ok}
-	if !p.Eligible {
-		p.Reason = errNotEligible.Message
-	}
-	return p, nil
-}
-
-// DocumentHash returns the keyed hash a document is found by (the hash a
-// person's record, the lists and the registers hold).
-func (s *Store) DocumentHash(d document.Document) []byte { return s.vault.DocumentHash(d) }

@@ -9,18 +9,18 @@ import "testing"
 func TestOfflineSnapshotMergesItsOverlay(t *testing.T) {
 	base := map[uint32]offlineState{1: {serial: 1}, 2: {serial: 1}}
 	snap := &offlineSnapshot{base: base, overlay: map[uint32]offlineState{}, seq: 10}
-	next := snap.with([]offlineSerial{{PersonNo: 2, Serial: 1, Lost: true, Seq: 11}, {PersonNo: 3, Serial: 1, Seq: 12}})
+	next := snap.with([]OfflineSerial{{PersonNo: 2, Serial: 1, Lost: true, Seq: 11}, {PersonNo: 3, Serial: 1, Seq: 12}})
 	if next.seq != 12 || len(next.overlay) != 2 || len(next.base) != 2 || !next.overlay[2].lost {
 		t.Fatalf("after two changes: seq %d, overlay %v, base %d", next.seq, next.overlay, len(next.base))
 	}
 	if len(snap.overlay) != 0 || snap.base[2].lost {
 		t.Error("applying changed the snapshot applied to")
 	}
-	rows := make([]offlineSerial, offlineOverlayMax)
+	rows := make([]OfflineSerial, offlineOverlayMax)
 	for i := range rows {
-		rows[i] = offlineSerial{PersonNo: uint32(100 + i), Serial: 2, Seq: int64(13 + i)}
+		rows[i] = OfflineSerial{PersonNo: uint32(100 + i), Serial: 2, Seq: int64(13 + i)}
 	}
-	rows[0] = offlineSerial{PersonNo: 1, Serial: 2, Seq: 13}
+	rows[0] = OfflineSerial{PersonNo: 1, Serial: 2, Seq: 13}
 	merged := next.with(rows)
 	if len(merged.overlay) != 0 || len(merged.base) != 3+offlineOverlayMax-1 {
 		t.Fatalf("after the overlay's bound: overlay %d, base %d", len(merged.overlay), len(merged.base))

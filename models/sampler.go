@@ -1,7 +1,6 @@
 package models
 
 import (
-	"context"
 	"time"
 
 	"healthcode/models/fault"
@@ -20,29 +19,12 @@ type Sampler struct {
 // TableName names the table.
 func (Sampler) TableName() string { return "samplers" }
 
-// samplerRole is where the sampler role is kept.
-var samplerRole = role{
-	version: "samplers", action: "sampler",
-	notFound: fault.Errorf(fault.KindNotFound, fault.CodeSamplerNotFound, "该账号不是采样人员"),
-	read: func(tx *gormDB) (map[string]string, error) {
-		var rows []Sampler
-		if err := tx.Where("revoked_at IS NULL").Find(&rows).Error; err != nil {
-			return nil, err
-		}
-		sites := make(map[string]string, len(rows))
-		for _, r := range rows {
-			sites[r.AccountID] = r.Site
-		}
-		return sites, nil
-	},
-}
-
 // SamplerBook holds the active samplers in memory, so registration checks
 // the role without a database read: the verifier book's mechanism, an
 // immutable snapshot swapped whole. It is safe for concurrent use.
 type SamplerBook struct{ book roleBook }
 
-// NewSamplerBook returns an empty book; load it with Store.RefreshSamplers.
+// NewSamplerBook returns an empty book; load it with store.Store.RefreshSamplers.
 func NewSamplerBook() *SamplerBook {
 	return &SamplerBook{book: roleBook{denied: fault.Errorf(fault.KindForbidden, fault.CodeNotSampler, "您没有采样权限")}}
 }
@@ -51,29 +33,8 @@ func NewSamplerBook() *SamplerBook {
 // KindForbidden with CodeNotSampler.
 func (b *SamplerBook) Site(accountID string) (string, error) { return b.book.place(accountID) }
 
-// RefreshSamplers swaps in a new snapshot of the roles when they changed
-// since the book's (or always, the first time). Errors are the database's.
-func (s *Store) RefreshSamplers(ctx context.Context, b *SamplerBook) error {
-	return s.refreshRole(ctx, samplerRole, &b.book)
-}
-
-// GrantSampler makes an account a sampler at site (or moves it there),
-// audited. Errors: KindInvalid for a site that is empty or too long,
-// KindNotFound for an unknown account.
-func (s *Store) GrantSampler(ctx context.Context, accountID, site, actor, requestID string) (*Sampler, error) {
-	if site == "" || len([]rune(site)) > 100 {
-		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidSite, "请填写采样点（不超过100字）")
-	}
-	now := s.clock.Now().UTC()
-	v := &Sampler{AccountID: accountID, Site: site, GrantedBy: actor, GrantedAt: now}
-	if err := s.grantRole(ctx, samplerRole, accountID, v, "site="+truncate(site, 300), actor, requestID, now); err != nil {
-		return nil, err
-	}
-	return v, nil
-}
-
-// RevokeSampler ends an account's sampler role, audited; an *Error of
-// KindNotFound when it has none.
-func (s *Store) RevokeSampler(ctx context.Context, accountID, actor, requestID string) error {
-	return s.revokeRole(ctx, samplerRole, &Sampler{}, accountID, actor, requestID)
+// Refresh swaps in a new snapshot of the roles when read says they changed
+// since the book's (or always, the first time). Errors are read's.
+func (b *SamplerBook) Refresh(read SnapshotRead[map[string]string]) error {
+	return b.book.places.refresh(read)
 }

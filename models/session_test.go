@@ -42,7 +42,7 @@ func TestSessionsIssueAndVerify(t *testing.T) {
 		t.Errorf("tampered: %v", err)
 	}
 	// Revocation and expiry are checked on every request, cached or not.
-	revoked.update([]SessionRevocation{{AccountID: "acct-1", Version: 4, CreatedAt: clock.t}}, false, time.Time{})
+	revoked.Update([]SessionRevocation{{AccountID: "acct-1", Version: 4, CreatedAt: clock.t}}, false, time.Time{})
 	if _, err := s.Verify(token); fault.CodeOf(err) != fault.CodeSessionRevoked {
 		t.Errorf("after logout: %v", err)
 	}
@@ -71,12 +71,12 @@ func TestSessionsIssueAndVerify(t *testing.T) {
 func TestRevocationsForgetAfterATokenLifetime(t *testing.T) {
 	r := NewRevocations()
 	now := time.Date(2026, 11, 23, 4, 0, 0, 0, time.UTC)
-	r.update([]SessionRevocation{{ID: 1, AccountID: "old", Version: 2, CreatedAt: now.Add(-8 * 24 * time.Hour)},
+	r.Update([]SessionRevocation{{ID: 1, AccountID: "old", Version: 2, CreatedAt: now.Add(-8 * 24 * time.Hour)},
 		{ID: 2, AccountID: "recent", Version: 3, CreatedAt: now.Add(-time.Hour)}}, true, now.Add(-7*24*time.Hour))
 	if r.IsRevoked("old", 1) || !r.IsRevoked("recent", 2) || r.IsRevoked("recent", 3) || r.Len() != 1 {
 		t.Errorf("old %v, recent %v/%v, %d held", r.IsRevoked("old", 1), r.IsRevoked("recent", 2), r.IsRevoked("recent", 3), r.Len())
 	}
-	r.update(nil, true, now.Add(time.Minute))
+	r.Update(nil, true, now.Add(time.Minute))
 	if r.Len() != 0 {
 		t.Errorf("%d held after every entry expired", r.Len())
 	}

@@ -1,7 +1,6 @@
 package models
 
 import (
-	"context"
 	"sync/atomic"
 )
 
@@ -27,33 +26,33 @@ func (b *snapshotBook[T]) load() (T, bool) {
 	return zero, false
 }
 
-// refreshSnapshot swaps a new snapshot into b when the counter named version
-// moved since the book's (or always, the first time), read by read inside
-// one transaction with the counter. The store only reads.
-func refreshSnapshot[T any](ctx context.Context, s *Store, b *snapshotBook[T], version string, read func(tx *gormDB) (T, error)) error {
+// SnapshotRead reads a snapshot book's data for a refresh. It is given the
+// version of the counter the book's snapshot was read at, and false before
+// the first refresh; it returns the counter's version and, when the counter
+// moved since (or on the first refresh), the data read with it and true.
+type SnapshotRead[T any] func(held int64, loaded bool) (data T, version int64, moved bool, err error)
+
+// refresh swaps a new snapshot into b when read says the counter moved since
+// the book's (or always, the first time). Errors are read's.
+func (b *snapshotBook[T]) refresh(read SnapshotRead[T]) error {
 	held := b.snap.Load()
-	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		v, err := readVersion(tx, version)
-		if err != nil {
-			return err
-		}
-		if held != nil && v == held.version {
+	var version int64
+	if held != nil {
+		version = held.version
+	}
+	data, v, moved, err := read(version, held != nil)
+	if err != nil || !moved {
+		return err
+	}
+	next := &bookSnapshot[T]{data: data, version: v}
+	// A slower refresh that read an older version never replaces a newer one.
+	for {
+		cur := b.snap.Load()
+		if cur != nil && cur.version > v {
 			return nil
 		}
-		data, err := read(tx)
-		if err != nil {
-			return err
+		if b.snap.CompareAndSwap(cur, next) {
+			return nil
 		}
-		next := &bookSnapshot[T]{data: data, version: v}
-		// A slower refresh that read an older version never replaces a newer one.
-		for {
-			cur := b.snap.Load()
-			if cur != nil && cur.version > v {
-				return nil
-			}
-			if b.snap.CompareAndSwap(cur, next) {
-				return nil
-			}
-		}
-	})
+	}
 }

@@ -68,7 +68,7 @@ const (
 
 var nucleicCodes = []string{NucleicNone, NucleicNegative, NucleicPositive, NucleicMixedPositive}
 
-// NewStatusBook returns an empty book; load it with Store.RefreshStatus.
+// NewStatusBook returns an empty book; load it with store.Store.RefreshStatus.
 func NewStatusBook() *StatusBook {
 	b := &StatusBook{reasonIDs: map[string]uint32{}}
 	b.snap.Store(&statusSnapshot{reasons: []string{""}})
@@ -104,31 +104,31 @@ func (b *StatusBook) Loaded() bool { return b.snap.Load().loaded }
 // it holds, rounded up to a page).
 func (b *StatusBook) Len() int { return len(b.snap.Load().pages) * statusPageSize }
 
-// update applies changes logged up to seq to the current snapshot and
+// Update applies changes logged up to seq to the current snapshot and
 // publishes the result. Changes at or below the sequence the book already
 // holds are skipped, so a late writer never undoes a newer one.
-func (b *StatusBook) update(changes []PersonStatus, seq uint64) {
-	w := b.writer(false)
-	defer w.close()
-	w.set(changes)
-	w.publish(seq)
+func (b *StatusBook) Update(changes []PersonStatus, seq uint64) {
+	w := b.Writer(false)
+	defer w.Close()
+	w.Set(changes)
+	w.Publish(seq)
 }
 
-// statusWriter builds the next snapshot while holding the book's writer
-// lock; close releases it.
-type statusWriter struct {
+// StatusWriter builds the next snapshot while holding the book's writer
+// lock; Close releases it.
+type StatusWriter struct {
 	b      *StatusBook
 	next   *statusSnapshot
 	base   uint64
 	copied map[int]bool
 }
 
-// writer starts the next snapshot from the current one, or with reset from
+// Writer starts the next snapshot from the current one, or with reset from
 // an empty book (a cold load).
-func (b *StatusBook) writer(reset bool) *statusWriter {
+func (b *StatusBook) Writer(reset bool) *StatusWriter {
 	b.mu.Lock()
 	old := b.snap.Load()
-	w := &statusWriter{b: b, copied: map[int]bool{}}
+	w := &StatusWriter{b: b, copied: map[int]bool{}}
 	if reset {
 		b.reasonIDs = map[string]uint32{}
 		w.next = &statusSnapshot{reasons: []string{""}}
@@ -139,9 +139,9 @@ func (b *StatusBook) writer(reset bool) *statusWriter {
 	return w
 }
 
-// set writes people's statuses into the snapshot being built, copying each
+// Set writes people's statuses into the snapshot being built, copying each
 // page it touches once.
-func (w *statusWriter) set(changes []PersonStatus) {
+func (w *StatusWriter) Set(changes []PersonStatus) {
 	next := w.next
 	for _, ch := range changes {
 		if ch.PersonNo == 0 || (w.base > 0 && ch.Seq <= w.base) {
@@ -162,14 +162,14 @@ func (w *statusWriter) set(changes []PersonStatus) {
 	}
 }
 
-// publish makes the snapshot, as of seq, the one readers see.
-func (w *statusWriter) publish(seq uint64) {
+// Publish makes the snapshot, as of seq, the one readers see.
+func (w *StatusWriter) Publish(seq uint64) {
 	w.next.seq, w.next.loaded = max(seq, w.next.seq), true
 	w.b.snap.Store(w.next)
 }
 
-// close releases the writer lock.
-func (w *statusWriter) close() { w.b.mu.Unlock() }
+// Close releases the writer lock.
+func (w *StatusWriter) Close() { w.b.mu.Unlock() }
 
 // cellOf packs a status, interning its reason in next.
 func (b *StatusBook) cellOf(ch PersonStatus, next *statusSnapshot) statusCell {

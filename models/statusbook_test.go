@@ -18,7 +18,7 @@ func TestStatusBookLayout(t *testing.T) {
 	_ = more
 	old := book.snap.Load()
 	sampled := time.Date(2026, 11, 30, 8, 15, 0, 0, time.UTC)
-	book.update([]PersonStatus{
+	book.Update([]PersonStatus{
 		{PersonNo: 5, Colour: Red, Source: SourceOperator, Reason: "人工更正", Seq: 2},
 		{PersonNo: 250_000, Colour: Yellow, Source: SourceNucleicAcid, Reason: "混管阳性", NucleicResult: NucleicMixedPositive, SampledAt: &sampled, Seq: 3},
 	}, 3)
@@ -35,7 +35,7 @@ func TestStatusBookLayout(t *testing.T) {
 		t.Error("the old snapshot changed, or an untouched page was copied")
 	}
 	// A late change at or below the book's sequence does not undo a newer one.
-	book.update([]PersonStatus{{PersonNo: 5, Colour: Green, Seq: 2}}, 2)
+	book.Update([]PersonStatus{{PersonNo: 5, Colour: Green, Seq: 2}}, 2)
 	if book.Of(5).Colour != Red || book.Seq() != 3 {
 		t.Errorf("a stale change applied: %+v at %d", book.Of(5), book.Seq())
 	}
@@ -64,7 +64,7 @@ func TestStatusBookConcurrentReaders(t *testing.T) {
 		})
 	}
 	for i := range 50 {
-		book.update([]PersonStatus{{PersonNo: uint32(i*997 + 1), Colour: Red, Reason: "r", Seq: uint64(i + 2)}}, uint64(i+2))
+		book.Update([]PersonStatus{{PersonNo: uint32(i*997 + 1), Colour: Red, Reason: "r", Seq: uint64(i + 2)}}, uint64(i+2))
 	}
 	close(stop)
 	wg.Wait()

@@ -2,7 +2,6 @@ package models
 
 import (
 	"context"
-	"fmt"
 	"hash/maphash"
 	"sync"
 	"sync/atomic"
@@ -39,7 +38,7 @@ type venueSnapshot struct {
 	count   int
 }
 
-// NewVenueBook returns an empty registry; load it with Store.RefreshVenues.
+// NewVenueBook returns an empty registry; load it with store.Store.RefreshVenues.
 func NewVenueBook() *VenueBook {
 	b := &VenueBook{seed: maphash.MakeSeed()}
 	b.snap.Store(&venueSnapshot{})
@@ -58,45 +57,36 @@ func (b *VenueBook) Venue(id string) (VenueEntry, bool) {
 // Len returns how many venues the registry holds.
 func (b *VenueBook) Len() int { return b.snap.Load().count }
 
-// RefreshVenues brings the registry up to the database's venues: the
-// venues changed since its snapshot, read by the version of their last
-// change. Errors are the database's.
-func (s *Store) RefreshVenues(ctx context.Context, b *VenueBook) error {
+// Refresh brings the registry up to the venues read returns: given the
+// version the snapshot holds, read returns the venues' version counter and
+// the venues changed after the held version up to it. A node's refreshes
+// run one at a time. Errors are read's.
+func (b *VenueBook) Refresh(read func(held int64) (version int64, changed []Venue, err error)) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	held := b.snap.Load()
-	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		v, err := readVersion(tx, venuesVersionName)
-		if err != nil {
-			return err
-		}
-		if v == held.version {
-			return nil
-		}
-		var rows []Venue
-		if err := tx.Select("id", "state", "generation", "registrar_person_no").
-			Where("rev > ? AND rev <= ?", held.version, v).Find(&rows).Error; err != nil {
-			return fmt.Errorf("read venues: %w", err)
-		}
-		next := &venueSnapshot{shards: held.shards, version: v, count: held.count}
-		copied := map[int]bool{}
-		for _, r := range rows {
-			i := b.shard(r.ID)
-			if !copied[i] {
-				m := make(map[string]VenueEntry, len(held.shards[i])+1)
-				for k, e := range held.shards[i] {
-					m[k] = e
-				}
-				next.shards[i], copied[i] = m, true
+	v, rows, err := read(held.version)
+	if err != nil || v == held.version {
+		return err
+	}
+	next := &venueSnapshot{shards: held.shards, version: v, count: held.count}
+	copied := map[int]bool{}
+	for _, r := range rows {
+		i := b.shard(r.ID)
+		if !copied[i] {
+			m := make(map[string]VenueEntry, len(held.shards[i])+1)
+			for k, e := range held.shards[i] {
+				m[k] = e
 			}
-			if _, had := next.shards[i][r.ID]; !had {
-				next.count++
-			}
-			next.shards[i][r.ID] = VenueEntry{State: r.State, Generation: r.Generation, RegistrarPersonNo: r.RegistrarPersonNo}
+			next.shards[i], copied[i] = m, true
 		}
-		b.snap.Store(next)
-		return nil
-	})
+		if _, had := next.shards[i][r.ID]; !had {
+			next.count++
+		}
+		next.shards[i][r.ID] = VenueEntry{State: r.State, Generation: r.Generation, RegistrarPersonNo: r.RegistrarPersonNo}
+	}
+	b.snap.Store(next)
+	return nil
 }
 
 // VenuePolicy lets a venue code stand while its venue is active and the code

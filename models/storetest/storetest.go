@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/store"
 )
 
 // Environment variables the helpers read.
@@ -71,19 +72,19 @@ func OpenWithQueryTimeout(t testing.TB, driver string, timeout time.Duration) *g
 		t.Fatalf("unknown driver %q", driver)
 	}
 	ctx := context.Background()
-	migrations, err := models.OpenDB(ctx, models.DBOptions{Driver: driver, DSN: dsn, MaxOpenConns: 1, QueryTimeout: migrateTimeout})
+	migrations, err := store.OpenDB(ctx, store.DBOptions{Driver: driver, DSN: dsn, MaxOpenConns: 1, QueryTimeout: migrateTimeout})
 	if err != nil {
 		t.Fatalf("open %s: %v", driver, err)
 	}
-	defer models.CloseDB(migrations)
-	if _, err := models.Migrate(ctx, migrations, models.SystemClock{}); err != nil {
+	defer store.CloseDB(migrations)
+	if _, err := store.Migrate(ctx, migrations, models.SystemClock{}); err != nil {
 		t.Fatalf("migrate %s: %v", driver, err)
 	}
-	db, err := models.OpenDB(ctx, models.DBOptions{Driver: driver, DSN: dsn, MaxOpenConns: 8, QueryTimeout: timeout})
+	db, err := store.OpenDB(ctx, store.DBOptions{Driver: driver, DSN: dsn, MaxOpenConns: 8, QueryTimeout: timeout})
 	if err != nil {
 		t.Fatalf("open %s: %v", driver, err)
 	}
-	t.Cleanup(func() { models.CloseDB(db) })
+	t.Cleanup(func() { store.CloseDB(db) })
 	return db
 }
 

@@ -48,6 +48,7 @@ import (
 
 	"healthcode/config"
 	"healthcode/models"
+	"healthcode/models/store"
 )
 
 func main() {
@@ -149,12 +150,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer models.CloseDB(db)
-	if _, err := models.Migrate(ctx, db, models.SystemClock{}); err != nil {
+	defer store.CloseDB(db)
+	if _, err := store.Migrate(ctx, db, models.SystemClock{}); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	c.db = db
-	c.store = models.NewStore(db, vault, models.SystemClock{}, loc)
+	c.store = store.NewStore(db, vault, models.SystemClock{}, loc)
 
 	fmt.Printf("citysim %s: %s, database %s %s\n", time.Now().Format("2006-01-02 15:04"), describeMachine(), o.db, c.serverVersion(ctx))
 	return c.measure(ctx)
@@ -200,7 +201,7 @@ type city struct {
 	loc     *time.Location
 	keys    config.KeyMaterial
 	db      *gorm.DB
-	store   *models.Store
+	store   *store.Store
 	queries *queryProfile
 	n       uint32
 	// report collects the figures, printed together at the end.
@@ -210,12 +211,12 @@ type city struct {
 // open opens a pool of its own on the city's database (each node has one),
 // logging queries slower than slowQuery.
 func (c *city) open(ctx context.Context, conns int) (*gorm.DB, error) {
-	db, err := models.OpenDB(ctx, models.DBOptions{Driver: c.o.db, DSN: c.dsn, MaxOpenConns: conns})
+	db, err := store.OpenDB(ctx, store.DBOptions{Driver: c.o.db, DSN: c.dsn, MaxOpenConns: conns})
 	if err != nil {
 		return nil, err
 	}
 	if err := c.queries.watch(db); err != nil {
-		models.CloseDB(db)
+		store.CloseDB(db)
 		return nil, err
 	}
 	return db, nil

@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"healthcode/models"
+	"healthcode/models/store"
 )
 
 // heapAndColdStart loads a fresh book, on a pool of its own as a node
@@ -26,14 +27,14 @@ func (c *city) heapAndColdStart(ctx context.Context) (*models.StatusBook, error)
 	if err != nil {
 		return nil, err
 	}
-	store := models.NewStore(db, c.vault, models.SystemClock{}, c.loc)
+	st := store.NewStore(db, c.vault, models.SystemClock{}, c.loc)
 	c.queries.take()
 	before := heapAfterGC()
 	book := models.NewStatusBook()
 	start := time.Now()
-	err = store.RefreshStatus(ctx, book)
+	err = st.RefreshStatus(ctx, book)
 	cold := time.Since(start)
-	models.CloseDB(db)
+	store.CloseDB(db)
 	if err != nil {
 		return nil, fmt.Errorf("cold load: %w", err)
 	}
@@ -142,10 +143,10 @@ type importResult struct {
 
 // runImport runs an import of the file at path for source through the
 // pipeline the server and the CLI use, printing progress.
-func (c *city) runImport(ctx context.Context, store *models.Store, source, path string) (importResult, error) {
+func (c *city) runImport(ctx context.Context, st *store.Store, source, path string) (importResult, error) {
 	var res importResult
 	start := time.Now()
-	job, err := store.NewStatusImport(ctx, source, false, "operator:citysim", "citysim")
+	job, err := st.NewStatusImport(ctx, source, false, "operator:citysim", "citysim")
 	if err != nil {
 		return res, err
 	}
@@ -164,7 +165,7 @@ func (c *city) runImport(ctx context.Context, store *models.Store, source, path 
 		}
 	}
 	open := func() (io.ReadCloser, error) { return os.Open(path) }
-	err = store.RunStatusImport(ctx, job, open, progress)
+	err = st.RunStatusImport(ctx, job, open, progress)
 	res.wall, res.job = time.Since(start), *job
 	if err != nil {
 		return res, fmt.Errorf("import: %w", err)
@@ -216,8 +217,8 @@ func (c *city) propagation(ctx context.Context, book *models.StatusBook) error {
 	if err != nil {
 		return err
 	}
-	defer models.CloseDB(db)
-	nodeB := models.NewStore(db, c.vault, models.SystemClock{}, c.loc)
+	defer store.CloseDB(db)
+	nodeB := store.NewStore(db, c.vault, models.SystemClock{}, c.loc)
 	bookB := models.NewStatusBook()
 	start := time.Now()
 	if err := nodeB.RefreshStatus(ctx, bookB); err != nil {

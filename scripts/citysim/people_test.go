@@ -10,6 +10,7 @@ import (
 
 	"healthcode/models"
 	"healthcode/models/document"
+	"healthcode/models/store"
 	"healthcode/models/storetest"
 )
 
@@ -122,13 +123,13 @@ func TestGeneratedPeopleAreTheStoresOwn(t *testing.T) {
 	if err := g.seedLists(ctx, n); err != nil {
 		t.Fatal(err)
 	}
-	store := models.NewStore(db, vault, models.SystemClock{}, time.UTC)
+	st := store.NewStore(db, vault, models.SystemClock{}, time.UTC)
 	for _, no := range []uint32{1, 7, 200, 201, n} {
 		doc, err := document.Parse("resident_id", registeredDoc(no), today)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p, err := store.EnsurePerson(ctx, personName(no), doc)
+		p, err := st.EnsurePerson(ctx, personName(no), doc)
 		if err != nil || p.No != no || p.MaskedDoc != document.MaskNumber(doc.Number) {
 			t.Fatalf("person %d: %+v, %v", no, p, err)
 		}
@@ -139,27 +140,27 @@ func TestGeneratedPeopleAreTheStoresOwn(t *testing.T) {
 	for no := uint32(1); no <= 60; no++ {
 		fmt.Fprintf(&green, "resident_id,%s,green,\n", registeredDoc(no))
 	}
-	job, err := store.NewStatusImport(ctx, models.SourceCommunity, false, "operator:test", "")
+	job, err := st.NewStatusImport(ctx, models.SourceCommunity, false, "operator:test", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(green.String())), nil }
-	if err := store.RunStatusImport(ctx, job, open, nil); err != nil || job.State != models.ImportDone {
+	if err := st.RunStatusImport(ctx, job, open, nil); err != nil || job.State != models.ImportDone {
 		t.Fatalf("import: %v, %s %s", err, job.State, job.Message)
 	}
 	book := models.NewStatusBook()
-	if err := store.RefreshStatus(ctx, book); err != nil {
+	if err := st.RefreshStatus(ctx, book); err != nil {
 		t.Fatal(err)
 	}
 	if book.Seq() != 0 {
 		t.Errorf("syncing 60 generated people logged %d changes, want none", book.Seq())
 	}
 	doc, _ := document.Parse("resident_id", unregisteredDoc(0), today)
-	newcomer, err := store.EnsurePerson(ctx, "新人", doc)
+	newcomer, err := st.EnsurePerson(ctx, "新人", doc)
 	if err != nil || newcomer.No != n+1 {
 		t.Fatalf("a registration after the generated city: %+v, %v; want number %d", newcomer, err, n+1)
 	}
-	if err := store.RefreshStatus(ctx, book); err != nil {
+	if err := st.RefreshStatus(ctx, book); err != nil {
 		t.Fatal(err)
 	}
 	for _, no := range []uint32{100, 200, 300} {

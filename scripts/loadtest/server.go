@@ -17,7 +17,7 @@ import (
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 
-	"healthcode/models"
+	"healthcode/models/store"
 	"healthcode/scripts/internal/serverrun"
 )
 
@@ -99,11 +99,11 @@ func (s *server) stop() {
 // countRows counts the rows of table (verifications, samples, check_ins)
 // straight from the database.
 func (s *server) countRows(ctx context.Context, table string) (int64, error) {
-	db, err := models.OpenDB(ctx, models.DBOptions{Driver: s.driver, DSN: s.dsn, MaxOpenConns: 1})
+	db, err := store.OpenDB(ctx, store.DBOptions{Driver: s.driver, DSN: s.dsn, MaxOpenConns: 1})
 	if err != nil {
 		return 0, err
 	}
-	defer models.CloseDB(db)
+	defer store.CloseDB(db)
 	var n int64
 	err = db.Table(table).Count(&n).Error
 	return n, err

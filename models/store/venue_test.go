@@ -1,0 +1,100 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"gorm.io/gorm"
+
+	"healthcode/models"
+	"healthcode/models/codetoken"
+	"healthcode/models/fault"
+	"healthcode/models/store"
+	"healthcode/models/storetest"
+)
+
+// TestVenueRegistryFollowsChanges: the registry in memory reads only the
+// venues changed since its snapshot, and the venue policy answers from it.
+func TestVenueRegistryFollowsChanges(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		clock := &setClock{now: purgeNow}
+		s := store.NewStore(db, storetest.Vault(t), clock, shanghai)
+		acct, err := s.UpsertAccount(ctx, "sandbox", "registrar", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		book := models.NewVenueBook()
+		if err := s.RefreshVenues(ctx, book); err != nil || book.Len() != 0 {
+			t.Fatalf("empty registry: %d %v", book.Len(), err)
+		}
+		app := func(name, credit string) models.VenueApplication {
+			return models.VenueApplication{Name: name, CreditCode: credit, Address: "上海市黄浦区南京东路1号", District: "310101", Kind: "shop"}
+		}
+		shop, err := s.RegisterVenue(ctx, acct.ID, 7, app("南京路商店", "91350100M000100Y43"), "req")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pilot, err := s.RegisterVenue(ctx, acct.ID, 7, app("试点商店", "91350100M000100Y44"), "req")
+		if err != nil || pilot.State != models.VenuePendingReview {
+			t.Fatalf("pilot = %+v %v", pilot, err)
+		}
+		if _, err := s.RegisterVenue(ctx, acct.ID, 7, app("坏代码", "913501"), "req"); fault.CodeOf(err) != "invalid_credit_code" {
+			t.Errorf("malformed credit code: %v", err)
+		}
+		policy := models.VenuePolicy{Venues: book}
+		reason := func(id string, serial int64) string {
+			t.Helper()
+			r, err := policy.Revoked(ctx, codetoken.Claims{Subject: id, Serial: serial, Kind: codetoken.KindVenue})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		if r := reason(shop.ID, 1); r != models.ReasonVenueUnknown {
+			t.Errorf("before a refresh: %q", r)
+		}
+		if err := s.RefreshVenues(ctx, book); err != nil || book.Len() != 2 {
+			t.Fatalf("registry of %d: %v", book.Len(), err)
+		}
+		if e, ok := book.Venue(shop.ID); !ok || e.RegistrarPersonNo != 7 || e.State != models.VenueActive || e.Generation != 1 {
+			t.Errorf("entry = %+v %v", e, ok)
+		}
+		if r := reason(shop.ID, 1); r != "" {
+			t.Errorf("active venue: %q", r)
+		}
+		if r := reason(pilot.ID, 1); r != models.ReasonVenuePending {
+			t.Errorf("pending venue: %q", r)
+		}
+		// A rotation and an end: one refresh reads just those two rows.
+		if _, err := s.RotateVenueCode(ctx, acct.ID, shop.ID, "req"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.EndVenue(ctx, acct.ID, pilot.ID, "req"); err != nil {
+			t.Fatal(err)
+		}
+		var changed int64
+		db.Model(&models.Venue{}).Where("rev > ?", 2).Count(&changed)
+		if err := s.RefreshVenues(ctx, book); err != nil || book.Len() != 2 || changed != 2 {
+			t.Fatalf("registry of %d after changes (%d changed rows): %v", book.Len(), changed, err)
+		}
+		if r := reason(shop.ID, 1); r != models.ReasonVenueRotated {
+			t.Errorf("old generation: %q", r)
+		}
+		if r := reason(shop.ID, 2); r != "" {
+			t.Errorf("new generation: %q", r)
+		}
+		if r := reason(pilot.ID, 1); r != models.ReasonVenueEnded {
+			t.Errorf("ended venue: %q", r)
+		}
+		// A stranger cannot change or read it.
+		other, _ := s.UpsertAccount(ctx, "sandbox", "stranger", "")
+		if _, err := s.EndVenue(ctx, other.ID, shop.ID, "req"); fault.KindOf(err) != fault.KindNotFound {
+			t.Errorf("a stranger ends a venue: %v", err)
+		}
+		if _, err := s.CheckInsOf(ctx, other.ID, shop.ID, models.CheckInQuery{From: purgeNow.Add(-time.Hour), To: purgeNow}, "req"); fault.KindOf(err) != fault.KindNotFound {
+			t.Errorf("a stranger reads the register: %v", err)
+		}
+	})
+}
