@@ -62,11 +62,12 @@ func (s *Store) ImportJobByID(ctx context.Context, id string) (*models.ImportJob
 	return &j, nil
 }
 
-// RunStatusImport runs a queued job over the file open returns (opened
-// twice: once to validate, once to write), calling progress after each
-// step. A rejected file is a job in state rejected, not an error; an error
-// is the database's, and the job is then picked up again by
-// RecoverImports (after the switch) or failed there (before it).
+// RunStatusImport runs a queued job over the file open returns, calling
+// progress after each step: validating reads the file once, sorting its
+// rows by document as it goes; applying writes them from that sort. A
+// rejected file is a job in state rejected, not an error; an error is the
+// database's, and the job is then picked up again by RecoverImports (after
+// the switch) or failed there (before it).
 func (s *Store) RunStatusImport(ctx context.Context, job *models.ImportJob, open func() (io.ReadCloser, error), progress func(models.ImportJob)) (err error) {
 	// Claim the queued job: a job recovery already failed is not run.
 	if ok, err := s.claimImport(ctx, job); err != nil || !ok {
@@ -81,11 +82,22 @@ func (s *Store) RunStatusImport(ctx context.Context, job *models.ImportJob, open
 		}
 	}()
 	report := reporter(job, progress)
+	var sorted hashSorter
+	defer sorted.close()
 	if job.Clear {
 		err = s.enterApplying(ctx, job, report)
 	} else {
 		var rejected bool
-		rejected, err = s.validateImport(ctx, job, report, func() error { return s.scanImport(ctx, job, open, nil, report) })
+		rejected, err = s.validateImport(ctx, job, report, func() error {
+			return s.scanImport(ctx, job, open, func(rows []models.StatusRow) error {
+				for _, r := range rows {
+					if err := sorted.add(s.vault.DocumentHash(r.Doc), r.Colour, truncate(r.Reason, 256)); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, report)
+		})
 		if rejected {
 			return err
 		}
@@ -94,7 +106,7 @@ func (s *Store) RunStatusImport(ctx context.Context, job *models.ImportJob, open
 		return err
 	}
 	if !job.Clear {
-		if err := s.stageImport(ctx, job, open, report); err != nil {
+		if err := s.stageImport(ctx, job, &sorted, report); err != nil {
 			return err
 		}
 	}
@@ -207,15 +219,19 @@ func (s *Store) scanImport(ctx context.Context, job *models.ImportJob, open func
 	}, write, report)
 }
 
-// stageImport writes the file's rows under the job's id, beside the list
-// in force, in short transactions: each batch's rows commit with the job's
-// count of rows applied, so the count says whether a batch is in. A batch
-// that fails because the database was busy or slow is tried again; one
-// whose commit was lost on the way back (the count has it) is not written
-// twice.
-func (s *Store) stageImport(ctx context.Context, job *models.ImportJob, open func() (io.ReadCloser, error), report func()) error {
-	return s.scanImport(ctx, job, open, func(rows []models.StatusRow) error {
-		before, after := job.RowsApplied, job.RowsApplied+int64(len(rows))
+// stageImport writes the list's entries under the job's id, beside the
+// list in force, in document order and in short transactions: each batch's
+// entries commit with the job's count of rows applied, so the count says
+// whether a batch is in. A batch that fails because the database was busy
+// or slow is tried again; one whose commit was lost on the way back (the
+// count has it) is not written twice.
+func (s *Store) stageImport(ctx context.Context, job *models.ImportJob, sorted *hashSorter, report func()) error {
+	job.RowsApplied = 0
+	return sorted.each(s.stageBatch(), func(entries []sortedEntry) error {
+		before, after := job.RowsApplied, job.RowsApplied
+		for _, e := range entries {
+			after += int64(e.Rows)
+		}
 		tries := 0
 		err := retryBusy(ctx, func() error {
 			if tries++; tries > 1 {
@@ -228,7 +244,7 @@ func (s *Store) stageImport(ctx context.Context, job *models.ImportJob, open fun
 				}
 			}
 			err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-				if err := s.stageEntries(ctx, tx, job, rows); err != nil {
+				if err := s.stageEntries(ctx, tx, job, entries); err != nil {
 					return err
 				}
 				job.RowsApplied = after
@@ -248,8 +264,9 @@ func (s *Store) stageImport(ctx context.Context, job *models.ImportJob, open fun
 			return fmt.Errorf("stage import rows: %w", err)
 		}
 		job.RowsApplied = after
-		return nil
-	}, report)
+		report()
+		return ctx.Err()
+	})
 }
 
 // importTries is how many times an import tries a batch the database
@@ -283,13 +300,13 @@ func notNow(err error) bool {
 	return contended(err) || unreachable(err)
 }
 
-// stageEntries writes a batch of the file's rows under the job's id in tx:
-// on MySQL as one LOAD DATA stream, elsewhere as one multi-row insert.
-func (s *Store) stageEntries(ctx context.Context, tx *gormDB, job *models.ImportJob, rows []models.StatusRow) error {
+// stageEntries writes a batch of the list's entries under the job's id in
+// tx: on MySQL as one LOAD DATA stream, elsewhere as one multi-row insert.
+func (s *Store) stageEntries(ctx context.Context, tx *gormDB, job *models.ImportJob, sorted []sortedEntry) error {
 	if s.db.Dialector.Name() == "mysql" && !s.noLoadData.Load() {
-		values := make([][]any, len(rows))
-		for i, r := range rows {
-			values[i] = []any{job.Source, s.vault.DocumentHash(r.Doc), r.Colour, truncate(r.Reason, 256), job.ID}
+		values := make([][]any, len(sorted))
+		for i, e := range sorted {
+			values[i] = []any{job.Source, e.DocHash, e.Colour, e.Reason, job.ID}
 		}
 		err := loadData(ctx, tx, "status_entries", []string{"source", "doc_hash", "colour", "reason", "import_id"},
 			map[string]bool{"doc_hash": true}, values)
@@ -298,10 +315,9 @@ func (s *Store) stageEntries(ctx context.Context, tx *gormDB, job *models.Import
 		}
 		s.noLoadData.Store(true)
 	}
-	entries := make([]models.StatusEntry, len(rows))
-	for i, r := range rows {
-		entries[i] = models.StatusEntry{Source: job.Source, DocHash: s.vault.DocumentHash(r.Doc), Colour: r.Colour,
-			Reason: truncate(r.Reason, 256), ImportID: job.ID}
+	entries := make([]models.StatusEntry, len(sorted))
+	for i, e := range sorted {
+		entries[i] = models.StatusEntry{Source: job.Source, DocHash: e.DocHash, Colour: e.Colour, Reason: e.Reason, ImportID: job.ID}
 	}
 	return tx.WithContext(ctx).Create(&entries).Error
 }

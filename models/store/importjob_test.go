@@ -63,18 +63,22 @@ func TestInterruptedImportsRecover(t *testing.T) {
 		book := models.NewStatusBook()
 		s.RefreshStatus(ctx, book)
 
-		// Stopped while writing the new list: the disk went away.
+		// Stopped while writing the new list, after its first batch.
 		job, _ := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", "")
-		opened := 0
-		open := func() (io.ReadCloser, error) {
-			opened++
-			if opened == 1 {
-				return io.NopCloser(strings.NewReader(listOf(30, "red"))), nil
+		stageCtx, stopStaging := context.WithCancel(ctx)
+		open := func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(listOf(30, "red"))), nil }
+		err := s.RunStatusImport(stageCtx, job, open, func(j models.ImportJob) {
+			if j.State == models.ImportApplying && j.RowsApplied > 0 && !j.Switched {
+				stopStaging()
 			}
-			return failingReader{strings.NewReader(listOf(30, "red")[:200])}, nil
+		})
+		if err == nil {
+			t.Fatal("an import stopped while staging finished")
 		}
-		if err := s.RunStatusImport(ctx, job, open, nil); err == nil {
-			t.Fatal("an import whose file failed finished")
+		var half int64
+		db.Model(&models.StatusEntry{}).Where("import_id = ?", job.ID).Count(&half)
+		if half == 0 {
+			t.Fatal("the stopped import staged nothing: the test stops it too early")
 		}
 		if n, _ := s.RecoverImports(ctx, 2*time.Minute); n != 0 {
 			t.Errorf("a job with a fresh heartbeat was taken up")
@@ -97,8 +101,7 @@ func TestInterruptedImportsRecover(t *testing.T) {
 		// Stopped after the switch, halfway through the people.
 		job, _ = s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", "")
 		stopCtx, stop := context.WithCancel(ctx)
-		open = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(listOf(30, "red"))), nil }
-		err := s.RunStatusImport(stopCtx, job, open, func(j models.ImportJob) {
+		err = s.RunStatusImport(stopCtx, job, open, func(j models.ImportJob) {
 			if j.Switched {
 				stop()
 			}

@@ -1,0 +1,186 @@
+package store
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"healthcode/models"
+)
+
+// sortedEntry is one list row as the staging writes it: a document by its
+// keyed hash, its colour and reason, and how many rows of the file it
+// stands for (a document listed twice is one entry, the worse of the two).
+type sortedEntry struct {
+	DocHash []byte
+	Colour  models.Colour
+	Reason  string
+	Rows    int
+}
+
+// hashSorter collects a list's rows and gives them back in document-hash
+// order, one entry per document, so the staging appends to its index
+// instead of writing all over it. It holds at most sortInMemory rows; past
+// that it spreads them over up to 256 files by the first byte of the hash
+// (an HMAC, so the files come out even), each read back and sorted on its
+// own: a 2,000,000-row list holds about 8,000 rows in memory at a time.
+type hashSorter struct {
+	mem     []sortedEntry
+	dir     string
+	buckets [256]*bufio.Writer
+	files   [256]*os.File
+	// inMemory is how many rows it holds before it spills: sortInMemory
+	// when zero.
+	inMemory int
+}
+
+// sortInMemory is how many rows a hashSorter holds before it spills.
+const sortInMemory = 50000
+
+// add takes a row in file order.
+func (h *hashSorter) add(docHash []byte, colour models.Colour, reason string) error {
+	if h.dir == "" {
+		h.mem = append(h.mem, sortedEntry{DocHash: docHash, Colour: colour, Reason: reason, Rows: 1})
+		if limit := cmp.Or(h.inMemory, sortInMemory); len(h.mem) < limit {
+			return nil
+		}
+		dir, err := os.MkdirTemp("", "healthcode-import-")
+		if err != nil {
+			return fmt.Errorf("sort list: %w", err)
+		}
+		h.dir = dir
+		for _, e := range h.mem {
+			if err := h.spill(e.DocHash, e.Colour, e.Reason); err != nil {
+				return err
+			}
+		}
+		h.mem = nil
+		return nil
+	}
+	return h.spill(docHash, colour, reason)
+}
+
+// spill appends a row to its bucket's file: the hash, its length-prefixed
+// colour and reason.
+func (h *hashSorter) spill(docHash []byte, colour models.Colour, reason string) error {
+	if len(docHash) != 32 {
+		return fmt.Errorf("sort list: a document hash of %d bytes", len(docHash))
+	}
+	b := docHash[0]
+	if h.buckets[b] == nil {
+		f, err := os.Create(filepath.Join(h.dir, fmt.Sprintf("%02x", b)))
+		if err != nil {
+			return fmt.Errorf("sort list: %w", err)
+		}
+		h.files[b], h.buckets[b] = f, bufio.NewWriterSize(f, 4096)
+	}
+	w := h.buckets[b]
+	w.Write(docHash)
+	w.Write(binary.AppendUvarint(nil, uint64(len(colour))))
+	w.WriteString(string(colour))
+	w.Write(binary.AppendUvarint(nil, uint64(len(reason))))
+	_, err := w.WriteString(reason)
+	return err
+}
+
+// each hands the entries to fn in hash order, in batches of at most n.
+func (h *hashSorter) each(n int, fn func([]sortedEntry) error) error {
+	if h.dir == "" {
+		return emitSorted(h.mem, n, fn)
+	}
+	for b := range h.buckets {
+		if h.buckets[b] == nil {
+			continue
+		}
+		if err := h.buckets[b].Flush(); err != nil {
+			return fmt.Errorf("sort list: %w", err)
+		}
+		data, err := os.ReadFile(h.files[b].Name())
+		if err != nil {
+			return fmt.Errorf("sort list: %w", err)
+		}
+		entries, err := readBucket(data)
+		if err != nil {
+			return err
+		}
+		if err := emitSorted(entries, n, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close removes the sorter's files.
+func (h *hashSorter) close() {
+	for _, f := range h.files {
+		if f != nil {
+			f.Close()
+		}
+	}
+	if h.dir != "" {
+		os.RemoveAll(h.dir)
+	}
+}
+
+// readBucket decodes a bucket file's rows in the order they were written.
+func readBucket(data []byte) ([]sortedEntry, error) {
+	var out []sortedEntry
+	field := func() (string, error) {
+		l, k := binary.Uvarint(data)
+		if k <= 0 || uint64(len(data)-k) < l {
+			return "", errors.New("sort list: a damaged spill file")
+		}
+		s := string(data[k : k+int(l)])
+		data = data[k+int(l):]
+		return s, nil
+	}
+	for len(data) > 0 {
+		if len(data) < 32 {
+			return nil, errors.New("sort list: a damaged spill file")
+		}
+		e := sortedEntry{DocHash: bytes.Clone(data[:32]), Rows: 1}
+		data = data[32:]
+		colour, err := field()
+		if err != nil {
+			return nil, err
+		}
+		if e.Reason, err = field(); err != nil {
+			return nil, err
+		}
+		e.Colour = models.Colour(colour)
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+// emitSorted sorts entries by hash (stable: rows of one document keep the
+// file's order), folds each document's rows into one — the worst colour,
+// the first such row's reason, as syncStatuses would have read them — and
+// hands them to fn in batches of at most n.
+func emitSorted(entries []sortedEntry, n int, fn func([]sortedEntry) error) error {
+	slices.SortStableFunc(entries, func(a, b sortedEntry) int { return bytes.Compare(a.DocHash, b.DocHash) })
+	out := entries[:0]
+	for _, e := range entries {
+		if last := len(out) - 1; last >= 0 && bytes.Equal(out[last].DocHash, e.DocHash) {
+			rows := out[last].Rows + e.Rows
+			if e.Colour.Worse(out[last].Colour) {
+				out[last] = e
+			}
+			out[last].Rows = rows
+			continue
+		}
+		out = append(out, e)
+	}
+	for start := 0; start < len(out); start += n {
+		if err := fn(out[start:min(start+n, len(out))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
