@@ -84,3 +84,21 @@ func (s *Store) Resampled(ctx context.Context, asked [][2]string, since time.Tim
 
 // ErrTubeMissingForTest is the refusal of a sample for a tube not found.
 var ErrTubeMissingForTest = errTubeMissing
+
+// AppendStatuses logs statuses as one append of an import's batch (LOAD
+// DATA on MySQL from loadDataFrom changes), in a transaction of its own.
+func AppendStatuses(ctx context.Context, s *Store, batch []models.PersonStatus) error {
+	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		log, err := openStatusLog(tx, s.clock.Now().UTC(), true, &s.noLoadData)
+		if err != nil {
+			return err
+		}
+		if err := log.append(batch); err != nil {
+			return err
+		}
+		return log.close()
+	})
+}
+
+// LoadDataFrom is the smallest batch of changes sent as LOAD DATA.
+const LoadDataFrom = loadDataFrom

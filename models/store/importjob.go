@@ -327,7 +327,7 @@ func (s *Store) stageEntries(ctx context.Context, tx *gormDB, job *models.Import
 func (s *Store) switchImport(ctx context.Context, job *models.ImportJob) error {
 	now := s.clock.Now().UTC()
 	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		if _, err := openStatusLog(tx, now, true); err != nil {
+		if _, err := openStatusLog(tx, now, true, &s.noLoadData); err != nil {
 			return err
 		}
 		var prev models.StatusSource
@@ -380,11 +380,11 @@ func (s *Store) finishImport(ctx context.Context, job *models.ImportJob, report 
 			err = retryBusy(ctx, func() error {
 				now := s.clock.Now().UTC()
 				return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-					log, err := openStatusLog(tx, now, true)
+					log, err := openStatusLog(tx, now, true, &s.noLoadData)
 					if err != nil {
 						return err
 					}
-					if err := syncStatuses(log, people); err != nil {
+					if err := syncStatuses(log, people, nil); err != nil {
 						return err
 					}
 					return log.close()

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
 
@@ -49,7 +50,8 @@ var loadStreams atomic.Uint64
 // INFILE statement, from a tab-separated stream the driver reads from
 // memory (the server reads no file; no path is ever named). A column named
 // in hexColumns is sent in hex and stored as bytes. Each value must already
-// be valid UTF-8; tabs, newlines and backslashes in it are escaped.
+// be valid UTF-8; tabs, newlines and backslashes in it are escaped. A
+// time is sent in UTC, a nil *time.Time as NULL.
 func loadData(ctx context.Context, db *gormDB, table string, columns []string, hexColumns map[string]bool, rows [][]any) error {
 	var buf bytes.Buffer
 	for _, row := range rows {
@@ -64,6 +66,14 @@ func loadData(ctx context.Context, db *gormDB, table string, columns []string, h
 				writeLoadField(&buf, v)
 			case models.Colour:
 				writeLoadField(&buf, string(v))
+			case time.Time:
+				buf.WriteString(v.UTC().Format(loadTimeLayout))
+			case *time.Time:
+				if v == nil {
+					buf.WriteString(`\N`)
+				} else {
+					buf.WriteString(v.UTC().Format(loadTimeLayout))
+				}
 			default:
 				fmt.Fprint(&buf, v)
 			}
@@ -97,6 +107,11 @@ func loadData(ctx context.Context, db *gormDB, table string, columns []string, h
 	}
 	return nil
 }
+
+// loadTimeLayout is how loadData sends a time: in UTC, as the store's
+// connections read and write DATETIME (db.go), to the millisecond the
+// columns keep.
+const loadTimeLayout = "2006-01-02 15:04:05.000"
 
 // writeLoadField writes s as one LOAD DATA field: backslash, tab, newline,
 // carriage return and NUL escaped.

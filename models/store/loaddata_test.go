@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	mysqldriver "github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
 
+	"healthcode/models"
 	"healthcode/models/store"
 	"healthcode/models/storetest"
 )
@@ -72,4 +75,62 @@ func TestLoadDataRefusalIsRecognised(t *testing.T) {
 			t.Errorf("LoadDataRefused(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
+}
+
+// A batch of changes large enough to go as LOAD DATA on MySQL is logged
+// and kept exactly as a small one is inserted: the same sequences, colours,
+// reasons (tabs and all), results, NULL and non-NULL times to the
+// millisecond, and the same current statuses; nodes read it back alike.
+func TestLargeAppendLogsWhatASmallOneDoes(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		sampled := time.Date(2026, 11, 30, 8, 15, 30, 123_000_000, time.UTC)
+		tested := sampled.Add(7*time.Hour + 250*time.Millisecond)
+		statuses := func(from, n int) []models.PersonStatus {
+			var out []models.PersonStatus
+			for i := from; i < from+n; i++ {
+				st := models.PersonStatus{PersonNo: uint32(1000 + i), Colour: models.Yellow, Source: models.SourceCommunity, Reason: fmt.Sprintf("密接\t第%d行\\", i)}
+				if i%3 != 0 {
+					sa, ta := sampled.Add(time.Duration(i)*time.Minute), tested.Add(time.Duration(i)*time.Minute)
+					st.NucleicResult, st.SampledAt, st.TestedAt = models.NucleicNegative, &sa, &ta
+				}
+				out = append(out, st)
+			}
+			return out
+		}
+		small, large := statuses(0, store.LoadDataFrom-1), statuses(store.LoadDataFrom, store.LoadDataFrom+50)
+		for _, batch := range [][]models.PersonStatus{small, large} {
+			if err := store.AppendStatuses(ctx, s, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var changes []models.StatusChange
+		if err := db.Order("seq").Find(&changes).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := append(append([]models.PersonStatus{}, small...), large...)
+		if len(changes) != len(want) {
+			t.Fatalf("%d changes logged, want %d", len(changes), len(want))
+		}
+		sameTime := func(a, b *time.Time) bool { return (a == nil) == (b == nil) && (a == nil || a.Equal(*b)) }
+		for i, c := range changes {
+			w := want[i]
+			if c.Seq != uint64(i+1) || c.PersonNo != w.PersonNo || c.Colour != w.Colour || c.Source != w.Source || c.Reason != w.Reason ||
+				c.NucleicResult != w.NucleicResult || !sameTime(c.SampledAt, w.SampledAt) || !sameTime(c.TestedAt, w.TestedAt) || c.At.IsZero() {
+				t.Fatalf("change %d: %+v, want %+v", i, c, w)
+			}
+		}
+		book := models.NewStatusBook()
+		if err := s.RefreshStatus(ctx, book); err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range want {
+			got := book.Of(w.PersonNo)
+			if got.Colour != w.Colour || got.Reason != w.Reason || got.Nucleic.Result != w.NucleicResult ||
+				(w.SampledAt != nil && !got.Nucleic.SampledAt.Equal(w.SampledAt.Truncate(time.Minute))) { // the book keeps minutes
+				t.Fatalf("person %d in the book: %+v, want %+v", w.PersonNo, got, w)
+			}
+		}
+	})
 }

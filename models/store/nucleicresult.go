@@ -111,7 +111,7 @@ func (s *Store) applyResults(ctx context.Context, rows []models.ResultRow) error
 	}
 	now := s.clock.Now().UTC()
 	return s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
-		log, err := openStatusLog(tx, now, true)
+		log, err := openStatusLog(tx, now, true, &s.noLoadData)
 		if err != nil {
 			return err
 		}
@@ -163,8 +163,10 @@ func (s *Store) applyResults(ctx context.Context, rows []models.ResultRow) error
 		}
 		var people []listedPerson
 		var fresh []models.NucleicResult
+		lab := make(map[uint32]models.NucleicResult, len(changed))
 		for no := range changed {
 			fresh = append(fresh, latest[no])
+			lab[no] = latest[no]
 		}
 		if err := tx.Clauses(clause.OnConflict{UpdateAll: true}).CreateInBatches(fresh, 200).Error; err != nil {
 			return fmt.Errorf("record results: %w", err)
@@ -172,7 +174,7 @@ func (s *Store) applyResults(ctx context.Context, rows []models.ResultRow) error
 		if err := tx.Model(&models.Person{}).Select("no, doc_hash").Where("no IN ?", keysOf(changed)).Scan(&people).Error; err != nil {
 			return fmt.Errorf("read people: %w", err)
 		}
-		if err := syncStatuses(log, people); err != nil {
+		if err := syncStatuses(log, people, lab); err != nil {
 			return err
 		}
 		return log.close()

@@ -97,11 +97,11 @@ func createPerson(tx *gormDB, p *models.Person, orIgnore bool, now time.Time) (c
 	if res.Error != nil || res.RowsAffected == 0 {
 		return false, res.Error
 	}
-	log, err := openStatusLog(tx, now, false)
+	log, err := openStatusLog(tx, now, false, nil)
 	if err != nil {
 		return false, err
 	}
-	if err := syncStatuses(log, []listedPerson{{No: p.No, DocHash: p.DocHash}}); err != nil {
+	if err := syncStatuses(log, []listedPerson{{No: p.No, DocHash: p.DocHash}}, nil); err != nil {
 		return false, err
 	}
 	return true, log.close()

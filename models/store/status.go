@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"healthcode/models"
@@ -120,14 +121,20 @@ type statusLog struct {
 	exclusive bool
 	seq       uint64 // the last sequence handed out
 	appended  bool
+	// noLoadData is the store's, set once the server refused LOAD DATA;
+	// nil for a writer that never appends many.
+	noLoadData *atomic.Bool
 }
 
 // openStatusLog takes the log's lock in tx: exclusive for a writer that will
 // append (an import's batch, its switch), shared for one that may
 // (registering a person, who is usually on no list, so registrations do not
 // queue behind each other). Call close before the transaction commits.
-func openStatusLog(tx *gormDB, now time.Time, exclusive bool) (*statusLog, error) {
-	l := &statusLog{tx: tx, now: now}
+//
+// Large appends go as LOAD DATA on MySQL unless noLoadData is nil or set
+// (the store's flag: the server refused it once).
+func openStatusLog(tx *gormDB, now time.Time, exclusive bool, noLoadData *atomic.Bool) (*statusLog, error) {
+	l := &statusLog{tx: tx, now: now, noLoadData: noLoadData}
 	if exclusive {
 		return l, l.lockExclusive()
 	}
@@ -171,11 +178,33 @@ func (l *statusLog) append(batch []models.PersonStatus) error {
 		changes[i] = models.StatusChange{Seq: l.seq, PersonNo: ps.PersonNo, Colour: ps.Colour, Source: ps.Source, Reason: ps.Reason,
 			NucleicResult: ps.NucleicResult, SampledAt: ps.SampledAt, TestedAt: ps.TestedAt, At: l.now}
 	}
-	if err := l.tx.Create(&changes).Error; err != nil {
+	if err := l.logChanges(changes); err != nil {
 		return err
 	}
 	l.appended = true
 	return l.tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&batch).Error
+}
+
+// loadDataFrom is the smallest batch of changes logChanges sends as LOAD
+// DATA: below it a multi-row insert costs less than the stream's set-up.
+const loadDataFrom = 100
+
+// logChanges appends changes to the log: a large batch on MySQL as one LOAD
+// DATA stream (an import logs up to a million), otherwise as one insert.
+func (l *statusLog) logChanges(changes []models.StatusChange) error {
+	if len(changes) >= loadDataFrom && l.noLoadData != nil && l.tx.Dialector.Name() == "mysql" && !l.noLoadData.Load() {
+		values := make([][]any, len(changes))
+		for i, c := range changes {
+			values[i] = []any{c.Seq, c.PersonNo, c.Colour, c.Source, c.Reason, c.NucleicResult, c.SampledAt, c.TestedAt, c.At}
+		}
+		err := loadData(l.tx.Statement.Context, l.tx, "status_changes",
+			[]string{"seq", "person_no", "colour", "source", "reason", "nucleic_result", "sampled_at", "tested_at", "at"}, nil, values)
+		if !loadDataRefused(err) {
+			return err
+		}
+		l.noLoadData.Store(true)
+	}
+	return l.tx.Create(&changes).Error
 }
 
 // close records the last sequence handed out.
@@ -202,10 +231,13 @@ const syncBatch = 500
 //
 // Colours combine as the worst of all sources: each list in force gives a
 // colour per document (status_entries), and the lab gives one per person
-// (nucleic_results: red for a positive single tube, yellow for a positive
-// mixed tube, none for a negative). On a tie the list's source and reason
-// stand. A person's latest result is kept whatever the colour.
-func syncStatuses(log *statusLog, people []listedPerson) error {
+// (red for a positive single tube, yellow for a positive mixed tube, none
+// for a negative). On a tie the list's source and reason stand. A person's
+// latest result is kept whatever the colour: it is read from the status
+// the person holds, which every lab result written to nucleic_results
+// updates in the same transaction, here (lab holds the results that
+// transaction has just written; nil elsewhere).
+func syncStatuses(log *statusLog, people []listedPerson, lab map[uint32]models.NucleicResult) error {
 	tx := log.tx
 	// Only the lists in force count: an import's rows are written beside
 	// its source's list before the switch puts them in force. They are told
@@ -242,14 +274,6 @@ func syncStatuses(log *statusLog, people []listedPerson) error {
 				worst[string(e.DocHash)] = e
 			}
 		}
-		var results []models.NucleicResult
-		if err := tx.Where("person_no IN ?", nos).Find(&results).Error; err != nil {
-			return err
-		}
-		lab := make(map[uint32]models.NucleicResult, len(results))
-		for _, r := range results {
-			lab[r.PersonNo] = r
-		}
 		var current []models.PersonStatus
 		if err := tx.Where("person_no IN ?", nos).Find(&current).Error; err != nil {
 			return err
@@ -273,7 +297,11 @@ func syncStatuses(log *statusLog, people []listedPerson) error {
 			if r, ok := lab[p.No]; ok {
 				sampled, tested := r.SampledAt, r.TestedAt
 				next.NucleicResult, next.SampledAt, next.TestedAt = r.Result, &sampled, &tested
-				if c, reason := r.Colour(); c.Worse(next.Colour) {
+			} else if known && cur.NucleicResult != "" {
+				next.NucleicResult, next.SampledAt, next.TestedAt = cur.NucleicResult, cur.SampledAt, cur.TestedAt
+			}
+			if next.NucleicResult != "" {
+				if c, reason := (models.NucleicResult{Result: next.NucleicResult}).Colour(); c.Worse(next.Colour) {
 					next.Colour, next.Source, next.Reason = c, models.SourceNucleicAcid, reason
 				}
 			}
