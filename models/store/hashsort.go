@@ -22,6 +22,7 @@ type sortedEntry struct {
 	Colour  models.Colour
 	Reason  string
 	Rows    int
+	at      int // the row's place among those sorted together
 }
 
 // hashSorter collects a list's rows and gives them back in document-hash
@@ -159,12 +160,17 @@ func readBucket(data []byte) ([]sortedEntry, error) {
 	return out, nil
 }
 
-// emitSorted sorts entries by hash (stable: rows of one document keep the
-// file's order), folds each document's rows into one — the worst colour,
+// emitSorted sorts entries by hash (rows of one document in the order
+// given, which is the file's), folds each document's rows into one — the worst colour,
 // the first such row's reason, as syncStatuses would have read them — and
 // hands them to fn in batches of at most n.
 func emitSorted(entries []sortedEntry, n int, fn func([]sortedEntry) error) error {
-	slices.SortStableFunc(entries, func(a, b sortedEntry) int { return bytes.Compare(a.DocHash, b.DocHash) })
+	for i := range entries {
+		entries[i].at = i
+	}
+	slices.SortFunc(entries, func(a, b sortedEntry) int {
+		return cmp.Or(bytes.Compare(a.DocHash, b.DocHash), cmp.Compare(a.at, b.at))
+	})
 	out := entries[:0]
 	for _, e := range entries {
 		if last := len(out) - 1; last >= 0 && bytes.Equal(out[last].DocHash, e.DocHash) {

@@ -360,6 +360,9 @@ func (s *Store) finishImport(ctx context.Context, job *models.ImportJob, report 
 				ID      uint64
 				No      uint32
 				DocHash []byte
+				Colour  models.Colour
+				Source  string
+				Reason  string
 			}
 			err := retryBusy(ctx, func() error {
 				return importWalk(s.db.WithContext(ctx), importID, job.CursorDoc, job.Cursor, batch).Scan(&rows).Error
@@ -370,9 +373,18 @@ func (s *Store) finishImport(ctx context.Context, job *models.ImportJob, report 
 			if len(rows) == 0 {
 				break
 			}
+			// The new list is in force: its entries come with the walk. The
+			// old one is not, and its people are synced from the rest.
+			walked := ""
+			if job.Phase == 1 {
+				walked = job.ID
+			}
 			people := make([]listedPerson, len(rows))
 			for i, r := range rows {
 				people[i] = listedPerson{No: r.No, DocHash: r.DocHash}
+				if walked != "" {
+					people[i].Entry = &models.StatusEntry{DocHash: r.DocHash, Colour: r.Colour, Source: r.Source, Reason: r.Reason}
+				}
 			}
 			// A sync makes each person's status what their lists say:
 			// done twice (a commit lost on the way back), it changes
@@ -384,7 +396,7 @@ func (s *Store) finishImport(ctx context.Context, job *models.ImportJob, report 
 					if err != nil {
 						return err
 					}
-					if err := syncStatuses(log, people, nil); err != nil {
+					if err := syncStatuses(log, people, nil, walked); err != nil {
 						return err
 					}
 					return log.close()
@@ -432,14 +444,15 @@ func (s *Store) finishImport(ctx context.Context, job *models.ImportJob, report 
 }
 
 // importWalk selects the next batch of an import's people (entry id,
-// person number, document hash) in document order, after the cursor
+// person number, document hash, and the entry's colour, source and reason)
+// in document order, after the cursor
 // (cursorDoc, cursor) when cursorDoc is set: a range of
 // idx_status_entries_import_doc read in order, each entry joined through
 // idx_persons_doc_no. The join order is fixed: when a list is longer than
 // the registered population MariaDB otherwise starts from persons and sorts
 // every person after the cursor for each batch.
 func importWalk(db *gormDB, importID string, cursorDoc []byte, cursor uint64, batch int) *gormDB {
-	q := db.Table("status_entries AS e "+useIndex(db, "idx_status_entries_import_doc")).Select("e.id, p.no, e.doc_hash").
+	q := db.Table("status_entries AS e "+useIndex(db, "idx_status_entries_import_doc")).Select("e.id, p.no, e.doc_hash, e.colour, e.source, e.reason").
 		Joins(joinInOrder(db)+" persons AS p "+useIndex(db, "idx_persons_doc_no")+" ON p.doc_hash = e.doc_hash").Where("e.import_id = ?", importID)
 	if cursorDoc != nil {
 		q = q.Where("(e.doc_hash > ? OR (e.doc_hash = ? AND e.id > ?))", cursorDoc, cursorDoc, cursor)

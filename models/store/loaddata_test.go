@@ -80,7 +80,8 @@ func TestLoadDataRefusalIsRecognised(t *testing.T) {
 // A batch of changes large enough to go as LOAD DATA on MySQL is logged
 // and kept exactly as a small one is inserted: the same sequences, colours,
 // reasons (tabs and all), results, NULL and non-NULL times to the
-// millisecond, and the same current statuses; nodes read it back alike.
+// millisecond, and the same current statuses, which a later batch replaces;
+// nodes read it back alike.
 func TestLargeAppendLogsWhatASmallOneDoes(t *testing.T) {
 	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
@@ -121,6 +122,21 @@ func TestLargeAppendLogsWhatASmallOneDoes(t *testing.T) {
 				t.Fatalf("change %d: %+v, want %+v", i, c, w)
 			}
 		}
+		// The same people again, red now: their current rows are replaced,
+		// not added to, and a node starting cold reads the new ones.
+		again := statuses(store.LoadDataFrom, store.LoadDataFrom+50)
+		for i := range again {
+			again[i].Colour, again[i].Reason = models.Red, "复核"
+		}
+		if err := store.AppendStatuses(ctx, s, again); err != nil {
+			t.Fatal(err)
+		}
+		var held int64
+		db.Model(&models.PersonStatus{}).Count(&held)
+		if held != int64(len(want)) {
+			t.Errorf("%d current statuses for %d people", held, len(want))
+		}
+		want = append(append([]models.PersonStatus{}, small...), again...)
 		book := models.NewStatusBook()
 		if err := s.RefreshStatus(ctx, book); err != nil {
 			t.Fatal(err)

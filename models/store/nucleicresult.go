@@ -174,7 +174,7 @@ func (s *Store) applyResults(ctx context.Context, rows []models.ResultRow) error
 		if err := tx.Model(&models.Person{}).Select("no, doc_hash").Where("no IN ?", keysOf(changed)).Scan(&people).Error; err != nil {
 			return fmt.Errorf("read people: %w", err)
 		}
-		if err := syncStatuses(log, people, lab); err != nil {
+		if err := syncStatuses(log, people, lab, ""); err != nil {
 			return err
 		}
 		return log.close()

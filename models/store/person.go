@@ -101,7 +101,7 @@ func createPerson(tx *gormDB, p *models.Person, orIgnore bool, now time.Time) (c
 	if err != nil {
 		return false, err
 	}
-	if err := syncStatuses(log, []listedPerson{{No: p.No, DocHash: p.DocHash}}, nil); err != nil {
+	if err := syncStatuses(log, []listedPerson{{No: p.No, DocHash: p.DocHash}}, nil, ""); err != nil {
 		return false, err
 	}
 	return true, log.close()

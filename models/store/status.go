@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -182,7 +183,14 @@ func (l *statusLog) append(batch []models.PersonStatus) error {
 		return err
 	}
 	l.appended = true
+	// The current statuses stay one upsert: as LOAD DATA … REPLACE they
+	// took as long (scripts/citysim, 900,000 of them: 38 s either way).
 	return l.tx.Clauses(clause.OnConflict{UpdateAll: true}).Create(&batch).Error
+}
+
+// loadsData reports whether n rows go to the log's tables as LOAD DATA.
+func (l *statusLog) loadsData(n int) bool {
+	return n >= loadDataFrom && l.noLoadData != nil && l.tx.Dialector.Name() == "mysql" && !l.noLoadData.Load()
 }
 
 // loadDataFrom is the smallest batch of changes logChanges sends as LOAD
@@ -192,7 +200,7 @@ const loadDataFrom = 100
 // logChanges appends changes to the log: a large batch on MySQL as one LOAD
 // DATA stream (an import logs up to a million), otherwise as one insert.
 func (l *statusLog) logChanges(changes []models.StatusChange) error {
-	if len(changes) >= loadDataFrom && l.noLoadData != nil && l.tx.Dialector.Name() == "mysql" && !l.noLoadData.Load() {
+	if l.loadsData(len(changes)) {
 		values := make([][]any, len(changes))
 		for i, c := range changes {
 			values[i] = []any{c.Seq, c.PersonNo, c.Colour, c.Source, c.Reason, c.NucleicResult, c.SampledAt, c.TestedAt, c.At}
@@ -216,10 +224,12 @@ func (l *statusLog) close() error {
 		Updates(map[string]any{"version": l.seq, "updated_at": l.now}).Error
 }
 
-// listedPerson is a registered person as status changes find them.
+// listedPerson is a registered person as status changes find them; Entry
+// is their entry on the list being walked, when the caller has it.
 type listedPerson struct {
 	No      uint32
 	DocHash []byte
+	Entry   *models.StatusEntry
 }
 
 // syncBatch is how many people syncStatuses reads and writes per statement.
@@ -232,26 +242,25 @@ const syncBatch = 500
 // Colours combine as the worst of all sources: each list in force gives a
 // colour per document (status_entries), and the lab gives one per person
 // (red for a positive single tube, yellow for a positive mixed tube, none
-// for a negative). On a tie the list's source and reason stand. A person's
+// for a negative). Between lists of one colour the first source of
+// models.StatusSources stands; the lists stand before the lab. A person's
 // latest result is kept whatever the colour: it is read from the status
 // the person holds, which every lab result written to nucleic_results
 // updates in the same transaction, here (lab holds the results that
 // transaction has just written; nil elsewhere).
-func syncStatuses(log *statusLog, people []listedPerson, lab map[uint32]models.NucleicResult) error {
+//
+// walked names the list in force whose entries the people carry (an
+// import's walk of its own list): it is not read again.
+func syncStatuses(log *statusLog, people []listedPerson, lab map[uint32]models.NucleicResult, walked string) error {
 	tx := log.tx
 	// Only the lists in force count: an import's rows are written beside
-	// its source's list before the switch puts them in force. They are told
-	// apart here, not in the query: asked for the entries of the lists
-	// named by a subquery, MariaDB and SQLite walked every entry of those
-	// lists for every batch (scripts/citysim: an 80,000-row import of
-	// 200,000 people took 35.6 s instead of 12.1 s).
+	// its source's list before the switch puts them in force. They are
+	// named in the query (a subquery made MariaDB and SQLite walk every
+	// entry of those lists for every batch: scripts/citysim, an 80,000-row
+	// import of 200,000 people took 35.6 s instead of 12.1 s).
 	var ids []string
-	if err := tx.Model(&models.StatusSource{}).Pluck("import_id", &ids).Error; err != nil {
+	if err := tx.Model(&models.StatusSource{}).Where("import_id <> ?", walked).Pluck("import_id", &ids).Error; err != nil {
 		return err
-	}
-	inForce := make(map[string]bool, len(ids))
-	for _, id := range ids {
-		inForce[id] = true
 	}
 	done := make(map[uint32]bool, len(people))
 	for start := 0; start < len(people); start += syncBatch {
@@ -262,15 +271,21 @@ func syncStatuses(log *statusLog, people []listedPerson, lab map[uint32]models.N
 			hashes[i], nos[i] = p.DocHash, p.No
 		}
 		var entries []models.StatusEntry
-		if err := tx.Where("doc_hash IN ?", hashes).Find(&entries).Error; err != nil {
-			return err
+		if len(ids) > 0 {
+			err := tx.Table("status_entries "+useIndex(tx, "idx_status_entries_import_doc")).Select("doc_hash, colour, source, reason").
+				Where("import_id IN ? AND doc_hash IN ?", ids, hashes).Find(&entries).Error
+			if err != nil {
+				return err
+			}
 		}
 		worst := map[string]models.StatusEntry{}
-		for _, e := range entries {
-			if !inForce[e.ImportID] {
-				continue
+		for _, p := range batch {
+			if p.Entry != nil {
+				worst[string(p.DocHash)] = *p.Entry
 			}
-			if cur, ok := worst[string(e.DocHash)]; !ok || e.Colour.Worse(cur.Colour) {
+		}
+		for _, e := range entries {
+			if cur, ok := worst[string(e.DocHash)]; !ok || worseEntry(e, cur) {
 				worst[string(e.DocHash)] = e
 			}
 		}
@@ -318,6 +333,15 @@ func syncStatuses(log *statusLog, people []listedPerson, lab map[uint32]models.N
 		}
 	}
 	return nil
+}
+
+// worseEntry reports whether list entry a stands before b: a worse colour,
+// or the same from a source earlier in models.StatusSources.
+func worseEntry(a, b models.StatusEntry) bool {
+	if a.Colour != b.Colour {
+		return a.Colour.Worse(b.Colour)
+	}
+	return slices.Index(models.StatusSources, a.Source) < slices.Index(models.StatusSources, b.Source)
 }
 
 // sameStatus reports whether two statuses say the same.
