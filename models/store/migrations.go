@@ -797,11 +797,11 @@ var migrations = []migration{
 		// read in both; walked in document order both are read as ranges,
 		// and persons' (doc_hash, no) answers the join without its rows.
 		// The index on source served nothing since imports are jobs.
-		if err := tx.Table("import_jobs").Migrator().AddColumn(&m19ImportJob{}, "CursorDoc"); err != nil {
+		if err := addColumn(tx.Table("import_jobs").Migrator(), &m19ImportJob{}, "CursorDoc"); err != nil {
 			return fmt.Errorf("add import_jobs.cursor_doc: %w", err)
 		}
 		entries := tx.Table("status_entries").Migrator()
-		if err := entries.CreateIndex(&m19StatusEntry{}, "idx_status_entries_import_doc"); err != nil {
+		if err := addIndex(entries, &m19StatusEntry{}, "idx_status_entries_import_doc"); err != nil {
 			return fmt.Errorf("create idx_status_entries_import_doc: %w", err)
 		}
 		for _, name := range []string{"idx_status_entries_import", "idx_status_entries_source"} {
@@ -811,7 +811,7 @@ var migrations = []migration{
 				}
 			}
 		}
-		if err := tx.Table("persons").Migrator().CreateIndex(&m19Person{}, "idx_persons_doc_no"); err != nil {
+		if err := addIndex(tx.Table("persons").Migrator(), &m19Person{}, "idx_persons_doc_no"); err != nil {
 			return fmt.Errorf("create idx_persons_doc_no: %w", err)
 		}
 		return nil
@@ -820,15 +820,15 @@ var migrations = []migration{
 		if err := createTables(tx, map[string]any{"disability_register": &m20DisabilityEntry{}}); err != nil {
 			return err
 		}
-		if err := tx.Table("offline_codes").Migrator().AddColumn(&m20OfflineCode{}, "IssuedBy"); err != nil {
+		if err := addColumn(tx.Table("offline_codes").Migrator(), &m20OfflineCode{}, "IssuedBy"); err != nil {
 			return fmt.Errorf("add offline_codes.issued_by: %w", err)
 		}
 		// Nodes apply the serials written after the last sequence they hold.
 		serials := tx.Table("offline_serials").Migrator()
-		if err := serials.AddColumn(&m20OfflineSerial{}, "Seq"); err != nil {
+		if err := addColumn(serials, &m20OfflineSerial{}, "Seq"); err != nil {
 			return fmt.Errorf("add offline_serials.seq: %w", err)
 		}
-		if err := serials.CreateIndex(&m20OfflineSerial{}, "idx_offline_serials_seq"); err != nil {
+		if err := addIndex(serials, &m20OfflineSerial{}, "idx_offline_serials_seq"); err != nil {
 			return fmt.Errorf("create idx_offline_serials_seq: %w", err)
 		}
 		return binaryIdentifiers(tx, "disability register",
@@ -836,7 +836,7 @@ var migrations = []migration{
 			"ALTER TABLE `offline_codes` "+binColumn("issued_by", 64)+" DEFAULT ''")
 	}},
 	{21, "index offline serials by when they were last written, so a person's serial is purged once their last paper has expired", func(tx *gorm.DB) error {
-		if err := tx.Table("offline_serials").Migrator().CreateIndex(&m21OfflineSerial{}, "idx_offline_serials_updated"); err != nil {
+		if err := addIndex(tx.Table("offline_serials").Migrator(), &m21OfflineSerial{}, "idx_offline_serials_updated"); err != nil {
 			return fmt.Errorf("create idx_offline_serials_updated: %w", err)
 		}
 		return nil
@@ -1033,11 +1033,31 @@ func LatestSchemaVersion() int { return migrations[len(migrations)-1].Version }
 
 func createTables(tx *gorm.DB, tables map[string]any) error {
 	for name, shape := range tables {
+		if tx.Migrator().HasTable(name) {
+			continue // made by a run that stopped before it was recorded
+		}
 		if err := tableOptions(tx).Table(name).Migrator().CreateTable(shape); err != nil {
 			return fmt.Errorf("create table %s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// addColumn and addIndex add what a migration adds unless an earlier run
+// of it already did: MySQL commits each schema change at once, so a run
+// that stopped half way left them without recording the migration.
+func addColumn(m gorm.Migrator, shape any, field string) error {
+	if m.HasColumn(shape, field) {
+		return nil
+	}
+	return m.AddColumn(shape, field)
+}
+
+func addIndex(m gorm.Migrator, shape any, name string) error {
+	if m.HasIndex(shape, name) {
+		return nil
+	}
+	return m.CreateIndex(shape, name)
 }
 
 // tableOptions makes MySQL tables InnoDB in utf8mb4 whatever the server's

@@ -229,7 +229,7 @@ func (l *statusLog) close() error {
 type listedPerson struct {
 	No      uint32
 	DocHash []byte
-	Entry   *models.StatusEntry
+	Entry   *models.StatusEntry `gorm:"-"` // not a relation: people are scanned into this type
 }
 
 // syncBatch is how many people syncStatuses reads and writes per statement.
