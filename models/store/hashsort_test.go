@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"os"
+	"runtime"
+	"strings"
 	"testing"
 
 	"healthcode/models"
@@ -87,4 +89,77 @@ func TestHashSorterOrdersAndFolds(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A list that repeats one document (a hostile file, well within the 2,000,000
+// rows and 256 MB an import takes) puts every row in one bucket: reading it
+// back must hold one entry for the document, not every row of the bucket,
+// or the import's memory grows with the file (the bound is 100 MB for a
+// 2,000,000-row import).
+func TestHashSorterHoldsABucketByDocument(t *testing.T) {
+	h := &hashSorter{inMemory: 1000}
+	defer h.close()
+	one := sha256.Sum256([]byte("one document"))
+	const rows = 1_000_000
+	for i := range rows {
+		colour := models.Yellow
+		if i == rows/2 {
+			colour = models.Red
+		}
+		if err := h.add(one[:], colour, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var peak uint64
+	var got []sortedEntry
+	err := h.each(5000, func(b []sortedEntry) error {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		peak = max(peak, m.HeapAlloc)
+		got = append(got, b...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Rows != rows || got[0].Colour != models.Red {
+		t.Fatalf("%d entries (%+v), want one red of %d rows", len(got), got, rows)
+	}
+	if growth := int64(peak) - int64(before.HeapAlloc); growth > 16<<20 {
+		t.Errorf("reading the bucket back took %d MB of heap for one document", growth>>20)
+	}
+}
+
+// The reasons the sorter holds in memory are its own: a CSV record's
+// fields share one string, so a reason cut to 256 characters from a long
+// one would otherwise keep the whole record alive until the list is staged
+// (49,999 rows of 5 KB fit in an upload and never spill).
+func TestHashSorterKeepsOnlyTheReasonsItHolds(t *testing.T) {
+	h := &hashSorter{}
+	defer h.close()
+	long := strings.Repeat("密接", 2000) // 12 KB
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const rows = 20000
+	for i := range rows {
+		record := fmt.Sprintf("resident_id,11010519800101%04d,red,%s", i, long) // as encoding/csv builds a record
+		reason := record[strings.LastIndexByte(record[:40], ',')+1:]
+		s := sha256.Sum256([]byte(record[:30]))
+		if err := h.add(s[:], models.Red, truncate(reason, 256)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	// 20,000 entries of a 768-byte reason and a hash: about 18 MB.
+	if growth := int64(after.HeapAlloc) - int64(before.HeapAlloc); growth > 40<<20 {
+		t.Errorf("%d rows held in memory take %d MB of heap", rows, growth>>20)
+	}
+	runtime.KeepAlive(h)
 }

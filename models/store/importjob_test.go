@@ -307,3 +307,140 @@ func TestImportStagingRetriesWithoutDuplicates(t *testing.T) {
 		}
 	})
 }
+
+// A run that stalls in the middle of its sync (after the switch) and loses
+// its job to recovery, which finishes it, may wake up after the next list
+// of its source was switched in. Its next batch must not put its own list,
+// no longer in force, back onto people: it is synced from the lists in
+// force or not at all.
+func TestAStalledSyncDoesNotApplyAListReplacedMeanwhile(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		clock := &setClock{now: time.Now()}
+		s := store.NewStore(db, storetest.Vault(t), clock, shanghai)
+		n := 250 // past one batch of the sync (200 on SQLite, 2,000 on MySQL)
+		if db.Dialector.Name() == "mysql" {
+			n = 2050
+		}
+		var people []*models.Person
+		for i := range n {
+			p, err := s.EnsurePerson(ctx, "张三", mustParse(t, "resident_id", withCheck(fmt.Sprintf("1101051980010%d%03d", 1+i/1000, i%1000))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			people = append(people, p)
+		}
+		list := func(n int, colour string) string {
+			var b strings.Builder
+			for i := range n {
+				fmt.Fprintf(&b, "resident_id,%s,%s,r\n", withCheck(fmt.Sprintf("1101051980010%d%03d", 1+i/1000, i%1000)), colour)
+			}
+			return b.String()
+		}
+		openList := func(csv string) func() (io.ReadCloser, error) {
+			return func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(csv)), nil }
+		}
+		job, _ := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", "")
+		stalled := false
+		err := s.RunStatusImport(ctx, job, openList(list(n, "red")), func(j models.ImportJob) {
+			if !j.Switched || j.Phase != 1 || j.CursorDoc == nil || stalled {
+				return
+			}
+			// The runner stalls after its first batch of the new list's
+			// people; another node finishes the job...
+			stalled = true
+			clock.Set(clock.Now().Add(3 * time.Minute))
+			if got, err := s.RecoverImports(ctx, 2*time.Minute); got != 1 || err != nil {
+				t.Errorf("recovery: %d, %v", got, err)
+			}
+			// ...and the next list of the source is switched in and its
+			// sync passes everyone on the red list, before it stops (its
+			// node went away) with the red list's rows not yet removed.
+			next, _ := s.NewStatusImport(ctx, models.SourceCDC, false, "operator:test", "")
+			stopCtx, stop := context.WithCancel(ctx)
+			defer stop()
+			s.RunStatusImport(stopCtx, next, openList(list(1, "yellow")), func(j models.ImportJob) {
+				if j.Switched && j.Phase == 1 {
+					stop()
+				}
+			})
+		})
+		if !stalled {
+			t.Fatal("the run never reached its second batch")
+		}
+		if err == nil {
+			t.Error("the stalled run finished a job it no longer owned")
+		}
+		clock.Set(clock.Now().Add(3 * time.Minute))
+		if got, err := s.RecoverImports(ctx, 2*time.Minute); got != 1 || err != nil {
+			t.Fatalf("recovery of the yellow list: %d, %v", got, err)
+		}
+		book := models.NewStatusBook()
+		if err := s.RefreshStatus(ctx, book); err != nil {
+			t.Fatal(err)
+		}
+		wrong := 0
+		for i, p := range people {
+			want := models.Green
+			if i == 0 {
+				want = models.Yellow
+			}
+			if got := book.Of(p.No).Colour; got != want {
+				if wrong == 0 {
+					t.Errorf("person %d: %s, want %s (the yellow list of one is in force)", i, got, want)
+				}
+				wrong++
+			}
+		}
+		if wrong > 0 {
+			t.Errorf("%d of %d people have a wrong colour", wrong, n)
+		}
+	})
+}
+
+// A job staged before lists were folded by document (one row per row of the
+// file, a document listed twice on two rows) and switched may be finished
+// after an upgrade by a node running this code: the walk of its list then
+// meets a document's rows one after the other, and the person must get the
+// worse of them (what the list says), not the one walked last.
+func TestAResumedJobStagedRowByRowGivesTheWorseRow(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		clock := &setClock{now: time.Now()}
+		vault := storetest.Vault(t)
+		s := store.NewStore(db, vault, clock, shanghai)
+		doc := mustParse(t, "resident_id", withCheck("11010519800101001"))
+		p, err := s.EnsurePerson(ctx, "张三", doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The file listed the person red, then yellow; the old staging wrote
+		// both rows in file order. The switch was done, the sync not.
+		old := clock.Now().Add(-10 * time.Minute).UTC()
+		job := models.ImportJob{ID: models.NewID(), Source: models.SourceCDC, State: models.ImportApplying, RowsRead: 2, RowsApplied: 2,
+			Switched: true, Phase: 1, Actor: "operator:test", Runner: models.NewID(), CreatedAt: old, UpdatedAt: old}
+		rows := []models.StatusEntry{
+			{Source: models.SourceCDC, DocHash: vault.DocumentHash(doc), Colour: models.Red, Reason: "确诊", ImportID: job.ID},
+			{Source: models.SourceCDC, DocHash: vault.DocumentHash(doc), Colour: models.Yellow, Reason: "密接", ImportID: job.ID},
+		}
+		if err := db.Create(&job).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Create(&rows).Error; err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Create(&models.StatusSource{Source: models.SourceCDC, ImportID: job.ID, UpdatedAt: old}).Error; err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.RecoverImports(ctx, 2*time.Minute); n != 1 || err != nil {
+			t.Fatalf("recover = %d, %v", n, err)
+		}
+		book := models.NewStatusBook()
+		if err := s.RefreshStatus(ctx, book); err != nil {
+			t.Fatal(err)
+		}
+		if got := book.Of(p.No); got.Colour != models.Red || got.Reason != "确诊" {
+			t.Errorf("the person listed red and yellow: %s %q, want red 确诊", got.Colour, got.Reason)
+		}
+	})
+}

@@ -150,3 +150,37 @@ func TestLargeAppendLogsWhatASmallOneDoes(t *testing.T) {
 		}
 	})
 }
+
+// A test time with more digits than the columns keep (a lab file's RFC 3339
+// time may carry them) is logged as the current status keeps it, whichever
+// way the batch goes: a node following the log and one starting cold from
+// person_status must hold the same time.
+func TestLoadedLogKeepsTimesAsTheStatusDoes(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, db)
+		base := time.Date(2026, 11, 30, 8, 15, 30, 999_600_000, time.UTC) // .9996 s
+		var batch []models.PersonStatus
+		for i := range store.LoadDataFrom + 20 {
+			sampled, tested := base.Add(time.Duration(i)*time.Minute), base.Add(time.Duration(i)*time.Minute+5*time.Hour)
+			batch = append(batch, models.PersonStatus{PersonNo: uint32(1 + i), Colour: models.Green,
+				NucleicResult: models.NucleicNegative, SampledAt: &sampled, TestedAt: &tested})
+		}
+		if err := store.AppendStatuses(ctx, s, batch); err != nil {
+			t.Fatal(err)
+		}
+		var held []models.PersonStatus
+		var logged []models.StatusChange
+		db.Order("person_no").Find(&held)
+		db.Order("person_no").Find(&logged)
+		if len(held) != len(batch) || len(logged) != len(batch) {
+			t.Fatalf("%d statuses and %d changes for %d people", len(held), len(logged), len(batch))
+		}
+		for i := range held {
+			if !held[i].TestedAt.Equal(*logged[i].TestedAt) || !held[i].SampledAt.Equal(*logged[i].SampledAt) {
+				t.Fatalf("person %d: held tested %v sampled %v, logged tested %v sampled %v", held[i].PersonNo,
+					held[i].TestedAt, held[i].SampledAt, logged[i].TestedAt, logged[i].SampledAt)
+			}
+		}
+	})
+}
