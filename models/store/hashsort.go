@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"healthcode/models"
 )
@@ -46,6 +47,8 @@ const sortInMemory = 50000
 
 // add takes a row in file order.
 func (h *hashSorter) add(docHash []byte, colour models.Colour, reason string) error {
+	// The reason may be a piece of a CSV record's one string: keep only it.
+	reason = strings.Clone(reason)
 	if h.dir == "" {
 		h.mem = append(h.mem, sortedEntry{DocHash: docHash, Colour: colour, Reason: reason, Rows: 1})
 		if limit := cmp.Or(h.inMemory, sortInMemory); len(h.mem) < limit {
@@ -106,7 +109,7 @@ func (h *hashSorter) each(n int, fn func([]sortedEntry) error) error {
 		if err != nil {
 			return fmt.Errorf("sort list: %w", err)
 		}
-		entries, err := readBucket(data)
+		entries, err := readBucketFolded(data)
 		if err != nil {
 			return err
 		}
@@ -189,4 +192,48 @@ func emitSorted(entries []sortedEntry, n int, fn func([]sortedEntry) error) erro
 		}
 	}
 	return nil
+}
+
+// readBucketFolded decodes a bucket file as readBucket does, folding each
+// document's rows as it goes (the worst colour, the first reason of it,
+// every row counted), so it holds one entry per document, however often a
+// file repeats one.
+func readBucketFolded(data []byte) ([]sortedEntry, error) {
+	var out []sortedEntry
+	at := map[[32]byte]int{}
+	field := func() (string, error) {
+		l, k := binary.Uvarint(data)
+		if k <= 0 || uint64(len(data)-k) < l {
+			return "", errors.New("sort list: a damaged spill file")
+		}
+		s := string(data[k : k+int(l)])
+		data = data[k+int(l):]
+		return s, nil
+	}
+	for len(data) > 0 {
+		if len(data) < 32 {
+			return nil, errors.New("sort list: a damaged spill file")
+		}
+		key := [32]byte(data[:32])
+		data = data[32:]
+		colour, err := field()
+		if err != nil {
+			return nil, err
+		}
+		reason, err := field()
+		if err != nil {
+			return nil, err
+		}
+		c := models.Colour(colour)
+		if i, ok := at[key]; ok {
+			out[i].Rows++
+			if c.Worse(out[i].Colour) {
+				out[i].Colour, out[i].Reason = c, reason
+			}
+			continue
+		}
+		at[key] = len(out)
+		out = append(out, sortedEntry{DocHash: bytes.Clone(key[:]), Colour: c, Reason: reason, Rows: 1})
+	}
+	return out, nil
 }

@@ -258,9 +258,17 @@ func syncStatuses(log *statusLog, people []listedPerson, lab map[uint32]models.N
 	// named in the query (a subquery made MariaDB and SQLite walk every
 	// entry of those lists for every batch: scripts/citysim, an 80,000-row
 	// import of 200,000 people took 35.6 s instead of 12.1 s).
-	var ids []string
-	if err := tx.Model(&models.StatusSource{}).Where("import_id <> ?", walked).Pluck("import_id", &ids).Error; err != nil {
+	var inForce, ids []string
+	if err := tx.Model(&models.StatusSource{}).Pluck("import_id", &inForce).Error; err != nil {
 		return err
+	}
+	// The walked list counts only while it is in force: a run that lost its
+	// job and woke after the next list's switch must not bring it back.
+	walkedInForce := walked != "" && slices.Contains(inForce, walked)
+	for _, id := range inForce {
+		if !walkedInForce || id != walked {
+			ids = append(ids, id)
+		}
 	}
 	done := make(map[uint32]bool, len(people))
 	for start := 0; start < len(people); start += syncBatch {
@@ -280,7 +288,12 @@ func syncStatuses(log *statusLog, people []listedPerson, lab map[uint32]models.N
 		}
 		worst := map[string]models.StatusEntry{}
 		for _, p := range batch {
-			if p.Entry != nil {
+			if p.Entry == nil || !walkedInForce {
+				continue
+			}
+			// A list staged row by row (before the sorter) has a document
+			// on several rows: the worse stands.
+			if cur, ok := worst[string(p.DocHash)]; !ok || worseEntry(*p.Entry, cur) {
 				worst[string(p.DocHash)] = *p.Entry
 			}
 		}
