@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,11 +106,10 @@ func (h *hashSorter) each(n int, fn func([]sortedEntry) error) error {
 		if err := h.buckets[b].Flush(); err != nil {
 			return fmt.Errorf("sort list: %w", err)
 		}
-		data, err := os.ReadFile(h.files[b].Name())
-		if err != nil {
+		if _, err := h.files[b].Seek(0, io.SeekStart); err != nil {
 			return fmt.Errorf("sort list: %w", err)
 		}
-		entries, err := readBucketFolded(data)
+		entries, err := readBucket(h.files[b])
 		if err != nil {
 			return err
 		}
@@ -130,37 +130,6 @@ func (h *hashSorter) close() {
 	if h.dir != "" {
 		os.RemoveAll(h.dir)
 	}
-}
-
-// readBucket decodes a bucket file's rows in the order they were written.
-func readBucket(data []byte) ([]sortedEntry, error) {
-	var out []sortedEntry
-	field := func() (string, error) {
-		l, k := binary.Uvarint(data)
-		if k <= 0 || uint64(len(data)-k) < l {
-			return "", errors.New("sort list: a damaged spill file")
-		}
-		s := string(data[k : k+int(l)])
-		data = data[k+int(l):]
-		return s, nil
-	}
-	for len(data) > 0 {
-		if len(data) < 32 {
-			return nil, errors.New("sort list: a damaged spill file")
-		}
-		e := sortedEntry{DocHash: bytes.Clone(data[:32]), Rows: 1}
-		data = data[32:]
-		colour, err := field()
-		if err != nil {
-			return nil, err
-		}
-		if e.Reason, err = field(); err != nil {
-			return nil, err
-		}
-		e.Colour = models.Colour(colour)
-		out = append(out, e)
-	}
-	return out, nil
 }
 
 // emitSorted sorts entries by hash (rows of one document in the order
@@ -194,28 +163,33 @@ func emitSorted(entries []sortedEntry, n int, fn func([]sortedEntry) error) erro
 	return nil
 }
 
-// readBucketFolded decodes a bucket file as readBucket does, folding each
+// readBucket decodes a bucket file's rows as a stream, folding each
 // document's rows as it goes (the worst colour, the first reason of it,
-// every row counted), so it holds one entry per document, however often a
-// file repeats one.
-func readBucketFolded(data []byte) ([]sortedEntry, error) {
+// every row counted): it holds one entry per document and never the file,
+// however often a file repeats one document.
+func readBucket(r io.Reader) ([]sortedEntry, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	damaged := errors.New("sort list: a damaged spill file")
+	field := func() (string, error) {
+		l, err := binary.ReadUvarint(br)
+		if err != nil || l > 1<<16 {
+			return "", damaged
+		}
+		buf := make([]byte, l)
+		if _, err := io.ReadFull(br, buf); err != nil {
+			return "", damaged
+		}
+		return string(buf), nil
+	}
 	var out []sortedEntry
 	at := map[[32]byte]int{}
-	field := func() (string, error) {
-		l, k := binary.Uvarint(data)
-		if k <= 0 || uint64(len(data)-k) < l {
-			return "", errors.New("sort list: a damaged spill file")
+	for {
+		var key [32]byte
+		if _, err := io.ReadFull(br, key[:]); err == io.EOF {
+			return out, nil
+		} else if err != nil {
+			return nil, damaged
 		}
-		s := string(data[k : k+int(l)])
-		data = data[k+int(l):]
-		return s, nil
-	}
-	for len(data) > 0 {
-		if len(data) < 32 {
-			return nil, errors.New("sort list: a damaged spill file")
-		}
-		key := [32]byte(data[:32])
-		data = data[32:]
 		colour, err := field()
 		if err != nil {
 			return nil, err
@@ -235,5 +209,4 @@ func readBucketFolded(data []byte) ([]sortedEntry, error) {
 		at[key] = len(out)
 		out = append(out, sortedEntry{DocHash: bytes.Clone(key[:]), Colour: c, Reason: reason, Rows: 1})
 	}
-	return out, nil
 }

@@ -109,9 +109,10 @@ func loadData(ctx context.Context, db *gormDB, table string, columns []string, h
 }
 
 // loadTimeLayout is how loadData sends a time: in UTC, as the store's
-// connections read and write DATETIME (db.go), to the millisecond the
-// columns keep.
-const loadTimeLayout = "2006-01-02 15:04:05.000"
+// connections read and write DATETIME (db.go), to the microsecond as the
+// driver sends an INSERT's, so the server cuts or rounds both to the
+// column's millisecond by one rule.
+const loadTimeLayout = "2006-01-02 15:04:05.000000"
 
 // writeLoadField writes s as one LOAD DATA field: backslash, tab, newline,
 // carriage return and NUL escaped.
