@@ -27,6 +27,15 @@ type sortedEntry struct {
 	at      int // the row's place among those sorted together
 }
 
+// absorb folds a later row of the same document into e: the worse colour
+// with its reason stands (the first on a tie), and every row counts.
+func (e *sortedEntry) absorb(later sortedEntry) {
+	if later.Colour.Worse(e.Colour) {
+		e.Colour, e.Reason = later.Colour, later.Reason
+	}
+	e.Rows += later.Rows
+}
+
 // hashSorter collects a list's rows and gives them back in document-hash
 // order, one entry per document, so the staging appends to its index
 // instead of writing all over it. It holds at most sortInMemory rows; past
@@ -146,11 +155,7 @@ func emitSorted(entries []sortedEntry, n int, fn func([]sortedEntry) error) erro
 	out := entries[:0]
 	for _, e := range entries {
 		if last := len(out) - 1; last >= 0 && bytes.Equal(out[last].DocHash, e.DocHash) {
-			rows := out[last].Rows + e.Rows
-			if e.Colour.Worse(out[last].Colour) {
-				out[last] = e
-			}
-			out[last].Rows = rows
+			out[last].absorb(e)
 			continue
 		}
 		out = append(out, e)
@@ -200,10 +205,7 @@ func readBucket(r io.Reader) ([]sortedEntry, error) {
 		}
 		c := models.Colour(colour)
 		if i, ok := at[key]; ok {
-			out[i].Rows++
-			if c.Worse(out[i].Colour) {
-				out[i].Colour, out[i].Reason = c, reason
-			}
+			out[i].absorb(sortedEntry{Colour: c, Reason: reason, Rows: 1})
 			continue
 		}
 		at[key] = len(out)

@@ -860,20 +860,16 @@ var migrations = []migration{
 		// reads their recent samples' tubes: in the index, not the rows.
 		// Each step can run again, should a run stop half-way.
 		samples := tx.Table("samples").Migrator()
-		if !samples.HasIndex(&m23Sample{}, "idx_samples_person_sampled_tube") {
-			if err := samples.CreateIndex(&m23Sample{}, "idx_samples_person_sampled_tube"); err != nil {
-				return fmt.Errorf("create idx_samples_person_sampled_tube: %w", err)
-			}
+		if err := addIndex(samples, &m23Sample{}, "idx_samples_person_sampled_tube"); err != nil {
+			return fmt.Errorf("create idx_samples_person_sampled_tube: %w", err)
 		}
 		if samples.HasIndex(&m13Sample{}, "idx_samples_person_sampled") {
 			if err := samples.DropIndex(&m13Sample{}, "idx_samples_person_sampled"); err != nil {
 				return fmt.Errorf("drop idx_samples_person_sampled: %w", err)
 			}
 		}
-		if tubes := tx.Table("sampling_tubes").Migrator(); !tubes.HasIndex(&m23Tube{}, "idx_sampling_tubes_opened") {
-			if err := tubes.CreateIndex(&m23Tube{}, "idx_sampling_tubes_opened"); err != nil {
-				return fmt.Errorf("create idx_sampling_tubes_opened: %w", err)
-			}
+		if err := addIndex(tx.Table("sampling_tubes").Migrator(), &m23Tube{}, "idx_sampling_tubes_opened"); err != nil {
+			return fmt.Errorf("create idx_sampling_tubes_opened: %w", err)
 		}
 		return nil
 	}},
