@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"healthcode/models/clocktest"
 	"healthcode/models/storetest"
 )
 
@@ -77,7 +78,9 @@ func startServer(t *testing.T, bin string, extraEnv ...string) *server {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "HEALTHCODE_ADDR=127.0.0.1:0")
+	// The server runs on the real clock, in a zone where the test is far
+	// from the day's end (today's face check); a test may name another.
+	cmd.Env = append(os.Environ(), "HEALTHCODE_ADDR=127.0.0.1:0", "HEALTHCODE_TIME_ZONE="+clocktest.Zone())
 	cmd.Env = append(cmd.Env, extraEnv...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

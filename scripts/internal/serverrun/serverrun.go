@@ -17,6 +17,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"healthcode/models/clocktest"
 )
 
 // Build compiles the module's package pkg (such as ./app) into bin.
@@ -76,6 +78,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		"HEALTHCODE_RATE_LOGIN_PER_MINUTE_IP=1000000", "HEALTHCODE_RATE_IDENTITY_PER_MINUTE_IP=1000000",
 		"HEALTHCODE_RATE_IDENTITY_PER_MINUTE_ACCOUNT=1000000", "HEALTHCODE_RATE_CODE_PER_MINUTE_ACCOUNT=100000000",
 		"HEALTHCODE_RATE_VERIFY_PER_MINUTE_ACCOUNT=100000000", "HEALTHCODE_RATE_CHECKIN_PER_MINUTE_ACCOUNT=100000000",
+		// A run keeps real time, in a zone far from the day's end: seeded
+		// people's face checks of today must hold for the whole run.
+		"HEALTHCODE_TIME_ZONE="+clocktest.Zone(),
 	)
 	switch o.Driver {
 	case "sqlite":
