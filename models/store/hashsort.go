@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -42,11 +41,18 @@ func (e *sortedEntry) absorb(later sortedEntry) {
 // that it spreads them over up to 256 files by the first byte of the hash
 // (an HMAC, so the files come out even), each read back and sorted on its
 // own: a 2,000,000-row list holds about 8,000 rows in memory at a time.
+//
+// A bucket file is unlinked as soon as it is made: the sorter holds it
+// open, and when the job ends or the process dies the kernel frees it, so
+// a crash leaves no list behind in TMPDIR.
 type hashSorter struct {
 	mem     []sortedEntry
-	dir     string
+	spilled bool
 	buckets [256]*bufio.Writer
 	files   [256]*os.File
+	// named are bucket files the system would not unlink while open
+	// (Windows), removed by close.
+	named []string
 	// inMemory is how many rows it holds before it spills: sortInMemory
 	// when zero.
 	inMemory int
@@ -59,16 +65,12 @@ const sortInMemory = 50000
 func (h *hashSorter) add(docHash []byte, colour models.Colour, reason string) error {
 	// The reason may be a piece of a CSV record's one string: keep only it.
 	reason = strings.Clone(reason)
-	if h.dir == "" {
+	if !h.spilled {
 		h.mem = append(h.mem, sortedEntry{DocHash: docHash, Colour: colour, Reason: reason, Rows: 1})
 		if limit := cmp.Or(h.inMemory, sortInMemory); len(h.mem) < limit {
 			return nil
 		}
-		dir, err := os.MkdirTemp("", "healthcode-import-")
-		if err != nil {
-			return fmt.Errorf("sort list: %w", err)
-		}
-		h.dir = dir
+		h.spilled = true
 		for _, e := range h.mem {
 			if err := h.spill(e.DocHash, e.Colour, e.Reason); err != nil {
 				return err
@@ -88,9 +90,12 @@ func (h *hashSorter) spill(docHash []byte, colour models.Colour, reason string) 
 	}
 	b := docHash[0]
 	if h.buckets[b] == nil {
-		f, err := os.Create(filepath.Join(h.dir, fmt.Sprintf("%02x", b)))
+		f, err := os.CreateTemp("", fmt.Sprintf("healthcode-sort-%02x-*", b))
 		if err != nil {
 			return fmt.Errorf("sort list: %w", err)
+		}
+		if os.Remove(f.Name()) != nil {
+			h.named = append(h.named, f.Name())
 		}
 		h.files[b], h.buckets[b] = f, bufio.NewWriterSize(f, 4096)
 	}
@@ -105,7 +110,7 @@ func (h *hashSorter) spill(docHash []byte, colour models.Colour, reason string) 
 
 // each hands the entries to fn in hash order, in batches of at most n.
 func (h *hashSorter) each(n int, fn func([]sortedEntry) error) error {
-	if h.dir == "" {
+	if !h.spilled {
 		return emitSorted(h.mem, n, fn)
 	}
 	for b := range h.buckets {
@@ -129,15 +134,15 @@ func (h *hashSorter) each(n int, fn func([]sortedEntry) error) error {
 	return nil
 }
 
-// close removes the sorter's files.
+// close closes the sorter's files, which frees them.
 func (h *hashSorter) close() {
 	for _, f := range h.files {
 		if f != nil {
 			f.Close()
 		}
 	}
-	if h.dir != "" {
-		os.RemoveAll(h.dir)
+	for _, name := range h.named {
+		os.Remove(name)
 	}
 }
 

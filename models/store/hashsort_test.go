@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
-	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -14,11 +14,20 @@ import (
 
 // The sorter gives a list back in hash order, one entry per document (the
 // worst colour, the first reason of that colour), counting every row, the
-// same whether it held the rows in memory or spilled them to files; and it
-// leaves no file behind.
+// same whether it held the rows in memory or spilled them to files; and no
+// file of it has a name, even while it runs, so a crash leaves none behind.
 func TestHashSorterOrdersAndFolds(t *testing.T) {
 	for _, limit := range []int{1 << 20, 7} {
 		t.Run(fmt.Sprintf("in memory up to %d", limit), func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("TMPDIR", tmp)
+			named := func() []string {
+				names, err := filepath.Glob(filepath.Join(tmp, "*"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				return names
+			}
 			h := &hashSorter{inMemory: limit}
 			hash := func(i int) []byte { s := sha256.Sum256(fmt.Appendf(nil, "doc %d", i)); return s[:] }
 			// 600 documents; every tenth listed again later, worse or not.
@@ -49,9 +58,11 @@ func TestHashSorterOrdersAndFolds(t *testing.T) {
 				w.Rows++
 				want[string(hash(i))] = w
 			}
-			dir := h.dir
-			if spilled := dir != ""; spilled != (limit < 660) {
-				t.Fatalf("spilled = %v with %d rows in memory at most", spilled, limit)
+			if h.spilled != (limit < 660) {
+				t.Fatalf("spilled = %v with %d rows in memory at most", h.spilled, limit)
+			}
+			if names := named(); len(names) > 0 {
+				t.Errorf("%d of the sorter's files have names in TMPDIR, such as %s", len(names), names[0])
 			}
 			var got []sortedEntry
 			batches, rows := 0, 0
@@ -82,10 +93,8 @@ func TestHashSorterOrdersAndFolds(t *testing.T) {
 				}
 			}
 			h.close()
-			if dir != "" {
-				if _, err := os.Stat(dir); !os.IsNotExist(err) {
-					t.Errorf("the spill directory is left: %v", err)
-				}
+			if names := named(); len(names) > 0 {
+				t.Errorf("%d files left in TMPDIR, such as %s", len(names), names[0])
 			}
 		})
 	}
