@@ -34,7 +34,7 @@ func (api *API) myNucleicCode(c *gin.Context) {
 		respondError(c, api.log, err)
 		return
 	}
-	resp, err := api.signNucleicCode(s.PersonID, s.PersonNo, s.MaskedName, s.MaskedDoc)
+	resp, err := api.signNucleicCode(ownNucleicClaims(s))
 	if err != nil {
 		respondError(c, api.log, err)
 		return
@@ -66,7 +66,11 @@ func (api *API) relativeNucleic(ctx context.Context, s models.Session, linkID, r
 	if err != nil {
 		return nucleicCodeResponse{}, err
 	}
-	resp, err := api.signNucleicCode(link.PersonID, link.PersonNo, link.MaskedName, link.MaskedDoc)
+	// The code names the link, so it stops identifying the relative (at
+	// a sampling point) when the link ends.
+	claims := codetoken.Claims{Subject: link.PersonID, PersonNo: link.PersonNo, Kind: codetoken.KindNucleic,
+		MaskedName: link.MaskedName, MaskedDoc: link.MaskedDoc, Holder: s.AccountID, Link: link.ID}
+	resp, err := api.signNucleicCode(claims)
 	if err != nil {
 		return nucleicCodeResponse{}, err
 	}
@@ -75,10 +79,15 @@ func (api *API) relativeNucleic(ctx context.Context, s models.Session, linkID, r
 	return resp, err
 }
 
-// signNucleicCode hands out the person's 核酸码: the one signed less than
-// half its life ago (by the key still active), or a new one.
-func (api *API) signNucleicCode(personID string, personNo uint32, maskedName, maskedDoc string) (nucleicCodeResponse, error) {
-	claims := codetoken.Claims{Subject: personID, PersonNo: personNo, Kind: codetoken.KindNucleic, MaskedName: maskedName, MaskedDoc: maskedDoc}
+// ownNucleicClaims are the claims of the session's own 核酸码.
+func ownNucleicClaims(s models.Session) codetoken.Claims {
+	return codetoken.Claims{Subject: s.PersonID, PersonNo: s.PersonNo, Kind: codetoken.KindNucleic, MaskedName: s.MaskedName, MaskedDoc: s.MaskedDoc}
+}
+
+// signNucleicCode hands out the 核酸码 of claims (subject, names, and a
+// relative's holder and link): the one signed less than half its life ago
+// (by the key still active), or a new one.
+func (api *API) signNucleicCode(claims codetoken.Claims) (nucleicCodeResponse, error) {
 	now := api.clock.Now()
 	key := api.keys.Active()
 	cacheKey := codeKey(claims)
@@ -95,7 +104,7 @@ func (api *API) signNucleicCode(personID string, personNo uint32, maskedName, ma
 		api.nucleicCodes.put(cacheKey, code, now)
 	}
 	return nucleicCodeResponse{
-		QR: code.qr, Kind: codetoken.KindNucleic, MaskedName: maskedName, MaskedDoc: maskedDoc,
+		QR: code.qr, Kind: codetoken.KindNucleic, MaskedName: claims.MaskedName, MaskedDoc: claims.MaskedDoc,
 		IssuedAt: code.issuedText, ExpiresAt: code.expiresText,
 	}, nil
 }
@@ -152,7 +161,7 @@ func (api *API) pageNucleicCode(c *gin.Context) {
 	if s.RelativeID != "" {
 		resp, err = api.relativeNucleic(c.Request.Context(), s, s.RelativeID, c.GetString(ctxRequestID))
 	} else if err = api.faceToday(s); err == nil {
-		resp, err = api.signNucleicCode(s.PersonID, s.PersonNo, s.MaskedName, s.MaskedDoc)
+		resp, err = api.signNucleicCode(ownNucleicClaims(s))
 	}
 	api.respondPageCode(c, resp.QR, err, func(svg string) any {
 		return pageNucleicCodeResponse{nucleicCodeResponse: resp, QRSVG: svg, TimeZone: api.loc.String()}

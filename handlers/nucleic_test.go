@@ -61,3 +61,28 @@ func testNucleicCodes(t *testing.T, driver func(*testSetup)) {
 		t.Error("a document number leaked")
 	}
 }
+
+// A relative's 核酸码 names the link it was handed out through: once the
+// link is deleted, the former holder cannot register samples in the
+// relative's name with it (the lab's result would become their status).
+func TestADeletedLinksNucleicCodeNoLongerSamples(t *testing.T) {
+	e, alice := familyEnv(t)
+	mother := decode[relativeView](t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 201)
+	qr := decode[nucleicCodeResponse](t, e.json("GET", "/api/v1/relatives/"+mother.ID+"/nucleic-code", alice, nil), 200).QR
+	own := decode[nucleicCodeResponse](t, e.json("GET", "/api/v1/me/nucleic-code", alice, nil), 200).QR
+	staff := e.makeSampler(t, "sampler", "张采样", samplerNumber, "徐汇区康健街道采样点")
+	if rec := e.json("POST", "/api/v1/sampling/tubes", staff, map[string]any{"tube": "T-00000001", "mode": 10}); rec.Code != 201 {
+		t.Fatalf("open = %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.sample(staff, "T-00000001", map[string]string{"sample_id": "s-link-0001", "qr": qr}); rec.Code != 201 {
+		t.Fatalf("while the link stands: %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.json("DELETE", "/api/v1/relatives/"+mother.ID, alice, nil); rec.Code != 200 {
+		t.Fatalf("delete link = %d %s", rec.Code, rec.Body)
+	}
+	wantError(t, e.sample(staff, "T-00000001", map[string]string{"sample_id": "s-link-0002", "qr": qr}), 400, codeRevoked)
+	// The holder's own code names no link and still stands.
+	if rec := e.sample(staff, "T-00000001", map[string]string{"sample_id": "s-own-0001", "qr": own}); rec.Code != 201 {
+		t.Fatalf("the holder's own code: %d %s", rec.Code, rec.Body)
+	}
+}

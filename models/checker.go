@@ -31,11 +31,19 @@ func (Stands) Revoked(context.Context, codetoken.Claims) (string, error) { retur
 // IdentifiesOnly is the policy of a kind that proves who a person is but
 // says nothing of their health (the 核酸码): its genuine, unexpired codes
 // stand for identification, and verify answers them invalid with reason
-// "not_a_health_code".
-type IdentifiesOnly struct{}
+// "not_a_health_code". A code handed out through a relative link (it names
+// the link) stands only while the link does: a holder whose link ended
+// must not go on registering samples in the relative's name.
+type IdentifiesOnly struct{ Links LinkPolicy }
 
-// Revoked returns "".
-func (IdentifiesOnly) Revoked(context.Context, codetoken.Claims) (string, error) { return "", nil }
+// Revoked returns "" for a person's own code, else what Links says of the
+// code's link.
+func (p IdentifiesOnly) Revoked(ctx context.Context, c codetoken.Claims) (string, error) {
+	if c.Link == "" {
+		return "", nil
+	}
+	return p.Links.Revoked(ctx, c)
+}
 
 // NotHealthCode says why the code is not a health code.
 func (IdentifiesOnly) NotHealthCode() string { return ReasonNotHealthCode }
@@ -109,7 +117,7 @@ func NewChecker(store LinkStatuser, region string, keys codetoken.KeyLookup, rul
 	return &Checker{region: region, keys: keys, rules: rules, status: status, clock: clock, venueCodes: codetoken.NewVerifiedCodes(codetoken.KindVenue, maxVerifiedVenueCodes), policies: map[string]KindPolicy{
 		codetoken.KindPersonal: Stands{},
 		codetoken.KindRelative: LinkPolicy{Store: store},
-		codetoken.KindNucleic:  IdentifiesOnly{},
+		codetoken.KindNucleic:  IdentifiesOnly{Links: LinkPolicy{Store: store}},
 		codetoken.KindVenue:    VenuePolicy{Venues: venues},
 	}}
 }
