@@ -102,10 +102,11 @@ func statusOf(kind fault.Kind) int {
 		return http.StatusUnsupportedMediaType
 	case kindRateLimited:
 		return http.StatusTooManyRequests
-	case fault.KindBusy, fault.KindUnavailable:
+	case fault.KindBusy, fault.KindUnavailable, fault.KindUpstream:
+		// A platform that refuses, fails or answers nonsense is as down for
+		// this request as one that does not answer: the client waits and
+		// retries either way.
 		return http.StatusServiceUnavailable
-	case fault.KindUpstream:
-		return http.StatusBadGateway
 	default:
 		return http.StatusInternalServerError
 	}
@@ -119,7 +120,7 @@ func retryAfter(kind fault.Kind) string {
 	switch kind {
 	case fault.KindBusy:
 		return "1"
-	case fault.KindUnavailable:
+	case fault.KindUnavailable, fault.KindUpstream:
 		return "5"
 	default:
 		return ""

@@ -368,7 +368,7 @@ func TestStatusOfEveryKind(t *testing.T) {
 		fault.KindInvalid: 400, fault.KindUnauthorized: 401, fault.KindForbidden: 403,
 		fault.KindNotFound: 404, kindMethod: 405, fault.KindConflict: 409,
 		kindTooLarge: 413, kindUnsupportedMedia: 415, kindRateLimited: 429, fault.KindBusy: 503,
-		fault.KindUnavailable: 503, fault.KindUpstream: 502, fault.KindInternal: 500,
+		fault.KindUnavailable: 503, fault.KindUpstream: 503, fault.KindInternal: 500,
 	}
 	for kind, status := range want {
 		if got := statusOf(kind); got != status {

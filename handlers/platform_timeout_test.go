@@ -130,3 +130,17 @@ func TestAlipayNotificationNamingACertificateDoesNotBlock(t *testing.T) {
 		t.Errorf("certificate downloaded %d times", n)
 	}
 }
+
+// A platform that refuses the connection is as down as one that does not
+// answer: 503 platform_unavailable with Retry-After, which the mini-program
+// waits out, not a hard error.
+func TestAnUnreachablePlatformIs503(t *testing.T) {
+	wx, _, platforms := withQuickPlatforms(t)
+	e := newTestEnv(t, platforms)
+	wx.Server.Close() // nothing listens there any more: connection refused
+	rec := e.json("POST", "/api/v1/auth/wechat", "", map[string]string{"code": "wx"})
+	wantError(t, rec, 503, fault.CodePlatformUnavailable)
+	if got := rec.Header().Get("Retry-After"); got != "5" {
+		t.Errorf("Retry-After = %q, want 5", got)
+	}
+}
