@@ -3,6 +3,7 @@ package handlers
 import (
 	"hash/maphash"
 	"math"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -104,7 +105,27 @@ func (api *API) limitBy(l *rateLimiter, scope string, keyOf func(*gin.Context) s
 	}
 }
 
-func clientKey(c *gin.Context) string { return c.ClientIP() }
+// clientKey is the client's address, an IPv6 one by its /64: one host (one
+// subscriber line) holds a whole /64, and a limit per address would give
+// each of its 2^64 addresses a fresh burst.
+func clientKey(c *gin.Context) string { return addressKey(c.ClientIP()) }
+
+// addressKey is an IPv4 address as it is (also written IPv4-mapped), an
+// IPv6 one as its /64 prefix.
+func addressKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	if a = a.Unmap(); a.Is4() {
+		return a.String()
+	}
+	p, err := a.Prefix(64)
+	if err != nil {
+		return ip
+	}
+	return p.String()
+}
 
 func accountKey(c *gin.Context) string {
 	if s, ok := sessionOf(c); ok {

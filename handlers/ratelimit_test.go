@@ -1,7 +1,9 @@
 package handlers
 
 import (
+	"fmt"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,4 +65,43 @@ func TestPageTicketsAreLimitedPerAccount(t *testing.T) {
 	decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", bob, nil), 201)
 	e.clock.Advance(20 * time.Second)
 	decode[ticketResponse](t, e.json("POST", "/api/v1/h5/tickets", alice, nil), 201)
+}
+
+// Limits per address take an IPv6 client by its /64: one host holds all of
+// it, and each of its addresses must not get a fresh burst (nor a bucket of
+// its own in the limiter).
+func TestAnIPv6ClientIsLimitedByIts64(t *testing.T) {
+	e := newTestEnv(t, func(s *testSetup) { s.cfg.RateLimit.LoginPerMinuteIP = 1 })
+	login := func(addr string) int {
+		req := httptest.NewRequest("POST", "/api/v1/auth/sandbox", strings.NewReader(`{"user":"mallory"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		return rec.Code
+	}
+	if got := login("[2001:db8:1:2::1]:40000"); got != 200 {
+		t.Fatalf("first login = %d", got)
+	}
+	for i := 2; i < 50; i++ {
+		if got := login(fmt.Sprintf("[2001:db8:1:2::%x]:40000", i)); got != 429 {
+			t.Fatalf("login from another address of the /64 = %d, want 429", got)
+		}
+	}
+	// Another /64 and an IPv4 client are other clients.
+	for _, addr := range []string{"[2001:db8:1:3::1]:40000", "192.0.2.7:40000", "[::ffff:192.0.2.8]:40000"} {
+		if got := login(addr); got != 200 {
+			t.Errorf("login from %s = %d, want 200", addr, got)
+		}
+	}
+}
+
+func TestAddressKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"192.0.2.7": "192.0.2.7", "2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64", "::ffff:192.0.2.8": "192.0.2.8", "": "",
+	} {
+		if got := addressKey(in); got != want {
+			t.Errorf("addressKey(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
