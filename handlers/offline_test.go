@@ -279,3 +279,35 @@ func testKioskOfflineCodes(t *testing.T, driver func(*testSetup)) {
 		t.Error("the kiosk key is in the log")
 	}
 }
+
+// A person is issued at most five offline codes in any 24 hours, by every
+// route together: each reissue revokes a paper and adds an entry to the
+// feed every offline scanner downloads and keeps for 180 days.
+func TestOfflineCodesAreIssuedFiveTimesADayAtMost(t *testing.T) {
+	e, alice := familyEnv(t)
+	mother := decode[relativeView](t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 201)
+	issue := func() *httptest.ResponseRecorder {
+		return e.json("POST", "/api/v1/relatives/"+mother.ID+"/offline-code", alice, nil)
+	}
+	for i := range 5 {
+		if rec := issue(); rec.Code != 201 {
+			t.Fatalf("issue %d = %d %s", i+1, rec.Code, rec.Body)
+		}
+		e.clock.Advance(time.Minute)
+	}
+	wantError(t, issue(), 403, fault.CodeOfflineCodeLimit)
+	var feed int64
+	e.db.Table("offline_revocations").Count(&feed)
+	if feed > 5 {
+		t.Errorf("%d revocation feed entries after five issues", feed)
+	}
+	// The paper last issued is still the live one.
+	if rec := e.json("GET", "/api/v1/relatives/"+mother.ID+"/offline-code", alice, nil); rec.Code != 200 {
+		t.Errorf("the live paper after a refused reissue: %d %s", rec.Code, rec.Body)
+	}
+	e.clock.Advance(24*time.Hour - 4*time.Minute) // a day after the first
+	alice = e.passFace(t, alice)
+	if rec := issue(); rec.Code != 201 {
+		t.Fatalf("a day later = %d %s", rec.Code, rec.Body)
+	}
+}

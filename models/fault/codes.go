@@ -97,6 +97,7 @@ const (
 	CodeKioskRequired       = "kiosk_required"
 	CodeNoOfflineCode       = "no_offline_code"
 	CodeNotEligible         = "not_eligible"
+	CodeOfflineCodeLimit    = "offline_code_limit"
 	CodePersonNotFound      = "person_not_found"
 
 	// Verification.

@@ -22,7 +22,16 @@ var (
 	errNotEligible = fault.Errorf(fault.KindForbidden, fault.CodeNotEligible,
 		"离线码供 60 周岁及以上老人、未满 18 周岁的未成年人和登记在册的残疾人申领")
 	errNoOfflineCode = fault.Errorf(fault.KindNotFound, fault.CodeNoOfflineCode, "没有有效的离线码")
+	errOfflineLimit  = fault.Errorf(fault.KindForbidden, fault.CodeOfflineCodeLimit,
+		"离线码一天内最多申领 %d 次，请妥善保管已打印的离线码，明天再来", maxOfflineIssuesPerDay)
 )
+
+// maxOfflineIssuesPerDay is how many offline codes one person may be issued
+// in any 24 hours, by every route together. Each reissue revokes a paper
+// and adds an entry to the revocation feed every offline scanner and peer
+// region downloads and keeps for 180 days: unbounded, one account could
+// add 86,400 a day.
+const maxOfflineIssuesPerDay = 5
 
 // offlineRevocation is one entry of the revocation feed: Seq rises in
 // commit order (taken from the version row the transaction holds).
@@ -69,6 +78,13 @@ func (s *Store) issueOffline(tx *gormDB, person *models.Person, birthDate, actor
 	// both take serial 1 and leave two papers live.
 	if err := tx.Clauses(lockForUpdate).Select("id").Take(&models.Person{}, "id = ?", person.ID).Error; err != nil {
 		return nil, err
+	}
+	var issued int64
+	if err := tx.Model(&models.OfflineCode{}).Where("person_id = ? AND issued_at > ?", person.ID, now.Add(-24*time.Hour)).Count(&issued).Error; err != nil {
+		return nil, err
+	}
+	if issued >= maxOfflineIssuesPerDay {
+		return nil, errOfflineLimit
 	}
 	var cur models.OfflineSerial
 	if err := tx.Clauses(lockForUpdate).Where("person_id = ?", person.ID).Limit(1).Find(&cur).Error; err != nil {
