@@ -102,3 +102,6 @@ func AppendStatuses(ctx context.Context, s *Store, batch []models.PersonStatus) 
 
 // LoadDataFrom is the smallest batch of changes sent as LOAD DATA.
 const LoadDataFrom = loadDataFrom
+
+// MaxOfflineIssuesPerDay is how many offline codes a person is issued in 24 hours at most.
+const MaxOfflineIssuesPerDay = maxOfflineIssuesPerDay

@@ -311,10 +311,18 @@ func TestOfflineIssuesAtOnceLeaveOneLivePaper(t *testing.T) {
 				errs <- err
 			}()
 		}
+		// Five a day at most: the three over it are refused, also at once.
+		refused := 0
 		for range n {
-			if err := <-errs; err != nil {
+			switch err := <-errs; {
+			case fault.CodeOf(err) == fault.CodeOfflineCodeLimit:
+				refused++
+			case err != nil:
 				t.Errorf("issue: %v", err)
 			}
+		}
+		if refused != n-store.MaxOfflineIssuesPerDay {
+			t.Errorf("%d of %d issues at once refused, want %d", refused, n, n-store.MaxOfflineIssuesPerDay)
 		}
 		var codes []struct {
 			Serial    int64
@@ -332,8 +340,8 @@ func TestOfflineIssuesAtOnceLeaveOneLivePaper(t *testing.T) {
 				live++
 			}
 		}
-		if len(codes) != n || live != 1 || codes[len(codes)-1].RevokedAt != nil {
-			t.Fatalf("%d codes, %d live (the last live: %v), want %d and only the last live", len(codes), live, codes[len(codes)-1].RevokedAt == nil, n)
+		if len(codes) != store.MaxOfflineIssuesPerDay || live != 1 || codes[len(codes)-1].RevokedAt != nil {
+			t.Fatalf("%d codes, %d live (the last live: %v), want %d and only the last live", len(codes), live, codes[len(codes)-1].RevokedAt == nil, store.MaxOfflineIssuesPerDay)
 		}
 		// The passport holder: the kiosk's birth date is kept.
 		if _, _, err := s.IssueOfflineByDocument(ctx, "Ada Lovelace", doc, "1950-12-10", "kiosk:k1", ""); err != nil {
