@@ -525,7 +525,7 @@ func (s *Store) saveJob(ctx context.Context, job *models.ImportJob) error {
 
 func saveJobIn(tx *gormDB, job *models.ImportJob, now time.Time) error {
 	job.UpdatedAt = now
-	res := tx.Model(&models.ImportJob{}).Where("id = ? AND runner = ?", job.ID, job.Runner).Select("*").Omit("id", "created_at").Updates(job)
+	res := tx.Model(&models.ImportJob{}).Where("id = ? AND runner = ?", job.ID, job.Runner).Select("*").Omit("id", "created_at").UpdateColumns(job)
 	if res.Error != nil {
 		return fmt.Errorf("save import %s: %w", job.ID, res.Error)
 	}
