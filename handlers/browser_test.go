@@ -70,9 +70,10 @@ func newBrowserEnv(t *testing.T, skew time.Duration, changes ...func(*testSetup)
 	t.Helper()
 	start := time.Now().Add(skew)
 	// The page keeps real time, so the service does too, in a zone where
-	// the run is far from the day's end (today's face check).
+	// its clock (skew included) starts at noon, far from the day's end
+	// (today's face check).
 	e := newTestEnv(t, append([]func(*testSetup){func(s *testSetup) {
-		s.start, s.cfg.TimeZone = start, clocktest.Zone()
+		s.start, s.cfg.TimeZone = start, clocktest.NoonZone(start)
 	}}, changes...)...)
 	e.clock.Run()
 	return e
