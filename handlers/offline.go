@@ -317,7 +317,7 @@ func (api *API) kioskSubjectOf(c *gin.Context) (kioskSubject, error) {
 	if req.DocType == "" || req.DocNumber == "" || req.Name == "" {
 		return kioskSubject{}, errKioskWho
 	}
-	doc, err := document.Parse(req.DocType, req.DocNumber, api.clock.Now())
+	doc, err := document.Parse(req.DocType, req.DocNumber, api.store.Today())
 	if err != nil {
 		return kioskSubject{}, err
 	}

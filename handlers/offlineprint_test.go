@@ -219,3 +219,26 @@ func testOfflinePrintPage(t *testing.T, driver func(*testSetup)) {
 		}
 	}
 }
+
+// A kiosk reads a card's birth date against today in the service's zone,
+// whatever zone the clock's times come in (the system clock gives the
+// machine's): at 22:00 in Shanghai a card born tomorrow there is refused,
+// as the identity route refuses it, even where it is already tomorrow.
+func TestKioskJudgesBirthDatesByTheServiceDay(t *testing.T) {
+	kiritimati, err := time.LoadLocation("Pacific/Kiritimati") // UTC+14
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenPM := time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC).In(kiritimati) // 22:00 in Shanghai, 04:00 on the 24th there
+	e := newTestEnv(t, func(s *testSetup) { s.start = tenPM })
+	_, key := e.testKiosk(t, "康健街道一号机")
+	card := func(number string) map[string]string {
+		return map[string]string{"doc_type": "resident_id", "doc_number": number, "name": "陈小宝"}
+	}
+	tomorrow, today := idNumber("31010420261124003"), idNumber("31010420261123003")
+	wantError(t, e.kioskPost("/api/v1/kiosk/offline-codes/preview", key, card(tomorrow)), 400, fault.CodeDocBirthDate)
+	wantError(t, e.kioskPost("/api/v1/kiosk/offline-codes", key, card(tomorrow)), 400, fault.CodeDocBirthDate)
+	if rec := e.kioskPost("/api/v1/kiosk/offline-codes", key, card(today)); rec.Code != 201 {
+		t.Errorf("a card born today = %d %s", rec.Code, rec.Body)
+	}
+}

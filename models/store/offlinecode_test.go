@@ -29,7 +29,9 @@ func TestOfflineRevocationReachesEveryNode(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		young, err := a.EnsurePerson(ctx, "张伟", mustParse(t, "resident_id", "31011519960707041"+string(document.CheckDigit("31011519960707041"))))
+		// Thirty years old whenever the test runs (the stores keep real time).
+		youngID := "310115" + time.Now().In(shanghai).AddDate(-30, 0, 0).Format("20060102") + "041"
+		young, err := a.EnsurePerson(ctx, "张伟", mustParse(t, "resident_id", youngID+string(document.CheckDigit(youngID))))
 		if err != nil {
 			t.Fatal(err)
 		}
