@@ -57,8 +57,9 @@ func testNucleicResultsChangeColours(t *testing.T, driver func(*testSetup)) {
 		t.Errorf("open tube: %+v", job)
 	}
 	decode[sealResponse](t, e.json("POST", "/api/v1/sampling/tubes/MIX-000001/seal", staff, nil), 200)
-	if job := e.importResults(t, "MIX-000001,positive,2026-11-23 14:00\nNOPE-00001,negative,2026-11-23 14:00\nMIX-000001,maybe,2026-11-23 14:00\n"); job.State != models.ImportRejected || job.BadRows != 2 {
-		t.Errorf("bad rows: %+v", job)
+	if job := e.importResults(t, "MIX-000001,positive,2026-11-23 14:00\nNOPE-00001,negative,2026-11-23 14:00\nMIX-000001,maybe,2026-11-23 14:00\nMIX-000001,negative,2025-11-23 14:00\n"); job.State != models.ImportRejected || job.BadRows != 3 ||
+		job.Errors[2].Code != "tested_at" {
+		t.Errorf("bad rows (the last a year before the tube was opened): %+v", job)
 	}
 	if got := e.status.Of(sess.PersonNo); got.Colour != models.Green || got.Nucleic.Result != "" {
 		t.Errorf("a rejected file changed alice: %+v", got)

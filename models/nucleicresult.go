@@ -73,7 +73,8 @@ func parseTestedAt(s string, loc *time.Location) (time.Time, bool) {
 // ScanResultsCSV reads a results file (tube,result,tested_at) as a stream,
 // calling each for every valid row; lookup finds a tube (nil when unknown).
 // A row naming an unknown or unsealed tube, a result other than negative
-// or positive, or a test time that is malformed or later than now refuses
+// or positive, or a test time that is malformed, later than now or before
+// the tube was opened (each give or take five minutes of clock) refuses
 // the whole file, after it was read through (an *Error with
 // CodeImportRejected listing the rows). An error each returns stops the
 // scan and comes back as it is.
@@ -107,6 +108,10 @@ func ScanResultsCSV(r io.Reader, now time.Time, loc *time.Location, lookup func(
 			return fault.Errorf(fault.KindInvalid, fault.CodeTubeNotFound, "未找到该试管")
 		case t.State != TubeSealed:
 			return fault.Errorf(fault.KindInvalid, fault.CodeTubeOpen, "该试管尚未封管")
+		case tested.Before(t.OpenedAt.Add(-5 * time.Minute)):
+			// A mistyped date (last year's) would decide which result is a
+			// person's latest, hiding a newer one.
+			return fault.Errorf(fault.KindInvalid, fault.CodeTestedAt, "检测时间早于该试管开始采样的时间")
 		}
 		if err := each(ResultRow{Line: row, Tube: f[0], Result: result, TestedAt: tested.UTC()}); err != nil {
 			stop = err
