@@ -249,7 +249,7 @@ func (api *API) unbindIdentity(c *gin.Context) {
 	}
 	if document.HoldsIDNumber(note) {
 		// The note is kept in the audit log, where only masked data belongs.
-		respondError(c, api.log, fault.Errorf(fault.KindInvalid, codeNoteHasDocument, "解除原因中请勿填写证件号码"))
+		respondError(c, api.log, fault.Errorf(fault.KindInvalid, fault.CodeNoteHasDocument, "解除原因中请勿填写证件号码"))
 		return
 	}
 	accountID := c.Param("account_id")

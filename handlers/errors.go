@@ -64,7 +64,6 @@ const (
 	codeMethodNotAllowed     = "method_not_allowed"
 	codeNotFound             = "not_found"
 	codeNotReady             = "not_ready"
-	codeNoteHasDocument      = "note_has_document"
 	codeNoteRequired         = "note_required"
 	codeOperatorRequired     = "operator_required"
 	codePeerRequired         = "peer_required"

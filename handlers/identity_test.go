@@ -223,6 +223,7 @@ func TestOperatorUnbindsAnIdentity(t *testing.T) {
 	}
 	wantError(t, op("/api/v1/admin/identities/"+id, map[string]string{"note": ""}), 400, "note_required")
 	wantError(t, op("/api/v1/admin/identities/"+id, map[string]string{"note": "证件 " + aliceNumber + " 录错"}), 400, "note_has_document")
+	wantError(t, op("/api/v1/admin/identities/"+id, map[string]string{"note": "证件 " + strings.ToLower(aliceNumber[:14]+"-"+aliceNumber[14:])}), 400, "note_has_document")
 	wantError(t, op("/api/v1/admin/identities/nobody", map[string]string{"note": "录入错误"}), 404, "account_not_found")
 	if rec := op("/api/v1/admin/identities/"+id, map[string]string{"note": "证件录入错误"}); rec.Code != 200 {
 		t.Fatalf("unbind = %d %s", rec.Code, rec.Body)

@@ -166,6 +166,9 @@ func testRelativeManualReview(t *testing.T, driver func(*testSetup)) {
 	}
 	wantError(t, e.json("GET", "/api/v1/admin/relative-reviews", alice, nil), 401, "operator_required")
 
+	// The applicant is shown the note as typed: a document number in it,
+	// however written, is refused and nothing is decided.
+	wantError(t, e.operator("POST", "/api/v1/admin/relative-reviews/"+spouse.ID, map[string]string{"decision": "approve", "note": "已核对 " + aliceNumber[:6] + " " + aliceNumber[6:]}), 400, fault.CodeNoteHasDocument)
 	if rec := e.operator("POST", "/api/v1/admin/relative-reviews/"+spouse.ID, map[string]string{"decision": "approve", "note": "结婚证已核验"}); rec.Code != 200 {
 		t.Fatalf("approve = %d %s", rec.Code, rec.Body)
 	}

@@ -246,6 +246,7 @@ func testVenueCodes(t *testing.T, driver func(*testSetup)) {
 	if len(reviews.Reviews) != 1 || reviews.Reviews[0].CreditCode != creditPilot || reviews.Reviews[0].ID != review.ID {
 		t.Fatalf("reviews = %+v", reviews)
 	}
+	wantError(t, e.operator("POST", "/api/v1/admin/venue-reviews/"+review.ID, map[string]string{"decision": "approve", "note": "负责人 " + aliceNumber}), 400, fault.CodeNoteHasDocument)
 	if rec := e.operator("POST", "/api/v1/admin/venue-reviews/"+review.ID, map[string]string{"decision": "approve", "note": "试点地区代码"}); rec.Code != 200 {
 		t.Fatalf("approve = %d %s", rec.Code, rec.Body)
 	}

@@ -73,14 +73,18 @@ var (
 	eighteenCharPattern = regexp.MustCompile(`^[0-9]{17}[0-9X]$`)
 )
 
-// idNumberInText finds what looks like an 18-character resident ID number
-// (or a long run of digits) inside free text.
-var idNumberInText = regexp.MustCompile(`[0-9]{15,17}[0-9Xx]`)
+// idNumberInText finds what looks like a resident ID number (18 characters,
+// or the 15 digits of the old cards) or a long run of digits inside free text.
+var idNumberInText = regexp.MustCompile(`[0-9]{14,17}[0-9X]`)
 
 // HoldsIDNumber reports whether free text (an operator's note) holds what
 // looks like a document number, which must not be written where masked
-// data is expected.
-func HoldsIDNumber(text string) bool { return idNumberInText.MatchString(text) }
+// data is expected. It reads the text as a number is read when typed
+// (full-width digits, spaces between groups) and also takes hyphens as
+// group separators, so 110105 1949… or １１０１０５… is found too.
+func HoldsIDNumber(text string) bool {
+	return idNumberInText.MatchString(strings.ReplaceAll(NormalizeNumber(text), "-", ""))
+}
 
 // Parse validates a document number of the given type and returns it
 // normalised. today is the current date in the service's time zone; a birth

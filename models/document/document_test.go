@@ -163,3 +163,27 @@ func FuzzParseDocument(f *testing.F) {
 		}
 	})
 }
+
+// A note holds a document number however it was typed: in full-width
+// digits, in groups, with a lower-case x; dates, times and phone numbers
+// are not one.
+func TestHoldsIDNumber(t *testing.T) {
+	const n = "11010519491231002X"
+	fullWidth := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return r - '0' + '０'
+		}
+		return r
+	}, n)
+	for _, note := range []string{"证件 " + n + " 录错", "证件号" + fullWidth, "110105 19491231 002X", "110105-19491231-002x",
+		"110105　19491231　002X", "旧身份证 110105491231002", "１１０１０５１９４９１２３１００２Ｘ"} {
+		if !HoldsIDNumber(note) {
+			t.Errorf("%q: no number found", note)
+		}
+	}
+	for _, note := range []string{"已核对户口本", "2026-11-23 14:00 电话核实", "联系电话 13800138000", "户口本第3页", ""} {
+		if HoldsIDNumber(note) {
+			t.Errorf("%q: a number found", note)
+		}
+	}
+}

@@ -52,6 +52,7 @@ const (
 	// Relatives and their reviews.
 	CodeInvalidDecision  = "invalid_decision"
 	CodeInvalidNote      = "invalid_note"
+	CodeNoteHasDocument  = "note_has_document" // an operator's note must not hold a document number
 	CodeInvalidRelation  = "invalid_relation"
 	CodeRelativeDeleted  = "relative_deleted"
 	CodeRelativeExists   = "relative_exists"

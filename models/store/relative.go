@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	"healthcode/models"
 	"healthcode/models/document"
@@ -201,6 +202,19 @@ func (s *Store) Reviews(ctx context.Context, status string) ([]models.ReviewItem
 	return out, nil
 }
 
+// checkReviewNote refuses a review's note that is too long or holds what
+// looks like a document number: the applicant (or registrar) is shown it
+// as typed, and it is kept unsealed.
+func checkReviewNote(note string) error {
+	if utf8.RuneCountInString(note) > 500 {
+		return fault.Errorf(fault.KindInvalid, fault.CodeInvalidNote, "备注不超过500字")
+	}
+	if document.HoldsIDNumber(note) {
+		return fault.Errorf(fault.KindInvalid, fault.CodeNoteHasDocument, "备注中请勿填写证件号码")
+	}
+	return nil
+}
+
 // DecideReview approves or rejects a pending link with a note the
 // applicant sees. A link that is not pending is KindConflict.
 func (s *Store) DecideReview(ctx context.Context, id, decision, note, actor, requestID string) (*models.Relative, error) {
@@ -208,8 +222,8 @@ func (s *Store) DecideReview(ctx context.Context, id, decision, note, actor, req
 	if status == "" {
 		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidDecision, "decision 只能是 approve 或 reject")
 	}
-	if len([]rune(note)) > 500 {
-		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidNote, "备注不超过500字")
+	if err := checkReviewNote(note); err != nil {
+		return nil, err
 	}
 	now := s.clock.Now().UTC()
 	var r models.Relative

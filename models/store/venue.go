@@ -182,8 +182,8 @@ func (s *Store) DecideVenueReview(ctx context.Context, id, decision, note, actor
 	if state == "" {
 		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidDecision, "decision 只能是 approve 或 reject")
 	}
-	if len([]rune(note)) > 500 {
-		return nil, fault.Errorf(fault.KindInvalid, fault.CodeInvalidNote, "备注不超过500字")
+	if err := checkReviewNote(note); err != nil {
+		return nil, err
 	}
 	now := s.clock.Now().UTC()
 	var v models.Venue
