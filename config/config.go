@@ -177,6 +177,10 @@ type HTTP struct {
 	WriteTimeout    Duration `json:"write_timeout" env:"HEALTHCODE_HTTP_WRITE_TIMEOUT"`
 	IdleTimeout     Duration `json:"idle_timeout" env:"HEALTHCODE_HTTP_IDLE_TIMEOUT"`
 	ShutdownTimeout Duration `json:"shutdown_timeout" env:"HEALTHCODE_HTTP_SHUTDOWN_TIMEOUT"`
+	// UploadTimeout replaces the read and write timeouts of an operator's
+	// file upload (a list of up to the import limit), once its sender is
+	// known to be an operator.
+	UploadTimeout Duration `json:"upload_timeout" env:"HEALTHCODE_HTTP_UPLOAD_TIMEOUT"`
 	// DrainDelay is how long, after SIGTERM, /readyz answers 503 while the
 	// server still serves, so a balancer's health checks take the node out
 	// before it stops accepting; 0 stops at once (no balancer in front).
@@ -240,6 +244,7 @@ func Default() Config {
 		HTTP: HTTP{
 			ReadTimeout:     Duration(10 * time.Second),
 			WriteTimeout:    Duration(15 * time.Second),
+			UploadTimeout:   Duration(10 * time.Minute),
 			IdleTimeout:     Duration(120 * time.Second),
 			ShutdownTimeout: Duration(20 * time.Second),
 			MaxBodyBytes:    1 << 20,
@@ -427,7 +432,8 @@ func (c Config) Validate() error {
 	for name, d := range map[string]Duration{
 		"HEALTHCODE_HTTP_READ_TIMEOUT": c.HTTP.ReadTimeout, "HEALTHCODE_HTTP_WRITE_TIMEOUT": c.HTTP.WriteTimeout,
 		"HEALTHCODE_HTTP_IDLE_TIMEOUT": c.HTTP.IdleTimeout, "HEALTHCODE_HTTP_SHUTDOWN_TIMEOUT": c.HTTP.ShutdownTimeout,
-		"HEALTHCODE_SESSION_TTL": c.SessionTTL, "HEALTHCODE_CODE_TTL": c.CodeTTL,
+		"HEALTHCODE_HTTP_UPLOAD_TIMEOUT": c.HTTP.UploadTimeout,
+		"HEALTHCODE_SESSION_TTL":         c.SessionTTL, "HEALTHCODE_CODE_TTL": c.CodeTTL,
 	} {
 		if d <= 0 {
 			bad("%s must be a positive duration", name)

@@ -2,10 +2,19 @@ package handlers
 
 import (
 	"bytes"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"healthcode/config"
 	"healthcode/models"
 	"healthcode/models/fault"
 )
@@ -177,5 +186,71 @@ func testAuditKeepsBothRequestIDs(t *testing.T, driver func(*testSetup)) {
 	server, entry = grant("staff-2", "forged id; drop")
 	if entry.RequestID != server || entry.ClientRequestID != "" {
 		t.Errorf("a malformed client id: audit entry ids = %q / %q, want %q and none", entry.RequestID, entry.ClientRequestID, server)
+	}
+}
+
+// The server's own disk failing to take an upload (the data directory
+// unusable, the disk full) is 503, not the 400 of a bad file, and leaves no
+// job behind.
+func TestAnUploadTheDiskCannotTakeIs503(t *testing.T) {
+	e := newTestEnv(t, func(s *testSetup) {
+		f := filepath.Join(t.TempDir(), "not-a-directory")
+		if err := os.WriteFile(f, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		s.cfg.DataDir = f
+	})
+	rec := e.importList("community", "doc_type,doc_number,colour,reason\nresident_id,"+aliceNumber+",yellow,\n")
+	wantError(t, rec, 503, fault.CodeUnavailable)
+	var jobs int64
+	e.db.Table("import_jobs").Count(&jobs)
+	if jobs != 0 {
+		t.Errorf("%d import jobs after a refused upload", jobs)
+	}
+}
+
+// An operator's upload has the upload timeout to arrive in, not the read
+// timeout of ordinary requests: a list that takes longer than the read and
+// write timeouts to send (here 0.3 s; 10 s and 15 s by default, where a
+// 256 MB list on a slow link takes minutes) is taken and answered.
+func TestASlowUploadOutlivesTheReadTimeout(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		upload time.Duration
+		ok     bool
+	}{{"upload timeout", time.Minute, true}, {"read timeout only", 0, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newTestEnv(t, func(s *testSetup) { s.cfg.HTTP.UploadTimeout = config.Duration(c.upload) })
+			srv := httptest.NewUnstartedServer(e.handler)
+			srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+			srv.Start()
+			defer srv.Close()
+			pr, pw := io.Pipe()
+			w := multipart.NewWriter(pw)
+			go func() {
+				w.WriteField("source", "community")
+				f, _ := w.CreateFormFile("file", "list.csv")
+				f.Write([]byte("doc_type,doc_number,colour,reason\n"))
+				for i := range 8 { // 0.8 s in all
+					time.Sleep(100 * time.Millisecond)
+					fmt.Fprintf(f, "resident_id,%s,yellow,第%d批\n", aliceNumber, i)
+				}
+				w.Close()
+				pw.Close()
+			}()
+			req, _ := http.NewRequest("POST", srv.URL+"/api/v1/admin/status-imports", pr)
+			req.Header.Set("Content-Type", w.FormDataContentType())
+			req.Header.Set("Authorization", "Operator "+testOperatorKey)
+			resp, err := srv.Client().Do(req)
+			if err == nil {
+				defer resp.Body.Close()
+			}
+			switch {
+			case c.ok && (err != nil || resp.StatusCode != 202):
+				t.Fatalf("slow upload: %v %v", err, resp)
+			case !c.ok && err == nil && resp.StatusCode == 202:
+				t.Fatal("the read timeout did not apply: the test proves nothing")
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
@@ -29,6 +30,25 @@ func (u spooledUpload) remove() {
 	}
 }
 
+// errSpool is the server's own disk failing to take an upload (full, or
+// the data directory unusable): not the file's fault, so not 400.
+var errSpool = fault.Errorf(fault.KindUnavailable, fault.CodeUnavailable, "服务器暂时无法保存上传的文件，请稍后再试")
+
+// diskWriter writes to the spool file and keeps its first error apart
+// from the upload's own (a client gone, a body cut off).
+type diskWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *diskWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return n, err
+}
+
 // importDir is where uploads are spooled: under the data directory, which
 // only the service's user may read (files hold document numbers).
 func (api *API) importDir() string { return filepath.Join(api.cfg.DataDir, "imports") }
@@ -45,6 +65,15 @@ func (api *API) spoolUpload(c *gin.Context) (spooledUpload, error) {
 // the source and clear fields of a status list.
 func (api *API) spool(c *gin.Context, withSource bool) (spooledUpload, error) {
 	var u spooledUpload
+	// The server's read and write timeouts are for requests of a few kB:
+	// a list of up to 256 MB from an operator (known by now) gets the
+	// upload timeout to arrive and be answered in.
+	if d := api.cfg.HTTP.UploadTimeout.D(); d > 0 {
+		rc := http.NewResponseController(c.Writer)
+		deadline := time.Now().Add(d) // the connection's clock, not the service's
+		rc.SetReadDeadline(deadline)
+		rc.SetWriteDeadline(deadline)
+	}
 	mr, err := c.Request.MultipartReader()
 	if err != nil {
 		return u, fault.Errorf(fault.KindInvalid, codeFileRequired, "请以 multipart/form-data 上传 source 与 file").Wrap(err)
@@ -84,16 +113,20 @@ func (api *API) spool(c *gin.Context, withSource bool) (spooledUpload, error) {
 				return fail(fault.Errorf(fault.KindInvalid, codeInvalidUpload, "一次只能上传一个文件"))
 			}
 			if err := os.MkdirAll(api.importDir(), 0o700); err != nil {
-				return fail(err)
+				return fail(errSpool.Wrap(err))
 			}
 			f, err := os.CreateTemp(api.importDir(), "upload-*.csv")
 			if err != nil {
-				return fail(err)
+				return fail(errSpool.Wrap(err))
 			}
 			u.path = f.Name()
-			_, err = io.Copy(f, part)
-			if cerr := f.Close(); err == nil {
-				err = cerr
+			disk := &diskWriter{f: f}
+			_, err = io.Copy(disk, part)
+			if cerr := f.Close(); cerr != nil && disk.err == nil {
+				disk.err = cerr
+			}
+			if disk.err != nil {
+				return fail(errSpool.Wrap(disk.err))
 			}
 			if err != nil {
 				return fail(err)
