@@ -302,3 +302,55 @@ func TestVenueCodeClaims(t *testing.T) {
 	visitor, _ := e.verifiedUser(t, "carol", "陈可", carolNumber)
 	decode[checkInResponse](t, e.checkIn(visitor, shop.QR), 201)
 }
+
+// Venue rights are the person's through their account. An account that
+// loses its identity (an operator's unbind) can no longer list, export or
+// change its venues, nor a deputy's; a person who moves to another account
+// (a new phone) takes their venues and deputyships along. Visitors go on
+// checking in meanwhile: the place is still there.
+func TestVenueRightsFollowTheIdentity(t *testing.T) {
+	e := newTestEnv(t)
+	alice, aliceID := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	bob, _ := e.verifiedUser(t, "bob", "王波", bobNumber)
+	carol, _ := e.verifiedUser(t, "carol", "李娜", idNumber("31010419850606002"))
+	shop := decode[venueView](t, e.venue(alice, "欧阳便利店", creditHuawei), 201)
+	bakery := decode[venueView](t, e.venue(carol, "李娜面包房", creditHuawei), 201)
+	if rec := e.json("POST", "/api/v1/venues/"+bakery.ID+"/deputies", carol, map[string]string{"account_id": aliceID}); rec.Code != 201 {
+		t.Fatalf("deputy = %d %s", rec.Code, rec.Body)
+	}
+	decode[checkInResponse](t, e.checkIn(bob, shop.QR), 201)
+	manages := func(token string) int {
+		t.Helper()
+		return len(decode[struct{ Venues []venueView }](t, e.json("GET", "/api/v1/venues", token, nil), 200).Venues)
+	}
+	if got := manages(alice); got != 2 {
+		t.Fatalf("alice manages %d venues, want 2", got)
+	}
+
+	// Alice moves to a new phone: her venue and deputyship go with her.
+	moved, movedID := e.verifiedUser(t, "alice-new-phone", aliceName, aliceNumber)
+	if got := manages(moved); got != 2 {
+		t.Errorf("the new account manages %d venues, want 2", got)
+	}
+	if rec := e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins.csv", moved, nil); rec.Code != 200 || !strings.Contains(rec.Body.String(), "王*") {
+		t.Errorf("the new account's export = %d %q", rec.Code, rec.Body)
+	}
+	old := e.sandboxLogin(t, "alice").Token
+	if got := manages(old); got != 0 {
+		t.Errorf("the old account still manages %d venues", got)
+	}
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins.csv", old, nil), 404, fault.CodeVenueNotFound)
+
+	// An operator unbinds the new account: it keeps no rights either.
+	if rec := e.operator("DELETE", "/api/v1/admin/identities/"+movedID, map[string]string{"note": "误绑定，已核实"}); rec.Code != 200 {
+		t.Fatalf("unbind = %d %s", rec.Code, rec.Body)
+	}
+	unbound := e.sandboxLogin(t, "alice-new-phone").Token
+	if got := manages(unbound); got != 0 {
+		t.Errorf("an unbound account manages %d venues", got)
+	}
+	wantError(t, e.json("GET", "/api/v1/venues/"+shop.ID+"/checkins.csv", unbound, nil), 404, fault.CodeVenueNotFound)
+	wantError(t, e.json("GET", "/api/v1/venues/"+bakery.ID+"/checkins", unbound, nil), 404, fault.CodeVenueNotFound)
+	wantError(t, e.json("DELETE", "/api/v1/venues/"+shop.ID, unbound, nil), 404, fault.CodeVenueNotFound)
+	decode[checkInResponse](t, e.checkIn(bob, shop.QR), 201)
+}

@@ -207,8 +207,8 @@ func (s *Store) personForClaim(tx *gormDB, c *models.IdentityClaim, now time.Tim
 
 // moveBinding takes person p from any other account holding it: that account
 // loses the identity and every session (other nodes learn of it through the
-// revocation rows they poll), and the relative links it held move to the
-// account toAccountID, which now holds the person.
+// revocation rows they poll), and the relative links and venue rights it
+// held move to the account toAccountID, which now holds the person.
 func (s *Store) moveBinding(tx *gormDB, p *models.Person, toAccountID string, now time.Time, requestID string) error {
 	// Found without locking (a locking scan would lock every row it passes),
 	// then each holder locked by its key: the person's row, locked by the
@@ -235,8 +235,12 @@ func (s *Store) moveBinding(tx *gormDB, p *models.Person, toAccountID string, no
 		if err != nil {
 			return err
 		}
+		venues, err := moveVenues(tx, p, old.ID, toAccountID, now)
+		if err != nil {
+			return err
+		}
 		if err := tx.Create(&models.AuditEntry{At: now, Actor: "account:" + toAccountID, Action: "identity.move",
-			Subject: p.ID, Detail: fmt.Sprintf("from account:%s, %d relative links moved", old.ID, moved), RequestID: requestID}).Error; err != nil {
+			Subject: p.ID, Detail: fmt.Sprintf("from account:%s, %d relative links and %d venue rights moved", old.ID, moved, venues), RequestID: requestID}).Error; err != nil {
 			return err
 		}
 	}

@@ -57,12 +57,23 @@ func (s *Store) RegisterVenue(ctx context.Context, accountID string, registrarNo
 	return v, nil
 }
 
-// VenuesOf lists the venues an account registered or deputises for, newest
-// first (ended ones included).
+// managedBy is the condition on venues that an account (its id, given
+// twice) may manage one: as its registrar while the account still holds the
+// registrar's identity, or as a deputy while it holds one at all. Rights are
+// the person's through their account: an account that lost its identity (an
+// operator's unbind, the person moving to another phone) loses them, and
+// the person's new account takes them over (moveVenues).
+const managedBy = `(venues.registrar_account_id = ? AND EXISTS (SELECT 1 FROM accounts a JOIN persons p ON p.id = a.person_id
+	WHERE a.id = venues.registrar_account_id AND p.no = venues.registrar_person_no))
+ OR EXISTS (SELECT 1 FROM venue_deputies d JOIN accounts a ON a.id = d.account_id
+	WHERE d.venue_id = venues.id AND d.account_id = ? AND a.person_id IS NOT NULL)`
+
+// VenuesOf lists the venues an account manages (registered or deputises
+// for), newest first (ended ones included).
 func (s *Store) VenuesOf(ctx context.Context, accountID string) ([]models.Venue, error) {
 	var out []models.Venue
 	err := s.db.WithContext(ctx).
-		Where("registrar_account_id = ? OR id IN (SELECT venue_id FROM venue_deputies WHERE account_id = ?)", accountID, accountID).
+		Where(managedBy, accountID, accountID).
 		Order("created_at DESC, id").Limit(1000).Find(&out).Error
 	if err != nil {
 		return nil, fmt.Errorf("list venues: %w", err)
@@ -70,12 +81,11 @@ func (s *Store) VenuesOf(ctx context.Context, accountID string) ([]models.Venue,
 	return out, nil
 }
 
-// venueFor reads a venue the account registered or deputises for; any other
-// venue is KindNotFound, never revealing that it exists.
+// venueFor reads a venue the account manages; any other venue is
+// KindNotFound, never revealing that it exists.
 func venueFor(tx *gormDB, accountID, id string) (*models.Venue, error) {
 	var v models.Venue
-	err := tx.Where("id = ? AND (registrar_account_id = ? OR EXISTS (SELECT 1 FROM venue_deputies d WHERE d.venue_id = venues.id AND d.account_id = ?))",
-		id, accountID, accountID).Take(&v).Error
+	err := tx.Where("venues.id = ? AND ("+managedBy+")", id, accountID, accountID).Take(&v).Error
 	if err != nil {
 		return nil, notFoundAs(err, errVenueNotFound)
 	}
@@ -208,4 +218,31 @@ func (s *Store) DecideVenueReview(ctx context.Context, id, decision, note, actor
 		return nil, err
 	}
 	return &v, nil
+}
+
+// moveVenues hands the venues person p registered through account from,
+// and the deputyships it held, to account to: p now holds to, and from
+// holds nobody. Returns how many venues and deputyships moved.
+func moveVenues(tx *gormDB, p *models.Person, from, to string, now time.Time) (int64, error) {
+	var ids []string
+	if err := tx.Model(&models.Venue{}).Where("registrar_account_id = ? AND registrar_person_no = ?", from, p.No).Pluck("id", &ids).Error; err != nil {
+		return 0, err
+	}
+	if len(ids) > 0 {
+		if err := tx.Model(&models.Venue{}).Where("id IN ?", ids).Update("registrar_account_id", to).Error; err != nil {
+			return 0, err
+		}
+		for _, id := range ids {
+			if err := touchVenue(tx, id, now); err != nil {
+				return 0, err
+			}
+		}
+	}
+	// A deputyship the new account already holds stays one row.
+	if err := tx.Where("account_id = ? AND venue_id IN (SELECT venue_id FROM venue_deputies WHERE account_id = ?)", from, to).
+		Delete(&models.VenueDeputy{}).Error; err != nil {
+		return 0, err
+	}
+	res := tx.Model(&models.VenueDeputy{}).Where("account_id = ?", from).Update("account_id", to)
+	return int64(len(ids)) + res.RowsAffected, res.Error
 }

@@ -25,6 +25,16 @@ func TestVenueRegistryFollowsChanges(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The account holds the registrar's identity (rights are the
+		// person's through it).
+		registrar, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&models.Account{}).Where("id = ?", acct.ID).Update("person_id", registrar.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		no := registrar.No
 		book := models.NewVenueBook()
 		if err := s.RefreshVenues(ctx, book); err != nil || book.Len() != 0 {
 			t.Fatalf("empty registry: %d %v", book.Len(), err)
@@ -32,15 +42,15 @@ func TestVenueRegistryFollowsChanges(t *testing.T) {
 		app := func(name, credit string) models.VenueApplication {
 			return models.VenueApplication{Name: name, CreditCode: credit, Address: "上海市黄浦区南京东路1号", District: "310101", Kind: "shop"}
 		}
-		shop, err := s.RegisterVenue(ctx, acct.ID, 7, app("南京路商店", "91350100M000100Y43"), "req")
+		shop, err := s.RegisterVenue(ctx, acct.ID, no, app("南京路商店", "91350100M000100Y43"), "req")
 		if err != nil {
 			t.Fatal(err)
 		}
-		pilot, err := s.RegisterVenue(ctx, acct.ID, 7, app("试点商店", "91350100M000100Y44"), "req")
+		pilot, err := s.RegisterVenue(ctx, acct.ID, no, app("试点商店", "91350100M000100Y44"), "req")
 		if err != nil || pilot.State != models.VenuePendingReview {
 			t.Fatalf("pilot = %+v %v", pilot, err)
 		}
-		if _, err := s.RegisterVenue(ctx, acct.ID, 7, app("坏代码", "913501"), "req"); fault.CodeOf(err) != "invalid_credit_code" {
+		if _, err := s.RegisterVenue(ctx, acct.ID, no, app("坏代码", "913501"), "req"); fault.CodeOf(err) != "invalid_credit_code" {
 			t.Errorf("malformed credit code: %v", err)
 		}
 		policy := models.VenuePolicy{Venues: book}
@@ -58,7 +68,7 @@ func TestVenueRegistryFollowsChanges(t *testing.T) {
 		if err := s.RefreshVenues(ctx, book); err != nil || book.Len() != 2 {
 			t.Fatalf("registry of %d: %v", book.Len(), err)
 		}
-		if e, ok := book.Venue(shop.ID); !ok || e.RegistrarPersonNo != 7 || e.State != models.VenueActive || e.Generation != 1 {
+		if e, ok := book.Venue(shop.ID); !ok || e.RegistrarPersonNo != no || e.State != models.VenueActive || e.Generation != 1 {
 			t.Errorf("entry = %+v %v", e, ok)
 		}
 		if r := reason(shop.ID, 1); r != "" {
