@@ -304,7 +304,7 @@ func (api *API) registerSample(ctx context.Context, sampler, site, tube string, 
 }
 
 // identify fills in whose sample it is, from a code or a typed document
-// (creating the person on first sight).
+// (creating the person on first sight, when the tube would take them).
 func (api *API) identify(ctx context.Context, sm *models.Sample, req sampleRequest) error {
 	if req.QR != "" {
 		v, err := api.checker.Identify(ctx, req.QR)
@@ -331,7 +331,16 @@ func (api *API) identify(ctx context.Context, sm *models.Sample, req sampleReque
 	if err != nil {
 		return err
 	}
-	p, err := api.store.EnsurePerson(ctx, name, doc)
+	p, err := api.store.PersonByDocument(ctx, doc)
+	if fault.KindOf(err) == fault.KindNotFound {
+		// Someone new is recorded only for a registration the tube would
+		// take: a refused one (no such tube, sealed, full) leaves nobody
+		// behind under whatever name was typed.
+		if err := api.store.TubeTakes(ctx, sm.Tube, sm.Site); err != nil {
+			return err
+		}
+		p, err = api.store.EnsurePerson(ctx, name, doc)
+	}
 	if err != nil {
 		return err
 	}

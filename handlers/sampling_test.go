@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/document"
 	"healthcode/models/fault"
 )
 
@@ -208,4 +209,31 @@ func TestConcurrentSamplesRespectCapacity(t *testing.T) {
 			t.Errorf("rows %d, count %d, answers %v", rows, tube.Count, counts)
 		}
 	})
+}
+
+// A registration typed by hand that the tube refuses (none such, sealed,
+// full) leaves no person behind under the name typed: bad input changes
+// nothing.
+func TestARefusedTypedSampleRecordsNobody(t *testing.T) {
+	e := newTestEnv(t)
+	staff := e.makeSampler(t, "sampler", "张采样", samplerNumber, "徐汇区康健街道采样点")
+	if rec := e.json("POST", "/api/v1/sampling/tubes", staff, map[string]any{"tube": "T-00000001", "mode": 1}); rec.Code != 201 {
+		t.Fatalf("open = %d %s", rec.Code, rec.Body)
+	}
+	typed := func(sampleID, tube, number string) *httptest.ResponseRecorder {
+		return e.sample(staff, tube, map[string]string{"sample_id": sampleID, "doc_type": "resident_id", "doc_number": number, "name": "赵错名"})
+	}
+	if rec := typed("s-first-0001", "T-00000001", idNumber("31011519700101011")); rec.Code != 201 {
+		t.Fatalf("first = %d %s", rec.Code, rec.Body)
+	}
+	number := idNumber("31011519700101099")
+	wantError(t, typed("s-nosuch-0001", "T-99999999", number), 404, fault.CodeTubeNotFound)
+	wantError(t, typed("s-full-00001", "T-00000001", number), 409, fault.CodeTubeFull)
+	doc, err := document.Parse("resident_id", number, e.store.Today())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := e.store.PersonByDocument(t.Context(), doc); err == nil {
+		t.Errorf("a refused registration left person %s (%s) behind", p.MaskedName, p.MaskedDoc)
+	}
 }

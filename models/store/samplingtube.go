@@ -66,6 +66,26 @@ func (s *Store) SealTube(ctx context.Context, tube, site string) (*models.Tube, 
 	return &t, nil
 }
 
+// TubeTakes says whether the site's tube would take one more sample now:
+// nil, or the refusal the registration would get (KindNotFound with
+// CodeTubeNotFound, KindConflict with CodeTubeSealed or CodeTubeFull). A
+// look, not a hold: the registration decides under the tube's lock.
+func (s *Store) TubeTakes(ctx context.Context, tube, site string) error {
+	var t models.Tube
+	if err := s.db.WithContext(ctx).Where("tube = ?", tube).Limit(1).Find(&t).Error; err != nil {
+		return fmt.Errorf("read tube: %w", err)
+	}
+	switch {
+	case t.Tube == "" || t.Site != site:
+		return errTubeMissing
+	case t.State != models.TubeOpen:
+		return errTubeSealed
+	case t.Count >= t.Mode:
+		return errTubeFull
+	}
+	return nil
+}
+
 // TubeOf returns a tube of the site and its samples in order. Errors:
 // KindNotFound with CodeTubeNotFound (also for another site's).
 func (s *Store) TubeOf(ctx context.Context, tube, site string) (*models.Tube, []models.Sample, error) {
