@@ -96,6 +96,7 @@ func (api *API) checkIn(c *gin.Context) {
 		return
 	}
 	ids := slices.Compact(slices.Sorted(slices.Values(req.RelativeIDs)))
+	var links []*models.RelativeView
 	for _, id := range ids {
 		if id == "" || len(id) > 32 {
 			respondError(c, api.log, errBadRelativeIDs)
@@ -107,6 +108,7 @@ func (api *API) checkIn(c *gin.Context) {
 			return
 		}
 		people = append(people, models.CheckIn{PersonID: rel.PersonID, PersonNo: rel.PersonNo, MaskedName: rel.MaskedName, MaskedDoc: rel.MaskedDoc})
+		links = append(links, rel)
 	}
 	now := api.clock.Now()
 	statuses := make([]models.Status, len(people))
@@ -115,6 +117,12 @@ func (api *API) checkIn(c *gin.Context) {
 		people[i].Colour = statuses[i].Colour
 	}
 	visit := models.NewVisit(s.AccountID, v.Claims.Subject, people, now)
+	// Each relative's live colour and result is answered: a lookup through
+	// the link, audited as GET /relatives/:id/status is.
+	for _, link := range links {
+		visit.Audit = append(visit.Audit, models.AuditEntry{At: now.UTC(), Actor: "account:" + s.AccountID, Action: "relative.lookup",
+			Subject: link.ID, Detail: "person=" + link.PersonID + " checkin=" + visit.ID, RequestID: c.GetString(ctxRequestID)})
+	}
 	if err := api.visits.Submit(ctx, visit); err != nil {
 		respondError(c, api.log, err)
 		return

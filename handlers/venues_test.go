@@ -354,3 +354,31 @@ func TestVenueRightsFollowTheIdentity(t *testing.T) {
 	wantError(t, e.json("DELETE", "/api/v1/venues/"+shop.ID, unbound, nil), 404, fault.CodeVenueNotFound)
 	decode[checkInResponse](t, e.checkIn(bob, shop.QR), 201)
 }
+
+func TestACheckInWithRelativesIsAudited(t *testing.T) { onEveryDriver(t, testACheckInWithRelativesIsAudited) }
+
+// A check-in that names relatives answers each one's live colour and latest
+// result: a lookup through the link, audited (relative.lookup) in the
+// check-in's own transaction, as GET /relatives/:id/status is. One of the
+// holder alone writes no audit row.
+func testACheckInWithRelativesIsAudited(t *testing.T, driver func(*testSetup)) {
+	e, alice := familyEnv(t, driver)
+	mother := decode[relativeView](t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 201)
+	bob, _ := e.verifiedUser(t, "bob", "王波", bobNumber)
+	shop := decode[venueView](t, e.venue(bob, "王波便利店", creditHuawei), 201)
+	var before, after int64
+	e.db.Table("audit_log").Count(&before)
+	decode[checkInResponse](t, e.checkIn(alice, shop.QR), 201)
+	e.db.Table("audit_log").Count(&after)
+	if after != before {
+		t.Errorf("a check-in of the holder alone wrote %d audit rows", after-before)
+	}
+	got := decode[checkInResponse](t, e.checkIn(alice, shop.QR, mother.ID), 201)
+	if len(got.CheckIns) != 2 || got.CheckIns[1].Colour == "" {
+		t.Fatalf("check-in = %+v", got)
+	}
+	rows, err := e.store.AuditEntries(t.Context(), "relative.lookup", mother.ID)
+	if err != nil || len(rows) != 1 || !strings.Contains(rows[0].Detail, "checkin=") {
+		t.Errorf("relative.lookup audit of the check-in: %+v %v", rows, err)
+	}
+}

@@ -34,6 +34,9 @@ const MaxCheckInPeople = MaxRelatives + 1
 type Visit struct {
 	ID       string
 	CheckIns []CheckIn
+	// Audit is written with the check-ins, in their transaction: a visit
+	// that names relatives reads each one's live colour, a proxy lookup.
+	Audit []AuditEntry
 }
 
 // NewVisit makes a visit of the account at a venue at now for people.

@@ -26,8 +26,25 @@ func (s *Store) RecordVisits(ctx context.Context, visits []*models.Visit) error 
 		c := &rows[i]
 		return append(args, c.ID, c.VisitID, c.VenueID, c.AccountID, c.PersonID, c.PersonNo, c.MaskedName, c.MaskedDoc, string(c.Colour), c.CheckedInAt.UTC())
 	})
-	if _, err := s.db.ConnPool.ExecContext(ctx, insert, args...); err != nil {
-		return fmt.Errorf("record %d visits: %w", len(visits), databaseError(err))
+	var audit []models.AuditEntry
+	for _, v := range visits {
+		audit = append(audit, v.Audit...)
+	}
+	if len(audit) == 0 {
+		// Most visits: one statement, no transaction.
+		if _, err := s.db.ConnPool.ExecContext(ctx, insert, args...); err != nil {
+			return fmt.Errorf("record %d visits: %w", len(visits), databaseError(err))
+		}
+		return nil
+	}
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		if _, err := tx.Statement.ConnPool.ExecContext(ctx, insert, args...); err != nil {
+			return databaseError(err)
+		}
+		return tx.Create(&audit).Error
+	})
+	if err != nil {
+		return fmt.Errorf("record %d visits: %w", len(visits), err)
 	}
 	return nil
 }
