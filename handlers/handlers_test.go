@@ -131,6 +131,8 @@ func newTestEnv(t testing.TB, changes ...func(*testSetup)) *testEnv {
 	}
 	cfg := setup.cfg
 	db := storetest.OpenWithQueryTimeout(t, setup.driver, cfg.DB.QueryTimeout.D())
+	// The times GORM stamps are the store's clock's, as in serve.
+	db.Config.NowFunc = func() time.Time { return clock.Now().UTC() }
 	loc := cfg.Location()
 	st := store.NewStore(db, storetest.Vault(t), clock, loc)
 	key := storetest.RandomKey()

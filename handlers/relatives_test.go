@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"healthcode/models"
+	"healthcode/models/store"
 	"healthcode/models/codetoken"
 	"healthcode/models/document"
 	"healthcode/models/fault"
@@ -348,5 +349,47 @@ func TestUnconfirmedNameYieldsToTheOwner(t *testing.T) {
 	e.db.Table("persons").Where("name_verified_at IS NOT NULL").Count(&verified)
 	if verified != 3 { // alice, mom and bob passed face verification
 		t.Errorf("%d persons with a confirmed name, want 3", verified)
+	}
+}
+
+// A relative link that ended (deleted by its holder, rejected on review)
+// is kept as long as the audit that names it, then purged; a live one
+// stays.
+func TestEndedRelativeLinksArePurged(t *testing.T) {
+	e, alice := familyEnv(t)
+	mother := decode[relativeView](t, e.addRelative(alice, "李梅", "resident_id", motherNumber, "parent"), 201)
+	other := decode[relativeView](t, e.addRelative(alice, "赵六", "passport", "E99887766", "other"), 201)
+	child := decode[relativeView](t, e.addRelative(alice, "张伟", "passport", "E87654321", "other"), 201)
+	if rec := e.json("DELETE", "/api/v1/relatives/"+mother.ID, alice, nil); rec.Code != 200 {
+		t.Fatalf("delete = %d", rec.Code)
+	}
+	if rec := e.operator("POST", "/api/v1/admin/relative-reviews/"+other.ID, map[string]string{"decision": "reject", "note": "无法证明亲属关系"}); rec.Code != 200 {
+		t.Fatalf("reject = %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.operator("POST", "/api/v1/admin/relative-reviews/"+child.ID, map[string]string{"decision": "approve", "note": "出生证明已核验"}); rec.Code != 200 {
+		t.Fatalf("approve = %d %s", rec.Code, rec.Body)
+	}
+	cfg := e.api.cfg.Retention
+	purge := func() {
+		t.Helper()
+		if _, err := e.store.Purge(t.Context(), store.RetentionPolicy{Scans: cfg.Scans.D(), Tickets: cfg.Tickets.D(), CheckIns: cfg.CheckIns.D(),
+			Samples: cfg.Samples.D(), Audit: cfg.Audit.D(), SessionTTL: e.api.cfg.SessionTTL.D()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	left := func() []string {
+		var ids []string
+		e.db.Table("relatives").Order("id").Pluck("id", &ids)
+		return ids
+	}
+	e.clock.Advance(cfg.Audit.D() - time.Hour)
+	purge()
+	if got := left(); len(got) != 3 {
+		t.Fatalf("before the audit's retention: %d links left, want 3", len(got))
+	}
+	e.clock.Advance(2 * time.Hour)
+	purge()
+	if got := left(); len(got) != 1 || got[0] != child.ID {
+		t.Errorf("after it: links %v left, want only the live one %s", got, child.ID)
 	}
 }

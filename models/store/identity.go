@@ -179,7 +179,7 @@ func (s *Store) UnbindIdentity(ctx context.Context, r *models.Revocations, accou
 		if rev, err = revokeSessions(tx, accountID, now); err != nil {
 			return err
 		}
-		ended, err := endRelatives(tx, accountID, "账号身份已由运营人员解除")
+		ended, err := endRelatives(tx, accountID, "账号身份已由运营人员解除", now)
 		if err != nil {
 			return err
 		}

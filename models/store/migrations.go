@@ -873,6 +873,17 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{24, "index relative links by when they last changed, so ended ones are purged", func(tx *gorm.DB) error {
+		if err := addIndex(tx.Table("relatives").Migrator(), &m24Relative{}, "idx_relatives_updated"); err != nil {
+			return fmt.Errorf("create idx_relatives_updated: %w", err)
+		}
+		return nil
+	}},
+}
+
+// Frozen table shape of migration 24.
+type m24Relative struct {
+	UpdatedAt time.Time `gorm:"index:idx_relatives_updated"`
 }
 
 // Frozen table shapes of migration 23.

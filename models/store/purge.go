@@ -184,6 +184,11 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 		{table: "offline_codes", column: "expires_at", rule: "expired", before: now, textID: true,
 			also: "NOT EXISTS (SELECT 1 FROM offline_serials WHERE offline_serials.code_id = offline_codes.id)"},
 		{table: "offline_revocations", column: "revoked_at", rule: "outlived", before: now.Add(-codetoken.OfflineLifetime), idColumn: "seq"},
+		// A relative link that ended (deleted, unbound, rejected) is kept
+		// as long as the audit rows that name it, then goes: the account,
+		// the person and the relation are no longer in use.
+		{table: "relatives", column: "updated_at", rule: "ended", before: now.Add(-p.Audit), textID: true,
+			also: "status IN ('" + models.LinkDeleted + "', '" + models.LinkRejected + "')"},
 		{table: "audit_log", column: "at", rule: "recorded", before: now.Add(-p.Audit)},
 	}
 }

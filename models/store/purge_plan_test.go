@@ -27,6 +27,7 @@ func TestPurgeSelectsReadAnIndexRange(t *testing.T) {
 		{"INSERT INTO check_ins (id, visit_id, venue_id, account_id, person_id, person_no, masked_name, masked_doc, colour, checked_in_at) SELECT LPAD(seq, 28, '0'), LPAD(seq, 26, '0'), 'v', 'a', 'p', seq, '张*', '11**2X', 'green', ? FROM seq_1_to_%d", 1},
 		{"INSERT INTO sampling_tubes (tube, mode, site, sampler_account_id, count, state, short, opened_at, result) SELECT CONCAT('T-', LPAD(seq, 8, '0')), 20, 's', 'a', 0, 'open', 0, ?, '' FROM seq_1_to_%d", 1},
 		{"INSERT INTO audit_log (at, actor, action, subject, detail, request_id) SELECT ?, 'system', 'x', '', '', '' FROM seq_1_to_%d", 1},
+		{"INSERT INTO relatives (id, account_id, person_id, relation, status, evidence, decided_by, note, created_at, updated_at) SELECT CONCAT('r', seq), 'a', 'p', 'parent', 'deleted', '', '', '', ?, ? FROM seq_1_to_%d", 2},
 	}
 	for _, f := range fill {
 		args := []any{old}
@@ -39,7 +40,7 @@ func TestPurgeSelectsReadAnIndexRange(t *testing.T) {
 	}
 	want := map[string]string{"verifications": "PRIMARY", "h5_tickets": "idx_h5_tickets_expires_at",
 		"face_verifications": "idx_face_verifications_created_at", "session_revocations": "idx_session_revocations_created_at",
-		"audit_log": "idx_audit_log_at", "check_ins": "PRIMARY", "sampling_tubes": "idx_sampling_tubes_opened"}
+		"audit_log": "idx_audit_log_at", "check_ins": "PRIMARY", "sampling_tubes": "idx_sampling_tubes_opened", "relatives": "idx_relatives_updated"}
 	selects := store.PurgeSelects(db, defaultPolicy(), purgeNow, store.DefaultPurgeBatch)
 	for table, key := range want {
 		db.Exec("ANALYZE TABLE " + table)

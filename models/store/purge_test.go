@@ -187,6 +187,19 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		}
 		clock.Set(purgeNow)
 
+		// Relative links: an ended one (deleted, rejected) 180 days after it
+		// last changed; a live one never.
+		for i, l := range []struct {
+			status string
+			ago    time.Duration
+		}{{models.LinkDeleted, 181 * day}, {models.LinkRejected, 181 * day}, {models.LinkApproved, 400 * day}, {models.LinkDeleted, 179 * day}, {models.LinkPending, 181 * day}} {
+			at := purgeNow.Add(-l.ago)
+			if err := db.Exec("INSERT INTO relatives (id, account_id, person_id, relation, status, evidence, decided_by, note, created_at, updated_at) VALUES (?, 'acct', 'p', 'parent', ?, '', '', '', ?, ?)",
+				fmt.Sprintf("rel-%d", i), l.status, at, at).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+
 		report, err := s.Purge(ctx, defaultPolicy())
 		if err != nil {
 			t.Fatal(err)
@@ -198,7 +211,12 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		if fmt.Sprint(tubesLeft) != "[T-PURGE-0002 T-PURGE-0003]" || fmt.Sprint(samplesLeft) != "[purge-2-0-xx purge-3-0-xx]" {
 			t.Errorf("tubes left %v, samples left %v", tubesLeft, samplesLeft)
 		}
-		want := map[string]int64{"verifications": 2, "h5_tickets": 2, "face_verifications": 1, "session_revocations": 1, "status_changes": 1, "identity_claims": 2, "check_ins": 2, "samples": 3, "sampling_tubes": 2, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 1}
+		var linksLeft []string
+		db.Table("relatives").Order("id").Pluck("id", &linksLeft)
+		if fmt.Sprint(linksLeft) != "[rel-2 rel-3 rel-4]" {
+			t.Errorf("relative links left %v, want the live two and the one ended 179 days ago", linksLeft)
+		}
+		want := map[string]int64{"verifications": 2, "h5_tickets": 2, "face_verifications": 1, "session_revocations": 1, "status_changes": 1, "identity_claims": 2, "check_ins": 2, "samples": 3, "sampling_tubes": 2, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "relatives": 2, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) || report.Skipped {
 			t.Errorf("removed %v (skipped %v), want %v", got, report.Skipped, want)
 		}
@@ -236,7 +254,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 
 		runs, _ := s.AuditEntries(ctx, "retention.purge", "")
 		if len(runs) != 1 || runs[0].Actor != "system:purge" || !runs[0].At.Equal(purgeNow) ||
-			runs[0].Detail != "verifications=2 h5_tickets=2 face_verifications=1 session_revocations=1 status_changes=1 identity_claims=2 check_ins=2 samples=3 sampling_tubes=2 offline_serials=0 offline_codes=0 offline_revocations=0 audit_log=1" {
+			runs[0].Detail != "verifications=2 h5_tickets=2 face_verifications=1 session_revocations=1 status_changes=1 identity_claims=2 check_ins=2 samples=3 sampling_tubes=2 offline_serials=0 offline_codes=0 offline_revocations=0 relatives=2 audit_log=1" {
 			t.Errorf("purge audit rows %+v", runs)
 		}
 
@@ -256,7 +274,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "status_changes": 1, "identity_claims": 0, "check_ins": 1, "samples": 1, "sampling_tubes": 1, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 1}
+		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "status_changes": 1, "identity_claims": 0, "check_ins": 1, "samples": 1, "sampling_tubes": 1, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "relatives": 1, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("two days on, removed %v, want %v", got, want)
 		}
@@ -295,7 +313,7 @@ func TestPurgeWorksInBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "status_changes": 0, "identity_claims": 0, "check_ins": 0, "samples": 0, "sampling_tubes": 0, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "audit_log": 12}
+		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "status_changes": 0, "identity_claims": 0, "check_ins": 0, "samples": 0, "sampling_tubes": 0, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "relatives": 0, "audit_log": 12}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("removed %v in batches of 5, want %v", got, want)
 		}

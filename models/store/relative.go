@@ -258,8 +258,8 @@ func moveRelatives(tx *gormDB, fromAccountID, toAccountID string) (int64, error)
 }
 
 // endRelatives ends every live link an account holds, with a note.
-func endRelatives(tx *gormDB, accountID, note string) (int64, error) {
+func endRelatives(tx *gormDB, accountID, note string, now time.Time) (int64, error) {
 	res := tx.Model(&models.Relative{}).Where("account_id = ? AND status IN ?", accountID, []string{models.LinkApproved, models.LinkPending}).
-		Updates(map[string]any{"status": models.LinkDeleted, "note": note})
+		Updates(map[string]any{"status": models.LinkDeleted, "note": note, "updated_at": now})
 	return res.RowsAffected, res.Error
 }
