@@ -120,6 +120,7 @@ const (
 	CodeVenueDeputyLimit    = "venue_deputy_limit"
 	CodeVenueInactive       = "venue_inactive"
 	CodeVenueNotFound       = "venue_not_found"
+	CodeVenueLimit          = "venue_limit"
 	CodeVenueNotRegistrar   = "venue_not_registrar"
 	CodeVenueReviewClosed   = "venue_review_closed"
 	CodeVenueSuspended      = "venue_suspended"

@@ -30,9 +30,24 @@ func touchVenue(tx *gormDB, id string, now time.Time) error {
 	return tx.Model(&models.Venue{}).Where("id = ?", id).Update("rev", rev).Error
 }
 
+// Limits on one registrar's venues: every venue, ended ones too, is held in
+// every node's memory, so one account may not register without end.
+const (
+	// MaxLiveVenues is how many active or pending venues one account holds.
+	MaxLiveVenues = 200
+	// MaxVenuesPerDay is how many venues one account registers in 24 hours.
+	MaxVenuesPerDay = 20
+)
+
+var (
+	errTooManyVenues = fault.Errorf(fault.KindForbidden, fault.CodeVenueLimit, "每个账号最多同时登记 %d 个场所，请先注销不再使用的场所", MaxLiveVenues)
+	errVenuesToday   = fault.Errorf(fault.KindForbidden, fault.CodeVenueLimit, "每个账号一天内最多登记 %d 个场所，请明天再来", MaxVenuesPerDay)
+)
+
 // RegisterVenue registers a venue for the account, whose person (registrarNo)
 // becomes its registrar, audited. The caller has checked the account is
-// green. Errors: KindInvalid for a bad application.
+// green. Errors: KindInvalid for a bad application, KindForbidden with
+// CodeVenueLimit past MaxLiveVenues or MaxVenuesPerDay.
 func (s *Store) RegisterVenue(ctx context.Context, accountID string, registrarNo uint32, app models.VenueApplication, requestID string) (*models.Venue, error) {
 	state, err := app.Validate()
 	if err != nil {
@@ -42,6 +57,23 @@ func (s *Store) RegisterVenue(ctx context.Context, accountID string, registrarNo
 	v := &models.Venue{ID: models.NewID(), RegistrarAccountID: accountID, RegistrarPersonNo: registrarNo, Name: app.Name, Address: app.Address,
 		District: app.District, Kind: app.Kind, CreditCode: app.CreditCode, State: state, Generation: 1, CodeIssuedAt: now, CreatedAt: now}
 	err = s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		// The account's row, locked, orders its registrations: the limits
+		// below hold also for ones made at once.
+		if err := tx.Clauses(lockForUpdate).Select("id").Take(&models.Account{}, "id = ?", accountID).Error; err != nil {
+			return notFoundAs(err, errAccountNotFound)
+		}
+		var counts struct{ Live, Today int64 }
+		if err := tx.Model(&models.Venue{}).Where("registrar_account_id = ?", accountID).
+			Select("COALESCE(SUM(CASE WHEN state IN ? THEN 1 ELSE 0 END), 0) AS live, COALESCE(SUM(CASE WHEN created_at > ? THEN 1 ELSE 0 END), 0) AS today",
+				[]string{models.VenueActive, models.VenuePendingReview}, now.Add(-24*time.Hour)).Scan(&counts).Error; err != nil {
+			return err
+		}
+		switch {
+		case counts.Live >= MaxLiveVenues:
+			return errTooManyVenues
+		case counts.Today >= MaxVenuesPerDay:
+			return errVenuesToday
+		}
 		if err := tx.Create(v).Error; err != nil {
 			return err
 		}

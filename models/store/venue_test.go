@@ -108,3 +108,72 @@ func TestVenueRegistryFollowsChanges(t *testing.T) {
 		}
 	})
 }
+
+// One account registers at most MaxVenuesPerDay venues in 24 hours and
+// holds at most MaxLiveVenues active or pending ones: every venue, ended
+// ones too, is held in every node's memory.
+func TestOneAccountsVenuesAreBounded(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		ctx := context.Background()
+		clock := &setClock{now: purgeNow}
+		s := store.NewStore(db, storetest.Vault(t), clock, shanghai)
+		acct, err := s.UpsertAccount(ctx, "sandbox", "registrar", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		registrar, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Model(&models.Account{}).Where("id = ?", acct.ID).Update("person_id", registrar.ID).Error; err != nil {
+			t.Fatal(err)
+		}
+		app := models.VenueApplication{Name: "南京路商店", CreditCode: "91350100M000100Y43", Address: "上海市黄浦区南京东路1号", District: "310101", Kind: "shop"}
+		register := func() (*models.Venue, error) { return s.RegisterVenue(ctx, acct.ID, registrar.No, app, "req") }
+		var first *models.Venue
+		for i := range store.MaxVenuesPerDay {
+			v, err := register()
+			if err != nil {
+				t.Fatalf("venue %d: %v", i+1, err)
+			}
+			if first == nil {
+				first = v
+			}
+		}
+		// Ending one frees no registration of the day.
+		if _, err := s.EndVenue(ctx, acct.ID, first.ID, "req"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := register(); fault.CodeOf(err) != fault.CodeVenueLimit {
+			t.Fatalf("venue %d of the day: %v, want venue_limit", store.MaxVenuesPerDay+1, err)
+		}
+		// Day after day up to the live limit, then no more.
+		for day := 2; ; day++ {
+			if day > store.MaxLiveVenues/store.MaxVenuesPerDay+3 {
+				t.Fatal("the live limit never held")
+			}
+			clock.Set(clock.Now().Add(24*time.Hour + time.Minute))
+			took := 0
+			for range store.MaxVenuesPerDay + 1 {
+				if _, err := register(); err != nil {
+					if fault.CodeOf(err) != fault.CodeVenueLimit {
+						t.Fatal(err)
+					}
+					break
+				}
+				took++
+			}
+			if took > store.MaxVenuesPerDay {
+				t.Fatalf("day %d took %d venues", day, took)
+			}
+			if took == 0 {
+				break
+			}
+		}
+		var n int64
+		db.Table("venues").Where("registrar_account_id = ? AND state IN ?", acct.ID, []string{models.VenueActive, models.VenuePendingReview}).Count(&n)
+		if n != store.MaxLiveVenues {
+			t.Errorf("%d live venues, want %d", n, store.MaxLiveVenues)
+		}
+	})
+}
