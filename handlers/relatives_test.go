@@ -9,10 +9,10 @@ import (
 	"time"
 
 	"healthcode/models"
-	"healthcode/models/store"
 	"healthcode/models/codetoken"
 	"healthcode/models/document"
 	"healthcode/models/fault"
+	"healthcode/models/store"
 )
 
 // idNumber makes a valid resident ID from its first 17 digits.

@@ -355,7 +355,9 @@ func TestVenueRightsFollowTheIdentity(t *testing.T) {
 	decode[checkInResponse](t, e.checkIn(bob, shop.QR), 201)
 }
 
-func TestACheckInWithRelativesIsAudited(t *testing.T) { onEveryDriver(t, testACheckInWithRelativesIsAudited) }
+func TestACheckInWithRelativesIsAudited(t *testing.T) {
+	onEveryDriver(t, testACheckInWithRelativesIsAudited)
+}
 
 // A check-in that names relatives answers each one's live colour and latest
 // result: a lookup through the link, audited (relative.lookup) in the
