@@ -54,14 +54,37 @@ func unreachable(err error) bool {
 	case errors.As(err, &myErr):
 		return mysqlUnavailable[myErr.Number]
 	case errors.As(err, &liteErr):
-		return liteErr.Code()&0xff == sqlite3.SQLITE_INTERRUPT // a deadline interrupted it
+		return sqliteUnavailable[liteErr.Code()&0xff]
 	}
 	return false
 }
 
-// mysqlUnavailable are the MySQL, MariaDB and TiDB errors that mean "not
-// now" rather than "never".
+// sqliteUnavailable are the SQLite primary result codes of a database that
+// cannot serve: a deadline interrupted the statement, or the file's disk
+// is full, failing, read-only or gone. (A corrupt file is not among them:
+// that is a disaster to log as one, not an outage to wait out.)
+var sqliteUnavailable = map[int]bool{
+	sqlite3.SQLITE_INTERRUPT: true,
+	sqlite3.SQLITE_FULL:      true,
+	sqlite3.SQLITE_IOERR:     true,
+	sqlite3.SQLITE_READONLY:  true,
+	sqlite3.SQLITE_CANTOPEN:  true,
+	sqlite3.SQLITE_NOMEM:     true,
+}
+
+// mysqlUnavailable are the MySQL, MariaDB and TiDB errors that mean the
+// database cannot serve now (down, full, out of memory, refusing the
+// service's account) rather than that the statement is wrong: a citizen is
+// told to retry later, and the operator's alert is the outage log line.
 var mysqlUnavailable = map[uint16]bool{
+	1021: true, // ER_DISK_FULL
+	1030: true, // ER_GET_ERRNO: the storage engine failed (a full or failing disk)
+	1037: true, // ER_OUTOFMEMORY
+	1038: true, // ER_OUT_OF_SORTMEMORY
+	1041: true, // ER_OUT_OF_RESOURCES
+	1044: true, // ER_DBACCESS_DENIED_ERROR: the account lost its grant
+	1045: true, // ER_ACCESS_DENIED_ERROR: credentials rotated under the node
+	1114: true, // ER_RECORD_FILE_FULL: the table is full
 	1040: true, // ER_CON_COUNT_ERROR: too many connections
 	1203: true, // ER_TOO_MANY_USER_CONNECTIONS
 	1053: true, // ER_SERVER_SHUTDOWN

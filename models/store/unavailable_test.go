@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
@@ -39,6 +40,9 @@ func TestDatabaseErrorsInTheVocabulary(t *testing.T) {
 		{"too many connections", &mysqldriver.MySQLError{Number: 1040, Message: "Too many connections"}, fault.KindUnavailable},
 		{"server shutting down", &mysqldriver.MySQLError{Number: 1053}, fault.KindUnavailable},
 		{"read-only during failover", &mysqldriver.MySQLError{Number: 1290}, fault.KindUnavailable},
+		{"disk full", &mysqldriver.MySQLError{Number: 1021}, fault.KindUnavailable},
+		{"table full", &mysqldriver.MySQLError{Number: 1114}, fault.KindUnavailable},
+		{"credentials rotated", &mysqldriver.MySQLError{Number: 1045}, fault.KindUnavailable},
 		{"lock wait timeout", &mysqldriver.MySQLError{Number: 1205}, fault.KindBusy},
 		{"deadlock", &mysqldriver.MySQLError{Number: 1213}, fault.KindBusy},
 		{"syntax error", &mysqldriver.MySQLError{Number: 1064}, ""},
@@ -67,5 +71,31 @@ func TestDatabaseErrorsInTheVocabulary(t *testing.T) {
 	}
 	if databaseError(nil) != nil {
 		t.Error("nil became an error")
+	}
+}
+
+// A SQLite file the service cannot write (read-only here; full or failing
+// alike) is the database unavailable, not an internal error.
+func TestAReadOnlySQLiteFileIsUnavailable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ro.db")
+	rw, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := rw.Exec("CREATE TABLE t (x INTEGER)"); err != nil {
+		t.Fatal(err)
+	}
+	rw.Close()
+	ro, err := sql.Open("sqlite", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	_, err = ro.Exec("INSERT INTO t VALUES (1)")
+	if err == nil {
+		t.Fatal("a read-only file took a write")
+	}
+	if got := databaseError(err); fault.KindOf(got) != fault.KindUnavailable {
+		t.Errorf("%v became %v, want unavailable", err, got)
 	}
 }
