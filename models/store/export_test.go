@@ -105,3 +105,11 @@ const LoadDataFrom = loadDataFrom
 
 // MaxOfflineIssuesPerDay is how many offline codes a person is issued in 24 hours at most.
 const MaxOfflineIssuesPerDay = maxOfflineIssuesPerDay
+
+// SetVenueBatch makes a venue refresh read n venues a statement until the
+// test ends.
+func SetVenueBatch(t interface{ Cleanup(func()) }, n int) {
+	old := venueBatch
+	venueBatch = n
+	t.Cleanup(func() { venueBatch = old })
+}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -174,6 +175,48 @@ func TestOneAccountsVenuesAreBounded(t *testing.T) {
 		db.Table("venues").Where("registrar_account_id = ? AND state IN ?", acct.ID, []string{models.VenueActive, models.VenuePendingReview}).Count(&n)
 		if n != store.MaxLiveVenues {
 			t.Errorf("%d live venues, want %d", n, store.MaxLiveVenues)
+		}
+	})
+}
+
+// A refresh reads the registry in batches by (version, id): a cold start
+// gets every venue, also ones that share a version across a batch's end,
+// and a later refresh only those changed since.
+func TestVenueRefreshReadsInBatches(t *testing.T) {
+	storetest.Drivers(t, func(t *testing.T, db *gorm.DB) {
+		store.SetVenueBatch(t, 3)
+		ctx := context.Background()
+		s := store.NewStore(db, storetest.Vault(t), &setClock{now: purgeNow}, shanghai)
+		var ids []string
+		for i := range 8 {
+			acct, err := s.UpsertAccount(ctx, "sandbox", fmt.Sprintf("registrar-%d", i), "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, err := s.RegisterVenue(ctx, acct.ID, uint32(i+1), models.VenueApplication{Name: fmt.Sprintf("第%d号商店", i), CreditCode: "91350100M000100Y43",
+				Address: "上海市黄浦区南京东路1号", District: "310101", Kind: "shop"}, "req")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, v.ID)
+		}
+		// Three venues of one version, across the first batch's end.
+		var revs []int64
+		db.Table("venues").Order("rev").Pluck("rev", &revs)
+		if err := db.Exec("UPDATE venues SET rev = ? WHERE rev IN ?", revs[2], []int64{revs[2], revs[3], revs[4]}).Error; err != nil {
+			t.Fatal(err)
+		}
+		book := models.NewVenueBook()
+		if err := s.RefreshVenues(ctx, book); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if _, ok := book.Venue(id); !ok {
+				t.Errorf("venue %s missing after a cold refresh of %d", id, book.Len())
+			}
+		}
+		if book.Len() != len(ids) {
+			t.Errorf("%d venues in the book, want %d", book.Len(), len(ids))
 		}
 	})
 }
