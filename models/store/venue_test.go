@@ -15,6 +15,26 @@ import (
 	"healthcode/models/storetest"
 )
 
+// registrarAccount makes an account holding a registrar's identity (venue
+// rights are the person's through it) and returns it with the person's
+// number.
+func registrarAccount(t *testing.T, db *gorm.DB, s *store.Store) (*models.Account, uint32) {
+	t.Helper()
+	ctx := context.Background()
+	acct, err := s.UpsertAccount(ctx, "sandbox", "registrar", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	registrar, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Model(&models.Account{}).Where("id = ?", acct.ID).Update("person_id", registrar.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	return acct, registrar.No
+}
+
 // TestVenueRegistryFollowsChanges: the registry in memory reads only the
 // venues changed since its snapshot, and the venue policy answers from it.
 func TestVenueRegistryFollowsChanges(t *testing.T) {
@@ -22,20 +42,7 @@ func TestVenueRegistryFollowsChanges(t *testing.T) {
 		ctx := context.Background()
 		clock := &setClock{now: purgeNow}
 		s := store.NewStore(db, storetest.Vault(t), clock, shanghai)
-		acct, err := s.UpsertAccount(ctx, "sandbox", "registrar", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		// The account holds the registrar's identity (rights are the
-		// person's through it).
-		registrar, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Model(&models.Account{}).Where("id = ?", acct.ID).Update("person_id", registrar.ID).Error; err != nil {
-			t.Fatal(err)
-		}
-		no := registrar.No
+		acct, no := registrarAccount(t, db, s)
 		book := models.NewVenueBook()
 		if err := s.RefreshVenues(ctx, book); err != nil || book.Len() != 0 {
 			t.Fatalf("empty registry: %d %v", book.Len(), err)
@@ -118,19 +125,9 @@ func TestOneAccountsVenuesAreBounded(t *testing.T) {
 		ctx := context.Background()
 		clock := &setClock{now: purgeNow}
 		s := store.NewStore(db, storetest.Vault(t), clock, shanghai)
-		acct, err := s.UpsertAccount(ctx, "sandbox", "registrar", "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		registrar, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := db.Model(&models.Account{}).Where("id = ?", acct.ID).Update("person_id", registrar.ID).Error; err != nil {
-			t.Fatal(err)
-		}
+		acct, no := registrarAccount(t, db, s)
 		app := models.VenueApplication{Name: "南京路商店", CreditCode: "91350100M000100Y43", Address: "上海市黄浦区南京东路1号", District: "310101", Kind: "shop"}
-		register := func() (*models.Venue, error) { return s.RegisterVenue(ctx, acct.ID, registrar.No, app, "req") }
+		register := func() (*models.Venue, error) { return s.RegisterVenue(ctx, acct.ID, no, app, "req") }
 		var first *models.Venue
 		for i := range store.MaxVenuesPerDay {
 			v, err := register()
