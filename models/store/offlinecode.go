@@ -57,7 +57,7 @@ func (s *Store) IssueOfflineCode(ctx context.Context, personID, actor, requestID
 		var err error
 		code, err = s.issueOffline(tx, &person, person.BirthDate, actor, requestID, now)
 		return err
-	})
+	}, s.readCommitted()...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -65,7 +65,9 @@ func (s *Store) IssueOfflineCode(ctx context.Context, personID, actor, requestID
 }
 
 // issueOffline issues person's next offline code inside tx, judging
-// eligibility by birthDate, and audits it.
+// eligibility by birthDate, and audits it. tx must read committed data:
+// the day's count is read after the person's lock, and under repeatable
+// read it would see the snapshot from before the wait.
 func (s *Store) issueOffline(tx *gormDB, person *models.Person, birthDate, actor, requestID string, now time.Time) (*models.OfflineCode, error) {
 	if ok, err := s.offlineEligible(tx, birthDate, person.DocHash, now); err != nil {
 		return nil, err
