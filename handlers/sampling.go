@@ -331,16 +331,18 @@ func (api *API) identify(ctx context.Context, sm *models.Sample, req sampleReque
 	if err != nil {
 		return err
 	}
-	p, err := api.store.PersonByDocument(ctx, doc)
-	if fault.KindOf(err) == fault.KindNotFound {
-		// Someone new is recorded only for a registration the tube would
-		// take: a refused one (no such tube, sealed, full) leaves nobody
-		// behind under whatever name was typed.
+	// Someone new is recorded only for a registration the tube would take:
+	// a refused one (no such tube, sealed, full) leaves nobody behind under
+	// whatever name was typed. EnsurePerson then finds or records them, and
+	// checks the typed name against the one on record either way.
+	if _, err := api.store.PersonByDocument(ctx, doc); fault.KindOf(err) == fault.KindNotFound {
 		if err := api.store.TubeTakes(ctx, sm.Tube, sm.Site); err != nil {
 			return err
 		}
-		p, err = api.store.EnsurePerson(ctx, name, doc)
+	} else if err != nil {
+		return err
 	}
+	p, err := api.store.EnsurePerson(ctx, name, doc)
 	if err != nil {
 		return err
 	}

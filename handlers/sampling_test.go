@@ -236,4 +236,14 @@ func TestARefusedTypedSampleRecordsNobody(t *testing.T) {
 	if p, err := e.store.PersonByDocument(t.Context(), doc); err == nil {
 		t.Errorf("a refused registration left person %s (%s) behind", p.MaskedName, p.MaskedDoc)
 	}
+	// Someone already on record is registered by hand only under the name
+	// on record: a document number alone names nobody.
+	e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	if rec := e.json("POST", "/api/v1/sampling/tubes", staff, map[string]any{"tube": "T-00000002", "mode": 10}); rec.Code != 201 {
+		t.Fatalf("open = %d %s", rec.Code, rec.Body)
+	}
+	wantError(t, typed("s-wrong-0001", "T-00000002", aliceNumber), 400, fault.CodeNameMismatch)
+	if rec := e.sample(staff, "T-00000002", map[string]string{"sample_id": "s-right-0001", "doc_type": "resident_id", "doc_number": aliceNumber, "name": aliceName}); rec.Code != 201 {
+		t.Errorf("the name on record = %d %s", rec.Code, rec.Body)
+	}
 }
