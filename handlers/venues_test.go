@@ -308,8 +308,10 @@ func TestVenueCodeClaims(t *testing.T) {
 // change its venues, nor a deputy's; a person who moves to another account
 // (a new phone) takes their venues and deputyships along. Visitors go on
 // checking in meanwhile: the place is still there.
-func TestVenueRightsFollowTheIdentity(t *testing.T) {
-	e := newTestEnv(t)
+func TestVenueRightsFollowTheIdentity(t *testing.T) { onEveryDriver(t, testVenueRightsFollowTheIdentity) }
+
+func testVenueRightsFollowTheIdentity(t *testing.T, driver func(*testSetup)) {
+	e := newTestEnv(t, driver)
 	alice, aliceID := e.verifiedUser(t, "alice", aliceName, aliceNumber)
 	bob, _ := e.verifiedUser(t, "bob", "王波", bobNumber)
 	carol, _ := e.verifiedUser(t, "carol", "李娜", idNumber("31010419850606002"))
@@ -382,5 +384,52 @@ func testACheckInWithRelativesIsAudited(t *testing.T, driver func(*testSetup)) {
 	rows, err := e.store.AuditEntries(t.Context(), "relative.lookup", mother.ID)
 	if err != nil || len(rows) != 1 || !strings.Contains(rows[0].Detail, "checkin=") {
 		t.Errorf("relative.lookup audit of the check-in: %+v %v", rows, err)
+	}
+}
+
+// A deputyship is the person's it was given to: another person who binds
+// the account after an unbind gets none of it, and the person's next
+// account has it back; a person unbound first and bound on a new phone
+// later takes their venues along too. A deputy must hold an identity.
+func TestVenueRightsArePersonsNotAccounts(t *testing.T) {
+	onEveryDriver(t, testVenueRightsArePersonsNotAccounts)
+}
+
+func testVenueRightsArePersonsNotAccounts(t *testing.T, driver func(*testSetup)) {
+	e := newTestEnv(t, driver)
+	alice, aliceID := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	carol, _ := e.verifiedUser(t, "carol", "李娜", idNumber("31010419850606002"))
+	bakery := decode[venueView](t, e.venue(carol, "李娜面包房", creditHuawei), 201)
+	shop := decode[venueView](t, e.venue(alice, "欧阳便利店", creditHuawei), 201)
+	anonymous := e.sandboxLogin(t, "nobody-yet")
+	wantError(t, e.json("POST", "/api/v1/venues/"+bakery.ID+"/deputies", carol, map[string]string{"account_id": anonymous.Account.ID}), 400, fault.CodeInvalidDeputy)
+	if rec := e.json("POST", "/api/v1/venues/"+bakery.ID+"/deputies", carol, map[string]string{"account_id": aliceID}); rec.Code != 201 {
+		t.Fatalf("deputy = %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.operator("DELETE", "/api/v1/admin/identities/"+aliceID, map[string]string{"note": "误绑定，已核实"}); rec.Code != 200 {
+		t.Fatalf("unbind = %d %s", rec.Code, rec.Body)
+	}
+	// Bob binds the account alice was unbound from: nothing of hers.
+	bobOnIt, acct := e.verifiedUser(t, "alice", "王波", bobNumber)
+	if acct != aliceID {
+		t.Fatalf("another account: %s", acct)
+	}
+	if got := decode[struct{ Venues []venueView }](t, e.json("GET", "/api/v1/venues", bobOnIt, nil), 200).Venues; len(got) != 0 {
+		t.Errorf("bob manages %d venues of alice's", len(got))
+	}
+	wantError(t, e.json("GET", "/api/v1/venues/"+bakery.ID+"/checkins", bobOnIt, nil), 404, fault.CodeVenueNotFound)
+	// Alice binds on a new phone: her venue and her deputyship follow.
+	moved, _ := e.verifiedUser(t, "alice-new-phone", aliceName, aliceNumber)
+	got := decode[struct{ Venues []venueView }](t, e.json("GET", "/api/v1/venues", moved, nil), 200).Venues
+	if len(got) != 2 {
+		t.Fatalf("alice on her new phone manages %d venues, want 2", len(got))
+	}
+	for _, id := range []string{shop.ID, bakery.ID} {
+		if rec := e.json("GET", "/api/v1/venues/"+id+"/checkins", moved, nil); rec.Code != 200 {
+			t.Errorf("register of %s on the new phone = %d %s", id, rec.Code, rec.Body)
+		}
+	}
+	if rows, _ := e.store.AuditEntries(t.Context(), "venue.rights_move", ""); len(rows) == 0 {
+		t.Error("the move of venue rights is not audited")
 	}
 }

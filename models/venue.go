@@ -69,8 +69,11 @@ func (v *Venue) CreditCodeMasked() string { return document.MaskNumber(v.CreditC
 type VenueDeputy struct {
 	VenueID   string `gorm:"primaryKey;size:32"`
 	AccountID string `gorm:"primaryKey;size:32"`
-	AddedBy   string
-	AddedAt   time.Time
+	// PersonNo is the person the right was given to: it holds while the
+	// account holds them, and moves with them to a new account.
+	PersonNo uint32
+	AddedBy  string
+	AddedAt  time.Time
 }
 
 // TableName names the table.

@@ -235,14 +235,18 @@ func (s *Store) moveBinding(tx *gormDB, p *models.Person, toAccountID string, no
 		if err != nil {
 			return err
 		}
-		venues, err := moveVenues(tx, p, old.ID, toAccountID, now)
-		if err != nil {
-			return err
-		}
 		if err := tx.Create(&models.AuditEntry{At: now, Actor: "account:" + toAccountID, Action: "identity.move",
-			Subject: p.ID, Detail: fmt.Sprintf("from account:%s, %d relative links and %d venue rights moved", old.ID, moved, venues), RequestID: requestID}).Error; err != nil {
+			Subject: p.ID, Detail: fmt.Sprintf("from account:%s, %d relative links moved", old.ID, moved), RequestID: requestID}).Error; err != nil {
 			return err
 		}
 	}
-	return nil
+	// Venue rights are the person's: they come to the account that holds
+	// them now, from wherever they were left (also an account unbound
+	// before this bind).
+	venues, err := moveVenues(tx, p, toAccountID, now)
+	if err != nil || venues == 0 {
+		return err
+	}
+	return tx.Create(&models.AuditEntry{At: now, Actor: "account:" + toAccountID, Action: "venue.rights_move",
+		Subject: p.ID, Detail: fmt.Sprintf("%d venue rights moved", venues), RequestID: requestID}).Error
 }

@@ -879,11 +879,25 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{25, "a venue's deputy is a person through their account: record whom each deputyship was given to", func(tx *gorm.DB) error {
+		if err := addColumn(tx.Table("venue_deputies").Migrator(), &m25VenueDeputy{}, "PersonNo"); err != nil {
+			return fmt.Errorf("add venue_deputies.person_no: %w", err)
+		}
+		// The person each deputy account holds now; one that holds none
+		// (0) deputises for nobody until given the right again.
+		return tx.Exec("UPDATE venue_deputies SET person_no = COALESCE((SELECT p.no FROM accounts a JOIN persons p ON p.id = a.person_id " +
+			"WHERE a.id = venue_deputies.account_id), 0) WHERE person_no = 0").Error
+	}},
 }
 
 // Frozen table shape of migration 24.
 type m24Relative struct {
 	UpdatedAt time.Time `gorm:"index:idx_relatives_updated"`
+}
+
+// Frozen table shape of migration 25.
+type m25VenueDeputy struct {
+	PersonNo uint32 `gorm:"not null;default:0"`
 }
 
 // Frozen table shapes of migration 23.

@@ -90,15 +90,16 @@ func (s *Store) RegisterVenue(ctx context.Context, accountID string, registrarNo
 }
 
 // managedBy is the condition on venues that an account (its id, given
-// twice) may manage one: as its registrar while the account still holds the
-// registrar's identity, or as a deputy while it holds one at all. Rights are
-// the person's through their account: an account that lost its identity (an
-// operator's unbind, the person moving to another phone) loses them, and
-// the person's new account takes them over (moveVenues).
+// twice) may manage one: as its registrar, or as a deputy, while the account
+// holds the person the right was given to. Rights are the person's through
+// their account: an account that lost its identity (an operator's unbind,
+// the person moving to another phone) loses them, another person bound to
+// it later gets none, and the person's next account takes them over
+// (moveVenues).
 const managedBy = `(venues.registrar_account_id = ? AND EXISTS (SELECT 1 FROM accounts a JOIN persons p ON p.id = a.person_id
 	WHERE a.id = venues.registrar_account_id AND p.no = venues.registrar_person_no))
- OR EXISTS (SELECT 1 FROM venue_deputies d JOIN accounts a ON a.id = d.account_id
-	WHERE d.venue_id = venues.id AND d.account_id = ? AND a.person_id IS NOT NULL)`
+ OR EXISTS (SELECT 1 FROM venue_deputies d JOIN accounts a ON a.id = d.account_id JOIN persons p ON p.id = a.person_id
+	WHERE d.venue_id = venues.id AND d.account_id = ? AND p.no = d.person_no)`
 
 // VenuesOf lists the venues an account manages (registered or deputises
 // for), newest first (ended ones included).
@@ -187,7 +188,8 @@ func (s *Store) RotateVenueCode(ctx context.Context, accountID, id, requestID st
 // KindForbidden for a deputy asking, KindConflict beyond MaxVenueDeputies.
 func (s *Store) AddVenueDeputy(ctx context.Context, accountID, id, deputyID, requestID string) error {
 	_, err := s.changeVenue(ctx, accountID, id, "venue.deputy_add", requestID, func(tx *gormDB, v *models.Venue, now time.Time) error {
-		if err := tx.Take(&models.Account{}, "id = ?", deputyID).Error; err != nil {
+		var deputy models.Account
+		if err := tx.Take(&deputy, "id = ?", deputyID).Error; err != nil {
 			return notFoundAs(err, errAccountNotFound)
 		}
 		if deputyID == accountID {
@@ -200,8 +202,16 @@ func (s *Store) AddVenueDeputy(ctx context.Context, accountID, id, deputyID, req
 		if n >= models.MaxVenueDeputies {
 			return fault.Errorf(fault.KindConflict, fault.CodeVenueDeputyLimit, "每个场所最多%d名协管人", models.MaxVenueDeputies)
 		}
-		d := models.VenueDeputy{VenueID: id, AccountID: deputyID, AddedBy: accountID, AddedAt: now}
-		return tx.Where(models.VenueDeputy{VenueID: id, AccountID: deputyID}).FirstOrCreate(&d).Error
+		// The right is the person's the deputy account holds.
+		var p models.Person
+		if deputy.PersonID == nil || tx.Select("no").Take(&p, "id = ?", *deputy.PersonID).Error != nil {
+			return fault.Errorf(fault.KindInvalid, fault.CodeInvalidDeputy, "协管人须先完成实名认证")
+		}
+		d := models.VenueDeputy{VenueID: id, AccountID: deputyID, PersonNo: p.No, AddedBy: accountID, AddedAt: now}
+		if err := tx.Where(models.VenueDeputy{VenueID: id, AccountID: deputyID}).Assign(models.VenueDeputy{PersonNo: p.No}).FirstOrCreate(&d).Error; err != nil {
+			return err
+		}
+		return nil
 	})
 	return err
 }
@@ -252,12 +262,13 @@ func (s *Store) DecideVenueReview(ctx context.Context, id, decision, note, actor
 	return &v, nil
 }
 
-// moveVenues hands the venues person p registered through account from,
-// and the deputyships it held, to account to: p now holds to, and from
-// holds nobody. Returns how many venues and deputyships moved.
-func moveVenues(tx *gormDB, p *models.Person, from, to string, now time.Time) (int64, error) {
+// moveVenues gives account to, which now holds person p, the venues p
+// registered and the deputyships given to p, wherever they were held (an
+// account p has moved away from, or one an operator unbound). Returns how
+// many moved.
+func moveVenues(tx *gormDB, p *models.Person, to string, now time.Time) (int64, error) {
 	var ids []string
-	if err := tx.Model(&models.Venue{}).Where("registrar_account_id = ? AND registrar_person_no = ?", from, p.No).Pluck("id", &ids).Error; err != nil {
+	if err := tx.Model(&models.Venue{}).Where("registrar_person_no = ? AND registrar_account_id <> ?", p.No, to).Pluck("id", &ids).Error; err != nil {
 		return 0, err
 	}
 	if len(ids) > 0 {
@@ -270,11 +281,38 @@ func moveVenues(tx *gormDB, p *models.Person, from, to string, now time.Time) (i
 			}
 		}
 	}
-	// A deputyship the new account already holds stays one row.
-	if err := tx.Where("account_id = ? AND venue_id IN (SELECT venue_id FROM venue_deputies WHERE account_id = ?)", from, to).
-		Delete(&models.VenueDeputy{}).Error; err != nil {
+	// Each venue's deputyship given to p ends up one row, the new
+	// account's: p may have left one on several accounts, and the new
+	// account may hold a row of the venue already (given to whoever it held
+	// before, who holds it no longer).
+	var rows []models.VenueDeputy
+	if err := tx.Where("person_no = ? AND account_id <> ?", p.No, to).Order("venue_id, account_id").Find(&rows).Error; err != nil {
 		return 0, err
 	}
-	res := tx.Model(&models.VenueDeputy{}).Where("account_id = ?", from).Update("account_id", to)
-	return int64(len(ids)) + res.RowsAffected, res.Error
+	moved := int64(len(ids))
+	for i, d := range rows {
+		row := tx.Model(&models.VenueDeputy{}).Where("venue_id = ? AND account_id = ?", d.VenueID, d.AccountID)
+		if i > 0 && rows[i-1].VenueID == d.VenueID { // the venue's first row moved already
+			if err := row.Delete(&models.VenueDeputy{}).Error; err != nil {
+				return 0, err
+			}
+			continue
+		}
+		var theirs int64
+		if err := tx.Model(&models.VenueDeputy{}).Where("venue_id = ? AND account_id = ?", d.VenueID, to).Count(&theirs).Error; err != nil {
+			return 0, err
+		}
+		if theirs > 0 {
+			if err := tx.Model(&models.VenueDeputy{}).Where("venue_id = ? AND account_id = ?", d.VenueID, to).Update("person_no", p.No).Error; err != nil {
+				return 0, err
+			}
+			if err := row.Delete(&models.VenueDeputy{}).Error; err != nil {
+				return 0, err
+			}
+		} else if err := row.Update("account_id", to).Error; err != nil {
+			return 0, err
+		}
+		moved++
+	}
+	return moved, nil
 }
