@@ -308,7 +308,9 @@ func TestVenueCodeClaims(t *testing.T) {
 // change its venues, nor a deputy's; a person who moves to another account
 // (a new phone) takes their venues and deputyships along. Visitors go on
 // checking in meanwhile: the place is still there.
-func TestVenueRightsFollowTheIdentity(t *testing.T) { onEveryDriver(t, testVenueRightsFollowTheIdentity) }
+func TestVenueRightsFollowTheIdentity(t *testing.T) {
+	onEveryDriver(t, testVenueRightsFollowTheIdentity)
+}
 
 func testVenueRightsFollowTheIdentity(t *testing.T, driver func(*testSetup)) {
 	e := newTestEnv(t, driver)
