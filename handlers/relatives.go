@@ -2,10 +2,9 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"io"
-	"mime/multipart"
 	"net/http"
+	"os"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -267,37 +266,23 @@ func (api *API) importBirths(c *gin.Context) {
 }
 
 // importReference hands the uploaded file to load as a stream it may read
-// more than once (the upload spills to disk beyond a megabyte).
+// more than once: spooled to disk as it arrives, as the list imports are
+// (with the upload timeout, and the server's disk failing a 503).
 func (api *API) importReference(c *gin.Context, load func(context.Context, func() (io.ReadCloser, error)) (int, error)) {
-	f, err := uploadedFile(c)
+	u, err := api.spool(c, false)
+	if err == nil && u.path == "" {
+		err = fault.Errorf(fault.KindInvalid, codeFileRequired, "请在 file 字段上传CSV文件")
+	}
 	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}
-	defer f.Close()
-	open := func() (io.ReadCloser, error) {
-		if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return nil, err
-		}
-		return io.NopCloser(f), nil
-	}
+	defer u.remove()
+	open := func() (io.ReadCloser, error) { return os.Open(u.path) }
 	n, err := load(c.Request.Context(), open)
 	if err != nil {
 		respondError(c, api.log, err)
 		return
 	}
 	c.JSON(http.StatusCreated, gin.H{"rows": n})
-}
-
-// uploadedFile opens the multipart field "file".
-func uploadedFile(c *gin.Context) (multipart.File, error) {
-	fh, err := c.FormFile("file")
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return nil, err
-		}
-		return nil, fault.Errorf(fault.KindInvalid, codeFileRequired, "请在 file 字段上传CSV文件")
-	}
-	return fh.Open()
 }
