@@ -121,7 +121,9 @@ func (api *API) checkIn(c *gin.Context) {
 	// the link, audited as GET /relatives/:id/status is.
 	for _, link := range links {
 		visit.Audit = append(visit.Audit, models.AuditEntry{At: now.UTC(), Actor: "account:" + s.AccountID, Action: "relative.lookup",
-			Subject: link.ID, Detail: "person=" + link.PersonID + " checkin=" + visit.ID, RequestID: c.GetString(ctxRequestID)})
+			Subject: link.ID, Detail: "person=" + link.PersonID + " checkin=" + visit.ID, RequestID: c.GetString(ctxRequestID),
+			// Written by the group-commit writer, whose context is not this request's.
+			ClientRequestID: models.ClientRequestID(ctx)})
 	}
 	if err := api.visits.Submit(ctx, visit); err != nil {
 		respondError(c, api.log, err)

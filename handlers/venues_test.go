@@ -379,12 +379,14 @@ func testACheckInWithRelativesIsAudited(t *testing.T, driver func(*testSetup)) {
 	if after != before {
 		t.Errorf("a check-in of the holder alone wrote %d audit rows", after-before)
 	}
-	got := decode[checkInResponse](t, e.checkIn(alice, shop.QR, mother.ID), 201)
+	body := bytes.NewReader(mustJSON(map[string]any{"venue_qr": shop.QR, "relative_ids": []string{mother.ID}}))
+	got := decode[checkInResponse](t, e.do("POST", "/api/v1/checkins", body, "Content-Type", "application/json", "Authorization", "Bearer "+alice,
+		"X-Request-Id", "gateway-req-0001"), 201)
 	if len(got.CheckIns) != 2 || got.CheckIns[1].Colour == "" {
 		t.Fatalf("check-in = %+v", got)
 	}
 	rows, err := e.store.AuditEntries(t.Context(), "relative.lookup", mother.ID)
-	if err != nil || len(rows) != 1 || !strings.Contains(rows[0].Detail, "checkin=") {
+	if err != nil || len(rows) != 1 || !strings.Contains(rows[0].Detail, "checkin=") || rows[0].ClientRequestID != "gateway-req-0001" {
 		t.Errorf("relative.lookup audit of the check-in: %+v %v", rows, err)
 	}
 }
