@@ -73,17 +73,56 @@ var (
 	eighteenCharPattern = regexp.MustCompile(`^[0-9]{17}[0-9X]$`)
 )
 
-// idNumberInText finds what looks like a resident ID number (18 characters,
-// or the 15 digits of the old cards) or a long run of digits inside free text.
+// idNumberInText finds a run of 15 to 18 digits (the last may be X): a
+// resident ID number of either generation, or as long a number of another
+// kind, none of which belongs in free text.
 var idNumberInText = regexp.MustCompile(`[0-9]{14,17}[0-9X]`)
+
+// groupedNumber finds digits typed in groups, one separator between each.
+var groupedNumber = regexp.MustCompile(`[0-9]+(?:[ \-./_\x{2013}\x{2014}\x{00B7}][0-9]+)+X?`)
 
 // HoldsIDNumber reports whether free text (an operator's note) holds what
 // looks like a document number, which must not be written where masked
 // data is expected. It reads the text as a number is read when typed
-// (full-width digits, spaces between groups) and also takes hyphens as
-// group separators, so 110105 1949… or １１０１０５… is found too.
+// (full-width characters, a lower-case x): a run of 15 to 18 digits is
+// one; so are digits typed in groups (110105 19491231 002X, with spaces,
+// hyphens, dots, slashes or dashes) that make a resident ID number with a
+// valid check digit, or the 15 digits of an old card. A phone number
+// beside a date is not one.
 func HoldsIDNumber(text string) bool {
-	return idNumberInText.MatchString(strings.ReplaceAll(NormalizeNumber(text), "-", ""))
+	text = strings.ToUpper(strings.Map(func(r rune) rune {
+		switch {
+		case r >= '！' && r <= '～':
+			return r - ('！' - '!')
+		case r == '\u3000':
+			return ' '
+		}
+		return r
+	}, text))
+	if idNumberInText.MatchString(text) {
+		return true
+	}
+	for _, m := range groupedNumber.FindAllString(text, -1) {
+		d := strings.Map(func(r rune) rune {
+			if r >= '0' && r <= '9' || r == 'X' {
+				return r
+			}
+			return -1
+		}, m)
+		switch {
+		case len(d) == 18 && eighteenCharPattern.MatchString(d) && CheckDigit(d[:17]) == d[17]:
+			return true
+		case len(d) == 15 && !strings.Contains(d, "X") && oldCardDate(d[6:12]):
+			return true
+		}
+	}
+	return false
+}
+
+// oldCardDate says whether yymmdd is a date, as on a 15-digit card.
+func oldCardDate(yymmdd string) bool {
+	_, err := time.Parse("060102", yymmdd)
+	return err == nil
 }
 
 // Parse validates a document number of the given type and returns it
