@@ -81,6 +81,11 @@ func TestADeletedLinksNucleicCodeNoLongerSamples(t *testing.T) {
 		t.Fatalf("delete link = %d %s", rec.Code, rec.Body)
 	}
 	wantError(t, e.sample(staff, "T-00000001", map[string]string{"sample_id": "s-link-0002", "qr": qr}), 400, codeRevoked)
+	// Verify still answers it no health code, telling nothing of the link.
+	verifier := e.makeVerifier(t, "gate", "王门卫", idNumber("31010419800808001"))
+	if got := decode[verifyBody](t, e.json("POST", "/api/v1/verify", verifier, map[string]string{"qr": qr}), 200); got.Result != "invalid" || got.Reason != "not_a_health_code" {
+		t.Errorf("verify of the ended link's 核酸码 = %+v", got)
+	}
 	// The holder's own code names no link and still stands.
 	if rec := e.sample(staff, "T-00000001", map[string]string{"sample_id": "s-own-0001", "qr": own}); rec.Code != 201 {
 		t.Fatalf("the holder's own code: %d %s", rec.Code, rec.Body)

@@ -138,10 +138,13 @@ func (ch *Checker) WithOffline(book *OfflineBook) *Checker {
 // a policy's (the database down: KindUnavailable).
 func (ch *Checker) Check(ctx context.Context, qr string) (Verdict, error) {
 	v, err := ch.Identify(ctx, qr)
-	if err != nil || v.Result != ResultValid {
+	if err != nil {
 		return v, err
 	}
-	if hc, ok := ch.policies[v.Claims.Kind].(notHealthCoder); ok {
+	// A genuine code that only identifies is no health code, whether it
+	// still identifies or not: a verifier learns nothing of its holder's
+	// links from it.
+	if hc, ok := ch.policies[v.Claims.Kind].(notHealthCoder); ok && v.Genuine && (v.Result == ResultValid || v.Result == ResultRevoked) {
 		return Verdict{Result: ResultInvalid, Reason: hc.NotHealthCode(), Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
 	}
 	return v, nil
