@@ -78,6 +78,7 @@ var sqliteUnavailable = map[int]bool{
 // told to retry later, and the operator's alert is the outage log line.
 var mysqlUnavailable = map[uint16]bool{
 	1021: true, // ER_DISK_FULL
+	1026: true, // ER_ERROR_ON_WRITE: a failing disk
 	1030: true, // ER_GET_ERRNO: the storage engine failed (a full or failing disk)
 	1037: true, // ER_OUTOFMEMORY
 	1038: true, // ER_OUT_OF_SORTMEMORY
