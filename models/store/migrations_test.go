@@ -381,3 +381,52 @@ func TestMigrations19To21RunAgain(t *testing.T) {
 		})
 	}
 }
+
+// Migration 25 gives each deputyship the person its account held then (or
+// none, 0, for an account holding nobody), and runs again over its own
+// column.
+func TestMigration25RecordsTheDeputysPerson(t *testing.T) {
+	for _, driver := range []string{"sqlite", "mysql"} {
+		t.Run(driver, func(t *testing.T) {
+			db := emptyDB(t, driver)
+			if err := store.MigrateTo(db, 25); err != nil {
+				t.Fatal(err)
+			}
+			s := store.NewStore(db, storetest.Vault(t), &setClock{now: purgeNow}, shanghai)
+			ctx := context.Background()
+			p, err := s.EnsurePerson(ctx, "欧阳娜娜", mustParse(t, "resident_id", "11010519491231002X"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			bound, err := s.UpsertAccount(ctx, "sandbox", "deputy", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Model(&models.Account{}).Where("id = ?", bound.ID).Update("person_id", p.ID)
+			nobody, err := s.UpsertAccount(ctx, "sandbox", "nobody", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, a := range []string{bound.ID, nobody.ID} {
+				if err := db.Exec("INSERT INTO venue_deputies (venue_id, account_id, added_by, added_at, person_no) VALUES ('v1', ?, 'r', ?, 0)", a, purgeNow).Error; err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := store.ForgetMigration(db, 25); err != nil {
+				t.Fatal(err)
+			}
+			if err := store.MigrateTo(db, 25); err != nil {
+				t.Fatalf("migration 25 again: %v", err)
+			}
+			got := map[string]uint32{}
+			var rows []models.VenueDeputy
+			db.Find(&rows)
+			for _, r := range rows {
+				got[r.AccountID] = r.PersonNo
+			}
+			if got[bound.ID] != p.No || got[nobody.ID] != 0 || len(got) != 2 {
+				t.Errorf("deputies' persons %v, want %s → %d and %s → 0", got, bound.ID, p.No, nobody.ID)
+			}
+		})
+	}
+}
