@@ -437,3 +437,60 @@ func testVenueRightsArePersonsNotAccounts(t *testing.T, driver func(*testSetup))
 		t.Error("the move of venue rights is not audited")
 	}
 }
+
+// A deputy who comes to hold the registrar's old account (unbound, then
+// bound by the deputy) is still only a deputy: the venue is not theirs to
+// end, rotate or hand out; the registrar, bound again, has it back.
+func TestADeputyOnTheRegistrarsAccountIsNoRegistrar(t *testing.T) {
+	onEveryDriver(t, testADeputyOnTheRegistrarsAccountIsNoRegistrar)
+}
+
+func testADeputyOnTheRegistrarsAccountIsNoRegistrar(t *testing.T, driver func(*testSetup)) {
+	e := newTestEnv(t, driver)
+	carol, carolID := e.verifiedUser(t, "carol", "李娜", idNumber("31010419850606002"))
+	_, aliceID := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	bakery := decode[venueView](t, e.venue(carol, "李娜面包房", creditHuawei), 201)
+	if rec := e.json("POST", "/api/v1/venues/"+bakery.ID+"/deputies", carol, map[string]string{"account_id": aliceID}); rec.Code != 201 {
+		t.Fatalf("deputy = %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.operator("DELETE", "/api/v1/admin/identities/"+carolID, map[string]string{"note": "误绑定，已核实"}); rec.Code != 200 {
+		t.Fatalf("unbind = %d %s", rec.Code, rec.Body)
+	}
+	aliceOnIt, acct := e.verifiedUser(t, "carol", aliceName, aliceNumber)
+	if acct != carolID {
+		t.Fatalf("another account %s", acct)
+	}
+	if rec := e.json("GET", "/api/v1/venues/"+bakery.ID+"/checkins", aliceOnIt, nil); rec.Code != 200 {
+		t.Errorf("the deputy's register = %d %s", rec.Code, rec.Body)
+	}
+	wantError(t, e.json("POST", "/api/v1/venues/"+bakery.ID+"/rotate", aliceOnIt, nil), 403, fault.CodeVenueNotRegistrar)
+	wantError(t, e.json("DELETE", "/api/v1/venues/"+bakery.ID, aliceOnIt, nil), 403, fault.CodeVenueNotRegistrar)
+	carolNew, _ := e.verifiedUser(t, "carol-new-phone", "李娜", idNumber("31010419850606002"))
+	if rec := e.json("POST", "/api/v1/venues/"+bakery.ID+"/rotate", carolNew, nil); rec.Code != 200 {
+		t.Errorf("the registrar on her new phone rotates = %d %s", rec.Code, rec.Body)
+	}
+}
+
+// Two deputies of one venue whose accounts change hands keep each their
+// own right: bob, unbound, then on a new phone, is still a deputy, though
+// alice came to hold his old account.
+func TestADeputyshipFollowsItsPersonOnly(t *testing.T) {
+	e := newTestEnv(t)
+	carol, _ := e.verifiedUser(t, "carol", "李娜", idNumber("31010419850606002"))
+	_, aliceID := e.verifiedUser(t, "alice", aliceName, aliceNumber)
+	_, bobID := e.verifiedUser(t, "bob", "王波", bobNumber)
+	bakery := decode[venueView](t, e.venue(carol, "李娜面包房", creditHuawei), 201)
+	for _, id := range []string{aliceID, bobID} {
+		if rec := e.json("POST", "/api/v1/venues/"+bakery.ID+"/deputies", carol, map[string]string{"account_id": id}); rec.Code != 201 {
+			t.Fatalf("deputy = %d %s", rec.Code, rec.Body)
+		}
+	}
+	if rec := e.operator("DELETE", "/api/v1/admin/identities/"+bobID, map[string]string{"note": "误绑定，已核实"}); rec.Code != 200 {
+		t.Fatalf("unbind = %d %s", rec.Code, rec.Body)
+	}
+	e.verifiedUser(t, "bob", aliceName, aliceNumber) // alice takes bob's old account
+	bobNew, _ := e.verifiedUser(t, "bob-new", "王波", bobNumber)
+	if rec := e.json("GET", "/api/v1/venues/"+bakery.ID+"/checkins", bobNew, nil); rec.Code != 200 {
+		t.Errorf("bob's register on his new phone = %d %s", rec.Code, rec.Body)
+	}
+}

@@ -65,13 +65,12 @@ func (Venue) TableName() string { return "venues" }
 // last two characters.
 func (v *Venue) CreditCodeMasked() string { return document.MaskNumber(v.CreditCode) }
 
-// VenueDeputy is an account a registrar lets view a venue's records.
+// VenueDeputy is a person a registrar lets view a venue's records, through
+// whichever account holds them: the right follows the person from phone to
+// phone, and never passes to whoever binds an account after them.
 type VenueDeputy struct {
-	VenueID   string `gorm:"primaryKey;size:32"`
-	AccountID string `gorm:"primaryKey;size:32"`
-	// PersonNo is the person the right was given to: it holds while the
-	// account holds them, and moves with them to a new account.
-	PersonNo uint32
+	VenueID  string `gorm:"primaryKey;size:32"`
+	PersonNo uint32 `gorm:"primaryKey;autoIncrement:false"`
 	AddedBy  string
 	AddedAt  time.Time
 }

@@ -78,17 +78,15 @@ var (
 // kind, none of which belongs in free text.
 var idNumberInText = regexp.MustCompile(`[0-9]{14,17}[0-9X]`)
 
-// groupedNumber finds digits typed in groups, one separator between each.
-var groupedNumber = regexp.MustCompile(`[0-9]+(?:[ \-./_\x{2013}\x{2014}\x{00B7}][0-9]+)+X?`)
-
 // HoldsIDNumber reports whether free text (an operator's note) holds what
 // looks like a document number, which must not be written where masked
-// data is expected. It reads the text as a number is read when typed
-// (full-width characters, a lower-case x): a run of 15 to 18 digits is
-// one; so are digits typed in groups (110105 19491231 002X, with spaces,
-// hyphens, dots, slashes or dashes) that make a resident ID number with a
-// valid check digit, or the 15 digits of an old card. A phone number
-// beside a date is not one.
+// data is expected. It reads the text as a number is typed (full-width
+// characters, a lower-case x): a run of 15 to 18 digits is one; so are
+// digits typed in groups — split by spaces, dashes, dots, commas, slashes —
+// that make 17 or 18 characters with a birth date where an ID number has it
+// (check digit right, wrong or left off: a mistyped number is still one), or the 15
+// digits of an old card (a province, a date). A mobile number does not
+// start one, so a phone beside a date or a year is not one.
 func HoldsIDNumber(text string) bool {
 	text = strings.ToUpper(strings.Map(func(r rune) rune {
 		switch {
@@ -102,27 +100,89 @@ func HoldsIDNumber(text string) bool {
 	if idNumberInText.MatchString(text) {
 		return true
 	}
-	for _, m := range groupedNumber.FindAllString(text, -1) {
-		d := strings.Map(func(r rune) rune {
-			if r >= '0' && r <= '9' || r == 'X' {
-				return r
+	for _, groups := range digitGroups(text) {
+		for i := range groups {
+			if mobileNumber(groups[i]) {
+				continue
 			}
-			return -1
-		}, m)
-		switch {
-		case len(d) == 18 && eighteenCharPattern.MatchString(d) && CheckDigit(d[:17]) == d[17]:
-			return true
-		case len(d) == 15 && !strings.Contains(d, "X") && oldCardDate(d[6:12]):
-			return true
+			d := ""
+			for _, g := range groups[i:] {
+				if d += g; len(d) > 18 {
+					break
+				}
+				if looksLikeIDNumber(d) {
+					return true
+				}
+			}
 		}
 	}
 	return false
 }
 
-// oldCardDate says whether yymmdd is a date, as on a 15-digit card.
-func oldCardDate(yymmdd string) bool {
-	_, err := time.Parse("060102", yymmdd)
-	return err == nil
+// digitGroups splits text into runs of digit groups (an X may close one, or
+// stand alone after a separator), each run's groups split only by
+// separators.
+func digitGroups(text string) [][]string {
+	var runs [][]string
+	var run []string
+	var group strings.Builder
+	endGroup := func() {
+		if group.Len() > 0 {
+			run = append(run, group.String())
+			group.Reset()
+		}
+	}
+	endRun := func() {
+		endGroup()
+		if len(run) > 1 {
+			runs = append(runs, run)
+		}
+		run = nil
+	}
+	for _, r := range text {
+		switch {
+		case r >= '0' && r <= '9':
+			if strings.HasSuffix(group.String(), "X") {
+				endGroup()
+			}
+			group.WriteRune(r)
+		case r == 'X':
+			group.WriteRune(r)
+			endGroup()
+		case separator(r):
+			endGroup()
+		default:
+			endRun()
+		}
+	}
+	endRun()
+	return runs
+}
+
+// separator says whether r may stand between the groups of a typed number.
+func separator(r rune) bool {
+	return unicode.IsSpace(r) || unicode.Is(unicode.Pd, r) || strings.ContainsRune(".,/_·、，−", r)
+}
+
+// mobileNumber says whether a group is a mainland mobile number.
+func mobileNumber(g string) bool {
+	return len(g) == 11 && g[0] == '1' && g[1] >= '3' && g[1] <= '9'
+}
+
+// looksLikeIDNumber says whether d (digits, perhaps an X) is shaped as a
+// resident ID number: 17 digits, and perhaps a digit or X, with a birth
+// date at 6–14, or an old card's 15 digits with a province and a date.
+func looksLikeIDNumber(d string) bool {
+	switch {
+	case len(d) == 18 && eighteenCharPattern.MatchString(d), len(d) == 17 && !strings.Contains(d, "X"):
+		// 17 digits are an ID number too: the 18th is computed from them.
+		b, err := time.Parse("20060102", d[6:14])
+		return err == nil && b.Year() >= 1890 && b.Year() <= 2099
+	case len(d) == 15 && !strings.Contains(d, "X"):
+		_, err := time.Parse("060102", d[6:12])
+		return err == nil && mainlandProvinces[d[:2]]
+	}
+	return false
 }
 
 // Parse validates a document number of the given type and returns it

@@ -879,14 +879,47 @@ var migrations = []migration{
 		}
 		return nil
 	}},
-	{25, "a venue's deputy is a person through their account: record whom each deputyship was given to", func(tx *gorm.DB) error {
-		if err := addColumn(tx.Table("venue_deputies").Migrator(), &m25VenueDeputy{}, "PersonNo"); err != nil {
-			return fmt.Errorf("add venue_deputies.person_no: %w", err)
+	{25, "a venue's deputy is a person, whichever account holds them: deputyships keyed by venue and person; venues indexed by their registrar", func(tx *gorm.DB) error {
+		m := tx.Migrator()
+		switch {
+		case !m.HasTable("venue_deputies") && m.HasTable("venue_deputies_25"):
+			// A run stopped between the drop and the rename.
+		case m.HasColumn("venue_deputies", "account_id"):
+			if m.HasTable("venue_deputies_25") { // a run that stopped before the drop
+				if err := tx.Exec("DROP TABLE venue_deputies_25").Error; err != nil {
+					return err
+				}
+			}
+			if err := createTables(tx, map[string]any{"venue_deputies_25": &m25VenueDeputy{}}); err != nil {
+				return err
+			}
+			if err := binaryIdentifiers(tx, "venue deputy", "ALTER TABLE `venue_deputies_25` "+binColumn("venue_id", 32)+", "+binColumn("added_by", 32)); err != nil {
+				return err
+			}
+			// Each account's right goes to the person it holds now; one of
+			// an account holding nobody gave nobody anything.
+			if err := tx.Exec("INSERT INTO venue_deputies_25 (venue_id, person_no, added_by, added_at) " +
+				"SELECT d.venue_id, p.no, MIN(d.added_by), MIN(d.added_at) FROM venue_deputies d " +
+				"JOIN accounts a ON a.id = d.account_id JOIN persons p ON p.id = a.person_id GROUP BY d.venue_id, p.no").Error; err != nil {
+				return fmt.Errorf("copy venue deputies: %w", err)
+			}
+			// Plain statements: GORM's MySQL migrator takes a connection of
+			// its own for these, which a migration's pool does not lend.
+			if err := tx.Exec("DROP TABLE venue_deputies").Error; err != nil {
+				return err
+			}
 		}
-		// The person each deputy account holds now; one that holds none
-		// (0) deputises for nobody until given the right again.
-		return tx.Exec("UPDATE venue_deputies SET person_no = COALESCE((SELECT p.no FROM accounts a JOIN persons p ON p.id = a.person_id " +
-			"WHERE a.id = venue_deputies.account_id), 0) WHERE person_no = 0").Error
+		if !m.HasTable("venue_deputies") {
+			if err := tx.Exec("ALTER TABLE venue_deputies_25 RENAME TO venue_deputies").Error; err != nil {
+				return fmt.Errorf("rename venue_deputies_25: %w", err)
+			}
+		}
+		// A bind moves the person's venues to their account: found by
+		// registrar person, not by scanning.
+		if err := addIndex(tx.Table("venues").Migrator(), &m25Venue{}, "idx_venues_registrar_person"); err != nil {
+			return fmt.Errorf("create idx_venues_registrar_person: %w", err)
+		}
+		return nil
 	}},
 }
 
@@ -895,10 +928,18 @@ type m24Relative struct {
 	UpdatedAt time.Time `gorm:"index:idx_relatives_updated"`
 }
 
-// Frozen table shape of migration 25.
-type m25VenueDeputy struct {
-	PersonNo uint32 `gorm:"not null;default:0"`
-}
+// Frozen table shapes of migration 25.
+type (
+	m25VenueDeputy struct {
+		VenueID  string `gorm:"primaryKey;size:32"`
+		PersonNo uint32 `gorm:"primaryKey;autoIncrement:false;index:idx_venue_deputies_person"`
+		AddedBy  string `gorm:"size:32;not null"`
+		AddedAt  time.Time
+	}
+	m25Venue struct {
+		RegistrarPersonNo uint32 `gorm:"not null;index:idx_venues_registrar_person"`
+	}
+)
 
 // Frozen table shapes of migration 23.
 type (

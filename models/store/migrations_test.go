@@ -382,14 +382,14 @@ func TestMigrations19To21RunAgain(t *testing.T) {
 	}
 }
 
-// Migration 25 gives each deputyship the person its account held then (or
-// none, 0, for an account holding nobody), and runs again over its own
-// column.
+// Migration 25 keys deputyships by person: each account's goes to the
+// person it holds (one holding nobody gave nobody anything), and the
+// migration runs again over its own work.
 func TestMigration25RecordsTheDeputysPerson(t *testing.T) {
 	for _, driver := range []string{"sqlite", "mysql"} {
 		t.Run(driver, func(t *testing.T) {
 			db := emptyDB(t, driver)
-			if err := store.MigrateTo(db, 25); err != nil {
+			if err := store.MigrateTo(db, 24); err != nil {
 				t.Fatal(err)
 			}
 			s := store.NewStore(db, storetest.Vault(t), &setClock{now: purgeNow}, shanghai)
@@ -408,24 +408,33 @@ func TestMigration25RecordsTheDeputysPerson(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, a := range []string{bound.ID, nobody.ID} {
-				if err := db.Exec("INSERT INTO venue_deputies (venue_id, account_id, added_by, added_at, person_no) VALUES ('v1', ?, 'r', ?, 0)", a, purgeNow).Error; err != nil {
+				if err := db.Exec("INSERT INTO venue_deputies (venue_id, account_id, added_by, added_at) VALUES ('v1', ?, 'r', ?)", a, purgeNow).Error; err != nil {
 					t.Fatal(err)
 				}
 			}
+			check := func(when string) {
+				t.Helper()
+				var rows []models.VenueDeputy
+				if err := db.Find(&rows).Error; err != nil {
+					t.Fatal(err)
+				}
+				if len(rows) != 1 || rows[0].VenueID != "v1" || rows[0].PersonNo != p.No || rows[0].AddedBy != "r" {
+					t.Errorf("%s: deputies %+v, want v1 given to person %d", when, rows, p.No)
+				}
+			}
+			if err := store.MigrateTo(db, 25); err != nil {
+				t.Fatal(err)
+			}
+			check("after migration 25")
 			if err := store.ForgetMigration(db, 25); err != nil {
 				t.Fatal(err)
 			}
 			if err := store.MigrateTo(db, 25); err != nil {
 				t.Fatalf("migration 25 again: %v", err)
 			}
-			got := map[string]uint32{}
-			var rows []models.VenueDeputy
-			db.Find(&rows)
-			for _, r := range rows {
-				got[r.AccountID] = r.PersonNo
-			}
-			if got[bound.ID] != p.No || got[nobody.ID] != 0 || len(got) != 2 {
-				t.Errorf("deputies' persons %v, want %s → %d and %s → 0", got, bound.ID, p.No, nobody.ID)
+			check("after it ran again")
+			if !db.Migrator().HasIndex("venues", "idx_venues_registrar_person") || !db.Migrator().HasIndex("venue_deputies", "idx_venue_deputies_person") {
+				t.Error("no index of venues by registrar person, or of deputyships by person")
 			}
 		})
 	}

@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"healthcode/models"
@@ -98,20 +100,29 @@ func (s *Store) RegisterVenue(ctx context.Context, accountID string, registrarNo
 // (moveVenues).
 const managedBy = `(venues.registrar_account_id = ? AND EXISTS (SELECT 1 FROM accounts a JOIN persons p ON p.id = a.person_id
 	WHERE a.id = venues.registrar_account_id AND p.no = venues.registrar_person_no))
- OR EXISTS (SELECT 1 FROM venue_deputies d JOIN accounts a ON a.id = d.account_id JOIN persons p ON p.id = a.person_id
-	WHERE d.venue_id = venues.id AND d.account_id = ? AND p.no = d.person_no)`
+ OR EXISTS (SELECT 1 FROM venue_deputies d JOIN persons p ON p.no = d.person_no JOIN accounts a ON a.person_id = p.id
+	WHERE d.venue_id = venues.id AND a.id = ?)`
 
 // VenuesOf lists the venues an account manages (registered or deputises
-// for), newest first (ended ones included).
+// for), newest first (ended ones included), at most 1000: two reads by
+// index, the registrar's and the deputy's, not a scan of every venue.
 func (s *Store) VenuesOf(ctx context.Context, accountID string) ([]models.Venue, error) {
-	var out []models.Venue
-	err := s.db.WithContext(ctx).
-		Where(managedBy, accountID, accountID).
-		Order("created_at DESC, id").Limit(1000).Find(&out).Error
-	if err != nil {
+	db := s.db.WithContext(ctx)
+	no, err := heldPersonNo(db, accountID)
+	if err != nil || no == 0 {
+		return nil, err
+	}
+	var mine, deputy []models.Venue
+	if err := db.Where("registrar_account_id = ? AND registrar_person_no = ?", accountID, no).Order("created_at DESC, id").Limit(1000).Find(&mine).Error; err != nil {
 		return nil, fmt.Errorf("list venues: %w", err)
 	}
-	return out, nil
+	if err := db.Where("id IN (SELECT venue_id FROM venue_deputies WHERE person_no = ?)", no).Order("created_at DESC, id").Limit(1000).Find(&deputy).Error; err != nil {
+		return nil, fmt.Errorf("list venues: %w", err)
+	}
+	out := append(mine, deputy...)
+	slices.SortFunc(out, func(a, b models.Venue) int { return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(a.ID, b.ID)) })
+	out = slices.CompactFunc(out, func(a, b models.Venue) bool { return a.ID == b.ID })
+	return out[:min(len(out), 1000)], nil
 }
 
 // venueFor reads a venue the account manages; any other venue is
@@ -131,6 +142,16 @@ func (s *Store) VenueFor(ctx context.Context, accountID, id string) (*models.Ven
 	return venueFor(s.db.WithContext(ctx), accountID, id)
 }
 
+// heldPersonNo is the number of the person the account holds, 0 for none.
+func heldPersonNo(tx *gormDB, accountID string) (uint32, error) {
+	var nos []uint32
+	err := tx.Table("accounts a").Joins("JOIN persons p ON p.id = a.person_id").Where("a.id = ?", accountID).Limit(1).Pluck("p.no", &nos).Error
+	if err != nil || len(nos) == 0 {
+		return 0, err
+	}
+	return nos[0], nil
+}
+
 // changeVenue applies change to a venue of its registrar inside one
 // transaction with the registry's version and the audit entry. A deputy is
 // KindForbidden, a stranger KindNotFound.
@@ -142,7 +163,14 @@ func (s *Store) changeVenue(ctx context.Context, accountID, id, action, requestI
 		if v, err = venueFor(tx.Clauses(lockForUpdate), accountID, id); err != nil {
 			return err
 		}
+		// The registrar's account, while it holds the registrar: a deputy
+		// bound to that account later is still only a deputy.
 		if v.RegistrarAccountID != accountID {
+			return errNotRegistrar
+		}
+		if no, err := heldPersonNo(tx, accountID); err != nil {
+			return err
+		} else if no != v.RegistrarPersonNo {
 			return errNotRegistrar
 		}
 		if err := change(tx, v, now); err != nil {
@@ -207,11 +235,8 @@ func (s *Store) AddVenueDeputy(ctx context.Context, accountID, id, deputyID, req
 		if deputy.PersonID == nil || tx.Select("no").Take(&p, "id = ?", *deputy.PersonID).Error != nil {
 			return fault.Errorf(fault.KindInvalid, fault.CodeInvalidDeputy, "协管人须先完成实名认证")
 		}
-		d := models.VenueDeputy{VenueID: id, AccountID: deputyID, PersonNo: p.No, AddedBy: accountID, AddedAt: now}
-		if err := tx.Where(models.VenueDeputy{VenueID: id, AccountID: deputyID}).Assign(models.VenueDeputy{PersonNo: p.No}).FirstOrCreate(&d).Error; err != nil {
-			return err
-		}
-		return nil
+		d := models.VenueDeputy{VenueID: id, PersonNo: p.No, AddedBy: accountID, AddedAt: now}
+		return tx.Where(models.VenueDeputy{VenueID: id, PersonNo: p.No}).FirstOrCreate(&d).Error
 	})
 	return err
 }
@@ -263,9 +288,9 @@ func (s *Store) DecideVenueReview(ctx context.Context, id, decision, note, actor
 }
 
 // moveVenues gives account to, which now holds person p, the venues p
-// registered and the deputyships given to p, wherever they were held (an
-// account p has moved away from, or one an operator unbound). Returns how
-// many moved.
+// registered, wherever they were left (an account p has moved away from,
+// or one an operator unbound); deputyships are the person's already.
+// Returns how many moved.
 func moveVenues(tx *gormDB, p *models.Person, to string, now time.Time) (int64, error) {
 	var ids []string
 	if err := tx.Model(&models.Venue{}).Where("registrar_person_no = ? AND registrar_account_id <> ?", p.No, to).Pluck("id", &ids).Error; err != nil {
@@ -281,38 +306,5 @@ func moveVenues(tx *gormDB, p *models.Person, to string, now time.Time) (int64, 
 			}
 		}
 	}
-	// Each venue's deputyship given to p ends up one row, the new
-	// account's: p may have left one on several accounts, and the new
-	// account may hold a row of the venue already (given to whoever it held
-	// before, who holds it no longer).
-	var rows []models.VenueDeputy
-	if err := tx.Where("person_no = ? AND account_id <> ?", p.No, to).Order("venue_id, account_id").Find(&rows).Error; err != nil {
-		return 0, err
-	}
-	moved := int64(len(ids))
-	for i, d := range rows {
-		row := tx.Model(&models.VenueDeputy{}).Where("venue_id = ? AND account_id = ?", d.VenueID, d.AccountID)
-		if i > 0 && rows[i-1].VenueID == d.VenueID { // the venue's first row moved already
-			if err := row.Delete(&models.VenueDeputy{}).Error; err != nil {
-				return 0, err
-			}
-			continue
-		}
-		var theirs int64
-		if err := tx.Model(&models.VenueDeputy{}).Where("venue_id = ? AND account_id = ?", d.VenueID, to).Count(&theirs).Error; err != nil {
-			return 0, err
-		}
-		if theirs > 0 {
-			if err := tx.Model(&models.VenueDeputy{}).Where("venue_id = ? AND account_id = ?", d.VenueID, to).Update("person_no", p.No).Error; err != nil {
-				return 0, err
-			}
-			if err := row.Delete(&models.VenueDeputy{}).Error; err != nil {
-				return 0, err
-			}
-		} else if err := row.Update("account_id", to).Error; err != nil {
-			return 0, err
-		}
-		moved++
-	}
-	return moved, nil
+	return int64(len(ids)), nil
 }
