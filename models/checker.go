@@ -137,14 +137,15 @@ func (ch *Checker) WithOffline(book *OfflineBook) *Checker {
 // code that does not pass is a Verdict saying why, not an error; errors are
 // a policy's (the database down: KindUnavailable).
 func (ch *Checker) Check(ctx context.Context, qr string) (Verdict, error) {
-	v, err := ch.Identify(ctx, qr)
+	v, err := ch.identify(ctx, qr, false)
 	if err != nil {
 		return v, err
 	}
-	// A genuine code that only identifies is no health code, whether it
-	// still identifies or not: a verifier learns nothing of its holder's
-	// links from it.
-	if hc, ok := ch.policies[v.Claims.Kind].(notHealthCoder); ok && v.Genuine && (v.Result == ResultValid || v.Result == ResultRevoked) {
+	// A genuine, unexpired code that only identifies is no health code,
+	// whether it still identifies or not (its policy is not asked): a
+	// verifier learns nothing of its holder's links from it, and the
+	// answer needs no database.
+	if hc, ok := ch.policies[v.Claims.Kind].(notHealthCoder); ok && v.Genuine && v.Result == ResultValid {
 		return Verdict{Result: ResultInvalid, Reason: hc.NotHealthCode(), Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
 	}
 	return v, nil
@@ -155,7 +156,13 @@ func (ch *Checker) Check(ctx context.Context, qr string) (Verdict, error) {
 // policy may pass, whether or not it is a health code; a venue code is
 // invalid with ReasonVenueCode. Verdicts and errors are Check's.
 func (ch *Checker) Identify(ctx context.Context, qr string) (Verdict, error) {
-	v, err := ch.judge(ctx, qr, codetoken.Parse)
+	return ch.identify(ctx, qr, true)
+}
+
+// identify is Identify; without askIdentifiers the policy of a kind that
+// only identifies is not asked whether the code still stands.
+func (ch *Checker) identify(ctx context.Context, qr string, askIdentifiers bool) (Verdict, error) {
+	v, err := ch.judge(ctx, qr, codetoken.Parse, askIdentifiers)
 	if err != nil || v.Result != ResultValid {
 		return v, err
 	}
@@ -171,7 +178,7 @@ func (ch *Checker) Identify(ctx context.Context, qr string) (Verdict, error) {
 // again while its key stands (its times and the venue registry are checked
 // each time). Verdicts and errors are Check's; a valid verdict has no Status.
 func (ch *Checker) CheckVenue(ctx context.Context, qr string) (Verdict, error) {
-	v, err := ch.judge(ctx, qr, ch.venueCodes.Parse)
+	v, err := ch.judge(ctx, qr, ch.venueCodes.Parse, true)
 	if err == nil && v.Genuine && v.Claims.Kind != codetoken.KindVenue {
 		return Verdict{Result: ResultInvalid, Reason: fault.CodeNotVenueCode, Genuine: true, Claims: v.Claims, CheckedAt: v.CheckedAt}, nil
 	}
@@ -186,7 +193,7 @@ func (ch *Checker) isPlace(kind string) bool {
 // judge decodes qr with parse, checks its key, lifetime and times, and asks
 // its kind's policy; a person's valid code comes with the holder's live
 // status.
-func (ch *Checker) judge(ctx context.Context, qr string, parse func(string, codetoken.KeyLookup) (codetoken.Claims, error)) (Verdict, error) {
+func (ch *Checker) judge(ctx context.Context, qr string, parse func(string, codetoken.KeyLookup) (codetoken.Claims, error), askIdentifiers bool) (Verdict, error) {
 	now := ch.clock.Now()
 	claims, err := parse(qr, ch.keys)
 	if err == nil {
@@ -215,9 +222,11 @@ func (ch *Checker) judge(ctx context.Context, qr string, parse func(string, code
 		v.Reason = ReasonUnsupportedKind
 		return v, nil
 	}
-	reason, err := policy.Revoked(ctx, claims)
-	if err != nil {
-		return Verdict{}, err
+	var reason string
+	if _, identifies := policy.(notHealthCoder); askIdentifiers || !identifies {
+		if reason, err = policy.Revoked(ctx, claims); err != nil {
+			return Verdict{}, err
+		}
 	}
 	if reason != "" {
 		v.Result, v.Reason = ResultRevoked, reason
