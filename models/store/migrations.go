@@ -921,6 +921,15 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{26, "index venues by when they ended (a rejected one ends when rejected), so ended venues are purged", func(tx *gorm.DB) error {
+		if err := tx.Exec("UPDATE venues SET ended_at = decided_at WHERE state = 'rejected' AND ended_at IS NULL").Error; err != nil {
+			return fmt.Errorf("end rejected venues: %w", err)
+		}
+		if err := addIndex(tx.Table("venues").Migrator(), &m26Venue{}, "idx_venues_ended"); err != nil {
+			return fmt.Errorf("create idx_venues_ended: %w", err)
+		}
+		return nil
+	}},
 }
 
 // Frozen table shape of migration 24.
@@ -940,6 +949,11 @@ type (
 		RegistrarPersonNo uint32 `gorm:"not null;index:idx_venues_registrar_person"`
 	}
 )
+
+// Frozen table shape of migration 26.
+type m26Venue struct {
+	EndedAt *time.Time `gorm:"index:idx_venues_ended"`
+}
 
 // Frozen table shapes of migration 23.
 type (

@@ -28,10 +28,11 @@ func TestPurgeSelectsReadAnIndexRange(t *testing.T) {
 		{"INSERT INTO sampling_tubes (tube, mode, site, sampler_account_id, count, state, short, opened_at, result) SELECT CONCAT('T-', LPAD(seq, 8, '0')), 20, 's', 'a', 0, 'open', 0, ?, '' FROM seq_1_to_%d", 1},
 		{"INSERT INTO audit_log (at, actor, action, subject, detail, request_id) SELECT ?, 'system', 'x', '', '', '' FROM seq_1_to_%d", 1},
 		{"INSERT INTO relatives (id, account_id, person_id, relation, status, evidence, decided_by, note, created_at, updated_at) SELECT CONCAT('r', seq), 'a', 'p', 'parent', 'deleted', '', '', '', ?, ? FROM seq_1_to_%d", 2},
+		{"INSERT INTO venues (id, registrar_account_id, registrar_person_no, name, address, district, kind, credit_code, state, generation, code_issued_at, rev, review_note, decided_by, created_at, ended_at) SELECT CONCAT('v', seq), 'a', seq, 'n', 'a', '310101', 'shop', 'c', 'ended', 1, ?, 0, '', '', ?, ? FROM seq_1_to_%d", 3},
 	}
 	for _, f := range fill {
 		args := []any{old}
-		if f.times == 2 {
+		for range f.times - 1 {
 			args = append(args, old)
 		}
 		if err := db.Exec(fmt.Sprintf(f.sql, n), args...).Error; err != nil {
@@ -40,7 +41,7 @@ func TestPurgeSelectsReadAnIndexRange(t *testing.T) {
 	}
 	want := map[string]string{"verifications": "PRIMARY", "h5_tickets": "idx_h5_tickets_expires_at",
 		"face_verifications": "idx_face_verifications_created_at", "session_revocations": "idx_session_revocations_created_at",
-		"audit_log": "idx_audit_log_at", "check_ins": "PRIMARY", "sampling_tubes": "idx_sampling_tubes_opened", "relatives": "idx_relatives_updated"}
+		"audit_log": "idx_audit_log_at", "check_ins": "PRIMARY", "sampling_tubes": "idx_sampling_tubes_opened", "relatives": "idx_relatives_updated", "venues": "idx_venues_ended"}
 	selects := store.PurgeSelects(db, defaultPolicy(), purgeNow, store.DefaultPurgeBatch)
 	for table, key := range want {
 		db.Exec("ANALYZE TABLE " + table)

@@ -200,9 +200,35 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 			}
 		}
 
+		// Venues: an ended or rejected one 180 days after its end, its
+		// deputyships with it; an active one never, however old.
+		for i, v := range []struct {
+			state string
+			ended time.Duration // 0: not ended
+		}{{models.VenueEnded, 181 * day}, {models.VenueRejected, 181 * day}, {models.VenueActive, 0}, {models.VenueEnded, 179 * day}} {
+			var ended any
+			if v.ended > 0 {
+				ended = purgeNow.Add(-v.ended)
+			}
+			id := fmt.Sprintf("venue-%d", i)
+			if err := db.Exec("INSERT INTO venues (id, registrar_account_id, registrar_person_no, name, address, district, kind, credit_code, state, generation, code_issued_at, rev, review_note, decided_by, created_at, ended_at) "+
+				"VALUES (?, 'acct', 1, '商店', '地址', '310101', 'shop', '91350100M000100Y43', ?, 1, ?, 0, '', '', ?, ?)", id, v.state, purgeNow.Add(-400*day), purgeNow.Add(-400*day), ended).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Exec("INSERT INTO venue_deputies (venue_id, person_no, added_by, added_at) VALUES (?, 2, 'acct', ?)", id, purgeNow.Add(-400*day)).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+
 		report, err := s.Purge(ctx, defaultPolicy())
 		if err != nil {
 			t.Fatal(err)
+		}
+		var venuesLeft, deputiesLeft []string
+		db.Table("venues").Order("id").Pluck("id", &venuesLeft)
+		db.Table("venue_deputies").Order("venue_id").Pluck("venue_id", &deputiesLeft)
+		if fmt.Sprint(venuesLeft) != "[venue-2 venue-3]" || fmt.Sprint(deputiesLeft) != "[venue-2 venue-3]" {
+			t.Errorf("venues left %v, deputyships left %v, want the active one and the one ended 179 days ago", venuesLeft, deputiesLeft)
 		}
 		var tubesLeft []string
 		db.Table("sampling_tubes").Order("tube").Pluck("tube", &tubesLeft)
@@ -216,7 +242,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		if fmt.Sprint(linksLeft) != "[rel-2 rel-3 rel-4]" {
 			t.Errorf("relative links left %v, want the live two and the one ended 179 days ago", linksLeft)
 		}
-		want := map[string]int64{"verifications": 2, "h5_tickets": 2, "face_verifications": 1, "session_revocations": 1, "status_changes": 1, "identity_claims": 2, "check_ins": 2, "samples": 3, "sampling_tubes": 2, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "relatives": 2, "audit_log": 1}
+		want := map[string]int64{"verifications": 2, "h5_tickets": 2, "face_verifications": 1, "session_revocations": 1, "status_changes": 1, "identity_claims": 2, "check_ins": 2, "samples": 3, "sampling_tubes": 2, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "relatives": 2, "venue_deputies": 2, "venues": 2, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) || report.Skipped {
 			t.Errorf("removed %v (skipped %v), want %v", got, report.Skipped, want)
 		}
@@ -254,7 +280,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 
 		runs, _ := s.AuditEntries(ctx, "retention.purge", "")
 		if len(runs) != 1 || runs[0].Actor != "system:purge" || !runs[0].At.Equal(purgeNow) ||
-			runs[0].Detail != "verifications=2 h5_tickets=2 face_verifications=1 session_revocations=1 status_changes=1 identity_claims=2 check_ins=2 samples=3 sampling_tubes=2 offline_serials=0 offline_codes=0 offline_revocations=0 relatives=2 audit_log=1" {
+			runs[0].Detail != "verifications=2 h5_tickets=2 face_verifications=1 session_revocations=1 status_changes=1 identity_claims=2 check_ins=2 samples=3 sampling_tubes=2 offline_serials=0 offline_codes=0 offline_revocations=0 relatives=2 venue_deputies=2 venues=2 audit_log=1" {
 			t.Errorf("purge audit rows %+v", runs)
 		}
 
@@ -274,7 +300,7 @@ func TestPurgeRemovesWhatOutlivedItsRetention(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "status_changes": 1, "identity_claims": 0, "check_ins": 1, "samples": 1, "sampling_tubes": 1, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "relatives": 1, "audit_log": 1}
+		want = map[string]int64{"verifications": 1, "h5_tickets": 2, "face_verifications": 2, "session_revocations": 1, "status_changes": 1, "identity_claims": 0, "check_ins": 1, "samples": 1, "sampling_tubes": 1, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "relatives": 1, "venue_deputies": 1, "venues": 1, "audit_log": 1}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("two days on, removed %v, want %v", got, want)
 		}
@@ -313,7 +339,7 @@ func TestPurgeWorksInBatches(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "status_changes": 0, "identity_claims": 0, "check_ins": 0, "samples": 0, "sampling_tubes": 0, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "relatives": 0, "audit_log": 12}
+		want := map[string]int64{"verifications": 53, "h5_tickets": 23, "face_verifications": 0, "session_revocations": 0, "status_changes": 0, "identity_claims": 0, "check_ins": 0, "samples": 0, "sampling_tubes": 0, "offline_serials": 0, "offline_codes": 0, "offline_revocations": 0, "relatives": 0, "venue_deputies": 0, "venues": 0, "audit_log": 12}
 		if got := removedFrom(report); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("removed %v in batches of 5, want %v", got, want)
 		}

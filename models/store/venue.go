@@ -272,7 +272,10 @@ func (s *Store) DecideVenueReview(ctx context.Context, id, decision, note, actor
 			return fault.Errorf(fault.KindConflict, fault.CodeVenueReviewClosed, "该申请已处理")
 		}
 		v.State, v.DecidedAt, v.DecidedBy, v.ReviewNote = state, &now, actor, note
-		if err := tx.Model(&v).Select("state", "decided_at", "decided_by", "review_note").Updates(&v).Error; err != nil {
+		if state == models.VenueRejected {
+			v.EndedAt = &now // a rejected venue ends, and is purged as an ended one
+		}
+		if err := tx.Model(&v).Select("state", "decided_at", "decided_by", "review_note", "ended_at").Updates(&v).Error; err != nil {
 			return err
 		}
 		if err := touchVenue(tx, id, now); err != nil {
