@@ -190,9 +190,9 @@ func purgeTargets(p RetentionPolicy, now time.Time) []purgeTarget {
 		{table: "relatives", column: "updated_at", rule: "ended", before: now.Add(-p.Audit), textID: true,
 			also: "status IN ('" + models.LinkDeleted + "', '" + models.LinkRejected + "')"},
 		// An ended (or rejected) venue goes as long after its end as the
-		// audit rows that name it, its deputyships with it; its check-ins
-		// went long before. Its posters verify venue_unknown from then on.
-		{table: "venues", column: "ended_at", rule: "ended", before: now.Add(-p.Audit), textID: true,
+		// audit rows that name it (and never before its check-ins), its
+		// deputyships with it. Its posters verify venue_unknown from then on.
+		{table: "venues", column: "ended_at", rule: "ended", before: now.Add(-max(p.Audit, p.CheckIns)), textID: true,
 			children: "venue_deputies", childKey: "venue_id", perParent: models.MaxVenueDeputies, childRule: "of a venue ended"},
 		{table: "audit_log", column: "at", rule: "recorded", before: now.Add(-p.Audit)},
 	}
