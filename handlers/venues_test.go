@@ -316,9 +316,9 @@ func testVenueRightsFollowTheIdentity(t *testing.T, driver func(*testSetup)) {
 	e := newTestEnv(t, driver)
 	alice, aliceID := e.verifiedUser(t, "alice", aliceName, aliceNumber)
 	bob, _ := e.verifiedUser(t, "bob", "王波", bobNumber)
-	carol, _ := e.verifiedUser(t, "carol", "李娜", idNumber("31010419850606002"))
+	carol, _ := e.verifiedUser(t, "carol", "陈可", carolNumber)
 	shop := decode[venueView](t, e.venue(alice, "欧阳便利店", creditHuawei), 201)
-	bakery := decode[venueView](t, e.venue(carol, "李娜面包房", creditHuawei), 201)
+	bakery := decode[venueView](t, e.venue(carol, "陈可面包房", creditHuawei), 201)
 	if rec := e.json("POST", "/api/v1/venues/"+bakery.ID+"/deputies", carol, map[string]string{"account_id": aliceID}); rec.Code != 201 {
 		t.Fatalf("deputy = %d %s", rec.Code, rec.Body)
 	}
@@ -402,8 +402,8 @@ func TestVenueRightsArePersonsNotAccounts(t *testing.T) {
 func testVenueRightsArePersonsNotAccounts(t *testing.T, driver func(*testSetup)) {
 	e := newTestEnv(t, driver)
 	alice, aliceID := e.verifiedUser(t, "alice", aliceName, aliceNumber)
-	carol, _ := e.verifiedUser(t, "carol", "李娜", idNumber("31010419850606002"))
-	bakery := decode[venueView](t, e.venue(carol, "李娜面包房", creditHuawei), 201)
+	carol, _ := e.verifiedUser(t, "carol", "陈可", carolNumber)
+	bakery := decode[venueView](t, e.venue(carol, "陈可面包房", creditHuawei), 201)
 	shop := decode[venueView](t, e.venue(alice, "欧阳便利店", creditHuawei), 201)
 	anonymous := e.sandboxLogin(t, "nobody-yet")
 	wantError(t, e.json("POST", "/api/v1/venues/"+bakery.ID+"/deputies", carol, map[string]string{"account_id": anonymous.Account.ID}), 400, fault.CodeInvalidDeputy)
@@ -447,9 +447,9 @@ func TestADeputyOnTheRegistrarsAccountIsNoRegistrar(t *testing.T) {
 
 func testADeputyOnTheRegistrarsAccountIsNoRegistrar(t *testing.T, driver func(*testSetup)) {
 	e := newTestEnv(t, driver)
-	carol, carolID := e.verifiedUser(t, "carol", "李娜", idNumber("31010419850606002"))
+	carol, carolID := e.verifiedUser(t, "carol", "陈可", carolNumber)
 	_, aliceID := e.verifiedUser(t, "alice", aliceName, aliceNumber)
-	bakery := decode[venueView](t, e.venue(carol, "李娜面包房", creditHuawei), 201)
+	bakery := decode[venueView](t, e.venue(carol, "陈可面包房", creditHuawei), 201)
 	if rec := e.json("POST", "/api/v1/venues/"+bakery.ID+"/deputies", carol, map[string]string{"account_id": aliceID}); rec.Code != 201 {
 		t.Fatalf("deputy = %d %s", rec.Code, rec.Body)
 	}
@@ -465,7 +465,7 @@ func testADeputyOnTheRegistrarsAccountIsNoRegistrar(t *testing.T, driver func(*t
 	}
 	wantError(t, e.json("POST", "/api/v1/venues/"+bakery.ID+"/rotate", aliceOnIt, nil), 403, fault.CodeVenueNotRegistrar)
 	wantError(t, e.json("DELETE", "/api/v1/venues/"+bakery.ID, aliceOnIt, nil), 403, fault.CodeVenueNotRegistrar)
-	carolNew, _ := e.verifiedUser(t, "carol-new-phone", "李娜", idNumber("31010419850606002"))
+	carolNew, _ := e.verifiedUser(t, "carol-new-phone", "陈可", carolNumber)
 	if rec := e.json("POST", "/api/v1/venues/"+bakery.ID+"/rotate", carolNew, nil); rec.Code != 200 {
 		t.Errorf("the registrar on her new phone rotates = %d %s", rec.Code, rec.Body)
 	}
@@ -476,10 +476,10 @@ func testADeputyOnTheRegistrarsAccountIsNoRegistrar(t *testing.T, driver func(*t
 // alice came to hold his old account.
 func TestADeputyshipFollowsItsPersonOnly(t *testing.T) {
 	e := newTestEnv(t)
-	carol, _ := e.verifiedUser(t, "carol", "李娜", idNumber("31010419850606002"))
+	carol, _ := e.verifiedUser(t, "carol", "陈可", carolNumber)
 	_, aliceID := e.verifiedUser(t, "alice", aliceName, aliceNumber)
 	_, bobID := e.verifiedUser(t, "bob", "王波", bobNumber)
-	bakery := decode[venueView](t, e.venue(carol, "李娜面包房", creditHuawei), 201)
+	bakery := decode[venueView](t, e.venue(carol, "陈可面包房", creditHuawei), 201)
 	for _, id := range []string{aliceID, bobID} {
 		if rec := e.json("POST", "/api/v1/venues/"+bakery.ID+"/deputies", carol, map[string]string{"account_id": id}); rec.Code != 201 {
 			t.Fatalf("deputy = %d %s", rec.Code, rec.Body)
