@@ -331,18 +331,9 @@ func (api *API) identify(ctx context.Context, sm *models.Sample, req sampleReque
 	if err != nil {
 		return err
 	}
-	// Someone new is recorded only for a registration the tube would take:
-	// a refused one (no such tube, sealed, full) leaves nobody behind under
-	// whatever name was typed. EnsurePerson then finds or records them, and
-	// checks the typed name against the one on record either way.
-	if _, err := api.store.PersonByDocument(ctx, doc); fault.KindOf(err) == fault.KindNotFound {
-		if err := api.store.TubeTakes(ctx, sm.Tube, sm.Site); err != nil {
-			return err
-		}
-	} else if err != nil {
-		return err
-	}
-	p, err := api.store.EnsurePerson(ctx, name, doc)
+	// Someone new is recorded only for a registration the tube would take;
+	// someone on record only under the name on record.
+	p, err := api.store.EnsureSampledPerson(ctx, name, doc, sm.Tube, sm.Site)
 	if err != nil {
 		return err
 	}

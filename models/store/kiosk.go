@@ -99,7 +99,7 @@ func (s *Store) IssueOfflineByDocument(ctx context.Context, name string, doc doc
 	var person *models.Person
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		var err error
-		if person, err = s.personInTx(tx, name, doc, now); err != nil {
+		if person, err = s.personInTx(tx, name, doc, now, nil); err != nil {
 			return err
 		}
 		if person.BirthDate == "" && birthDate != "" {

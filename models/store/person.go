@@ -28,7 +28,26 @@ func (s *Store) EnsurePerson(ctx context.Context, name string, doc document.Docu
 	var p *models.Person
 	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
 		var err error
-		p, err = s.personInTx(tx, name, doc, s.clock.Now().UTC())
+		p, err = s.personInTx(tx, name, doc, s.clock.Now().UTC(), nil)
+		return err
+	}, s.readCommitted()...)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// EnsureSampledPerson is EnsurePerson for a registration typed by hand into
+// tube at site: someone new is recorded only if the tube would take them
+// (else its refusal: KindNotFound with CodeTubeNotFound, KindConflict with
+// CodeTubeSealed or CodeTubeFull), so a refused registration leaves nobody
+// behind under whatever name was typed. The tube is looked at, not held:
+// the registration decides under its lock.
+func (s *Store) EnsureSampledPerson(ctx context.Context, name string, doc document.Document, tube, site string) (*models.Person, error) {
+	var p *models.Person
+	err := s.db.WithContext(ctx).Transaction(func(tx *gormDB) error {
+		var err error
+		p, err = s.personInTx(tx, name, doc, s.clock.Now().UTC(), func() error { return tubeTakes(tx, tube, site) })
 		return err
 	}, s.readCommitted()...)
 	if err != nil {
@@ -39,12 +58,18 @@ func (s *Store) EnsurePerson(ctx context.Context, name string, doc document.Docu
 
 // personInTx is EnsurePerson inside tx (which must read committed data, see
 // createPerson): a person registered by someone else a moment ago is found,
-// not duplicated.
-func (s *Store) personInTx(tx *gormDB, name string, doc document.Document, now time.Time) (*models.Person, error) {
+// not duplicated. mayCreate, when given, is asked before someone new is
+// recorded; its error comes back as it is.
+func (s *Store) personInTx(tx *gormDB, name string, doc document.Document, now time.Time, mayCreate func() error) (*models.Person, error) {
 	hash := s.vault.DocumentHash(doc)
 	var p models.Person
 	err := tx.Take(&p, "doc_hash = ?", hash).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
+		if mayCreate != nil {
+			if err := mayCreate(); err != nil {
+				return nil, err
+			}
+		}
 		p = models.Person{
 			ID: models.NewID(), DocType: doc.Type, DocHash: hash,
 			NameSealed: s.vault.Seal(name, purposePersonName), DocSealed: s.vault.Seal(doc.Number, purposePersonDoc),

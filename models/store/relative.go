@@ -51,7 +51,7 @@ func (s *Store) AddRelative(ctx context.Context, accountID, name string, doc doc
 			return err
 		}
 		var err error
-		if p, err = s.personInTx(tx, name, doc, now); err != nil {
+		if p, err = s.personInTx(tx, name, doc, now, nil); err != nil {
 			return err
 		}
 		if p.ID == holder.ID {

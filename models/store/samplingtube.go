@@ -66,13 +66,11 @@ func (s *Store) SealTube(ctx context.Context, tube, site string) (*models.Tube, 
 	return &t, nil
 }
 
-// TubeTakes says whether the site's tube would take one more sample now:
-// nil, or the refusal the registration would get (KindNotFound with
-// CodeTubeNotFound, KindConflict with CodeTubeSealed or CodeTubeFull). A
-// look, not a hold: the registration decides under the tube's lock.
-func (s *Store) TubeTakes(ctx context.Context, tube, site string) error {
+// tubeTakes says inside tx whether the site's tube would take one more
+// sample now: nil, or the refusal the registration would get.
+func tubeTakes(tx *gormDB, tube, site string) error {
 	var t models.Tube
-	if err := s.db.WithContext(ctx).Where("tube = ?", tube).Limit(1).Find(&t).Error; err != nil {
+	if err := tx.Where("tube = ?", tube).Limit(1).Find(&t).Error; err != nil {
 		return fmt.Errorf("read tube: %w", err)
 	}
 	switch {
