@@ -88,15 +88,7 @@ var idNumberInText = regexp.MustCompile(`[0-9]{14,17}[0-9X]`)
 // digits of an old card (a province, a date). A mobile number does not
 // start one, so a phone beside a date or a year is not one.
 func HoldsIDNumber(text string) bool {
-	text = strings.ToUpper(strings.Map(func(r rune) rune {
-		switch {
-		case r >= '！' && r <= '～':
-			return r - ('！' - '!')
-		case r == '\u3000':
-			return ' '
-		}
-		return r
-	}, text))
+	text = strings.ToUpper(strings.Map(halfWidth, text))
 	if idNumberInText.MatchString(text) {
 		return true
 	}
@@ -221,6 +213,19 @@ func Parse(docType, number string, today time.Time) (Document, error) {
 	return doc, nil
 }
 
+// halfWidth reads a character of the full-width ASCII block (as Chinese
+// input methods type digits and letters) as its ASCII one, and the
+// ideographic space as a space.
+func halfWidth(r rune) rune {
+	switch {
+	case r >= '！' && r <= '～':
+		return r - ('！' - '!')
+	case r == '\u3000':
+		return ' '
+	}
+	return r
+}
+
 // NormalizeNumber turns full-width characters into half-width ones, drops
 // spaces and upper-cases letters, so a number typed with a lower-case x, in
 // full-width digits or in groups separated by spaces reads the same as the
@@ -229,13 +234,7 @@ func NormalizeNumber(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
-		switch {
-		case r >= '！' && r <= '～': // full-width ASCII block
-			r -= '！' - '!'
-		case r == '\u3000':
-			r = ' '
-		}
-		if unicode.IsSpace(r) {
+		if r = halfWidth(r); unicode.IsSpace(r) {
 			continue
 		}
 		b.WriteRune(unicode.ToUpper(r))
